@@ -1,0 +1,132 @@
+"""From a read message to its PO candidates: routing to a customer, then every source scanned.
+
+Routing: the customers whose sender globs match the From address. When none does, every
+customer's rules are tried and the message is given to the one customer whose pattern found a
+valid number (labelled ones first); when that stays open, ``customer`` is None and the
+candidates keep the customer whose rules produced them.
+
+PDF attachments are read by a callable the caller passes (in the daemon: a worker process with
+time and memory limits); without one, PDFs are not read (``try`` on a plain text, tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from extractors.rules import CustomerRules
+from extractors.text import dedupe, scan_text
+from extractors.types import Attachment, Candidate, Email, Problem
+
+PdfReader = Callable[[Attachment, Sequence[CustomerRules]], "PdfOutcome"]
+
+
+@dataclass(frozen=True, slots=True)
+class PdfOutcome:
+    """What reading one PDF attachment gave (from the worker, or its failure)."""
+
+    candidates: tuple[Candidate, ...]
+    problems: tuple[Problem, ...]
+    page_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Extraction:
+    customer: str | None  # the customer id the message belongs to, when known
+    routed_by: str  # "sender" | "pattern" | "none"
+    candidates: tuple[Candidate, ...]
+    problems: tuple[Problem, ...]
+    pdf_count: int = 0
+
+
+def route(sender: str, customers: Sequence[CustomerRules]) -> list[CustomerRules]:
+    """The customers whose sender globs match the address (domains are case-insensitive)."""
+    if not sender:
+        return []
+    return [c for c in customers if c.sender_matches(sender)]
+
+
+def extract_text_sources(
+    email: Email, rules: CustomerRules, *, timeout: float = 0.5
+) -> tuple[list[Candidate], list[Problem]]:
+    """Candidates of one customer from the subject, the bodies and forwarded text."""
+    found: list[Candidate] = []
+    problems: list[Problem] = []
+    parts: list[tuple[str, str, bool]] = [
+        (email.subject, "subject", False),
+        (email.text_body, "body", False),
+        (email.html_text, "body", False),
+    ]
+    parts.extend((p.text, "body", True) for p in email.forwarded)
+    for text, source, quoted in parts:
+        if not text:
+            continue
+        cands, probs = scan_text(text, rules, source, quoted=quoted, timeout=timeout)
+        found.extend(cands)
+        problems.extend(probs)
+    return found, problems
+
+
+def extract_email(
+    email: Email,
+    customers: Sequence[CustomerRules],
+    *,
+    read_pdf: PdfReader | None = None,
+    timeout: float = 0.5,
+) -> Extraction:
+    routed = route(email.sender, customers)
+    pool = routed or list(customers)
+    candidates: list[Candidate] = []
+    problems: list[Problem] = []
+    for rules in pool:
+        cands, probs = extract_text_sources(email, rules, timeout=timeout)
+        candidates.extend(cands)
+        problems.extend(probs)
+    pdf_count = 0
+    if read_pdf is not None:
+        for att in email.attachments:
+            if not att.is_pdf:
+                continue
+            pdf_count += 1
+            outcome = read_pdf(att, pool)
+            candidates.extend(outcome.candidates)
+            problems.extend(outcome.problems)
+    candidates = dedupe(candidates)
+    if len(routed) == 1:
+        return Extraction(routed[0].id, "sender", tuple(candidates), tuple(problems), pdf_count)
+    customer = _pick_customer(candidates, [c.id for c in pool])
+    if customer is not None:
+        # Keep the chosen customer's candidates; the others were only tried.
+        candidates = [c for c in candidates if c.customer == customer]
+        how = "sender" if routed else "pattern"
+        return Extraction(customer, how, tuple(candidates), tuple(problems), pdf_count)
+    return Extraction(
+        None, "sender" if routed else "none", tuple(_one_per_raw(candidates)), tuple(problems),
+        pdf_count,
+    )
+
+
+def _pick_customer(candidates: Sequence[Candidate], order: Sequence[str]) -> str | None:
+    """The one customer with valid candidates (labelled ones decide a tie), else None."""
+    for require_label in (False, True):
+        owners = {
+            c.customer
+            for c in candidates
+            if c.valid and c.customer is not None and (c.labelled or not require_label)
+        }
+        if len(owners) == 1:
+            return owners.pop()
+    return None
+
+
+def _one_per_raw(candidates: Sequence[Candidate]) -> list[Candidate]:
+    """Without a customer, the same text read by several customers' rules is listed once."""
+    seen: set[tuple[str, str, int | None, bool]] = set()
+    out = []
+    for c in candidates:
+        key = (c.raw, c.source, c.page, c.valid)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(c)
+    return out

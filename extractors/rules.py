@@ -1,0 +1,217 @@
+"""A customer's PO rules: the compiled pattern, the canonical format and the validity check.
+
+``CustomerRules.compile`` turns the strings of a customer file into compiled rules and reports
+every problem at once as ``RuleError`` values (the config loader adds the file name). Normalizing
+a match is ``rules.normalize(match)``; validating a canonical number is ``rules.is_valid(text)``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import regex
+
+DEFAULT_LABELS: tuple[str, ...] = (
+    "PO",
+    "P.O.",
+    "Purchase Order",
+    "Order Ref",
+    "Order Reference",
+    "Your ref",
+    "Your order",
+    "Bestellnummer",
+    "Bestellung",
+    "Bon de commande",
+)
+
+# Words that may sit between a label and its value: "PO No.", "P.O. Number", "Order Ref #".
+_LABEL_SUFFIX = (
+    r"(?:\s*(?:No\.?|Nr\.?|Num\.?|Number|Nummer|Numero|Ref\.?|Reference|ID|Nbr\.?|\#)(?![\w]))?"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleError:
+    key: str
+    message: str
+
+
+class _CanonicalFormatter(string.Formatter):
+    """``str.format`` plus the specs ``upper`` and ``lower`` (alone or after a standard spec,
+    as ``{dept:upper}`` or ``{seq:0>5}``)."""
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        case = None
+        for word in ("upper", "lower"):
+            if format_spec == word or format_spec.endswith("|" + word):
+                case = word
+                format_spec = format_spec[: -len(word)].rstrip("|")
+        try:
+            text = format(value, format_spec)
+        except ValueError:
+            if not (isinstance(value, str) and value.isdigit()):
+                raise
+            text = format(int(value), format_spec)  # "{seq:05d}" on a digit group
+        if case == "upper":
+            return text.upper()
+        if case == "lower":
+            return text.lower()
+        return text
+
+
+_FORMATTER = _CanonicalFormatter()
+
+
+def format_fields(fmt: str) -> list[str]:
+    """The field names used by a format string (raises ValueError on a broken one)."""
+    names = []
+    for _, field_name, _, _ in _FORMATTER.parse(fmt):
+        if field_name is not None:
+            names.append(field_name)
+    return names
+
+
+def label_regex(labels: Sequence[str]) -> str:
+    """A regex source that finds any of the labels, with optional "No."/"Number"/"#" after it.
+
+    Dots in a label are optional and may be followed by spaces ("P.O." matches "PO", "P. O.");
+    spaces match any run of whitespace; "P.O. Box" is never a label.
+    """
+    alternatives = []
+    for label in sorted({lab.strip() for lab in labels if lab.strip()}, key=len, reverse=True):
+        parts = []
+        for ch in label:
+            if ch == ".":
+                parts.append(r"\.?\s*")
+            elif ch.isspace():
+                parts.append(r"\s+")
+            else:
+                parts.append(regex.escape(ch))
+        alternatives.append("".join(parts))
+    body = "|".join(alternatives) or r"(?!)"
+    return rf"(?<![\w])(?:{body})(?![^\W\d_])(?!\s*Box\b){_LABEL_SUFFIX}"
+
+
+@dataclass(frozen=True)
+class CustomerRules:
+    """Compiled PO rules of one customer (picklable: the regex package pickles patterns)."""
+
+    id: str
+    name: str
+    senders: tuple[str, ...]
+    pattern: regex.Pattern[str]
+    format: str | None
+    valid: regex.Pattern[str]
+    labels: tuple[str, ...]
+    label_pattern: regex.Pattern[str]
+
+    @staticmethod
+    def compile(
+        customer_id: str,
+        *,
+        name: str,
+        senders: Sequence[str],
+        pattern: str,
+        format: str | None = None,  # noqa: A002 - the config key's name
+        valid: str | None = None,
+        labels: Sequence[str] | None = None,
+        ignore_case: bool = True,
+    ) -> CustomerRules | list[RuleError]:
+        errors: list[RuleError] = []
+        flags = regex.V0 | (regex.IGNORECASE if ignore_case else 0)
+        compiled: regex.Pattern[str] | None = None
+        try:
+            compiled = regex.compile(pattern, flags)
+        except (regex.error, TypeError) as exc:
+            errors.append(RuleError("po.pattern", f"does not compile: {exc}"))
+        if compiled is not None:
+            try:
+                empty = compiled.search("", timeout=1.0) is not None
+            except TimeoutError:
+                empty = False
+            if empty or _matches_empty_inside(compiled):
+                errors.append(
+                    RuleError("po.pattern", "matches the empty string: it would match everywhere")
+                )
+        if format is not None:
+            try:
+                fields = format_fields(format)
+            except ValueError as exc:
+                errors.append(RuleError("po.format", f"is not a valid format string: {exc}"))
+                fields = []
+            if compiled is not None:
+                groups = set(compiled.groupindex)
+                for f in fields:
+                    base = f.split(".")[0].split("[")[0]
+                    if base.isdigit():
+                        if int(base) > compiled.groups:
+                            errors.append(
+                                RuleError("po.format", f"names group {base}, the pattern has "
+                                          f"{compiled.groups} groups")
+                            )
+                    elif base not in groups:
+                        known = ", ".join(sorted(groups)) or "none"
+                        errors.append(
+                            RuleError("po.format", f"names group '{base}' that the pattern lacks "
+                                      f"(the pattern's named groups: {known})")
+                        )
+        valid_re: regex.Pattern[str] | None = None
+        try:
+            valid_re = regex.compile(valid if valid is not None else pattern)
+        except (regex.error, TypeError) as exc:
+            errors.append(RuleError("po.valid", f"does not compile: {exc}"))
+        if not senders:
+            errors.append(RuleError("senders", "is empty: list at least one sender address or glob"))
+        for i, s in enumerate(senders):
+            if not isinstance(s, str) or not s.strip():
+                errors.append(RuleError(f"senders[{i}]", "is not a non-empty string"))
+        all_labels = tuple(labels) if labels is not None else DEFAULT_LABELS
+        label_re = regex.compile(label_regex(all_labels), regex.IGNORECASE)
+        if errors or compiled is None or valid_re is None:
+            return errors or [RuleError("po", "could not be compiled")]
+        return CustomerRules(
+            id=customer_id,
+            name=name,
+            senders=tuple(s.strip().lower() for s in senders),
+            pattern=compiled,
+            format=format,
+            valid=valid_re,
+            labels=all_labels,
+            label_pattern=label_re,
+        )
+
+    def normalize(self, match: regex.Match[str]) -> str | None:
+        """The canonical number for a match, or None when the format cannot be applied."""
+        if self.format is None:
+            return regex.sub(r"\s+", "", match.group(0)).upper()
+        groups: Mapping[str, Any] = {
+            k: (v if v is not None else "") for k, v in match.groupdict().items()
+        }
+        positional = [match.group(0), *(g if g is not None else "" for g in match.groups())]
+        try:
+            return _FORMATTER.vformat(self.format, positional, groups)
+        except (ValueError, KeyError, IndexError, TypeError):
+            return None
+
+    def is_valid(self, number: str) -> bool:
+        try:
+            return self.valid.fullmatch(number, timeout=0.5) is not None
+        except TimeoutError:
+            return False
+
+    def sender_matches(self, address: str) -> bool:
+        address = address.strip().lower()
+        return any(fnmatch.fnmatchcase(address, glob) for glob in self.senders)
+
+
+def _matches_empty_inside(pattern: regex.Pattern[str]) -> bool:
+    """True when the pattern yields an empty match somewhere in ordinary text."""
+    probe = "PO 12 ab-CD / x"
+    try:
+        return any(m.end() == m.start() for m in pattern.finditer(probe, timeout=1.0))
+    except TimeoutError:
+        return False

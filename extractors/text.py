@@ -1,0 +1,262 @@
+"""Finding one customer's PO numbers in a run of text.
+
+Two passes over the text:
+
+1. The customer's pattern, everywhere. A match becomes a candidate unless a decoy label sits right
+   before it ("Invoice No.", "Tel", "IBAN", "Tracking #", "P.O. Box" ...) or it is part of an
+   e-mail address or URL. A match that does not normalize to a valid number is kept only when a
+   PO label sits right before it (then it is *malformed*); unlabelled noise is dropped.
+2. The customer's labels ("PO", "P.O. No.", "Purchase Order:" ...). A label whose value the pattern
+   did not match, and whose value looks like an attempt at a number (it has digits and is not a
+   date), gives a *malformed* candidate: a digit too few, the letter O for a zero.
+
+Quoted reply text (lines starting with ">", everything after "On ... wrote:", "-----Original
+Message-----", a forwarded-message header) is scanned too; its candidates carry ``quoted=True``.
+Every regex runs with a time limit; a timeout is a ``Problem``, not a hang.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+
+import regex
+
+from extractors.rules import CustomerRules
+from extractors.types import Candidate, Problem, Unreadable
+
+MAX_TEXT_CHARS = 1_000_000  # per source; beyond this the text is cut (recorded as a problem)
+CONTEXT_CHARS = 40
+
+_DECOY = regex.compile(
+    r"""(?<![\w])(?:
+        invoice|inv|rechnung|rechnungs-?nr|facture|bill|credit\s+note|gutschrift
+      | tracking|track|awb|waybill|consignment|shipment|delivery\s+note|lieferschein
+      | phone|tel|telephone|telefon|fax|mobile|mob|cell|call
+      | iban|bic|swift|account|acct|a/c|sort\s+code|routing|bank
+      | vat|ust-?id|tax\s*id|tax|ein|duns|reg(?:istration)?
+      | customer\s+(?:no|number|id|\#)|kundennummer|kunden-?nr|client\s+(?:no|number|id)
+      | quote|quotation|angebot|case|ticket|rma|serial|s/n|sku|part|article|artikel|item
+      | our\s+ref(?:erence)?|our\s+order|sales\s+order|order\s+confirmation|confirmation
+      | p\.?\s*o\.?\s*box|postfach
+      | date|datum|due
+    )(?![^\W\d_])\.?""",
+    regex.IGNORECASE | regex.VERBOSE,
+)
+# What may stand between a label and its value: separators and "No."/"#" words.
+_GAP = regex.compile(
+    r"[\s:#.\-=(\[]*(?:(?:no|nr|num|number|nummer|ref|id)\.?[\s:#.\-=]*)?",
+    regex.IGNORECASE,
+)
+_LABEL_REACH = 24  # characters between the end of a label and the start of its value
+_QUOTE_MARKERS = regex.compile(
+    r"""^(?:
+        \s*-{2,}\s*(?:original\s+message|forwarded\s+message|weitergeleitete\s+nachricht
+                    |urspr[üu]ngliche\s+nachricht|message\s+d'origine)\s*-{2,}
+      | \s*begin\s+forwarded\s+message:
+      | \s*on\s[^\n]{0,200}?(?:\n[^\n]{0,200}?)?\bwrote:\s*$
+      | \s*am\s[^\n]{0,200}?schrieb[^\n]{0,100}:\s*$
+      | \s*le\s[^\n]{0,200}?a\s+[ée]crit\s*:\s*$
+      | \s*_{8,}\s*$
+      | \s*(?:from|von|de):\s[^\n]+\n\s*(?:sent|gesendet|date|datum|envoy[ée]):\s
+    )""",
+    regex.IGNORECASE | regex.VERBOSE | regex.MULTILINE,
+)
+_QUOTED_LINE = regex.compile(r"^[ \t]*>[^\n]*", regex.MULTILINE)
+_VALUE_TOKEN = regex.compile(r"[A-Za-z0-9][A-Za-z0-9\-/_.]*")
+_NEXT_PIECE = regex.compile(r" ([A-Za-z0-9]{1,5})(?![A-Za-z0-9\-/])")
+_DATE_LIKE = regex.compile(
+    r"^(?:\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{1,2}\.?\s*[A-Za-z]{3,9}\.?\s*\d{2,4})$"
+)
+_INSIDE_ADDRESS = regex.compile(r"[@]|://|www\.", regex.IGNORECASE)
+
+
+def scan_text(
+    text: str,
+    rules: CustomerRules,
+    source: str,
+    *,
+    page: int | None = None,
+    quoted: bool = False,
+    timeout: float = 0.5,
+) -> tuple[list[Candidate], list[Problem]]:
+    """Candidates for one customer in one text. ``quoted=True`` marks all of it as quoted."""
+    problems: list[Problem] = []
+    if not text:
+        return [], problems
+    if len(text) > MAX_TEXT_CHARS:
+        text = text[:MAX_TEXT_CHARS]
+    try:
+        labels = [(m.start(), m.end()) for m in rules.label_pattern.finditer(text, timeout=timeout)]
+        decoys = [(m.start(), m.end()) for m in _DECOY.finditer(text, timeout=timeout)]
+        matches = list(rules.pattern.finditer(text, timeout=timeout))
+        quoted_from, quoted_lines = (0, []) if quoted else _quoted_regions(text, timeout)
+    except TimeoutError:
+        problems.append(
+            Problem(source, Unreadable.PATTERN_TIMEOUT, f"customer {rules.id}", blocking=False)
+        )
+        return [], problems
+
+    label_ends = sorted(end for _, end in labels)
+    decoy_ends = sorted(end for _, end in decoys)
+
+    def is_quoted(pos: int) -> bool:
+        if quoted or (quoted_from and pos >= quoted_from):
+            return True
+        i = bisect.bisect_right(quoted_lines, (pos, len(text) + 1)) - 1
+        return i >= 0 and quoted_lines[i][0] <= pos < quoted_lines[i][1]
+
+    found: list[Candidate] = []
+    claimed: list[tuple[int, int]] = []  # spans of pattern matches (valid or labelled)
+    for m in matches:
+        start, end = m.span()
+        if end == start:
+            continue
+        labelled = _adjacent(text, label_ends, start)
+        if not labelled and _adjacent(text, decoy_ends, start):
+            continue
+        if _inside_address(text, start, end):
+            continue
+        normalized = rules.normalize(m)
+        valid = normalized is not None and rules.is_valid(normalized)
+        if not valid and not labelled:
+            continue
+        claimed.append((start, end))
+        found.append(
+            Candidate(
+                raw=m.group(0),
+                normalized=normalized if valid and normalized else _clean(m.group(0)),
+                source=source,
+                valid=valid,
+                context=_context(text, start, end),
+                page=page,
+                quoted=is_quoted(start),
+                labelled=labelled,
+                customer=rules.id,
+            )
+        )
+
+    for lstart, lend in labels:
+        value = _value_after(text, lend)
+        if value is None:
+            continue
+        vstart, vend = value
+        if any(cs <= vstart < ce or vstart <= cs < vend for cs, ce in claimed):
+            continue
+        raw = text[vstart:vend]
+        if not _looks_like_attempt(raw) or _inside_address(text, vstart, vend):
+            continue
+        found.append(
+            Candidate(
+                raw=raw,
+                normalized=_clean(raw),
+                source=source,
+                valid=False,
+                context=_context(text, lstart, vend),
+                page=page,
+                quoted=is_quoted(vstart),
+                labelled=True,
+                customer=rules.id,
+            )
+        )
+        claimed.append((vstart, vend))
+    return dedupe(found), problems
+
+
+def dedupe(candidates: Iterable[Candidate]) -> list[Candidate]:
+    """One candidate per (normalized, source, page, validity); the unquoted, labelled one wins."""
+    best: dict[tuple[str, str, int | None, bool, str | None], Candidate] = {}
+    for c in candidates:
+        key = (c.normalized, c.source, c.page, c.valid, c.customer)
+        old = best.get(key)
+        if old is None:
+            best[key] = c
+            continue
+        if (not c.quoted, c.labelled) > (not old.quoted, old.labelled):
+            best[key] = Candidate(
+                raw=c.raw,
+                normalized=c.normalized,
+                source=c.source,
+                valid=c.valid,
+                context=c.context,
+                page=c.page,
+                quoted=c.quoted and old.quoted,
+                labelled=c.labelled or old.labelled,
+                customer=c.customer,
+            )
+    return list(best.values())
+
+
+def _adjacent(text: str, ends: list[int], start: int) -> bool:
+    """Whether some label (given by its end offsets) ends right before ``start``."""
+    i = bisect.bisect_right(ends, start) - 1
+    while i >= 0 and start - ends[i] <= _LABEL_REACH:
+        gap = text[ends[i] : start]
+        if gap.count("\n") <= 1 and _GAP.fullmatch(gap):
+            return True
+        i -= 1
+    return False
+
+
+def _value_after(text: str, label_end: int) -> tuple[int, int] | None:
+    """The span of the value written after a label, or None when there is none in reach."""
+    gap = _GAP.match(text, label_end, min(len(text), label_end + _LABEL_REACH))
+    pos = gap.end() if gap else label_end
+    if text[label_end:pos].count("\n") > 1:
+        return None
+    first = _VALUE_TOKEN.match(text, pos)
+    if first is None:
+        return None
+    end = first.end()
+    # "2023 125 ws": short pieces separated by single spaces belong to the same value.
+    last = first.group(0)
+    for _ in range(2):
+        if not last.isdigit() or len(last) > 5:
+            break
+        nxt = _NEXT_PIECE.match(text, end)
+        if nxt is None:
+            break
+        last = nxt.group(1)
+        if not last.isdigit() and len(last) > 3:
+            break
+        end = nxt.end()
+    while end > pos and text[end - 1] in ".-/_":
+        end -= 1
+    return (pos, end)
+
+
+def _looks_like_attempt(raw: str) -> bool:
+    digits = sum(ch.isdigit() for ch in raw)
+    if digits < 2 or len(raw) > 40:
+        return False
+    return not _DATE_LIKE.match(raw)
+
+
+def _inside_address(text: str, start: int, end: int) -> bool:
+    """Whether the match sits inside an e-mail address or URL (its whitespace-free token)."""
+    left = text.rfind(" ", max(0, start - 80), start)
+    left = max(left, text.rfind("\n", max(0, start - 80), start))
+    right_candidates = [i for i in (text.find(" ", end), text.find("\n", end)) if i != -1]
+    right = min(right_candidates) if right_candidates else len(text)
+    token = text[left + 1 : min(right, end + 80)]
+    return bool(_INSIDE_ADDRESS.search(token))
+
+
+def _quoted_regions(text: str, timeout: float) -> tuple[int, list[tuple[int, int]]]:
+    """(offset where quoted history starts or 0, spans of ">"-quoted lines)."""
+    marker = _QUOTE_MARKERS.search(text, timeout=timeout)
+    quoted_from = marker.start() if marker and marker.start() > 0 else 0
+    if marker and marker.start() == 0:
+        quoted_from = 0  # a message that *starts* with a marker: a bare forward; not quoted
+    lines = [(m.start(), m.end()) for m in _QUOTED_LINE.finditer(text, timeout=timeout)]
+    return quoted_from, lines
+
+
+def _clean(raw: str) -> str:
+    return regex.sub(r"\s+", " ", raw).strip(" .,;:()[]").upper()
+
+
+def _context(text: str, start: int, end: int) -> str:
+    left = text[max(0, start - CONTEXT_CHARS) : start]
+    right = text[end : end + CONTEXT_CHARS]
+    return regex.sub(r"\s+", " ", f"{left}[{text[start:end]}]{right}").strip()

@@ -1,0 +1,135 @@
+"""Value objects that cross the extractor boundary.
+
+Everything here is frozen and picklable: values travel from worker processes back to the daemon.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Unreadable(StrEnum):
+    """Why a source (a PDF attachment, a whole message) could not be read.
+
+    The value is the short code stored in the database; ``describe`` gives the plain words.
+    """
+
+    ENCRYPTED = "encrypted"
+    CORRUPT = "corrupt"
+    NO_TEXT = "no_text_layer"
+    TOO_MANY_PAGES = "too_many_pages"
+    TIME_LIMIT = "time_limit"
+    MEMORY_LIMIT = "memory_limit"
+    TOO_LARGE = "too_large"
+    WORKER_CRASHED = "worker_crashed"
+    PATTERN_TIMEOUT = "pattern_timeout"
+
+
+UNREADABLE_WORDS: dict[Unreadable, str] = {
+    Unreadable.ENCRYPTED: "the PDF is password-protected",
+    Unreadable.CORRUPT: "the PDF is damaged or truncated",
+    Unreadable.NO_TEXT: "the PDF is an image-only scan with no text layer",
+    Unreadable.TOO_MANY_PAGES: "the PDF has more pages than the page limit; only the first were read",
+    Unreadable.TIME_LIMIT: "reading the PDF took longer than the time limit",
+    Unreadable.MEMORY_LIMIT: "reading the PDF needed more memory than the memory limit",
+    Unreadable.TOO_LARGE: "the file is larger than the size limit",
+    Unreadable.WORKER_CRASHED: "the reader crashed on this file",
+    Unreadable.PATTERN_TIMEOUT: "the customer's PO pattern took too long on this text",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Something that kept part of a message from being read (not a PO verdict)."""
+
+    source: str  # "subject" | "body" | "attachment:<filename>" | "message"
+    kind: Unreadable
+    detail: str = ""
+    blocking: bool = True  # False: partial (e.g. too many pages: the first pages were read)
+
+    def describe(self) -> str:
+        words = f"{self.source}: {UNREADABLE_WORDS[self.kind]}"
+        return f"{words} ({self.detail})" if self.detail else words
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One PO number found somewhere in a message.
+
+    ``raw`` is the text as written, ``normalized`` the customer's canonical form (for a malformed
+    candidate: the raw text, cleaned of surrounding punctuation and upper-cased), ``valid`` whether
+    ``normalized`` is a well-formed number for that customer.
+    """
+
+    raw: str
+    normalized: str
+    source: str  # "subject" | "body" | "attachment:<filename>"
+    valid: bool
+    context: str = ""  # the words around the match, for people reading a flag
+    page: int | None = None  # 1-based page for PDF sources
+    quoted: bool = False  # found in quoted reply text or a forwarded message
+    labelled: bool = False  # preceded by (or laid out next to) one of the customer's labels
+    customer: str | None = None  # the customer whose rules produced it
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """A word on a PDF page with its box (PDF points, origin top-left)."""
+
+    text: str
+    x0: float
+    top: float
+    x1: float
+    bottom: float
+
+
+@dataclass(frozen=True, slots=True)
+class PdfContent:
+    """What a PDF reader produced: text per page, plus words for pages that needed layout."""
+
+    page_count: int
+    pages: tuple[str, ...]  # text of the pages read (may be fewer than page_count)
+    problems: tuple[Problem, ...] = ()
+    words: tuple[tuple[int, tuple[Word, ...]], ...] = field(default=())  # (1-based page, words)
+    tables: tuple[tuple[int, tuple[tuple[str | None, ...], ...]], ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A decoded attachment. ``filename`` is sanitized (no path, no control characters)."""
+
+    filename: str
+    content_type: str
+    data: bytes
+    is_pdf: bool  # decided by the %PDF magic bytes, whatever the declared type
+    inline: bool = False
+    forwarded: bool = False  # found inside a forwarded message/rfc822 part
+
+
+@dataclass(frozen=True, slots=True)
+class TextPart:
+    """A run of readable body text. ``quoted`` is True for a forwarded message's text."""
+
+    text: str
+    quoted: bool = False
+    origin: str = "body"  # "body" | "html" | "forwarded"
+
+
+@dataclass(frozen=True, slots=True)
+class Email:
+    """A message as the extractors see it: decoded, typed, never raising."""
+
+    message_id: str | None
+    sender: str  # the bare address, lower-cased; "" when there is none
+    sender_name: str
+    subject: str
+    date: str | None  # ISO 8601 (UTC) or None when absent or unparseable
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    text_body: str  # the plain-text body (all top-level text/plain parts joined)
+    html_text: str  # HTML body turned into text
+    forwarded: tuple[TextPart, ...]  # text of forwarded message/rfc822 parts (quoted=True)
+    attachments: tuple[Attachment, ...]
+    defects: tuple[str, ...]  # plain words: what was wrong with the message's structure
+    size: int = 0

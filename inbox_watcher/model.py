@@ -1,0 +1,100 @@
+"""Value objects of the daemon: message keys, statuses, outcomes and PO records.
+
+These travel between mailbox, triage, store and digest. They are frozen; money is Decimal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+from extractors.types import Candidate
+
+
+class Status(StrEnum):
+    LINKED = "linked"  # at least one well-formed PO that exists for the customer
+    UNKNOWN = "unknown"  # well-formed, not in the records
+    MALFORMED = "malformed"  # something labelled as a PO that is not a well-formed number
+    MISSING = "missing"  # no PO at all
+    AMBIGUOUS = "ambiguous"  # two or more different known POs of the customer; linked to all
+    UNREADABLE = "unreadable"  # the message (or its only source) could not be read
+
+    @property
+    def flagged(self) -> bool:
+        return self is not Status.LINKED
+
+
+class Review(StrEnum):
+    """What a person did with a flagged message."""
+
+    OPEN = "open"
+    RESOLVED = "resolved"  # linked by hand to a PO
+    DISMISSED = "dismissed"  # not a PO matter
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class MessageKey:
+    """Where a message lives on the server: unique per message for all time."""
+
+    account: str  # "user@host"
+    folder: str
+    uidvalidity: int
+    uid: int
+
+    def __str__(self) -> str:
+        return f"{self.account}/{self.folder};UIDVALIDITY={self.uidvalidity}/;UID={self.uid}"
+
+
+@dataclass(frozen=True, slots=True)
+class JudgedCandidate:
+    """A candidate with what the records say about it."""
+
+    candidate: Candidate
+    known: bool  # exists in the PO records of the message's customer
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The verdict on one message."""
+
+    status: Status
+    po_numbers: tuple[str, ...]  # canonical numbers the message is linked to
+    reasons: tuple[str, ...]  # plain words, each a full sentence a person can act on
+    customer: str | None
+    candidates: tuple[JudgedCandidate, ...] = ()
+    suggestions: tuple[str, ...] = ()  # "did you mean" PO numbers
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessedMessage:
+    """Everything recorded for one message, in one transaction with the folder checkpoint."""
+
+    key: MessageKey
+    message_id: str | None
+    sender: str
+    subject: str
+    date: str | None  # ISO 8601
+    content_hash: str  # sha256 hex of the raw bytes
+    size: int
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    outcome: Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class PoRecord:
+    """A purchase order as the ERP knows it."""
+
+    po_number: str  # canonical
+    customer: str  # the customer file's stem
+    status: str = "open"  # "open" | "closed" | anything the ERP uses
+    amount: Decimal | None = None
+    currency: str | None = None
+    issued_on: dt.date | None = None
+    buyer: str | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self.status.strip().lower() in {"closed", "cancelled", "canceled", "complete"}

@@ -1,0 +1,232 @@
+"""The verdict on one message: candidates + the PO records -> status, links and plain reasons.
+
+Pure: no database, no clock. The rules, in order:
+
+* Candidates of the message's own text count first; quoted reply text and forwarded messages
+  count only when the message's own text has no well-formed number.
+* ``ambiguous``: two or more different known POs (linked to all); ``linked``: exactly one;
+  ``unknown``: well-formed numbers none of which is known; ``malformed``: only labelled values
+  that are not well-formed; then a reply whose thread is linked inherits that thread's POs;
+  ``unreadable``: nothing found and a source could not be read; else ``missing``.
+* Reasons say in plain words what was found where, what is wrong and what to do next: "did you
+  mean", a number that belongs to another customer, parts that disagree, a closed PO.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from extractors.message import Extraction
+from extractors.rules import CustomerRules
+from extractors.suggest import closest, fold
+from extractors.types import Candidate
+from inbox_watcher.model import JudgedCandidate, Outcome, PoRecord, Status
+
+PoIndex = Mapping[str, Mapping[str, PoRecord]]  # customer -> canonical number -> record
+
+
+def _where(c: Candidate) -> str:
+    if c.source.startswith("attachment:"):
+        name = c.source.split(":", 1)[1]
+        page = f" page {c.page}" if c.page else ""
+        return f"the attachment {name}{page}"
+    where = {"subject": "the subject", "body": "the message body"}.get(c.source, c.source)
+    return f"quoted text in {where}" if c.quoted else where
+
+
+def judge(
+    extraction: Extraction,
+    pos: PoIndex,
+    *,
+    rules: Mapping[str, CustomerRules] | None = None,
+    thread_pos: Sequence[tuple[str, str]] = (),
+    names: Mapping[str, str] | None = None,
+) -> Outcome:
+    """Judge one message. ``thread_pos``: (customer, number) links of the messages it replies to."""
+    names = names or {}
+    rules = rules or {}
+    customer = extraction.customer
+    cands = extraction.candidates
+
+    def owner(c: Candidate) -> str | None:
+        return customer or c.customer
+
+    def is_known(c: Candidate) -> bool:
+        cust = owner(c)
+        return c.valid and cust is not None and c.normalized in pos.get(cust, {})
+
+    judged = tuple(JudgedCandidate(c, is_known(c)) for c in cands)
+    own_valid = [c for c in cands if c.valid and not c.quoted]
+    valid = own_valid or [c for c in cands if c.valid]
+    own_bad = [c for c in cands if not c.valid and not c.quoted]
+    malformed = own_bad or ([c for c in cands if not c.valid] if not own_valid else [])
+    if not customer and valid:
+        customer = valid[0].customer
+
+    reasons: list[str] = []
+    suggestions: list[str] = []
+    blocking = [p for p in extraction.problems if p.blocking]
+    partial = [p for p in extraction.problems if not p.blocking]
+
+    known_nums = _unique(c.normalized for c in valid if is_known(c))
+    unknown_nums = _unique(c.normalized for c in valid if not is_known(c))
+
+    if known_nums:
+        status = Status.AMBIGUOUS if len(known_nums) > 1 else Status.LINKED
+        po_numbers = tuple(known_nums)
+        if status is Status.AMBIGUOUS:
+            reasons.append(
+                f"The message names {len(known_nums)} different known POs "
+                f"({', '.join(known_nums)}); it is linked to all of them: check which one it is about."
+            )
+        for number in known_nums:
+            record = pos.get(customer, {}).get(number) if customer else None
+            if record is not None and record.closed:
+                reasons.append(f"PO {number} is closed (status '{record.status}').")
+        for number in unknown_nums:
+            reasons.append(f"PO {number} is also named but is not in the PO records.")
+    elif unknown_nums:
+        status = Status.UNKNOWN
+        po_numbers = ()
+        for number in unknown_nums:
+            where = _where(next(c for c in valid if c.normalized == number))
+            reasons.append(
+                f"PO {number} (found in {where}) is well-formed but is not in the PO records"
+                f"{' of ' + _name(customer, names) if customer else ''}."
+            )
+            other = _other_owner(number, customer, pos)
+            if other:
+                reasons.append(
+                    f"PO {number} belongs to {_name(other, names)}, not to "
+                    f"{_name(customer, names)}: wrong customer?"
+                )
+            hint = _suggest(number, customer, pos, rules)
+            if hint and hint != number:
+                suggestions.append(hint)
+                reasons.append(f"Did you mean PO {hint}?")
+    elif malformed:
+        status = Status.MALFORMED
+        po_numbers = ()
+        for c in malformed:
+            reasons.append(
+                f"'{c.raw}' in {_where(c)} is labelled as a PO but is not a well-formed PO number"
+                f"{' for ' + _name(customer, names) if customer else ''}."
+            )
+            hint = _suggest(c.raw, customer or c.customer, pos, rules)
+            if hint:
+                suggestions.append(hint)
+                reasons.append(f"Did you mean PO {hint}?")
+    elif thread_pos:
+        inherited = _unique(num for _, num in thread_pos)
+        status = Status.AMBIGUOUS if len(inherited) > 1 else Status.LINKED
+        po_numbers = tuple(inherited)
+        customer = customer or thread_pos[0][0]
+        reasons.append(
+            f"No PO in this message; it replies to or forwards a message linked to PO "
+            f"{', '.join(inherited)}, so it is linked to the same."
+        )
+    elif blocking:
+        status = Status.UNREADABLE
+        po_numbers = ()
+    else:
+        status = Status.MISSING
+        po_numbers = ()
+        if customer is None and extraction.routed_by == "none":
+            reasons.append(
+                "No PO number was found, and the sender matches no customer's sender list."
+            )
+        else:
+            reasons.append(
+                "No PO number was found in the subject, the body"
+                f"{' or the PDF attachments' if extraction.pdf_count else ''}."
+            )
+
+    if status in (Status.LINKED, Status.AMBIGUOUS) and malformed:
+        for c in malformed:
+            reasons.append(f"'{c.raw}' in {_where(c)} looks like a mistyped PO number.")
+    reasons.extend(_disagreements(valid))
+    for p in blocking:
+        reasons.append(p.describe().capitalize() + ".")
+    for p in partial:
+        reasons.append(p.describe().capitalize() + ".")
+    return Outcome(
+        status=status,
+        po_numbers=po_numbers,
+        reasons=tuple(_unique(reasons)),
+        customer=customer,
+        candidates=judged,
+        suggestions=tuple(_unique(suggestions)),
+    )
+
+
+def _disagreements(valid: Sequence[Candidate]) -> list[str]:
+    """'The subject says PO A but the attachment x.pdf says PO B', for sources that differ."""
+    by_source: dict[str, set[str]] = {}
+    first: dict[str, Candidate] = {}
+    for c in valid:
+        if c.quoted:
+            continue
+        by_source.setdefault(c.source, set()).add(c.normalized)
+        first.setdefault(c.source, c)
+    sources = list(by_source)
+    out = []
+    for i, a in enumerate(sources):
+        for b in sources[i + 1 :]:
+            if by_source[a].isdisjoint(by_source[b]):
+                out.append(
+                    f"The parts disagree: {_where(first[a])} says PO "
+                    f"{', '.join(sorted(by_source[a]))} but {_where(first[b])} says PO "
+                    f"{', '.join(sorted(by_source[b]))}."
+                )
+    return out
+
+
+def _suggest(
+    text: str, customer: str | None, pos: PoIndex, rules: Mapping[str, CustomerRules]
+) -> str | None:
+    if customer is None:
+        return None
+    known = pos.get(customer, {})
+    if not known:
+        return None
+    rule = rules.get(customer)
+    if rule is not None:
+        # Look-alike letters folded to digits may make the text a valid, known number.
+        folded = _refold(text)
+        try:
+            m = rule.pattern.search(folded, timeout=0.5)
+        except TimeoutError:
+            m = None
+        if m is not None:
+            number = rule.normalize(m)
+            if number is not None and number in known:
+                return number
+    return closest(text, known.keys())
+
+
+def _refold(text: str) -> str:
+    """Look-alike letters inside digit runs become digits ("2023-00I25" -> "2023-00125")."""
+    chars = list(text)
+    for i, ch in enumerate(chars):
+        left = chars[i - 1] if i else ""
+        right = chars[i + 1] if i + 1 < len(chars) else ""
+        if ch.upper() in "OQDILSBZG|" and (left.isdigit() or right.isdigit()):
+            chars[i] = fold(ch) or ch
+    return "".join(chars)
+
+
+def _other_owner(number: str, customer: str | None, pos: PoIndex) -> str | None:
+    for other, records in pos.items():
+        if other != customer and number in records:
+            return other
+    return None
+
+
+def _name(customer: str | None, names: Mapping[str, str]) -> str:
+    if customer is None:
+        return "no customer"
+    return names.get(customer, customer)
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
