@@ -9,8 +9,12 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from typing import Literal
 
 from extractors.types import Candidate
+
+
+LinkHow = Literal["found", "thread", "manual"]
 
 
 class Status(StrEnum):
@@ -65,6 +69,7 @@ class Outcome:
     customer: str | None
     candidates: tuple[JudgedCandidate, ...] = ()
     suggestions: tuple[str, ...] = ()  # "did you mean" PO numbers
+    link_how: LinkHow = "found"  # "found" in the message | "thread" inherited | "manual"
 
 
 @dataclass(frozen=True, slots=True)

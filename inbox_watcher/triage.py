@@ -68,6 +68,7 @@ def judge(
     blocking = [p for p in extraction.problems if p.blocking]
     partial = [p for p in extraction.problems if not p.blocking]
 
+    link_how = "found"
     known_nums = _unique(c.normalized for c in valid if is_known(c))
     unknown_nums = _unique(c.normalized for c in valid if not is_known(c))
 
@@ -121,6 +122,7 @@ def judge(
         status = Status.AMBIGUOUS if len(inherited) > 1 else Status.LINKED
         po_numbers = tuple(inherited)
         customer = customer or thread_pos[0][0]
+        link_how = "thread"
         reasons.append(
             f"No PO in this message; it replies to or forwards a message linked to PO "
             f"{', '.join(inherited)}, so it is linked to the same."
@@ -156,6 +158,7 @@ def judge(
         customer=customer,
         candidates=judged,
         suggestions=tuple(_unique(suggestions)),
+        link_how=link_how,
     )
 
 

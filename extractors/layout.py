@@ -1,0 +1,283 @@
+"""PO numbers laid out next to their label on a PDF page: label-to-value proximity.
+
+The text pass (``extractors.text``) reads "PO Number: 2023-00125-WS" written on one line. This
+module reads what only positions tell: a value on the line *below* its label ("PO Number" over
+"2023-00125-WS", as in a header row over a row of values), a value far to the right of its label
+(tabbed forms), and table cells (the cell right of, or below, a label cell).
+
+Each value found this way is judged by the same rules as text: ``scan_text`` runs on
+"<label>: <value>", so normalization, validity, malformed numbers and decoys work exactly as
+for text. Only labelled candidates come out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import regex
+
+from extractors.rules import CustomerRules
+from extractors.text import dedupe, scan_text
+from extractors.types import Candidate, Problem, Unreadable, Word
+
+Table = tuple[tuple[str | None, ...], ...]
+
+_COLUMN_GAP = 1.2  # a gap wider than this many line heights separates columns (or cells)
+_BELOW_REACH = 3.0  # how far below a label (in line heights) its value may start
+_RIGHT_REACH = 250.0  # points: the farthest a value may sit right of its label
+_SEPARATORS = " \t:#.-–—=>|"
+_TIMEOUT = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    words: tuple[Word, ...]  # left to right
+    top: float
+    bottom: float
+
+    @property
+    def height(self) -> float:
+        return max(1.0, self.bottom - self.top)
+
+
+@dataclass(frozen=True, slots=True)
+class _Label:
+    line: int  # index in the page's lines
+    first: int  # index of its first and last word in the line
+    last: int
+    text: str
+    rest: str  # what follows the label inside its last word ("PO#" -> "#")
+
+
+def layout_candidates(
+    words: Sequence[Word],
+    tables: Sequence[Table],
+    rules: CustomerRules,
+    source: str,
+    page: int,
+) -> list[Candidate]:
+    """Labelled candidates of one customer found by position on one page."""
+    return layout_scan(words, tables, rules, source, page)[0]
+
+
+def layout_scan(
+    words: Sequence[Word],
+    tables: Sequence[Table],
+    rules: CustomerRules,
+    source: str,
+    page: int,
+) -> tuple[list[Candidate], list[Problem]]:
+    """``layout_candidates`` plus the problems met (a customer pattern that timed out)."""
+    found: list[Candidate] = []
+    problems: list[Problem] = []
+    try:
+        lines = _lines(words)
+        for label in _labels(lines, rules):
+            found.extend(_from_words(lines, label, rules, source, page, problems))
+        for table in tables:
+            found.extend(_from_table(table, rules, source, page, problems))
+    except TimeoutError:
+        problems.append(
+            Problem(source, Unreadable.PATTERN_TIMEOUT, f"customer {rules.id}", blocking=False)
+        )
+    return dedupe(found), _unique(problems)
+
+
+# -- lines and labels ---------------------------------------------------------------------------
+
+
+def _lines(words: Sequence[Word]) -> list[_Line]:
+    """Words grouped into lines: a word joins a line when its middle lies within the line."""
+    lines: list[list[Word]] = []
+    for word in sorted(words, key=lambda w: (w.top, w.x0)):
+        middle = (word.top + word.bottom) / 2
+        if lines:
+            current = lines[-1]
+            top = min(w.top for w in current)
+            bottom = max(w.bottom for w in current)
+            if top <= middle <= bottom:
+                current.append(word)
+                continue
+        lines.append([word])
+    return [
+        _Line(
+            words=tuple(sorted(ws, key=lambda w: w.x0)),
+            top=min(w.top for w in ws),
+            bottom=max(w.bottom for w in ws),
+        )
+        for ws in lines
+    ]
+
+
+def _labels(lines: list[_Line], rules: CustomerRules) -> list[_Label]:
+    labels = []
+    for index, line in enumerate(lines):
+        text, starts = _join(line.words)
+        for m in rules.label_pattern.finditer(text, timeout=_TIMEOUT):
+            first = _word_at(starts, m.start())
+            last = _word_at(starts, m.end() - 1)
+            word_end = starts[last] + len(line.words[last].text)
+            labels.append(_Label(index, first, last, m.group(0), text[m.end() : word_end]))
+    return labels
+
+
+def _join(words: Sequence[Word]) -> tuple[str, list[int]]:
+    starts, parts, pos = [], [], 0
+    for word in words:
+        starts.append(pos)
+        parts.append(word.text)
+        pos += len(word.text) + 1
+    return " ".join(parts), starts
+
+
+def _word_at(starts: list[int], offset: int) -> int:
+    index = 0
+    for i, start in enumerate(starts):
+        if start <= offset:
+            index = i
+    return index
+
+
+# -- values next to a label ---------------------------------------------------------------------
+
+
+def _from_words(
+    lines: list[_Line],
+    label: _Label,
+    rules: CustomerRules,
+    source: str,
+    page: int,
+    problems: list[Problem],
+) -> list[Candidate]:
+    line = lines[label.line]
+    label_words = line.words[label.first : label.last + 1]
+    x0 = min(w.x0 for w in label_words)
+    x1 = max(w.x1 for w in label_words)
+    height = line.height
+
+    right_words = _cell(line.words, label.last + 1, height)
+    right = " ".join(w.text for w in right_words)
+    if right_words and right_words[0].x0 - x1 > _RIGHT_REACH:
+        right_words, right = (), ""
+    tail = label.rest.strip(_SEPARATORS)
+    if tail:  # "PO#2023-00125-WS" in one word: the text pass has it; nothing to lay out
+        return []
+    context = " ".join(w.text for w in line.words)
+    found = _judge(label.text, right, rules, source, page, problems, context)
+    if any(c.valid for c in found):
+        return found
+    # The value below: only for a label that ends its cell (nothing right of it, a column gap,
+    # or a colon), never for a label inside a phrase ("PO Date 12/03/2023").
+    standalone = (
+        not right_words
+        or right_words[0].x0 - x1 > _COLUMN_GAP * height
+        or label.rest.strip().endswith((":", "#"))
+    )
+    if not standalone:
+        return found
+    for below in lines[label.line + 1 :]:
+        if below.top - line.bottom > _BELOW_REACH * height:
+            break
+        overlapping = [
+            i for i, w in enumerate(below.words) if w.x1 > x0 - 2 and w.x0 < x1 + 2
+        ]
+        if not overlapping:
+            continue
+        value_words = _cell_around(below.words, overlapping[0], overlapping[-1], below.height)
+        value = " ".join(w.text for w in value_words)
+        context = f"{' '.join(w.text for w in label_words)} / {value}"
+        under = _judge(label.text, value, rules, source, page, problems, context)
+        if any(c.valid for c in under) or not found:
+            return under
+        break
+    return found
+
+
+def _cell(words: Sequence[Word], start: int, height: float) -> tuple[Word, ...]:
+    """The words from ``start`` rightwards up to the next column gap."""
+    if start >= len(words):
+        return ()
+    end = start + 1
+    while end < len(words) and words[end].x0 - words[end - 1].x1 <= _COLUMN_GAP * height:
+        end += 1
+    return tuple(words[start:end])
+
+
+def _cell_around(words: Sequence[Word], first: int, last: int, height: float) -> tuple[Word, ...]:
+    """The words around ``first..last`` up to the column gaps on either side."""
+    gap = _COLUMN_GAP * height
+    while first > 0 and words[first].x0 - words[first - 1].x1 <= gap:
+        first -= 1
+    while last + 1 < len(words) and words[last + 1].x0 - words[last].x1 <= gap:
+        last += 1
+    return tuple(words[first : last + 1])
+
+
+# -- tables -------------------------------------------------------------------------------------
+
+
+def _from_table(
+    table: Table, rules: CustomerRules, source: str, page: int, problems: list[Problem]
+) -> list[Candidate]:
+    found: list[Candidate] = []
+    for r, row in enumerate(table):
+        for c, cell in enumerate(row):
+            if not cell:
+                continue
+            m = rules.label_pattern.search(cell, timeout=_TIMEOUT)
+            if m is None or cell[: m.start()].strip(_SEPARATORS):
+                continue  # no label, or the label is not what the cell starts with
+            if cell[m.end() :].strip(_SEPARATORS + "\n"):
+                continue  # the value shares the label's cell: the text pass reads it
+            right = next((x for x in row[c + 1 :] if x and x.strip()), None)
+            below = table[r + 1][c] if r + 1 < len(table) and c < len(table[r + 1]) else None
+            options = [v for v in (right, below) if v and v.strip()]
+            judged = [
+                _judge(m.group(0), v, rules, source, page, problems, f"{cell} | {v}")
+                for v in options
+            ]
+            valid = [j for j in judged if any(x.valid for x in j)]
+            chosen = valid[0] if valid else next((j for j in judged if j), [])
+            found.extend(chosen)
+    return found
+
+
+# -- judging a value ----------------------------------------------------------------------------
+
+
+def _judge(
+    label: str,
+    value: str,
+    rules: CustomerRules,
+    source: str,
+    page: int,
+    problems: list[Problem],
+    context: str,
+) -> list[Candidate]:
+    """Candidates for ``value`` written right after ``label``, by the text rules."""
+    value = regex.sub(r"\s+", " ", value).strip(_SEPARATORS)
+    if not value or not any(ch.isdigit() for ch in value):
+        return []
+    label_text = regex.sub(r"\s+", " ", label).strip()
+    candidates, scan_problems = scan_text(f"{label_text}: {value}", rules, source, page=page)
+    problems.extend(scan_problems)
+    return [
+        Candidate(
+            raw=c.raw,
+            normalized=c.normalized,
+            source=c.source,
+            valid=c.valid,
+            context=context[:160],
+            page=page,
+            quoted=False,
+            labelled=True,
+            customer=c.customer,
+        )
+        for c in candidates
+        if c.labelled
+    ]
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    return list(dict.fromkeys(problems))

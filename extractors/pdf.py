@@ -1,0 +1,291 @@
+"""Reading PDF bytes: text per page, and words with positions for the pages that need layout.
+
+The one importer of pypdfium2 and pdfplumber. Two readers, each for what it does best:
+
+- pypdfium2 (PDFium) reads the text of every page up to ``max_pages``: about 2 ms a page.
+- pdfplumber (pdfminer) gives words with their boxes and table cells, at 60-130 ms a page, so only
+  for the pages the caller asks for through ``layout_pages(page_no, page_text)``. When PDFium
+  cannot open a file at all, pdfplumber reads it instead (slowly, but damaged files are rare).
+
+Every outcome is a value: ``read_pdf`` never raises on bad input. What went wrong is a ``Problem``
+(encrypted, corrupt, no text layer, too many pages, too large). ``MemoryError`` is the exception:
+it propagates, so the worker running the reader reports the memory limit (see
+``inbox_watcher/isolation.py``). Hostile files (decompression bombs, endless form nesting) are
+contained by running this in such a worker, not here.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pdfplumber
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
+
+from extractors.types import PdfContent, Problem, Unreadable, Word
+
+MiB = 1 << 20
+DEFAULT_MAX_PAGES = 50
+DEFAULT_MAX_BYTES = 20 * MiB
+
+LayoutPages = Callable[[int, str], bool]
+Table = tuple[tuple[str | None, ...], ...]
+
+_ENCRYPTED_CODES = frozenset({pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY})
+_CONTROL = {c: None for c in range(32) if c not in (9, 10)} | {0xFFFE: None, 0xFEFF: None}
+
+# pdfminer logs every oddity of a damaged file at WARNING; the outcome is reported as a Problem.
+logging.getLogger("pdfminer").setLevel(logging.ERROR)
+
+
+@dataclass(slots=True)
+class _Pages:
+    """What one reader got out of a file, before the page-level verdicts."""
+
+    count: int
+    texts: list[str] = field(default_factory=list)
+    blank: list[bool] = field(default_factory=list)  # no drawing at all on the page
+    problems: list[Problem] = field(default_factory=list)
+    words: list[tuple[int, tuple[Word, ...]]] = field(default_factory=list)
+    tables: list[tuple[int, Table]] = field(default_factory=list)
+
+
+def read_pdf(
+    data: bytes,
+    *,
+    max_pages: int = DEFAULT_MAX_PAGES,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    layout_pages: LayoutPages | None = None,
+    source: str = "attachment",
+) -> PdfContent:
+    """Text of the first ``max_pages`` pages, plus words and tables of the pages that
+    ``layout_pages(page_no, text)`` (1-based page numbers) asks for."""
+    if len(data) > max_bytes:
+        detail = f"{len(data)} bytes; the limit is {max_bytes}"
+        return PdfContent(0, (), (Problem(source, Unreadable.TOO_LARGE, detail),))
+    if not data.strip():
+        return PdfContent(0, (), (Problem(source, Unreadable.CORRUPT, "the file is empty"),))
+
+    read = _read_with_pdfium(data, max_pages, source)
+    if isinstance(read, Problem) and read.kind is Unreadable.CORRUPT:
+        fallback = _read_with_pdfplumber(data, max_pages, layout_pages, source)
+        if isinstance(fallback, Problem):
+            if fallback.kind is Unreadable.ENCRYPTED:
+                return PdfContent(0, (), (fallback,))
+            detail = f"{read.detail}; {fallback.detail}"
+            return PdfContent(0, (), (Problem(source, Unreadable.CORRUPT, detail),))
+        fallback.problems.insert(
+            0,
+            Problem(
+                source,
+                Unreadable.CORRUPT,
+                f"damaged ({read.detail}); read with the slower fallback reader",
+                blocking=False,
+            ),
+        )
+        return _content(fallback, max_pages, source)
+    if isinstance(read, Problem):
+        return PdfContent(0, (), (read,))
+
+    if layout_pages is not None:
+        wanted = [n for n, text in enumerate(read.texts, start=1) if layout_pages(n, text)]
+        if wanted:
+            _add_layout(data, wanted, read, source)
+    return _content(read, max_pages, source)
+
+
+def _content(read: _Pages, max_pages: int, source: str) -> PdfContent:
+    problems = list(read.problems)
+    if read.count > max_pages:
+        problems.append(
+            Problem(
+                source,
+                Unreadable.TOO_MANY_PAGES,
+                f"{read.count} pages; the first {max_pages} were read",
+                blocking=False,
+            )
+        )
+    empty = [n for n, text in enumerate(read.texts, start=1) if not text.strip()]
+    if read.texts and len(empty) == len(read.texts):
+        pages = "the page has" if len(empty) == 1 else f"none of the {len(empty)} pages has"
+        problems.append(Problem(source, Unreadable.NO_TEXT, f"{pages} any text"))
+    else:
+        drawn = [n for n in empty if not read.blank[n - 1]]
+        if drawn:
+            listed = ", ".join(str(n) for n in drawn[:20]) + (" ..." if len(drawn) > 20 else "")
+            problems.append(
+                Problem(
+                    source,
+                    Unreadable.NO_TEXT,
+                    f"page{'s' if len(drawn) > 1 else ''} {listed}: no text layer",
+                    blocking=False,
+                )
+            )
+    return PdfContent(
+        page_count=read.count,
+        pages=tuple(read.texts),
+        problems=tuple(problems),
+        words=tuple(read.words),
+        tables=tuple(read.tables),
+    )
+
+
+# -- PDFium: the fast text pass -----------------------------------------------------------------
+
+
+def _read_with_pdfium(data: bytes, max_pages: int, source: str) -> _Pages | Problem:
+    try:
+        doc = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        if exc.err_code in _ENCRYPTED_CODES:
+            return Problem(source, Unreadable.ENCRYPTED, "a password is needed to open it")
+        return Problem(source, Unreadable.CORRUPT, f"PDFium: {exc}")
+    try:
+        count = len(doc)
+        read = _Pages(count=count)
+        for index in range(min(count, max_pages)):
+            text, blank = "", True
+            try:
+                page = doc[index]
+                try:
+                    textpage = page.get_textpage()
+                    try:
+                        text = _clean(textpage.get_text_bounded())
+                    finally:
+                        textpage.close()
+                    blank = pdfium_c.FPDFPage_CountObjects(page.raw) <= 0
+                finally:
+                    page.close()
+            except pdfium.PdfiumError as exc:
+                read.problems.append(
+                    Problem(source, Unreadable.CORRUPT, f"page {index + 1}: {exc}", blocking=False)
+                )
+            read.texts.append(text)
+            read.blank.append(blank)
+        return read
+    finally:
+        doc.close()
+
+
+def _clean(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n").translate(_CONTROL)
+
+
+# -- pdfplumber: words, tables, and the fallback for files PDFium refuses ---------------------
+
+
+def _open_plumber(data: bytes, source: str) -> pdfplumber.PDF | Problem:
+    try:
+        return pdfplumber.open(io.BytesIO(data))
+    except Exception as exc:  # noqa: BLE001 - pdfminer raises anything on a damaged file
+        _reraise_memory(exc)
+        if _caused_by(exc, (PDFPasswordIncorrect, PDFEncryptionError)):
+            return Problem(source, Unreadable.ENCRYPTED, "a password is needed to open it")
+        return Problem(source, Unreadable.CORRUPT, f"pdfminer: {_describe(exc)}")
+
+
+def _read_with_pdfplumber(
+    data: bytes, max_pages: int, layout_pages: LayoutPages | None, source: str
+) -> _Pages | Problem:
+    pdf = _open_plumber(data, source)
+    if isinstance(pdf, Problem):
+        return pdf
+    with pdf:
+        try:
+            count = len(pdf.pages)
+        except Exception as exc:  # noqa: BLE001 - a broken page tree
+            _reraise_memory(exc)
+            return Problem(source, Unreadable.CORRUPT, f"pdfminer: {_describe(exc)}")
+        read = _Pages(count=count)
+        for index in range(min(count, max_pages)):
+            number = index + 1
+            text, blank = "", True
+            page = pdf.pages[index]
+            try:
+                text = _clean(page.extract_text() or "")
+                blank = not page.objects
+                if layout_pages is not None and layout_pages(number, text):
+                    _page_layout(page, number, read)
+            except Exception as exc:  # noqa: BLE001 - per page: recorded, the next page is read
+                _reraise_memory(exc)
+                read.problems.append(
+                    Problem(
+                        source,
+                        Unreadable.CORRUPT,
+                        f"page {number}: {_describe(exc)}",
+                        blocking=False,
+                    )
+                )
+            finally:
+                page.close()
+            read.texts.append(text)
+            read.blank.append(blank)
+        return read
+
+
+def _add_layout(data: bytes, numbers: list[int], read: _Pages, source: str) -> None:
+    pdf = _open_plumber(data, source)
+    if isinstance(pdf, Problem):
+        detail = f"layout could not be read: {pdf.detail}"
+        read.problems.append(Problem(source, pdf.kind, detail, blocking=False))
+        return
+    with pdf:
+        for number in numbers:
+            try:
+                page = pdf.pages[number - 1]
+                try:
+                    _page_layout(page, number, read)
+                finally:
+                    page.close()
+            except Exception as exc:  # noqa: BLE001 - per page: recorded, the next page is read
+                _reraise_memory(exc)
+                detail = f"page {number}: layout could not be read: {_describe(exc)}"
+                read.problems.append(Problem(source, Unreadable.CORRUPT, detail, blocking=False))
+
+
+def _page_layout(page: pdfplumber.page.Page, number: int, read: _Pages) -> None:
+    words = tuple(
+        Word(
+            text=_clean(str(w["text"])),
+            x0=float(w["x0"]),
+            top=float(w["top"]),
+            x1=float(w["x1"]),
+            bottom=float(w["bottom"]),
+        )
+        for w in page.extract_words()
+    )
+    read.words.append((number, words))
+    for table in page.extract_tables():
+        rows = tuple(
+            tuple(_clean(cell) if cell is not None else None for cell in row) for row in table
+        )
+        read.tables.append((number, rows))
+
+
+def _caused_by(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kinds):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _reraise_memory(exc: BaseException) -> None:
+    """pdfminer wraps a MemoryError (from inflating a stream) in its own exception: unwrap it, so
+    the worker reports the memory limit instead of "corrupt"."""
+    if _caused_by(exc, (MemoryError,)) or "Unable to allocate" in str(exc):
+        raise MemoryError(str(exc)) from exc
+
+
+def _describe(exc: BaseException) -> str:
+    inner = exc.__cause__ or exc.__context__
+    shown = inner if inner is not None and str(exc) in ("", repr(inner)) else exc
+    text = str(shown) or type(shown).__name__
+    return f"{type(shown).__name__}: {text}"[:300]

@@ -1,0 +1,117 @@
+"""PO candidates from one PDF attachment: the text of every page, then layout where it helps.
+
+Each page's text goes through ``scan_text`` for every customer's rules. The slow layout pass
+(words with positions, tables) is asked for only on pages where a customer's label appears but
+the text gave no labelled, valid number: the label sits above its value, or in a table cell.
+Its candidates are merged with the text's, one per number and page (the labelled one wins).
+
+Pure: bytes in, values out. Run it in an ``IsolatedPool`` worker: hostile PDFs are stopped there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from extractors.layout import layout_scan
+from extractors.pdf import DEFAULT_MAX_BYTES, DEFAULT_MAX_PAGES, read_pdf
+from extractors.rules import CustomerRules
+from extractors.text import dedupe, scan_text
+from extractors.types import Candidate, Problem
+
+_LABEL_TIMEOUT = 0.5
+
+_Scan = Callable[[int, str, CustomerRules], tuple[list[Candidate], list[Problem]]]
+
+
+@dataclass(frozen=True, slots=True)
+class PdfLimits:
+    max_pages: int = DEFAULT_MAX_PAGES  # pages read; the rest is reported, not read
+    max_bytes: int = DEFAULT_MAX_BYTES  # a larger file is not opened at all
+    layout: bool = True  # False: text only (no positions, no tables)
+    max_layout_pages: int = 10  # pages of one file that may get the slow layout pass
+
+
+@dataclass(frozen=True, slots=True)
+class PdfExtraction:
+    candidates: tuple[Candidate, ...]
+    problems: tuple[Problem, ...]
+    page_count: int
+    pages_read: int = 0  # pages whose text was read (at most ``max_pages``)
+    layout_pages: tuple[int, ...] = ()  # pages that got the layout pass
+
+
+def extract_pdf(
+    data: bytes,
+    filename: str,
+    rules: Sequence[CustomerRules],
+    limits: PdfLimits | None = None,
+) -> PdfExtraction:
+    """Candidates of every customer in ``rules`` found in one PDF, and what kept it from being
+    read. Never raises on bad input (``MemoryError`` aside: the worker reports it)."""
+    limits = limits or PdfLimits()
+    source = f"attachment:{filename}"
+    scans: dict[tuple[int, str], tuple[list[Candidate], list[Problem]]] = {}
+    needs_layout: dict[int, list[CustomerRules]] = {}
+
+    def scan(page: int, text: str, customer: CustomerRules) -> tuple[list[Candidate], list[Problem]]:
+        key = (page, customer.id)
+        if key not in scans:
+            scans[key] = scan_text(text, customer, source, page=page)
+        return scans[key]
+
+    def wants_layout(page: int, text: str) -> bool:
+        if len(needs_layout) >= limits.max_layout_pages:
+            return False
+        wanting = [c for c in rules if _label_without_value(page, text, c, scan)]
+        if wanting:
+            needs_layout[page] = wanting
+        return bool(wanting)
+
+    content = read_pdf(
+        data,
+        max_pages=limits.max_pages,
+        max_bytes=limits.max_bytes,
+        layout_pages=wants_layout if limits.layout else None,
+        source=source,
+    )
+    candidates: list[Candidate] = []
+    problems: list[Problem] = list(content.problems)
+    for page, text in enumerate(content.pages, start=1):
+        for customer in rules:
+            found, trouble = scan(page, text, customer)
+            candidates.extend(found)
+            problems.extend(trouble)
+
+    words = dict(content.words)
+    for page, wanting in needs_layout.items():
+        tables = [rows for number, rows in content.tables if number == page]
+        for customer in wanting:
+            found, trouble = layout_scan(words.get(page, ()), tables, customer, source, page)
+            candidates.extend(found)
+            problems.extend(trouble)
+
+    return PdfExtraction(
+        candidates=tuple(dedupe(candidates)),
+        problems=tuple(dict.fromkeys(problems)),
+        page_count=content.page_count,
+        pages_read=len(content.pages),
+        layout_pages=tuple(sorted(p for p in needs_layout if p in words)),
+    )
+
+
+def _label_without_value(
+    page: int,
+    text: str,
+    customer: CustomerRules,
+    scan: _Scan,
+) -> bool:
+    """Whether the customer's label is on the page but the text gave it no valid number."""
+    try:
+        if customer.label_pattern.search(text, timeout=_LABEL_TIMEOUT) is None:
+            return False
+    except TimeoutError:
+        return False
+    found, _ = scan(page, text, customer)
+    return not any(c.labelled and c.valid for c in found)
+

@@ -1,0 +1,3 @@
+from inbox_watcher.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,252 @@
+"""The ``po-watcher`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from inbox_watcher import __version__
+from inbox_watcher.config import Config, ConfigError, load_config
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_CONFIG_CHECK = 2
+EXIT_CONFIG = 78  # EX_CONFIG: the daemon does not start on a broken configuration
+
+log = logging.getLogger("po-watcher")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="po-watcher",
+        description="Ties purchase-order email to PO records and flags what needs a person.",
+    )
+    p.add_argument("--version", action="version", version=f"po-watcher {__version__}")
+    p.add_argument("--config", type=Path, default=Path("config/watcher.toml"),
+                   help="the main configuration file (default: ./config/watcher.toml)")
+    p.add_argument("--log-level", default="WARNING",
+                   choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log level on stderr")
+    p.add_argument("--log-format", default="auto", choices=["auto", "text", "json"],
+                   help="log format on stderr (auto: text on a terminal, else text)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("check", help="validate the configuration; exit 0 when sound, 2 otherwise")
+
+    t = sub.add_parser("try", help="show what po-watcher finds in an .eml or .pdf file")
+    t.add_argument("file", type=Path)
+
+    sub.add_parser("poll", help="one pass over every configured folder")
+
+    m = sub.add_parser("messages", help="list recorded messages")
+    m.add_argument("--format", choices=["table", "jsonl", "csv"], default="table")
+    m.add_argument("--status", default=None)
+    m.add_argument("--customer", default=None)
+
+    pos = sub.add_parser("pos", help="PO records")
+    pos_sub = pos.add_subparsers(dest="pos_command", required=True, metavar="ACTION")
+    imp = pos_sub.add_parser("import", help="load PO records from a CSV file (upsert)")
+    imp.add_argument("file", type=Path)
+
+    r = sub.add_parser("run", help="the daemon: poll on a schedule and send the daily digest")
+    r.add_argument("--once", action="store_true", help=argparse.SUPPRESS)
+
+    d = sub.add_parser("digest", help="the daily digest of flagged messages")
+    dg = d.add_mutually_exclusive_group()
+    dg.add_argument("--dry-run", action="store_true", help="print it (the default)")
+    dg.add_argument("--send", action="store_true", help="send it now")
+    d.add_argument("--html", type=Path, default=None, help="also write the HTML to this file")
+
+    sub.add_parser("flagged", help="list open flags")
+    res = sub.add_parser("resolve", help="link a flagged message to a PO by hand")
+    res.add_argument("message", help="the message's number (from `flagged`) or its Message-ID")
+    res.add_argument("--po", required=True)
+    dis = sub.add_parser("dismiss", help="close a flag that is not a PO matter")
+    dis.add_argument("message")
+    dis.add_argument("--reason", required=True)
+    rep = sub.add_parser("reprocess", help="re-judge stored messages after patterns changed")
+    rep.add_argument("--status", default=None)
+    rep.add_argument("--customer", default=None)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from inbox_watcher.logs import configure_logging
+
+    configure_logging(args.log_level, args.log_format)
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        for line in str(exc).splitlines():
+            print(line, file=sys.stderr)
+        return EXIT_CONFIG if args.command == "run" else EXIT_BAD_CONFIG_CHECK
+    handler = COMMANDS[args.command]
+    return handler(config, args)
+
+
+# -- commands --------------------------------------------------------------------------------
+
+
+def cmd_check(config: Config, args: argparse.Namespace) -> int:
+    print(
+        f"{config.path}: configuration is sound: {len(config.customers)} customer(s) "
+        f"({', '.join(c.id for c in config.customers)}), folders {', '.join(config.imap.folders)}"
+    )
+    return EXIT_OK
+
+
+def cmd_try(config: Config, args: argparse.Namespace) -> int:
+    from inbox_watcher.trying import try_file
+
+    return try_file(config, args.file)
+
+
+def cmd_poll(config: Config, args: argparse.Namespace) -> int:
+    from inbox_watcher.runtime import make_pool, make_poller, open_store
+
+    store = open_store(config)
+    try:
+        with make_pool(config) as pool:
+            poller = make_poller(config, store, pool, progress=True)
+            summary = poller.poll()
+    finally:
+        store.close()
+    print(summary.line())
+    for error in summary.errors:
+        print(f"  error: {error}", file=sys.stderr)
+    return EXIT_FAILED if summary.errors and not summary.recorded else EXIT_OK
+
+
+MESSAGE_FIELDS = ("message_id", "folder", "uid", "uidvalidity", "sender", "subject", "customer",
+                  "status", "po_numbers", "candidates", "reasons")
+
+
+def cmd_messages(config: Config, args: argparse.Namespace) -> int:
+    from inbox_watcher.model import Status
+    from inbox_watcher.runtime import open_store
+
+    status = _status_arg(args.status)
+    if status is False:
+        return EXIT_BAD_CONFIG_CHECK
+    store = open_store(config)
+    try:
+        rows = [_message_row(m) for m in store.messages(
+            status=status if isinstance(status, Status) else None, customer=args.customer)]
+    finally:
+        store.close()
+    out = sys.stdout
+    if args.format == "jsonl":
+        for row in rows:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    elif args.format == "csv":
+        writer = csv.DictWriter(out, fieldnames=MESSAGE_FIELDS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _csv_cell(v) for k, v in row.items()})
+    else:
+        _print_table(rows)
+    return EXIT_OK
+
+
+def _status_arg(value: str | None) -> Any:
+    from inbox_watcher.model import Status
+
+    if value is None:
+        return None
+    try:
+        return Status(value)
+    except ValueError:
+        print(f"unknown status {value!r}; one of: {', '.join(s.value for s in Status)}",
+              file=sys.stderr)
+        return False
+
+
+def _message_row(m: Any) -> dict[str, Any]:
+    return {
+        "message_id": m.message_id,
+        "folder": m.folder,
+        "uid": m.uid,
+        "uidvalidity": m.uidvalidity,
+        "sender": m.sender,
+        "subject": m.subject,
+        "customer": m.customer,
+        "status": m.status,
+        "po_numbers": list(m.po_numbers),
+        "candidates": [
+            {"raw": j.candidate.raw, "normalized": j.candidate.normalized,
+             "source": j.candidate.source, "valid": j.candidate.valid, "known": j.known}
+            for j in m.candidates
+        ],
+        "reasons": list(m.reasons),
+    }
+
+
+def _csv_cell(value: Any) -> str:
+    if isinstance(value, list):
+        text = json.dumps(value, ensure_ascii=False)
+    else:
+        text = "" if value is None else str(value)
+    # A cell starting with a formula character is neutralised for spreadsheet users.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _print_table(rows: list[dict[str, Any]]) -> None:
+    headers = ("folder", "uid", "status", "customer", "po_numbers", "sender", "subject")
+    table = [[_short(row[h]) for h in headers] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in table]) for i, h in enumerate(headers)]
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
+    print("  ".join("-" * w for w in widths))
+    for r in table:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+    print(f"({len(rows)} message(s))")
+
+
+def _short(value: Any, width: int = 40) -> str:
+    text = ", ".join(value) if isinstance(value, list) else ("" if value is None else str(value))
+    text = "".join(ch if ch.isprintable() else " " for ch in text)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def cmd_pos(config: Config, args: argparse.Namespace) -> int:
+    from inbox_watcher.records import import_and_rejudge
+
+    return import_and_rejudge(config, args.file)
+
+
+def cmd_run(config: Config, args: argparse.Namespace) -> int:
+    from inbox_watcher.service import run_service
+
+    return run_service(config, args.config, log_format=args.log_format, once=args.once)
+
+
+def cmd_digest(config: Config, args: argparse.Namespace) -> int:
+    from inbox_watcher.digest_cli import digest_command
+
+    return digest_command(config, send=args.send, html=args.html)
+
+
+def cmd_review(config: Config, args: argparse.Namespace) -> int:
+    from inbox_watcher import review
+
+    return review.command(config, args)
+
+
+COMMANDS = {
+    "check": cmd_check,
+    "try": cmd_try,
+    "poll": cmd_poll,
+    "messages": cmd_messages,
+    "pos": cmd_pos,
+    "run": cmd_run,
+    "digest": cmd_digest,
+    "flagged": cmd_review,
+    "resolve": cmd_review,
+    "dismiss": cmd_review,
+    "reprocess": cmd_review,
+}

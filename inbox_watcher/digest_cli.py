@@ -1,0 +1,54 @@
+"""``po-watcher digest``: print today's digest (the default; nothing is marked) or send it now."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+from inbox_watcher.config import Config
+from inbox_watcher.digest import (
+    Digest,
+    build_digest,
+    render_html,
+    render_text,
+    send_digest,
+    subject_line,
+)
+from inbox_watcher.runtime import open_store
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+
+
+def digest_command(config: Config, *, send: bool, html: Path | None) -> int:
+    now = dt.datetime.now(dt.UTC)
+    store = open_store(config)
+    try:
+        if send:
+            result = send_digest(config, store, now=now)
+            print(result.summary, file=sys.stdout if result.ok else sys.stderr)
+            if result.digest is not None and html is not None and not _write(html, result.digest):
+                return EXIT_FAILED
+            return EXIT_OK if result.ok else EXIT_FAILED
+        digest = build_digest(config, store, now=now)
+    finally:
+        store.close()
+    print(f"To: {', '.join(config.digest.to)}")
+    print(f"Subject: {subject_line(config, digest)}")
+    print()
+    sys.stdout.write(render_text(digest))
+    print("\n(dry run: nothing was sent or marked; send it now with: po-watcher digest --send)")
+    if html is not None and not _write(html, digest):
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _write(path: Path, digest: Digest) -> bool:
+    try:
+        path.write_text(render_html(digest), encoding="utf-8")
+    except OSError as exc:
+        print(f"could not write the HTML to {path}: {exc.strerror or exc}", file=sys.stderr)
+        return False
+    print(f"HTML written to {path}")
+    return True

@@ -1,0 +1,115 @@
+"""Optional HTTP endpoint: ``/healthz`` (last successful poll per folder) and ``/metrics``
+(Prometheus text: messages by status, last poll duration, errors by kind)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from inbox_watcher.poller import PollSummary
+    from inbox_watcher.store import Store
+
+
+class Metrics:
+    """Counters kept in memory by the daemon (reset at restart, as Prometheus expects)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.errors: Counter[str] = Counter()
+        self.polls = 0
+        self.last_poll_seconds = 0.0
+        self.recorded: Counter[str] = Counter()
+
+    def observe_poll(self, summary: PollSummary) -> None:
+        with self._lock:
+            self.polls += 1
+            self.last_poll_seconds = summary.seconds
+            self.recorded.update(summary.statuses)
+            for f in summary.folders:
+                if f.error:
+                    self.errors["folder"] += 1
+
+    def error(self, kind: str) -> None:
+        with self._lock:
+            self.errors[kind] += 1
+
+    def render(self, stats: dict[str, int]) -> str:
+        with self._lock:
+            lines = [
+                "# HELP po_watcher_messages Messages recorded, by status.",
+                "# TYPE po_watcher_messages gauge",
+                *(f'po_watcher_messages{{status="{s}"}} {n}' for s, n in sorted(stats.items())),
+                "# HELP po_watcher_polls_total Polls run since start.",
+                "# TYPE po_watcher_polls_total counter",
+                f"po_watcher_polls_total {self.polls}",
+                "# HELP po_watcher_poll_duration_seconds Duration of the last poll.",
+                "# TYPE po_watcher_poll_duration_seconds gauge",
+                f"po_watcher_poll_duration_seconds {self.last_poll_seconds:.3f}",
+                "# HELP po_watcher_errors_total Errors since start, by kind.",
+                "# TYPE po_watcher_errors_total counter",
+                *(f'po_watcher_errors_total{{kind="{k}"}} {n}'
+                  for k, n in sorted(self.errors.items())),
+            ]
+        return "\n".join(lines) + "\n"
+
+
+class HealthServer:
+    def __init__(self, port: int, store: Store, metrics: Metrics, account: str,
+                 folders: tuple[str, ...], host: str = "127.0.0.1") -> None:
+        self.store = store
+        self.metrics = metrics
+        self.account = account
+        self.folders = folders
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the http.server API
+                if self.path.startswith("/healthz"):
+                    code, body, ctype = outer.healthz()
+                elif self.path.startswith("/metrics"):
+                    code, body, ctype = 200, outer.metrics_text(), "text/plain; version=0.0.4"
+                else:
+                    code, body, ctype = 404, "not found\n", "text/plain"
+                data = body.encode()
+                self.send_response(code)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                return
+
+        self.server = ThreadingHTTPServer((host, port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def healthz(self) -> tuple[int, str, str]:
+        folders: dict[str, Any] = {}
+        healthy = True
+        for folder in self.folders:
+            state = self.store.folder_state(self.account, folder)
+            last_ok = state.last_success_at if state else None
+            folders[folder] = {
+                "last_success": last_ok.isoformat() if last_ok else None,
+                "last_error": state.last_error if state else None,
+            }
+            if state is None or last_ok is None or (state.last_error and not last_ok):
+                healthy = False
+        doc = {"status": "ok" if healthy else "degraded", "folders": folders,
+               "time": dt.datetime.now(dt.UTC).isoformat()}
+        return (200 if healthy else 503), json.dumps(doc) + "\n", "application/json"
+
+    def metrics_text(self) -> str:
+        return self.metrics.render(self.store.stats())
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,0 +1,64 @@
+"""One daemon per SQLite database: a lock file next to it.
+
+On PostgreSQL several instances may run; they split the folders through per-folder leases
+(advisory locks, see ``Store.folder_lease``), so no instance lock is taken there.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from inbox_watcher.config import Config
+
+
+class InstanceLocked(Exception):
+    """Another po-watcher already runs on this database."""
+
+
+@dataclass
+class InstanceLock:
+    handle: IO[str] | None
+
+    @classmethod
+    def acquire(cls, config: Config) -> InstanceLock:
+        path = sqlite_path(config.database.url)
+        if path is None:
+            return cls(None)
+        lock_path = path.with_name(path.name + ".lock")
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        handle = lock_path.open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise InstanceLocked(
+                f"another po-watcher ({holder}) is already running on the database {path}; "
+                "one instance per SQLite database (use PostgreSQL to run several)"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}\n")
+        handle.flush()
+        return cls(handle)
+
+    def release(self) -> None:
+        if self.handle is not None:
+            fcntl.flock(self.handle.fileno(), fcntl.LOCK_UN)
+            self.handle.close()
+            self.handle = None
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a sqlite URL, None for other databases or in-memory SQLite."""
+    if not url.startswith("sqlite"):
+        return None
+    _, _, rest = url.partition(":///")
+    if not rest or rest == ":memory:":
+        return None
+    return Path(rest.split("?", 1)[0])

@@ -1,0 +1,222 @@
+"""IMAP access (the one importer of imapclient).
+
+Read-only by default: folders are opened with EXAMINE and messages fetched with BODY.PEEK[], so
+no \\Seen flag changes. TLS is verified (system CAs plus an optional ``ca_file``); ``starttls``
+never falls back to plain text; ``none`` is used only when configured. Transient faults surface as
+``MailboxUnavailable`` (the poller backs off and reconnects); wrong credentials as ``AuthFailed``;
+a folder that is gone as ``FolderMissing``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import imaplib
+import socket
+import ssl
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from imapclient import IMAPClient
+from imapclient import exceptions as imap_errors
+
+Security = Literal["ssl", "starttls", "none"]
+
+
+class MailboxError(Exception):
+    """Base of the mailbox's errors; ``str()`` is a plain sentence without secrets."""
+
+
+class MailboxUnavailable(MailboxError):
+    """Network, TLS handshake or server trouble: worth retrying later."""
+
+
+class TlsRefused(MailboxError):
+    """The server's certificate or TLS support is not acceptable: never retried in plain text."""
+
+
+class AuthFailed(MailboxError):
+    """The server refused the user name or password."""
+
+
+class FolderMissing(MailboxError):
+    """A configured folder does not exist (renamed or deleted)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImapEndpoint:
+    host: str
+    port: int
+    security: Security
+    username: str
+    password: Callable[[], str]  # read at connect time: never stored on this object as text
+    ca_file: str | None = None
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class FolderInfo:
+    name: str
+    uidvalidity: int
+    uidnext: int | None
+    exists: int
+
+
+def tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """Certificate and host name verified; an extra CA file is trusted on top of the system's."""
+    context = ssl.create_default_context()
+    if ca_file:
+        context.load_verify_locations(cafile=ca_file)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+_TRANSIENT: tuple[type[BaseException], ...] = (
+    OSError,  # socket errors, timeouts, connection refused/reset
+    imaplib.IMAP4.abort,
+    imap_errors.IMAPClientAbortError,
+    EOFError,
+)
+
+
+class Mailbox:
+    """One connection to one account. Use as a context manager."""
+
+    def __init__(self, endpoint: ImapEndpoint) -> None:
+        self.endpoint = endpoint
+        self._client: IMAPClient | None = None
+        self._folder: str | None = None
+
+    # -- connection ---------------------------------------------------------------------------
+    def connect(self) -> None:
+        ep = self.endpoint
+        try:
+            if ep.security == "ssl":
+                client = IMAPClient(ep.host, port=ep.port, ssl=True,
+                                    ssl_context=tls_context(ep.ca_file), timeout=ep.timeout)
+            else:
+                client = IMAPClient(ep.host, port=ep.port, ssl=False, timeout=ep.timeout)
+                if ep.security == "starttls":
+                    try:
+                        client.starttls(tls_context(ep.ca_file))
+                    except (imap_errors.CapabilityError, imaplib.IMAP4.error) as exc:
+                        with contextlib.suppress(*_TRANSIENT):
+                            client.shutdown()
+                        raise TlsRefused(
+                            f"{ep.host}:{ep.port} does not offer STARTTLS; refusing to log in "
+                            "in plain text"
+                        ) from exc
+        except ssl.SSLCertVerificationError as exc:
+            raise TlsRefused(
+                f"the TLS certificate of {ep.host}:{ep.port} is not trusted: {exc.verify_message}"
+            ) from exc
+        except ssl.SSLError as exc:
+            raise TlsRefused(f"TLS with {ep.host}:{ep.port} failed: {exc.reason}") from exc
+        except _TRANSIENT as exc:
+            raise MailboxUnavailable(f"cannot reach {ep.host}:{ep.port}: {_describe(exc)}") from exc
+        try:
+            client.login(ep.username, ep.password())
+        except imap_errors.LoginError as exc:
+            with contextlib.suppress(*_TRANSIENT):
+                client.shutdown()
+            raise AuthFailed(f"{ep.host} refused the login of {ep.username}") from exc
+        except _TRANSIENT as exc:
+            raise MailboxUnavailable(f"lost {ep.host} during login: {_describe(exc)}") from exc
+        self._client = client
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is None:
+            return
+        with contextlib.suppress(*_TRANSIENT, imap_errors.IMAPClientError):
+            client.logout()
+        with contextlib.suppress(*_TRANSIENT):
+            client.shutdown()
+
+    def __enter__(self) -> Mailbox:
+        self.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def client(self) -> IMAPClient:
+        if self._client is None:
+            raise MailboxUnavailable("not connected")
+        return self._client
+
+    def _call(self, what: str, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except _TRANSIENT as exc:
+            self._client = None
+            raise MailboxUnavailable(f"{what} failed: {_describe(exc)}") from exc
+
+    # -- reading ------------------------------------------------------------------------------
+    def open_folder(self, folder: str, *, readonly: bool = True) -> FolderInfo:
+        try:
+            info = self._call(f"opening {folder}",
+                              lambda: self.client.select_folder(folder, readonly=readonly))
+        except imap_errors.IMAPClientError as exc:
+            raise FolderMissing(f"the folder {folder!r} cannot be opened: {_describe(exc)}") from exc
+        self._folder = folder
+        return FolderInfo(
+            name=folder,
+            uidvalidity=int(info[b"UIDVALIDITY"]),
+            uidnext=int(info[b"UIDNEXT"]) if b"UIDNEXT" in info else None,
+            exists=int(info.get(b"EXISTS", 0)),
+        )
+
+    def uids_after(self, last_uid: int) -> list[int]:
+        """UIDs above ``last_uid`` in the open folder, ascending."""
+        found = self._call("searching", lambda: self.client.search(["UID", f"{last_uid + 1}:*"]))
+        return sorted(int(u) for u in found if int(u) > last_uid)
+
+    def sizes(self, uids: Sequence[int]) -> dict[int, int]:
+        if not uids:
+            return {}
+        data = self._call("reading sizes", lambda: self.client.fetch(list(uids), ["RFC822.SIZE"]))
+        return {int(uid): int(item.get(b"RFC822.SIZE", 0)) for uid, item in data.items()}
+
+    def fetch(self, uids: Sequence[int]) -> dict[int, bytes]:
+        """Full raw messages, without touching \\Seen (BODY.PEEK[])."""
+        if not uids:
+            return {}
+        data = self._call("fetching", lambda: self.client.fetch(list(uids), ["BODY.PEEK[]"]))
+        out: dict[int, bytes] = {}
+        for uid, item in data.items():
+            body = item.get(b"BODY[]")
+            if isinstance(body, bytes):
+                out[int(uid)] = body
+        return out
+
+    def iter_batches(self, uids: Sequence[int], size: int) -> Iterator[list[int]]:
+        for i in range(0, len(uids), max(1, size)):
+            yield list(uids[i : i + size])
+
+    # -- optional actions (only when configured) ---------------------------------------------
+    def add_flags(self, uids: Sequence[int], flags: Sequence[str]) -> None:
+        self._call("flagging", lambda: self.client.add_flags(list(uids), list(flags)))
+
+    def move(self, uids: Sequence[int], target: str) -> None:
+        def run() -> None:
+            client = self.client
+            if client.has_capability("MOVE"):
+                client.move(list(uids), target)
+            else:
+                client.copy(list(uids), target)
+                client.delete_messages(list(uids))
+                if client.has_capability("UIDPLUS"):
+                    client.uid_expunge(list(uids))
+                else:
+                    client.expunge()
+
+        self._call(f"moving to {target}", run)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, socket.timeout | TimeoutError):
+        return "timed out"
+    text = str(exc).strip() or type(exc).__name__
+    return text[:200]

@@ -1,0 +1,129 @@
+"""Raw message bytes -> what the extractors found, run inside an isolated worker process.
+
+The fast path reads the message and its PDFs in one task per message. When that task dies
+(time limit, memory limit, a crash inside a PDF library), the message is read again without its
+PDFs, and each PDF then goes to a task of its own, so that one hostile attachment costs only
+itself: it becomes a Problem naming the attachment and the limit it hit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from extractors.message import Extraction, PdfOutcome, extract_email
+from extractors.pdf_extract import PdfLimits, extract_pdf
+from extractors.rules import CustomerRules
+from extractors.types import Attachment, Email, Problem, Unreadable
+from inbox_watcher.mime import MimeLimits, read_message
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Every per-message limit, picklable for the workers."""
+
+    mime: MimeLimits = field(default_factory=MimeLimits)
+    pdf: PdfLimits = field(default_factory=PdfLimits)
+    pattern_timeout: float = 0.5
+    message_time_limit: float = 60.0
+    pdf_time_limit: float = 20.0
+    memory_limit: int = 1024 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """The readable facts of one message and its extraction (no body text is kept)."""
+
+    message_id: str | None
+    sender: str
+    subject: str
+    date: str | None
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    content_hash: str
+    size: int
+    extraction: Extraction
+    defects: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisFailed:
+    """The message could not be analysed: a bug or a fault, recorded with its traceback."""
+
+    error: str
+    detail: str = ""
+
+
+def content_hash(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+def _pdf_inline(limits: Limits) -> Callable[[Attachment, Sequence[CustomerRules]], PdfOutcome]:
+    def read(att: Attachment, rules: Sequence[CustomerRules]) -> PdfOutcome:
+        result = extract_pdf(att.data, att.filename, rules, limits.pdf)
+        return PdfOutcome(result.candidates, result.problems, result.page_count)
+
+    return read
+
+
+def summarize(email: Email, raw: bytes, extraction: Extraction) -> Analysis:
+    return Analysis(
+        message_id=email.message_id,
+        sender=email.sender,
+        subject=email.subject,
+        date=email.date,
+        in_reply_to=email.in_reply_to,
+        references=email.references,
+        content_hash=content_hash(raw),
+        size=len(raw),
+        extraction=extraction,
+        defects=email.defects,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MessageTask:
+    raw: bytes
+    customers: tuple[CustomerRules, ...]
+    limits: Limits
+
+
+@dataclass(frozen=True, slots=True)
+class PdfTask:
+    data: bytes
+    filename: str
+    customers: tuple[CustomerRules, ...]
+    limits: Limits
+
+
+def analyse(task: MessageTask) -> Analysis | AnalysisFailed:
+    """Read a message and all its sources. Runs in a worker; never raises."""
+    raw, customers, limits = task.raw, task.customers, task.limits
+    try:
+        email = read_message(raw, limits=limits.mime)
+        extraction = extract_email(
+            email, customers, read_pdf=_pdf_inline(limits), timeout=limits.pattern_timeout
+        )
+        return summarize(email, raw, extraction)
+    except Exception as exc:  # noqa: BLE001 - the per-message boundary: recorded, never lost
+        return AnalysisFailed(f"{type(exc).__name__}: {exc}"[:500], traceback.format_exc()[-4000:])
+
+
+def read_only(task: MessageTask) -> Email | AnalysisFailed:
+    """Read a message without touching its PDFs (the careful path). Runs in a worker."""
+    try:
+        return read_message(task.raw, limits=task.limits.mime)
+    except Exception as exc:  # noqa: BLE001 - the per-message boundary
+        return AnalysisFailed(f"{type(exc).__name__}: {exc}"[:500], traceback.format_exc()[-4000:])
+
+
+def pdf_task(task: PdfTask) -> PdfOutcome:
+    """One PDF alone (the careful path). Runs in a worker."""
+    result = extract_pdf(task.data, task.filename, task.customers, task.limits.pdf)
+    return PdfOutcome(result.candidates, result.problems, result.page_count)
+
+
+def failed_pdf(filename: str, kind: Unreadable, detail: str) -> PdfOutcome:
+    return PdfOutcome((), (Problem(f"attachment:{filename}", kind, detail),), 0)

@@ -1,0 +1,426 @@
+"""One pass over every configured folder: fetch new mail, judge it, record it exactly once.
+
+For each folder: open it read-only, compare UIDVALIDITY with the stored one (a change means the
+folder was recreated: start from UID 0 and skip what is already recorded by content hash), list
+the UIDs above the checkpoint, and walk them in batches. Each batch is sized first (an over-size
+message is recorded as unreadable without downloading it), fetched with BODY.PEEK[], analysed in
+the worker pool, judged, and committed in one transaction together with the folder checkpoint.
+
+Exactly once: the record key (account, folder, uidvalidity, uid) is unique, the checkpoint moves
+in the same transaction as the records, and a batch re-fetched after a crash skips keys already
+recorded. A message whose analysis fails is retried on later polls (the checkpoint stays below
+it, later messages are still recorded) until ``max_attempts``, then recorded as unreadable.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from extractors.message import PdfOutcome, extract_email
+from extractors.rules import CustomerRules
+from extractors.types import Attachment, Email, Unreadable
+from inbox_watcher.isolation import Done, Failed, IsolatedPool
+from inbox_watcher.mailbox import (
+    AuthFailed,
+    FolderMissing,
+    Mailbox,
+    MailboxError,
+    MailboxUnavailable,
+    TlsRefused,
+)
+from inbox_watcher.model import LinkHow, MessageKey, Outcome, PoRecord, ProcessedMessage, Status
+from inbox_watcher.pipeline import (
+    Analysis,
+    AnalysisFailed,
+    Limits,
+    MessageTask,
+    PdfTask,
+    analyse,
+    content_hash,
+    failed_pdf,
+    pdf_task,
+    read_only,
+    summarize,
+)
+from inbox_watcher.store import Store
+from inbox_watcher.triage import judge
+
+log = logging.getLogger(__name__)
+
+CRASH_HOOK_ENV = "PO_WATCHER_TEST_CRASH_AT_COMMIT"  # test-only: exit hard at the k-th commit
+
+
+@dataclass
+class FolderReport:
+    folder: str
+    fetched: int = 0
+    recorded: int = 0
+    already: int = 0
+    held: int = 0  # failed this time, will be retried
+    error: str | None = None
+    reconciled: bool = False
+
+
+@dataclass
+class PollSummary:
+    folders: list[FolderReport] = field(default_factory=list)
+    statuses: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+    stopped: bool = False
+    stage_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    @property
+    def recorded(self) -> int:
+        return sum(f.recorded for f in self.folders)
+
+    @property
+    def errors(self) -> list[str]:
+        return [f"{f.folder}: {f.error}" for f in self.folders if f.error]
+
+    def line(self) -> str:
+        parts = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items())) or "nothing new"
+        errs = f"; {len(self.errors)} folder error(s)" if self.errors else ""
+        return f"polled {len(self.folders)} folder(s) in {self.seconds:.1f}s: {parts}{errs}"
+
+
+@dataclass(frozen=True)
+class PollSettings:
+    account: str
+    folders: tuple[str, ...]
+    batch_size: int = 200
+    max_message_size: int = 25 * 1024 * 1024
+    max_attempts: int = 3
+    retries: int = 4  # reconnects per folder and poll
+    backoff_first: float = 1.0
+    backoff_max: float = 30.0
+
+
+class Poller:
+    def __init__(
+        self,
+        *,
+        settings: PollSettings,
+        customers: Sequence[CustomerRules],
+        limits: Limits,
+        store: Store,
+        pool: IsolatedPool,
+        mailbox: Callable[[], Mailbox],
+        stop: threading.Event | None = None,
+        progress: bool = False,
+        on_committed: Callable[[Sequence[ProcessedMessage]], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.customers = tuple(customers)
+        self.rules = {c.id: c for c in self.customers}
+        self.names = {c.id: c.name for c in self.customers}
+        self.limits = limits
+        self.store = store
+        self.pool = pool
+        self.mailbox_factory = mailbox
+        self.stop = stop or threading.Event()
+        self.progress = progress and sys.stderr.isatty()
+        self.on_committed = on_committed
+        self._commits = 0
+        crash_at = os.environ.get(CRASH_HOOK_ENV, "")
+        self._crash_at = int(crash_at) if crash_at.isdigit() else 0
+
+    # -- the whole pass ---------------------------------------------------------------------
+    def poll(self, folders: Sequence[str] | None = None) -> PollSummary:
+        started = time.monotonic()
+        summary = PollSummary()
+        mailbox: Mailbox | None = None
+        try:
+            for folder in folders if folders is not None else self.settings.folders:
+                if self.stop.is_set():
+                    summary.stopped = True
+                    break
+                report = FolderReport(folder)
+                summary.folders.append(report)
+                mailbox = self._poll_with_retries(mailbox, folder, report, summary)
+        finally:
+            if mailbox is not None:
+                mailbox.close()
+        summary.seconds = time.monotonic() - started
+        summary.stopped = summary.stopped or self.stop.is_set()
+        return summary
+
+    def _poll_with_retries(
+        self, mailbox: Mailbox | None, folder: str, report: FolderReport, summary: PollSummary
+    ) -> Mailbox | None:
+        delay = self.settings.backoff_first
+        for attempt in range(self.settings.retries + 1):
+            try:
+                if mailbox is None:
+                    mailbox = self.mailbox_factory()
+                    mailbox.connect()
+                self._poll_folder(mailbox, folder, report, summary)
+                self.store.note_poll(self.settings.account, folder, ok=True, error=None)
+                report.error = None
+                return mailbox
+            except (AuthFailed, TlsRefused, FolderMissing) as exc:
+                kind = {AuthFailed: "auth_error", TlsRefused: "tls_error"}.get(
+                    type(exc), "folder_failed")
+                self._fail(folder, report, kind, str(exc))
+                if mailbox is not None and not isinstance(exc, FolderMissing):
+                    mailbox.close()
+                    mailbox = None
+                return mailbox
+            except MailboxUnavailable as exc:
+                if mailbox is not None:
+                    mailbox.close()
+                mailbox = None
+                report.error = str(exc)
+                if attempt == self.settings.retries or self.stop.is_set():
+                    self._fail(folder, report, "connection", str(exc))
+                    return None
+                log.warning("mailbox unavailable, retrying",
+                            extra={"folder": folder, "error": str(exc), "in_seconds": delay})
+                if self.stop.wait(delay):
+                    return None
+                delay = min(delay * 2, self.settings.backoff_max)
+        return mailbox
+
+    def _fail(self, folder: str, report: FolderReport, kind: str, error: str) -> None:
+        report.error = error
+        log.error("folder not polled", extra={"folder": folder, "kind": kind, "error": error})
+        self.store.note_poll(self.settings.account, folder, ok=False, error=error)
+        self.store.add_feed_event(self.settings.account, folder, kind, error)
+
+    # -- one folder -------------------------------------------------------------------------
+    def _poll_folder(
+        self, mailbox: Mailbox, folder: str, report: FolderReport, summary: PollSummary
+    ) -> None:
+        account = self.settings.account
+        info = mailbox.open_folder(folder)
+        state = self.store.folder_state(account, folder)
+        changed = state is not None and state.uidvalidity != info.uidvalidity
+        if changed:
+            old = state.uidvalidity if state else None
+            log.warning("UIDVALIDITY changed: reconciling the folder by content",
+                        extra={"folder": folder, "old": old, "new": info.uidvalidity})
+            self.store.reset_folder(account, folder, info.uidvalidity)
+            self.store.add_feed_event(
+                account, folder, "uidvalidity_changed",
+                f"the folder was recreated (UIDVALIDITY {old} -> {info.uidvalidity}); mail "
+                "already recorded is recognised by its content and not recorded again")
+        last = 0 if state is None or changed else state.last_uid
+        reconcile = changed or (state is not None and state.reconciling)
+        report.reconciled = reconcile
+        uids = mailbox.uids_after(last)
+        if not uids:
+            if reconcile:
+                self.store.finish_reconcile(account, folder)
+            return
+        po_index = self.store.po_index()
+        total = len(uids)
+        done = 0
+        for batch in mailbox.iter_batches(uids, self.settings.batch_size):
+            if self.stop.is_set():
+                summary.stopped = True
+                return
+            self._batch(mailbox, folder, info.uidvalidity, batch, po_index, report, summary,
+                        reconcile)
+            done += len(batch)
+            if self.progress and total >= 500:
+                print(f"\r{folder}: {done}/{total}", end="", file=sys.stderr, flush=True)
+        if self.progress and total >= 500:
+            print(file=sys.stderr)
+        if reconcile:
+            self.store.finish_reconcile(account, folder)
+
+    def _batch(
+        self,
+        mailbox: Mailbox,
+        folder: str,
+        uidvalidity: int,
+        batch: list[int],
+        po_index: Mapping[str, Mapping[str, PoRecord]],
+        report: FolderReport,
+        summary: PollSummary,
+        reconcile: bool,
+    ) -> None:
+        account = self.settings.account
+        clock = time.monotonic()
+        recorded = self.store.recorded_uids(account, folder, uidvalidity, batch)
+        todo = [u for u in batch if u not in recorded]
+        report.already += len(batch) - len(todo)
+        sizes = mailbox.sizes(todo)
+        todo = [u for u in todo if u in sizes]  # expunged meanwhile: gone, nothing to record
+        big = {u for u in todo if sizes[u] > self.settings.max_message_size}
+        raws = mailbox.fetch([u for u in todo if u not in big])
+        summary.stage_seconds["fetch"] += time.monotonic() - clock
+        report.fetched += len(raws)
+
+        clock = time.monotonic()
+        analyses = self._analyse(raws)
+        summary.stage_seconds["analyse"] += time.monotonic() - clock
+
+        clock = time.monotonic()
+        messages: list[ProcessedMessage] = []
+        held: list[int] = []
+        batch_threads: dict[str, tuple[tuple[str, str], ...]] = {}
+        for uid in todo:
+            key = MessageKey(account, folder, uidvalidity, uid)
+            if uid in big:
+                messages.append(self._too_large(key, sizes[uid]))
+                continue
+            if uid not in raws:
+                continue  # expunged between SIZE and FETCH
+            result = analyses[uid]
+            if isinstance(result, AnalysisFailed):
+                attempts = self.store.note_failure(key, result.error)
+                if attempts < self.settings.max_attempts:
+                    log.warning("message failed, will retry",
+                                extra={"key": str(key), "error": result.error,
+                                       "attempt": attempts})
+                    held.append(uid)
+                    continue
+                messages.append(self._unreadable(key, raws[uid], result))
+                continue
+            if reconcile and self.store.already_recorded(
+                account, folder, result.message_id, result.content_hash
+            ):
+                report.already += 1
+                continue
+            outcome = self._judge(result, po_index, batch_threads)
+            if result.message_id and outcome.po_numbers and outcome.customer:
+                batch_threads[result.message_id] = tuple(
+                    (outcome.customer, n) for n in outcome.po_numbers)
+            messages.append(_processed(key, result, outcome))
+        checkpoint_uid = (min(held) - 1) if held else batch[-1]
+        checkpoint = MessageKey(account, folder, uidvalidity, checkpoint_uid)
+        self._commit(messages, checkpoint)
+        summary.stage_seconds["judge+store"] += time.monotonic() - clock
+        report.recorded += len(messages)
+        report.held += len(held)
+        for m in messages:
+            summary.statuses[m.outcome.status.value] += 1
+            log.info("recorded", extra={"key": str(m.key), "status": m.outcome.status.value,
+                                        "customer": m.outcome.customer,
+                                        "po": ",".join(m.outcome.po_numbers)})
+        if self.on_committed is not None and messages:
+            self.on_committed(messages)
+
+    def _commit(self, messages: list[ProcessedMessage], checkpoint: MessageKey) -> None:
+        self._commits += 1
+        if self._crash_at and self._commits == self._crash_at:
+            os._exit(77)  # test hook: die hard before the k-th commit
+        hows: dict[MessageKey, LinkHow] = {
+            m.key: m.outcome.link_how for m in messages if m.outcome.link_how != "found"}
+        self.store.record(messages, checkpoint=checkpoint, link_how=hows)
+
+    # -- analysis ---------------------------------------------------------------------------
+    def _analyse(self, raws: Mapping[int, bytes]) -> dict[int, Analysis | AnalysisFailed]:
+        uids = list(raws)
+        results = self.pool.map(
+            analyse,
+            [MessageTask(raws[u], self.customers, self.limits) for u in uids],
+            time_limit=self.limits.message_time_limit,
+        )
+        out: dict[int, Analysis | AnalysisFailed] = {}
+        for uid, res in zip(uids, results, strict=True):
+            if isinstance(res, Done):
+                out[uid] = res.value
+            else:
+                log.warning("message task died; reading it again with each PDF isolated",
+                            extra={"uid": uid, "kind": res.kind.value})
+                out[uid] = self._careful(raws[uid], res)
+        return out
+
+    def _careful(self, raw: bytes, first: Failed) -> Analysis | AnalysisFailed:
+        """The slow path: parse without PDFs in a worker, then each PDF in a task of its own."""
+        [parsed] = self.pool.map(read_only, [MessageTask(raw, self.customers, self.limits)],
+                                 time_limit=self.limits.message_time_limit)
+        if not isinstance(parsed, Done):
+            return AnalysisFailed(
+                f"the message could not be read: {parsed.kind.value} ({parsed.detail})")
+        email = parsed.value
+        if isinstance(email, AnalysisFailed):
+            return email
+        assert isinstance(email, Email)
+        pdfs = [a for a in email.attachments if a.is_pdf]
+        results = self.pool.map(
+            pdf_task,
+            [PdfTask(a.data, a.filename, self.customers, self.limits) for a in pdfs],
+            time_limit=self.limits.pdf_time_limit,
+        )
+        by_name: dict[int, PdfOutcome] = {}
+        for att, res in zip(pdfs, results, strict=True):
+            if isinstance(res, Done):
+                by_name[id(att)] = res.value
+            else:
+                by_name[id(att)] = failed_pdf(att.filename, res.kind, res.detail)
+
+        def lookup(att: Attachment, _rules: Sequence[CustomerRules]) -> PdfOutcome:
+            return by_name[id(att)]
+
+        try:
+            extraction = extract_email(email, self.customers, read_pdf=lookup,
+                                       timeout=self.limits.pattern_timeout)
+        except Exception as exc:  # noqa: BLE001 - the per-message boundary
+            return AnalysisFailed(f"{type(exc).__name__}: {exc}"[:500])
+        return summarize(email, raw, extraction)
+
+    def _judge(
+        self,
+        a: Analysis,
+        po_index: Mapping[str, Mapping[str, PoRecord]],
+        batch_threads: Mapping[str, tuple[tuple[str, str], ...]],
+    ) -> Outcome:
+        thread: list[tuple[str, str]] = []
+        parents = [p for p in (a.in_reply_to, *reversed(a.references)) if p]
+        if parents and not any(c.valid for c in a.extraction.candidates):
+            for p in parents:
+                thread.extend(batch_threads.get(p, ()))
+            if not thread:
+                thread = self.store.linked_pos_for_message_ids(parents)
+        return judge(a.extraction, po_index, rules=self.rules, thread_pos=thread,
+                     names=self.names)
+
+    def _too_large(self, key: MessageKey, size: int) -> ProcessedMessage:
+        limit_mb = self.settings.max_message_size / 1_048_576
+        outcome = Outcome(
+            status=Status.UNREADABLE,
+            po_numbers=(),
+            reasons=(f"The message is too large to read ({size / 1_048_576:.1f} MB; the limit "
+                     f"is {limit_mb:.0f} MB). It was not downloaded.",),
+            customer=None,
+        )
+        return ProcessedMessage(key, None, "", "", None, f"size:{size}", size, None, (), outcome)
+
+    def _unreadable(self, key: MessageKey, raw: bytes, failed: AnalysisFailed) -> ProcessedMessage:
+        outcome = Outcome(
+            status=Status.UNREADABLE,
+            po_numbers=(),
+            reasons=(f"The message could not be read after {self.settings.max_attempts} tries: "
+                     f"{failed.error}",),
+            customer=None,
+        )
+        return ProcessedMessage(key, None, "", "", None, content_hash(raw), len(raw), None, (),
+                                outcome)
+
+
+def _processed(key: MessageKey, a: Analysis, outcome: Outcome) -> ProcessedMessage:
+    return ProcessedMessage(
+        key=key,
+        message_id=a.message_id,
+        sender=a.sender,
+        subject=a.subject,
+        date=a.date,
+        content_hash=a.content_hash,
+        size=a.size,
+        in_reply_to=a.in_reply_to,
+        references=a.references,
+        outcome=outcome,
+    )
+
+
+__all__ = ["FolderReport", "PollSettings", "PollSummary", "Poller", "Unreadable",
+           "MailboxError"]

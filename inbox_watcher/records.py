@@ -1,0 +1,108 @@
+"""PO records: CSV import into the store, then re-judging what the new records may settle.
+
+A PO often reaches the ERP after the email that names it: after every import, messages flagged
+``unknown`` (and ``malformed``, whose "did you mean" may change) are judged again against the
+records from their stored candidates.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from extractors.message import Extraction
+from extractors.rules import CustomerRules
+from inbox_watcher.config import Config
+from inbox_watcher.model import Status
+from inbox_watcher.po_import import import_pos_csv
+from inbox_watcher.runtime import open_store
+from inbox_watcher.store import Store, StoredMessage
+from inbox_watcher.triage import judge
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    message: StoredMessage
+    new_status: Status
+    po_numbers: tuple[str, ...]
+
+
+def normalizer(customers: Sequence[CustomerRules]) -> Callable[[str, str], str | None]:
+    """(customer id, raw number) -> canonical number, or None when it is not well-formed."""
+    by_id = {c.id: c for c in customers}
+
+    def normalize(customer: str, raw: str) -> str | None:
+        rules = by_id.get(customer)
+        if rules is None:
+            return None
+        text = raw.strip()
+        if rules.is_valid(text):
+            return text
+        try:
+            m = rules.pattern.fullmatch(text, timeout=0.5) or rules.pattern.search(text, timeout=0.5)
+        except TimeoutError:
+            return None
+        if m is None or len(text) - (m.end() - m.start()) > 4:
+            return None
+        number = rules.normalize(m)
+        return number if number is not None and rules.is_valid(number) else None
+
+    return normalize
+
+
+def rejudge(
+    store: Store,
+    config: Config,
+    *,
+    statuses: Sequence[Status] = (Status.UNKNOWN, Status.MALFORMED),
+    customer: str | None = None,
+) -> list[Change]:
+    """Judge stored messages again from their stored candidates; returns what changed."""
+    rules = {c.id: c for c in config.customers}
+    names = {c.id: c.name for c in config.customers}
+    index = store.po_index()
+    changes: list[Change] = []
+    for status in statuses:
+        for m in list(store.messages(status=status, customer=customer)):
+            extraction = Extraction(
+                customer=m.customer,
+                routed_by="sender" if m.customer else "none",
+                candidates=tuple(j.candidate for j in m.candidates),
+                problems=(),
+            )
+            thread: list[tuple[str, str]] = []
+            parents = [p for p in (m.in_reply_to, *reversed(m.references)) if p]
+            if parents and not any(j.candidate.valid for j in m.candidates):
+                thread = store.linked_pos_for_message_ids(parents)
+            outcome = judge(extraction, index, rules=rules, thread_pos=thread, names=names)
+            if outcome.status is status and outcome.po_numbers == m.po_numbers:
+                continue
+            if store.rejudge(m.id, outcome, how=outcome.link_how):
+                changes.append(Change(m, outcome.status, outcome.po_numbers))
+    return changes
+
+
+def import_and_rejudge(config: Config, path: Path) -> int:
+    result = import_pos_csv(
+        path,
+        normalize=normalizer(config.customers),
+        known_customers={c.id for c in config.customers},
+    )
+    for err in result.errors:
+        print(f"{path}:{err.line}: {err.message}", file=sys.stderr)
+    store = open_store(config)
+    try:
+        inserted, updated = store.upsert_pos(result.records)
+        changes = rejudge(store, config)
+    finally:
+        store.close()
+    print(f"{path}: {inserted} PO record(s) added, {updated} updated, "
+          f"{len(result.errors)} row(s) refused")
+    for ch in changes:
+        m = ch.message
+        pos = f" -> {', '.join(ch.po_numbers)}" if ch.po_numbers else ""
+        print(f"  message {m.id} ({m.key.folder} UID {m.key.uid}): {m.status.value} -> "
+              f"{ch.new_status.value}{pos}")
+    return 1 if result.errors and not result.records else 0

@@ -1,0 +1,205 @@
+"""What a person does with flags: ``flagged`` lists the open ones, ``resolve`` links a message to
+a PO by hand, ``dismiss`` closes a flag that is not a PO matter. Resolved and dismissed messages
+leave the digest (the store's open flags are those whose review is still open).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from extractors.rules import CustomerRules
+from inbox_watcher.config import Config
+from inbox_watcher.model import Review
+from inbox_watcher.runtime import open_store
+from inbox_watcher.store import Store, StoredMessage
+
+EXIT_OK = 0
+EXIT_REFUSED = 1  # the message or the number given does not fit
+EXIT_NOT_IMPLEMENTED = 2
+
+
+def command(config: Config, args: argparse.Namespace) -> int:
+    if args.command == "reprocess":
+        print("po-watcher reprocess: not yet implemented", file=sys.stderr)
+        return EXIT_NOT_IMPLEMENTED
+    store = open_store(config)
+    try:
+        if args.command == "flagged":
+            return list_flagged(config, store)
+        if args.command == "resolve":
+            return resolve(config, store, args.message, args.po)
+        if args.command == "dismiss":
+            return dismiss(store, args.message, args.reason)
+    finally:
+        store.close()
+    raise ValueError(f"not a review command: {args.command!r}")
+
+
+# --- flagged ------------------------------------------------------------------------------------
+
+
+def open_flags(store: Store) -> list[StoredMessage]:
+    """Open flags, oldest first (newest last, nearest the prompt)."""
+    return [m for m in store.messages(review=Review.OPEN) if m.status.flagged]
+
+
+def list_flagged(config: Config, store: Store) -> int:
+    flags = open_flags(store)
+    if not flags:
+        print("No open flags: nothing needs a person.")
+        return EXIT_OK
+    headers = ("id", "date", "customer", "status", "reason", "subject")
+    rows = [
+        (
+            str(m.id),
+            (m.date or m.created_at.isoformat())[:10],
+            m.customer or "-",
+            m.status.value,
+            m.reasons[0] if m.reasons else "",
+            m.subject,
+        )
+        for m in flags
+    ]
+    limits = (8, 10, 16, 10, 60, 60)
+    table = [[_cell(v, w) for v, w in zip(row, limits, strict=True)] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in table]) for i, h in enumerate(headers)]
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    for r in table:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    print(
+        f"({len(flags)} open flag(s); close one with `po-watcher resolve ID --po NUMBER` or "
+        "`po-watcher dismiss ID --reason TEXT`)"
+    )
+    return EXIT_OK
+
+
+def _cell(value: str, width: int) -> str:
+    """Printable text only (a hostile subject cannot drive the terminal), cut to ``width``."""
+    text = " ".join("".join(ch if ch.isprintable() else " " for ch in value).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# --- resolve and dismiss ------------------------------------------------------------------------
+
+
+def _find(store: Store, ref: str) -> StoredMessage | None:
+    message = store.message(ref)
+    if message is None:
+        print(
+            f"no recorded message {_cell(ref, 100)!r}: give the id shown by "
+            "`po-watcher flagged` or the message's Message-ID",
+            file=sys.stderr,
+        )
+    return message
+
+
+def canonical_number(rules: CustomerRules, text: str) -> str | None:
+    """The customer's canonical form of a PO number typed by a person, or None when it is not a
+    well-formed number of that customer."""
+    typed = " ".join(text.split())
+    if not typed:
+        return None
+    if rules.is_valid(typed):
+        return typed
+    try:
+        match = rules.pattern.fullmatch(typed, timeout=0.5)
+    except TimeoutError:
+        return None
+    if match is None:
+        return None
+    number = rules.normalize(match)
+    return number if number is not None and rules.is_valid(number) else None
+
+
+def _customer_and_number(
+    config: Config, message: StoredMessage, typed: str
+) -> tuple[str, str] | str:
+    """(customer, canonical number), or the reason it is refused."""
+    shown = _cell(typed, 60)
+    if message.customer is not None:
+        rules = config.customer(message.customer)
+        if rules is None:
+            return (
+                f"the message belongs to customer {message.customer!r}, which is no longer "
+                "configured: its PO numbers cannot be checked"
+            )
+        number = canonical_number(rules, typed)
+        if number is None:
+            return (
+                f"{shown!r} is not a valid PO number for {rules.name or rules.id} "
+                f"(a valid number matches {rules.valid.pattern!r})"
+            )
+        return rules.id, number
+    fits = [(r, n) for r in config.customers if (n := canonical_number(r, typed)) is not None]
+    if len(fits) == 1:
+        return fits[0][0].id, fits[0][1]
+    if not fits:
+        return (
+            f"{shown!r} is not a valid PO number for any configured customer (the message "
+            "was not routed to a customer)"
+        )
+    names = ", ".join(r.id for r, _ in fits)
+    return (
+        f"{shown!r} is a valid PO number for several customers ({names}) and the message "
+        "was not routed to one: it cannot be linked by hand safely"
+    )
+
+
+def resolve(config: Config, store: Store, ref: str, typed: str) -> int:
+    message = _find(store, ref)
+    if message is None:
+        return EXIT_REFUSED
+    found = _customer_and_number(config, message, typed)
+    if isinstance(found, str):
+        print(f"not linked: {found}", file=sys.stderr)
+        return EXIT_REFUSED
+    customer, number = found
+    record = store.po_index().get(customer, {}).get(number)
+    if record is None:
+        print(
+            f"warning: PO {number} is not in the records of {customer} (linked anyway; "
+            "import the PO records to check it)",
+            file=sys.stderr,
+        )
+    elif record.closed:
+        print(
+            f"warning: PO {number} of {customer} is {record.status} in the records", file=sys.stderr
+        )
+    _note_earlier(message)
+    store.set_review(
+        message.id, Review.RESOLVED, f"linked by hand to {number}", po=(customer, number)
+    )
+    print(f"message {message.id} linked to PO {number} ({customer}); its flag is resolved")
+    return EXIT_OK
+
+
+def dismiss(store: Store, ref: str, reason: str) -> int:
+    note = " ".join(reason.split())
+    if not note:
+        print(
+            "not dismissed: give a reason with --reason (it is kept with the message)",
+            file=sys.stderr,
+        )
+        return EXIT_REFUSED
+    message = _find(store, ref)
+    if message is None:
+        return EXIT_REFUSED
+    _note_earlier(message)
+    store.set_review(message.id, Review.DISMISSED, note)
+    print(f"message {message.id} dismissed: {_cell(note, 100)}")
+    return EXIT_OK
+
+
+def _note_earlier(message: StoredMessage) -> None:
+    if not message.status.flagged:
+        print(
+            f"note: message {message.id} was not flagged (it is {message.status.value})",
+            file=sys.stderr,
+        )
+    elif message.review not in (None, Review.OPEN):
+        earlier = f" ({_cell(message.review_note, 80)})" if message.review_note else ""
+        print(
+            f"note: message {message.id} was already {message.review}{earlier}; replacing that",
+            file=sys.stderr,
+        )

@@ -1,0 +1,1185 @@
+"""The database: processed messages, their PO links, folder checkpoints, PO records and digests.
+
+The one importer of sqlmodel/SQLAlchemy. SQLite (WAL, busy timeout, ``BEGIN IMMEDIATE`` for
+writes) is the default; the same code runs on PostgreSQL (``postgresql+psycopg://...``).
+Each public method is one transaction. Timestamps are UTC-aware; money is ``Decimal``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Dialect,
+    Index,
+    Numeric,
+    String,
+    TypeDecorator,
+    UniqueConstraint,
+    event,
+    func,
+    text,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, Session, SQLModel, col, create_engine, delete, insert, select, update
+
+from extractors.types import Candidate
+from inbox_watcher.model import (
+    JudgedCandidate,
+    MessageKey,
+    Outcome,
+    PoRecord,
+    ProcessedMessage,
+    Review,
+    Status,
+)
+
+LinkHow = Literal["found", "thread", "manual"]
+DigestStatus = Literal["pending", "sent", "failed"]
+
+_IMMEDIATE = "po_watcher_begin_immediate"
+_MAX_ERROR_CHARS = 20_000
+_PAGE = 500
+_MONEY_STEP = Decimal("0.0001")
+_MONEY_LIMIT = Decimal(10) ** 14  # Numeric(18, 4): 14 digits before the point
+
+
+class StoreError(Exception):
+    """A store operation that cannot be done as asked (not a transient database fault)."""
+
+
+class UnknownMessage(StoreError, LookupError):
+    """No stored message has that database id."""
+
+
+class CheckpointConflict(StoreError):
+    """The folder's stored UIDVALIDITY differs from the checkpoint's: reset the folder first."""
+
+
+# --- column types -------------------------------------------------------------------------------
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """Aware UTC datetimes on every backend (SQLite keeps them as naive UTC text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the store keeps aware UTC times only")
+        utc = value.astimezone(dt.UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, dt.datetime):
+            raise TypeError(f"expected a datetime from the database, got {value!r}")
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class Money(TypeDecorator[Decimal]):
+    """Numeric(18, 4) on PostgreSQL; exact decimal text on SQLite (whose numbers are floats)."""
+
+    impl = String(40)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(Numeric(18, 4, asdecimal=True))
+        return dialect.type_descriptor(String(40))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        exact = _money(value)
+        return exact if dialect.name == "postgresql" else str(exact)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return _money(Decimal(str(value)))
+
+
+def _money(value: Decimal) -> Decimal:
+    if not isinstance(value, Decimal) or not value.is_finite():
+        raise ValueError(f"amount {value!r} is not a finite Decimal")
+    try:
+        exact = value.quantize(_MONEY_STEP)
+    except InvalidOperation as exc:
+        raise ValueError(f"amount {value} is too large") from exc
+    if exact != value:
+        raise ValueError(f"amount {value} has more than 4 decimal places")
+    if abs(exact) >= _MONEY_LIMIT:
+        raise ValueError(f"amount {value} has more than 14 digits before the point")
+    return exact
+
+
+# --- tables -------------------------------------------------------------------------------------
+
+
+class PoRow(SQLModel, table=True):
+    __tablename__ = "po_record"
+    __table_args__ = (UniqueConstraint("customer", "po_number", name="uq_po_record_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer: str
+    po_number: str
+    status: str
+    amount: Decimal | None = Field(default=None, sa_type=Money)
+    currency: str | None = None
+    issued_on: dt.date | None = None
+    buyer: str | None = None
+    updated_at: dt.datetime = Field(sa_type=UtcDateTime)
+
+
+class DigestRunRow(SQLModel, table=True):
+    __tablename__ = "digest_run"
+    __table_args__ = (
+        Index(
+            "ux_digest_run_sent",
+            "local_date",
+            unique=True,
+            sqlite_where=text("status = 'sent'"),
+            postgresql_where=text("status = 'sent'"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    local_date: str = Field(index=True)
+    created_at: dt.datetime = Field(sa_type=UtcDateTime)
+    sent_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    status: str
+    message_count: int = 0
+    error: str | None = None
+
+
+class MessageRow(SQLModel, table=True):
+    __tablename__ = "message"
+    __table_args__ = (
+        UniqueConstraint("account", "folder", "uidvalidity", "uid", name="uq_message_key"),
+        Index("ix_message_flags", "review", "digest_date"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    account: str
+    folder: str
+    uidvalidity: int = Field(sa_type=BigInteger)
+    uid: int = Field(sa_type=BigInteger)
+    message_id: str | None = Field(default=None, index=True)
+    sender: str
+    subject: str
+    date: str | None = None
+    customer: str | None = Field(default=None, index=True)
+    status: str = Field(index=True)
+    reasons: list[str] = Field(sa_type=JSON)
+    suggestions: list[str] = Field(sa_type=JSON)
+    content_hash: str = Field(index=True)
+    size: int = Field(sa_type=BigInteger)
+    in_reply_to: str | None = None
+    references: list[str] = Field(sa_type=JSON)
+    created_at: dt.datetime = Field(sa_type=UtcDateTime)
+    updated_at: dt.datetime = Field(sa_type=UtcDateTime)
+    review: str | None = None
+    review_note: str | None = None
+    digest_date: str | None = None
+    digest_run_id: int | None = Field(default=None, foreign_key="digest_run.id")
+    attempts: int = 0
+
+
+class CandidateRow(SQLModel, table=True):
+    __tablename__ = "candidate"
+
+    id: int | None = Field(default=None, primary_key=True)
+    msg_id: int = Field(foreign_key="message.id", index=True, ondelete="CASCADE")
+    position: int
+    raw: str
+    normalized: str
+    source: str
+    valid: bool
+    known: bool
+    page: int | None = None
+    quoted: bool = False
+    labelled: bool = False
+    context: str = ""
+    customer: str | None = None
+
+
+class LinkRow(SQLModel, table=True):
+    __tablename__ = "link"
+    __table_args__ = (
+        UniqueConstraint("msg_id", "po_number", name="uq_link_message_po"),
+        Index("ix_link_po", "customer", "po_number"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    msg_id: int = Field(foreign_key="message.id", index=True, ondelete="CASCADE")
+    customer: str | None = None
+    po_number: str
+    how: str
+
+
+class FolderRow(SQLModel, table=True):
+    __tablename__ = "folder_state"
+    __table_args__ = (UniqueConstraint("account", "folder", name="uq_folder_state"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account: str
+    folder: str
+    uidvalidity: int | None = Field(default=None, sa_type=BigInteger)
+    last_uid: int = Field(default=0, sa_type=BigInteger)
+    last_poll_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    last_success_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    last_error: str | None = None
+
+
+class FailureRow(SQLModel, table=True):
+    __tablename__ = "failure"
+    __table_args__ = (
+        UniqueConstraint("account", "folder", "uidvalidity", "uid", name="uq_failure_key"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    account: str
+    folder: str
+    uidvalidity: int = Field(sa_type=BigInteger)
+    uid: int = Field(sa_type=BigInteger)
+    attempts: int
+    last_error: str
+    updated_at: dt.datetime = Field(sa_type=UtcDateTime)
+
+
+class FeedEventRow(SQLModel, table=True):
+    __tablename__ = "feed_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = Field(sa_type=UtcDateTime, index=True)
+    account: str | None = None
+    folder: str | None = None
+    kind: str
+    detail: str = ""
+
+
+# --- values returned ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FolderState:
+    account: str
+    folder: str
+    uidvalidity: int | None  # None: polled but never selected successfully
+    last_uid: int
+    last_success_at: dt.datetime | None
+    last_error: str | None
+    last_poll_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    customer: str | None
+    po_number: str
+    how: str  # LinkHow
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """A recorded message with its candidates and links.
+
+    ``review`` is None for messages that never needed one (linked). ``attempts`` counts the
+    processing tries that raised before the message was recorded (0: recorded first time).
+    """
+
+    id: int
+    key: MessageKey
+    message_id: str | None
+    sender: str
+    subject: str
+    date: str | None
+    customer: str | None
+    status: Status
+    reasons: tuple[str, ...]
+    suggestions: tuple[str, ...]
+    content_hash: str
+    size: int
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    review: Review | None
+    review_note: str | None
+    digest_date: str | None
+    attempts: int
+    candidates: tuple[JudgedCandidate, ...]
+    po_numbers: tuple[str, ...]
+    links: tuple[Link, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEvent:
+    at: dt.datetime
+    kind: str
+    account: str | None
+    folder: str | None
+    detail: str
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+# --- the store ----------------------------------------------------------------------------------
+
+
+class Store:
+    """The daemon's state. Open with ``Store.open(url)``; one transaction per method call."""
+
+    def __init__(self, engine: Engine, clock: Callable[[], dt.datetime]) -> None:
+        self._engine = engine
+        self._write_engine = engine.execution_options(**{_IMMEDIATE: True})
+        self._clock = clock
+
+    @classmethod
+    def open(
+        cls,
+        url: str,
+        *,
+        busy_timeout: float = 30.0,
+        create: bool = True,
+        clock: Callable[[], dt.datetime] = _utcnow,
+    ) -> Store:
+        """Connect (and by default create missing tables). ``busy_timeout`` is in seconds: SQLite's
+        busy timeout, PostgreSQL's lock timeout."""
+        engine = _engine(url, busy_timeout)
+        if create:
+            SQLModel.metadata.create_all(engine)
+        return cls(engine, clock)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def url(self) -> str:
+        """The database URL with any password hidden (safe to log)."""
+        return self._engine.url.render_as_string(hide_password=True)
+
+    @property
+    def dialect(self) -> str:
+        return self._engine.dialect.name
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        with Session(self._engine) as session, session.begin():
+            yield session
+
+    # --- folders and checkpoints ----------------------------------------------------------------
+
+    def folder_state(self, account: str, folder: str) -> FolderState | None:
+        with self._read() as s:
+            row = s.exec(_folder_query(account, folder)).first()
+            return None if row is None else _folder_state(row)
+
+    def set_checkpoint(self, account: str, folder: str, uidvalidity: int, last_uid: int) -> None:
+        with self._write() as s:
+            row = _locked_folder(s, account, folder)
+            row.uidvalidity = uidvalidity
+            row.last_uid = last_uid
+
+    def reset_folder(self, account: str, folder: str, new_uidvalidity: int) -> None:
+        """After a UIDVALIDITY change: the new validity, nothing seen yet under it."""
+        self.set_checkpoint(account, folder, new_uidvalidity, 0)
+
+    def note_poll(self, account: str, folder: str, *, ok: bool, error: str | None) -> None:
+        now = self._clock()
+        with self._write() as s:
+            row = _locked_folder(s, account, folder)
+            row.last_poll_at = now
+            if ok:
+                row.last_success_at = now
+                row.last_error = None
+            else:
+                row.last_error = _clip(error or "unknown error")
+
+    # --- recording messages ---------------------------------------------------------------------
+
+    def record(
+        self,
+        messages: Sequence[ProcessedMessage],
+        *,
+        checkpoint: MessageKey | None,
+        link_how: Mapping[MessageKey, LinkHow] | None = None,
+    ) -> int:
+        """Record messages (with candidates and links) and move the folder checkpoint, all in one
+        transaction. A message whose key is already recorded is skipped. ``link_how`` gives the
+        link kind per message ("thread" for POs inherited from the thread; default "found").
+        Returns how many messages were inserted. Raises ``CheckpointConflict`` (recording
+        nothing) when the folder's stored UIDVALIDITY differs from the checkpoint's."""
+        now = self._clock()
+        hows = link_how or {}
+        inserted = 0
+        with self._write() as s:
+            seen, failures = _batch_lookup(s, [m.key for m in messages])
+            for message in messages:
+                if message.key in seen:
+                    continue
+                seen.add(message.key)
+                attempts = failures.get(message.key, 0)
+                if _insert_message(s, message, hows.get(message.key, "found"), attempts, now):
+                    inserted += 1
+            for failed in failures:
+                s.exec(delete(FailureRow).where(*_key_filter(FailureRow, failed)))
+            if checkpoint is not None:
+                _advance(s, checkpoint)
+        return inserted
+
+    def already_recorded(
+        self, account: str, folder: str, message_id: str | None, content_hash: str
+    ) -> bool:
+        """True when this folder holds a recorded message with the same content hash, under any
+        UIDVALIDITY. The hash decides alone: a Message-ID match with different bytes is read as
+        new mail (processing twice is better than missing one). ``message_id`` is accepted for
+        the caller's logs and future use."""
+        del message_id
+        with self._read() as s:
+            query = (
+                select(MessageRow.id)
+                .where(MessageRow.account == account, MessageRow.folder == folder)
+                .where(MessageRow.content_hash == content_hash)
+                .limit(1)
+            )
+            return s.exec(query).first() is not None
+
+    def note_failure(self, key: MessageKey, error: str) -> int:
+        """Count one more failed try of a message; returns the tries so far."""
+        now = self._clock()
+        with self._write() as s:
+            row = s.exec(
+                select(FailureRow).where(*_key_filter(FailureRow, key)).with_for_update()
+            ).first()
+            if row is None:
+                row = FailureRow(
+                    account=key.account,
+                    folder=key.folder,
+                    uidvalidity=key.uidvalidity,
+                    uid=key.uid,
+                    attempts=0,
+                    last_error="",
+                    updated_at=now,
+                )
+                s.add(row)
+            row.attempts += 1
+            row.last_error = _clip(error)
+            row.updated_at = now
+            return row.attempts
+
+    # --- PO records -----------------------------------------------------------------------------
+
+    def po_index(self) -> dict[str, dict[str, PoRecord]]:
+        """customer -> canonical number -> record, in one query."""
+        index: dict[str, dict[str, PoRecord]] = {}
+        with self._read() as s:
+            for row in s.exec(select(PoRow)):
+                index.setdefault(row.customer, {})[row.po_number] = _po_record(row)
+        return index
+
+    def upsert_pos(self, records: Sequence[PoRecord]) -> tuple[int, int]:
+        """Insert new PO records and update changed ones; returns (inserted, updated)."""
+        wanted = {(r.customer, r.po_number): r for r in records}
+        for r in wanted.values():
+            if r.amount is not None:
+                try:
+                    _money(r.amount)
+                except ValueError as exc:
+                    raise ValueError(f"PO {r.po_number} of {r.customer}: {exc}") from exc
+        if not wanted:
+            return (0, 0)
+        now = self._clock()
+        customers = sorted({customer for customer, _ in wanted})
+        with self._write() as s:
+            existing = {
+                (row.customer, row.po_number): row
+                for row in s.exec(select(PoRow).where(col(PoRow.customer).in_(customers)))
+            }
+            fresh = [_po_values(r, now) for key, r in wanted.items() if key not in existing]
+            changed = [
+                {"id": existing[key].id, **_po_values(r, now)}
+                for key, r in wanted.items()
+                if key in existing and _po_record(existing[key]) != r
+            ]
+            if fresh:
+                s.exec(insert(PoRow), params=fresh)
+            if changed:
+                s.exec(update(PoRow), params=changed)
+        return (len(fresh), len(changed))
+
+    # --- threads --------------------------------------------------------------------------------
+
+    def linked_pos_for_message_ids(self, message_ids: Sequence[str]) -> list[tuple[str, str]]:
+        """(customer, po_number) links of the recorded messages with these Message-IDs, in the
+        order of the given ids (nearest parent first), without repeats."""
+        ids = list(dict.fromkeys(i for i in message_ids if i))
+        found: dict[str, list[tuple[str, str]]] = {}
+        with self._read() as s:
+            for start in range(0, len(ids), _PAGE):
+                chunk = ids[start : start + _PAGE]
+                query = (
+                    select(MessageRow.message_id, LinkRow.customer, LinkRow.po_number)
+                    .join(LinkRow, col(LinkRow.msg_id) == col(MessageRow.id))
+                    .where(col(MessageRow.message_id).in_(chunk))
+                    .order_by(col(LinkRow.id))
+                )
+                for message_id, customer, po_number in s.exec(query):
+                    if message_id is not None and customer is not None:
+                        found.setdefault(message_id, []).append((customer, po_number))
+        result: list[tuple[str, str]] = []
+        for message_id in ids:
+            for link in found.get(message_id, []):
+                if link not in result:
+                    result.append(link)
+        return result
+
+    # --- reading messages -----------------------------------------------------------------------
+
+    def messages(
+        self,
+        *,
+        status: Status | None = None,
+        customer: str | None = None,
+        review: Review | None = None,
+    ) -> Iterator[StoredMessage]:
+        """Stored messages ordered by id, read in pages (each page its own transaction)."""
+        last_id = 0
+        while True:
+            with self._read() as s:
+                query = select(MessageRow).where(col(MessageRow.id) > last_id)
+                if status is not None:
+                    query = query.where(MessageRow.status == status.value)
+                if customer is not None:
+                    query = query.where(MessageRow.customer == customer)
+                if review is not None:
+                    query = query.where(MessageRow.review == review.value)
+                rows = list(s.exec(query.order_by(col(MessageRow.id)).limit(_PAGE)))
+                page = _stored(s, rows)
+            yield from page
+            if len(rows) < _PAGE:
+                return
+            last_id = page[-1].id
+
+    def message(self, ref: str) -> StoredMessage | None:
+        """A message by database id ("42") or by Message-ID (with or without angle brackets)."""
+        ref = ref.strip()
+        if not ref:
+            return None
+        with self._read() as s:
+            if ref.isascii() and ref.isdigit():
+                row = s.get(MessageRow, int(ref))
+            else:
+                bare = ref.strip("<>")
+                row = s.exec(
+                    select(MessageRow)
+                    .where(col(MessageRow.message_id).in_([ref, bare, f"<{bare}>"]))
+                    .order_by(col(MessageRow.id))
+                    .limit(1)
+                ).first()
+            return None if row is None else _stored(s, [row])[0]
+
+    def stats(self) -> dict[str, int]:
+        """Message count by status (every status present, zero when none)."""
+        counts = dict.fromkeys((s.value for s in Status), 0)
+        with self._read() as s:
+            query = select(MessageRow.status, func.count()).group_by(col(MessageRow.status))
+            for status, count in s.exec(query):
+                counts[status] = count
+        return counts
+
+    # --- changing verdicts ----------------------------------------------------------------------
+
+    def rejudge(self, message_db_id: int, outcome: Outcome, *, how: LinkHow = "found") -> bool:
+        """Replace a stored message's verdict: status, reasons, suggestions, customer,
+        candidates (with their known flags) and its non-manual links. Manual links stay. A message
+        that becomes linked no longer needs review (open -> none); one that becomes flagged
+        without a review gets an open one. Returns True when something changed."""
+        with self._write() as s:
+            row = _message_row(s, message_db_id)
+            changed = _replace_candidates(s, row, outcome.candidates)
+            changed |= _replace_links(s, row, outcome, how)
+            fields: dict[str, Any] = {
+                "status": outcome.status.value,
+                "reasons": [_clean(r) for r in outcome.reasons],
+                "suggestions": [_clean(r) for r in outcome.suggestions],
+                "customer": outcome.customer,
+                "review": _review_after(row.review, outcome.status),
+            }
+            for name, value in fields.items():
+                if getattr(row, name) != value:
+                    setattr(row, name, value)
+                    changed = True
+            if changed:
+                row.updated_at = self._clock()
+            return changed
+
+    def set_review(
+        self,
+        message_db_id: int,
+        review: Review,
+        note: str,
+        *,
+        po: tuple[str, str] | None = None,
+    ) -> None:
+        """Record what a person did. ``po`` (customer, number) adds a manual link and is only
+        allowed with ``Review.RESOLVED``."""
+        if po is not None and review is not Review.RESOLVED:
+            raise StoreError("a PO link can only be added when resolving a message")
+        with self._write() as s:
+            row = _message_row(s, message_db_id)
+            row.review = review.value
+            row.review_note = _clean(note)
+            row.updated_at = self._clock()
+            if po is not None:
+                customer, po_number = po
+                link = s.exec(
+                    select(LinkRow).where(LinkRow.msg_id == row.id, LinkRow.po_number == po_number)
+                ).first()
+                if link is None:
+                    s.add(
+                        LinkRow(
+                            msg_id=_id(row), customer=customer, po_number=po_number, how="manual"
+                        )
+                    )
+                else:
+                    link.customer = customer
+                    link.how = "manual"
+
+    # --- digest ---------------------------------------------------------------------------------
+
+    def undigested_flags(self, before: dt.datetime | None = None) -> list[StoredMessage]:
+        """Flagged messages with an open review that no digest has reported yet (recorded before
+        ``before`` when given), ordered by id."""
+        with self._read() as s:
+            query = _open_flags().where(col(MessageRow.digest_date).is_(None))
+            if before is not None:
+                query = query.where(col(MessageRow.created_at) < before)
+            rows = list(s.exec(query.order_by(col(MessageRow.id))))
+            return _stored(s, rows)
+
+    def open_flag_count_older(self) -> int:
+        """Flagged messages still open that an earlier digest already reported."""
+        with self._read() as s:
+            query = (
+                select(func.count())
+                .select_from(MessageRow)
+                .where(col(MessageRow.status) != Status.LINKED.value)
+                .where(MessageRow.review == Review.OPEN.value)
+                .where(col(MessageRow.digest_date).is_not(None))
+            )
+            return s.exec(query).one()
+
+    def start_digest(self, local_date: str) -> int | None:
+        """A new pending digest run for the local date, or None when one was already sent."""
+        with self._write() as s:
+            sent = s.exec(
+                select(DigestRunRow.id).where(
+                    DigestRunRow.local_date == local_date, DigestRunRow.status == "sent"
+                )
+            ).first()
+            if sent is not None:
+                return None
+            run = DigestRunRow(local_date=local_date, created_at=self._clock(), status="pending")
+            s.add(run)
+            s.flush()
+            return _id(run)
+
+    def mark_digested(self, message_db_ids: Sequence[int], local_date: str, run_id: int) -> int:
+        """Mark messages as reported by a digest (only those not reported before); returns the
+        number marked."""
+        ids = list(dict.fromkeys(message_db_ids))
+        marked = 0
+        with self._write() as s:
+            for start in range(0, len(ids), _PAGE):
+                result = s.exec(
+                    update(MessageRow)
+                    .where(col(MessageRow.id).in_(ids[start : start + _PAGE]))
+                    .where(col(MessageRow.digest_date).is_(None))
+                    .values(digest_date=local_date, digest_run_id=run_id)
+                    .execution_options(synchronize_session=False)
+                )
+                marked += result.rowcount
+            count = s.exec(
+                select(func.count())
+                .select_from(MessageRow)
+                .where(MessageRow.digest_run_id == run_id)
+            ).one()
+            s.exec(
+                update(DigestRunRow)
+                .where(col(DigestRunRow.id) == run_id)
+                .values(message_count=count)
+                .execution_options(synchronize_session=False)
+            )
+        return marked
+
+    def finish_digest(self, run_id: int, *, ok: bool, error: str | None) -> bool:
+        """Close a digest run as sent or failed. Returns False when it could not be marked sent
+        because another run for the same date was sent first (it is then marked failed)."""
+        now = self._clock()
+        try:
+            with self._write() as s:
+                run = _digest_run(s, run_id)
+                run.status = "sent" if ok else "failed"
+                run.sent_at = now if ok else None
+                run.error = None if ok else _clip(error or "unknown error")
+            return ok
+        except IntegrityError:
+            with self._write() as s:
+                run = _digest_run(s, run_id)
+                run.status = "failed"
+                run.error = "another digest for this date was sent first"
+            return False
+
+    def last_message_at_by_customer(self) -> dict[str, dt.datetime]:
+        """When each customer's latest message was recorded (processing time, UTC)."""
+        with self._read() as s:
+            query = (
+                select(MessageRow.customer, func.max(col(MessageRow.created_at)))
+                .where(col(MessageRow.customer).is_not(None))
+                .group_by(col(MessageRow.customer))
+            )
+            return {c: at for c, at in s.exec(query) if c is not None and at is not None}
+
+    def add_feed_event(
+        self,
+        kind: str,
+        *,
+        account: str | None = None,
+        folder: str | None = None,
+        detail: str = "",
+        at: dt.datetime | None = None,
+    ) -> None:
+        with self._write() as s:
+            s.add(
+                FeedEventRow(
+                    at=at or self._clock(),
+                    kind=kind,
+                    account=account,
+                    folder=folder,
+                    detail=_clip(detail),
+                )
+            )
+
+    def feed_events(self, since: dt.datetime) -> list[FeedEvent]:
+        """Feed events at or after ``since``, oldest first."""
+        with self._read() as s:
+            query = (
+                select(FeedEventRow)
+                .where(col(FeedEventRow.at) >= since)
+                .order_by(col(FeedEventRow.at), col(FeedEventRow.id))
+            )
+            return [
+                FeedEvent(at=r.at, kind=r.kind, account=r.account, folder=r.folder, detail=r.detail)
+                for r in s.exec(query)
+            ]
+
+
+# --- engine -------------------------------------------------------------------------------------
+
+
+def _engine(url: str, busy_timeout: float) -> Engine:
+    if url.startswith("sqlite"):
+        return _sqlite_engine(url, busy_timeout)
+    if url.startswith("postgresql"):
+        millis = max(1, int(busy_timeout * 1000))
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            connect_args={"options": f"-c lock_timeout={millis}"},
+        )
+    raise StoreError(f"unsupported database URL scheme in {url.split(':', 1)[0]!r}")
+
+
+def _sqlite_engine(url: str, busy_timeout: float) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": busy_timeout})
+    millis = max(1, int(busy_timeout * 1000))
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # pysqlite's own BEGIN handling is switched off: the "begin" hook below emits BEGIN.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={millis}")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # Writers take the lock up front: a deferred transaction that reads and then writes
+        # fails at once (no busy wait) when another writer committed in between.
+        immediate = connection.get_execution_options().get(_IMMEDIATE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _id(row: MessageRow | DigestRunRow) -> int:
+    if row.id is None:
+        raise StoreError("row has no id: it was not flushed")
+    return row.id
+
+
+def _clip(textual: str) -> str:
+    textual = _clean(textual)
+    return textual if len(textual) <= _MAX_ERROR_CHARS else textual[:_MAX_ERROR_CHARS] + " [...]"
+
+
+def _clean(textual: str) -> str:
+    """PostgreSQL text cannot hold NUL: hostile mail gets U+FFFD in its place (on every backend)."""
+    return textual.replace("\x00", "\ufffd")
+
+
+def _clean_opt(textual: str | None) -> str | None:
+    return None if textual is None else _clean(textual)
+
+
+def _clean_candidate(judged: JudgedCandidate) -> JudgedCandidate:
+    c = judged.candidate
+    fields = (c.raw, c.normalized, c.source, c.context, c.customer or "")
+    if not any("\x00" in f for f in fields):
+        return judged
+    cleaned = replace(
+        c,
+        raw=_clean(c.raw),
+        normalized=_clean(c.normalized),
+        source=_clean(c.source),
+        context=_clean(c.context),
+        customer=_clean_opt(c.customer),
+    )
+    return JudgedCandidate(candidate=cleaned, known=judged.known)
+
+
+def _key_filter(table: type[MessageRow] | type[FailureRow], key: MessageKey) -> tuple[Any, ...]:
+    return (
+        col(table.account) == key.account,
+        col(table.folder) == key.folder,
+        col(table.uidvalidity) == key.uidvalidity,
+        col(table.uid) == key.uid,
+    )
+
+
+def _folder_query(account: str, folder: str) -> Any:
+    return select(FolderRow).where(FolderRow.account == account, FolderRow.folder == folder)
+
+
+def _folder_state(row: FolderRow) -> FolderState:
+    return FolderState(
+        account=row.account,
+        folder=row.folder,
+        uidvalidity=row.uidvalidity,
+        last_uid=row.last_uid,
+        last_success_at=row.last_success_at,
+        last_error=row.last_error,
+        last_poll_at=row.last_poll_at,
+    )
+
+
+def _locked_folder(s: Session, account: str, folder: str) -> FolderRow:
+    """The folder's row, locked for update, created (and flushed) when absent."""
+    row: FolderRow | None = s.exec(_folder_query(account, folder).with_for_update()).first()
+    if row is not None:
+        return row
+    try:
+        with s.begin_nested():
+            row = FolderRow(account=account, folder=folder)
+            s.add(row)
+    except IntegrityError:  # another instance created it just now
+        row = s.exec(_folder_query(account, folder).with_for_update()).one()
+    return row
+
+
+def _advance(s: Session, checkpoint: MessageKey) -> None:
+    row = _locked_folder(s, checkpoint.account, checkpoint.folder)
+    if row.uidvalidity is None:
+        row.uidvalidity = checkpoint.uidvalidity
+    elif row.uidvalidity != checkpoint.uidvalidity:
+        raise CheckpointConflict(
+            f"{checkpoint.account}/{checkpoint.folder}: stored UIDVALIDITY {row.uidvalidity}, "
+            f"checkpoint has {checkpoint.uidvalidity}"
+        )
+    row.last_uid = max(row.last_uid, checkpoint.uid)
+
+
+def _batch_lookup(
+    s: Session, keys: Sequence[MessageKey]
+) -> tuple[set[MessageKey], dict[MessageKey, int]]:
+    """Which of these keys are recorded already, and the failed tries counted for the others."""
+    groups: dict[tuple[str, str, int], list[int]] = {}
+    for k in dict.fromkeys(keys):
+        groups.setdefault((k.account, k.folder, k.uidvalidity), []).append(k.uid)
+    seen: set[MessageKey] = set()
+    failures: dict[MessageKey, int] = {}
+    for (account, folder, validity), uids in groups.items():
+        for start in range(0, len(uids), _PAGE):
+            chunk = uids[start : start + _PAGE]
+            for table in (MessageRow, FailureRow):
+                query = select(table.uid, table.attempts).where(
+                    col(table.account) == account,
+                    col(table.folder) == folder,
+                    col(table.uidvalidity) == validity,
+                    col(table.uid).in_(chunk),
+                )
+                for uid, attempts in s.exec(query):
+                    found = MessageKey(account, folder, validity, uid)
+                    if table is MessageRow:
+                        seen.add(found)
+                    else:
+                        failures[found] = attempts
+    return seen, failures
+
+
+def _insert_message(
+    s: Session, message: ProcessedMessage, how: str, attempts: int, now: dt.datetime
+) -> bool:
+    key = message.key
+    outcome = message.outcome
+    row = MessageRow(
+        account=key.account,
+        folder=key.folder,
+        uidvalidity=key.uidvalidity,
+        uid=key.uid,
+        message_id=_clean_opt(message.message_id),
+        sender=_clean(message.sender),
+        subject=_clean(message.subject),
+        date=_clean_opt(message.date),
+        customer=outcome.customer,
+        status=outcome.status.value,
+        reasons=[_clean(r) for r in outcome.reasons],
+        suggestions=[_clean(r) for r in outcome.suggestions],
+        content_hash=message.content_hash,
+        size=message.size,
+        in_reply_to=_clean_opt(message.in_reply_to),
+        references=[_clean(r) for r in message.references],
+        created_at=now,
+        updated_at=now,
+        review=Review.OPEN.value if outcome.status.flagged else None,
+        attempts=attempts,
+    )
+    try:
+        with s.begin_nested():
+            s.add(row)
+            s.flush()
+            _add_candidates(s, _id(row), outcome.candidates)
+            for po_number in _numbers(outcome):
+                s.add(
+                    LinkRow(
+                        msg_id=_id(row), customer=outcome.customer, po_number=po_number, how=how
+                    )
+                )
+            s.flush()
+    except IntegrityError:
+        # A concurrent instance recorded the same key; anything else is a real error.
+        if s.exec(select(MessageRow.id).where(*_key_filter(MessageRow, key))).first() is None:
+            raise
+        return False
+    return True
+
+
+def _add_candidates(s: Session, msg_id: int, candidates: Sequence[JudgedCandidate]) -> None:
+    for position, judged in enumerate(candidates):
+        c = _clean_candidate(judged).candidate
+        s.add(
+            CandidateRow(
+                msg_id=msg_id,
+                position=position,
+                raw=c.raw,
+                normalized=c.normalized,
+                source=c.source,
+                valid=c.valid,
+                known=judged.known,
+                page=c.page,
+                quoted=c.quoted,
+                labelled=c.labelled,
+                context=c.context,
+                customer=c.customer,
+            )
+        )
+
+
+def _judged(row: CandidateRow) -> JudgedCandidate:
+    candidate = Candidate(
+        raw=row.raw,
+        normalized=row.normalized,
+        source=row.source,
+        valid=row.valid,
+        context=row.context,
+        page=row.page,
+        quoted=row.quoted,
+        labelled=row.labelled,
+        customer=row.customer,
+    )
+    return JudgedCandidate(candidate=candidate, known=row.known)
+
+
+def _candidate_rows(s: Session, msg_ids: Sequence[int]) -> list[CandidateRow]:
+    query = (
+        select(CandidateRow)
+        .where(col(CandidateRow.msg_id).in_(msg_ids))
+        .order_by(col(CandidateRow.msg_id), col(CandidateRow.position))
+    )
+    return list(s.exec(query))
+
+
+def _link_rows(s: Session, msg_ids: Sequence[int]) -> list[LinkRow]:
+    query = select(LinkRow).where(col(LinkRow.msg_id).in_(msg_ids)).order_by(col(LinkRow.id))
+    return list(s.exec(query))
+
+
+def _stored(s: Session, rows: Sequence[MessageRow]) -> list[StoredMessage]:
+    ids = [r.id for r in rows if r.id is not None]
+    candidates: dict[int, list[JudgedCandidate]] = {}
+    links: dict[int, list[Link]] = {}
+    if ids:
+        for c in _candidate_rows(s, ids):
+            candidates.setdefault(c.msg_id, []).append(_judged(c))
+        for link in _link_rows(s, ids):
+            links.setdefault(link.msg_id, []).append(Link(link.customer, link.po_number, link.how))
+    result = []
+    for r in rows:
+        own_links = tuple(links.get(_id(r), ()))
+        result.append(
+            StoredMessage(
+                id=_id(r),
+                key=MessageKey(r.account, r.folder, r.uidvalidity, r.uid),
+                message_id=r.message_id,
+                sender=r.sender,
+                subject=r.subject,
+                date=r.date,
+                customer=r.customer,
+                status=Status(r.status),
+                reasons=tuple(r.reasons),
+                suggestions=tuple(r.suggestions),
+                content_hash=r.content_hash,
+                size=r.size,
+                in_reply_to=r.in_reply_to,
+                references=tuple(r.references),
+                created_at=r.created_at,
+                updated_at=r.updated_at,
+                review=None if r.review is None else Review(r.review),
+                review_note=r.review_note,
+                digest_date=r.digest_date,
+                attempts=r.attempts,
+                candidates=tuple(candidates.get(_id(r), ())),
+                po_numbers=tuple(link.po_number for link in own_links),
+                links=own_links,
+            )
+        )
+    return result
+
+
+def _message_row(s: Session, message_db_id: int) -> MessageRow:
+    row = s.get(MessageRow, message_db_id, with_for_update=True)
+    if row is None:
+        raise UnknownMessage(f"no stored message with id {message_db_id}")
+    return row
+
+
+def _replace_candidates(s: Session, row: MessageRow, new: Sequence[JudgedCandidate]) -> bool:
+    msg_id = _id(row)
+    old = tuple(_judged(c) for c in _candidate_rows(s, [msg_id]))
+    if old == tuple(_clean_candidate(c) for c in new):
+        return False
+    s.exec(delete(CandidateRow).where(col(CandidateRow.msg_id) == msg_id))
+    _add_candidates(s, msg_id, new)
+    return True
+
+
+def _numbers(outcome: Outcome) -> list[str]:
+    return list(dict.fromkeys(_clean(n) for n in outcome.po_numbers))
+
+
+def _replace_links(s: Session, row: MessageRow, outcome: Outcome, how: str) -> bool:
+    msg_id = _id(row)
+    current = _link_rows(s, [msg_id])
+    manual = {link.po_number for link in current if link.how == "manual"}
+    old = {(link.customer, link.po_number, link.how) for link in current if link.how != "manual"}
+    numbers = [n for n in _numbers(outcome) if n not in manual]
+    if old == {(outcome.customer, n, how) for n in numbers}:
+        return False
+    s.exec(delete(LinkRow).where(col(LinkRow.msg_id) == msg_id, col(LinkRow.how) != "manual"))
+    s.flush()
+    for number in numbers:
+        s.add(LinkRow(msg_id=msg_id, customer=outcome.customer, po_number=number, how=how))
+    return True
+
+
+def _review_after(review: str | None, status: Status) -> str | None:
+    if status.flagged:
+        return Review.OPEN.value if review is None else review
+    return None if review == Review.OPEN.value else review
+
+
+def _open_flags() -> Any:
+    return (
+        select(MessageRow)
+        .where(col(MessageRow.status) != Status.LINKED.value)
+        .where(MessageRow.review == Review.OPEN.value)
+    )
+
+
+def _digest_run(s: Session, run_id: int) -> DigestRunRow:
+    run = s.get(DigestRunRow, run_id, with_for_update=True)
+    if run is None:
+        raise StoreError(f"no digest run with id {run_id}")
+    return run
+
+
+def _po_record(row: PoRow) -> PoRecord:
+    return PoRecord(
+        po_number=row.po_number,
+        customer=row.customer,
+        status=row.status,
+        amount=row.amount,
+        currency=row.currency,
+        issued_on=row.issued_on,
+        buyer=row.buyer,
+    )
+
+
+def _po_values(record: PoRecord, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "customer": record.customer,
+        "po_number": record.po_number,
+        "status": record.status,
+        "amount": record.amount,
+        "currency": record.currency,
+        "issued_on": record.issued_on,
+        "buyer": record.buyer,
+        "updated_at": now,
+    }

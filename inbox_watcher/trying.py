@@ -1,0 +1,109 @@
+"""``po-watcher try FILE``: what po-watcher would find in one .eml or .pdf, without a database.
+
+For the person writing a customer's pattern: the customer chosen, every candidate with its
+source, page and the words around it, what could not be read, and the status the message would
+get before PO records are consulted (``missing``, ``malformed`` or the valid numbers found).
+The file is read in the same isolated worker as in the daemon, with the same limits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from extractors.message import Extraction
+from extractors.types import Candidate, Problem
+from inbox_watcher.config import Config
+from inbox_watcher.isolation import Done
+from inbox_watcher.pipeline import AnalysisFailed, MessageTask, PdfTask, analyse, pdf_task
+from inbox_watcher.runtime import limits_of, make_pool
+
+PDF_MAGIC = b"%PDF-"
+
+
+def try_file(config: Config, path: Path) -> int:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        print(f"{path}: cannot read: {exc.strerror or exc}")
+        return 2
+    limits = limits_of(config)
+    customers = tuple(config.customers)
+    with make_pool(config) as pool:
+        if PDF_MAGIC in data[:1024]:
+            [pdf_res] = pool.map(pdf_task, [PdfTask(data, path.name, customers, limits)],
+                             time_limit=limits.pdf_time_limit)
+            print(f"file: {path} (PDF)")
+            if not isinstance(pdf_res, Done):
+                print(f"unreadable: {pdf_res.kind.value}: {pdf_res.detail}")
+                return 1
+            outcome = pdf_res.value
+            print(f"pages: {outcome.page_count}")
+            _print_candidates(outcome.candidates)
+            _print_problems(outcome.problems)
+            _print_verdict(Extraction(None, "none", outcome.candidates, outcome.problems, 1))
+            return 0
+        [res] = pool.map(analyse, [MessageTask(data, customers, limits)],
+                         time_limit=limits.message_time_limit)
+    print(f"file: {path} (message)")
+    if not isinstance(res, Done):
+        print(f"unreadable: {res.kind.value}: {res.detail}")
+        return 1
+    analysis = res.value
+    if isinstance(analysis, AnalysisFailed):
+        print(f"unreadable: {analysis.error}")
+        return 1
+    names = {c.id: c.name for c in customers}
+    ex = analysis.extraction
+    print(f"from: {analysis.sender or '(no usable From address)'}")
+    print(f"subject: {_printable(analysis.subject)}")
+    if ex.customer:
+        how = "by sender" if ex.routed_by == "sender" else "by the numbers found"
+        print(f"customer: {ex.customer} ({names.get(ex.customer, ex.customer)}), chosen {how}")
+    else:
+        print("customer: none (the sender matches no customer and no pattern decided)")
+    print(f"PDF attachments: {ex.pdf_count}")
+    for defect in analysis.defects:
+        print(f"defect: {defect}")
+    _print_candidates(ex.candidates)
+    _print_problems(ex.problems)
+    _print_verdict(ex)
+    return 0
+
+
+def _print_candidates(cands: Sequence[Candidate]) -> None:
+    if not cands:
+        print("candidates: none")
+        return
+    print(f"candidates ({len(cands)}):")
+    for c in cands:
+        where = c.source + (f" page {c.page}" if c.page else "") + (" (quoted)" if c.quoted else "")
+        verdict = "valid" if c.valid else "MALFORMED"
+        label = ", labelled" if c.labelled else ""
+        print(f"  {c.normalized:<20} {verdict}{label}  raw={c.raw!r}  in {where}")
+        if c.context:
+            print(f"      …{_printable(c.context)}…")
+
+
+def _print_problems(problems: Sequence[Problem]) -> None:
+    for p in problems:
+        print(f"unreadable part: {p.describe()}")
+
+
+def _print_verdict(ex: Extraction) -> None:
+    own = [c for c in ex.candidates if c.valid and not c.quoted]
+    valid = own or [c for c in ex.candidates if c.valid]
+    numbers = list(dict.fromkeys(c.normalized for c in valid))
+    if numbers:
+        print(f"would be: PO numbers found: {', '.join(numbers)} "
+              "(linked if in the PO records, else unknown)")
+    elif any(not c.valid for c in ex.candidates):
+        print("would be: malformed")
+    elif any(p.blocking for p in ex.problems):
+        print("would be: unreadable")
+    else:
+        print("would be: missing")
+
+
+def _printable(text: str) -> str:
+    return "".join(ch if ch.isprintable() else " " for ch in text)

@@ -1,0 +1,318 @@
+"""PDF attachments: generated invoices through the real readers, and hostile files in workers."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from extractors.layout import layout_candidates
+from extractors.pdf import read_pdf
+from extractors.pdf_extract import PdfExtraction, PdfLimits, extract_pdf
+from extractors.rules import CustomerRules
+from extractors.types import Candidate, Problem, Unreadable, Word
+from inbox_watcher.isolation import Done, Failed, IsolatedPool
+from tests import pdfgen
+
+_compiled = CustomerRules.compile(
+    "westside",
+    name="Westside Tools Ltd",
+    senders=["*@westside-tools.example"],
+    pattern=r"(?<![\w/])(?P<year>20\d{2})[-/ ]?(?P<seq>\d{3,5})[-/ ]?(?P<dept>[A-Za-z]{2})(?![\w/])",
+    format="{year}-{seq:0>5}-{dept:upper}",
+    valid=r"20\d{2}-\d{5}-[A-Z]{2}",
+    labels=["PO", "P.O.", "Purchase Order", "Order Ref", "Your ref", "PO Number", "Bestellnummer"],
+)
+assert isinstance(_compiled, CustomerRules), _compiled
+RULES: CustomerRules = _compiled
+PO = "2023-00125-WS"
+DECOY_NUMBERS = {"2023-00777-QT", "INV-2023-00991", "2023-00991"}
+
+
+def extract(data: bytes, limits: PdfLimits | None = None) -> PdfExtraction:
+    return extract_pdf(data, "invoice.pdf", [RULES], limits or PdfLimits())
+
+
+def summary(candidates: tuple[Candidate, ...]) -> list[tuple[str, bool, bool, int | None]]:
+    return sorted((c.normalized, c.valid, c.labelled, c.page) for c in candidates)
+
+
+def kinds(problems: tuple[Problem, ...]) -> list[tuple[Unreadable, bool]]:
+    return [(p.kind, p.blocking) for p in problems]
+
+
+# -- where the PO is -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("placement", ["header", "table", "above", "kv_table"])
+@pytest.mark.parametrize(("pages", "po_page"), [(1, 1), (2, 2), (3, 2)])
+def test_each_placement_gives_the_po_on_its_page(placement: str, pages: int, po_page: int) -> None:
+    data = pdfgen.invoice_pdf(placement=placement, pages=pages, po_page=po_page)
+    result = extract(data)
+    assert result.problems == ()
+    assert result.page_count == pages
+    assert summary(result.candidates) == [(PO, True, True, po_page)]
+    (found,) = result.candidates
+    assert found.source == "attachment:invoice.pdf"
+    assert found.customer == "westside"
+    assert "2023-00125-WS" in found.context
+
+
+@pytest.mark.parametrize("placement", ["header", "table", "above", "kv_table"])
+def test_raw_forms_are_normalized(placement: str) -> None:
+    result = extract(pdfgen.invoice_pdf(po="2023/125/ws", placement=placement))
+    assert summary(result.candidates) == [(PO, True, True, 1)]
+    assert result.candidates[0].raw.lower().replace(" ", "") == "2023/125/ws"
+
+
+@pytest.mark.parametrize("placement", ["header", "table", "above", "kv_table"])
+def test_labelled_wrong_number_is_malformed(placement: str) -> None:
+    result = extract(pdfgen.invoice_pdf(po="2023-125", placement=placement))
+    assert summary(result.candidates) == [("2023-125", False, True, 1)]
+
+
+@pytest.mark.parametrize("placement", ["table", "above"])
+def test_label_below_is_found_only_by_layout(placement: str) -> None:
+    """Switching layout off loses the label: the text pass alone reads the number unlabelled."""
+    data = pdfgen.invoice_pdf(placement=placement)
+    with_layout = extract(data)
+    text_only = extract(data, PdfLimits(layout=False))
+    assert with_layout.layout_pages == (1,)
+    assert summary(with_layout.candidates) == [(PO, True, True, 1)]
+    assert summary(text_only.candidates) == [(PO, True, False, 1)]
+
+
+def test_header_block_needs_no_layout() -> None:
+    result = extract(pdfgen.invoice_pdf(placement="header"))
+    assert result.layout_pages == ()
+
+
+def test_decoys_alone_give_no_candidate() -> None:
+    result = extract(pdfgen.invoice_pdf(po=None, pages=2))
+    assert result.candidates == ()
+    assert result.problems == ()
+    assert result.page_count == 2
+
+
+def test_decoys_never_become_candidates() -> None:
+    for placement in ("header", "table", "above", "kv_table"):
+        result = extract(pdfgen.invoice_pdf(placement=placement))
+        found = {c.normalized for c in result.candidates} | {c.raw for c in result.candidates}
+        assert not found & DECOY_NUMBERS, placement
+
+
+def test_two_customers_each_get_their_own() -> None:
+    other = CustomerRules.compile(
+        "northco", name="Northco", senders=["*@northco.example"], pattern=r"NC-\d{6}"
+    )
+    assert isinstance(other, CustomerRules)
+    result = extract_pdf(
+        pdfgen.invoice_pdf(placement="table"), "x.pdf", [RULES, other], PdfLimits()
+    )
+    mine = [(c.normalized, c.valid) for c in result.candidates if c.customer == "westside"]
+    theirs = [c for c in result.candidates if c.customer == "northco"]
+    assert mine == [(PO, True)]
+    # Northco's labels see "PO Number" too; the number is not theirs, so at most malformed.
+    assert not any(c.valid for c in theirs)
+
+
+# -- what cannot be read ----------------------------------------------------------------------
+
+
+def test_image_only_pdf_is_no_text() -> None:
+    result = extract(pdfgen.image_only_pdf(pages=2))
+    assert kinds(result.problems) == [(Unreadable.NO_TEXT, True)]
+    assert result.page_count == 2
+    assert result.candidates == ()
+
+
+def test_image_only_page_among_text_pages_is_partial() -> None:
+    result = extract(pdfgen.mixed_pdf())
+    assert kinds(result.problems) == [(Unreadable.NO_TEXT, False)]
+    assert "page 2" in result.problems[0].detail
+    assert summary(result.candidates) == [(PO, True, True, 1)]
+
+
+def test_blank_page_is_not_reported() -> None:
+    content = read_pdf(pdfgen.invoice_pdf(pages=1) + b"")
+    assert content.problems == ()
+
+
+@pytest.mark.parametrize("aes", [True, False])
+def test_encrypted_with_user_password_is_encrypted(aes: bool) -> None:
+    result = extract(pdfgen.encrypted_pdf("s3cret", aes=aes))
+    assert kinds(result.problems) == [(Unreadable.ENCRYPTED, True)]
+    assert result.candidates == ()
+
+
+@pytest.mark.parametrize("aes", [True, False])
+def test_encrypted_with_empty_user_password_is_read(aes: bool) -> None:
+    result = extract(pdfgen.encrypted_pdf("", aes=aes))
+    assert result.problems == ()
+    assert summary(result.candidates) == [(PO, True, True, 1)]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [pdfgen.truncated_pdf(), b"", b"   \n", b"PK\x03\x04 this is a zip", b"%PDF-1.7\n%%EOF\n"],
+    ids=["truncated", "empty", "blank", "not-pdf", "header-only"],
+)
+def test_damaged_files_are_corrupt(data: bytes) -> None:
+    result = extract(data)
+    assert kinds(result.problems) == [(Unreadable.CORRUPT, True)]
+    assert result.problems[0].source == "attachment:invoice.pdf"
+    assert result.candidates == ()
+
+
+def test_junk_before_header_is_read() -> None:
+    result = extract(pdfgen.junk_prefixed_pdf())
+    assert summary(result.candidates) == [(PO, True, True, 1)]
+
+
+def test_too_many_pages_reads_the_first() -> None:
+    data = pdfgen.invoice_pdf(pages=7, po_page=3)
+    result = extract(data, PdfLimits(max_pages=4))
+    assert kinds(result.problems) == [(Unreadable.TOO_MANY_PAGES, False)]
+    assert "7 pages" in result.problems[0].detail
+    assert (result.page_count, result.pages_read) == (7, 4)
+    assert summary(result.candidates) == [(PO, True, True, 3)]
+    beyond = extract(pdfgen.invoice_pdf(pages=7, po_page=6), PdfLimits(max_pages=4))
+    assert beyond.candidates == ()
+
+
+def test_too_large_is_not_opened() -> None:
+    data = pdfgen.invoice_pdf()
+    result = extract(data, PdfLimits(max_bytes=len(data) - 1))
+    assert kinds(result.problems) == [(Unreadable.TOO_LARGE, True)]
+    assert str(len(data)) in result.problems[0].detail
+    assert result.page_count == 0
+
+
+# -- read_pdf itself --------------------------------------------------------------------------
+
+
+def test_layout_only_for_pages_asked_for() -> None:
+    data = pdfgen.invoice_pdf(placement="table", pages=3, po_page=2)
+    asked: list[tuple[int, bool]] = []
+
+    def wanted(page: int, text: str) -> bool:
+        asked.append((page, "PO Number" in text))
+        return page == 2
+
+    content = read_pdf(data, layout_pages=wanted)
+    assert asked == [(1, False), (2, True), (3, False)]
+    assert [page for page, _ in content.words] == [2]
+    assert {page for page, _ in content.tables} == {2}
+    words = dict(content.words)[2]
+    assert any(w.text == PO for w in words)
+    tables = [rows for page, rows in content.tables if page == 2]
+    assert ("PO Number", "Date", "Amount") in tables[0]
+
+
+def test_without_layout_callback_no_words() -> None:
+    content = read_pdf(pdfgen.invoice_pdf(placement="table"))
+    assert content.words == () and content.tables == ()
+    assert "PO Number" in content.pages[0]
+
+
+# -- layout_candidates on hand-made words ------------------------------------------------------
+
+
+def _word(text: str, x0: float, top: float, size: float = 10.0) -> Word:
+    return Word(text, x0, top, x0 + 0.55 * size * len(text), top + size)
+
+
+def test_layout_value_below_label_overlapping_its_x_range() -> None:
+    words = [
+        _word("Purchase", 300, 100),
+        _word("Order", 346, 100),
+        _word("No.", 377, 100),
+        _word("Invoice", 40, 100),
+        _word("INV-2023-00991", 40, 114),
+        _word("2023-00125-ws", 320, 114),
+    ]
+    found = layout_candidates(words, [], RULES, "attachment:a.pdf", 3)
+    assert summary(tuple(found)) == [(PO, True, True, 3)]
+    assert found[0].source == "attachment:a.pdf"
+
+
+def test_layout_value_right_after_a_column_gap() -> None:
+    words = [_word("PO", 40, 100), _word("Number", 55, 100), _word("2023-00125-WS", 260, 100)]
+    found = layout_candidates(words, [], RULES, "attachment:a.pdf", 1)
+    assert summary(tuple(found)) == [(PO, True, True, 1)]
+
+
+def test_layout_label_inside_a_phrase_reaches_nothing_below() -> None:
+    words = [
+        _word("PO", 40, 100),
+        _word("Date", 55, 100),
+        _word("12/03/2023", 80, 100),
+        _word("2023-00125-WS", 40, 114),
+    ]
+    assert layout_candidates(words, [], RULES, "attachment:a.pdf", 1) == []
+
+
+def test_layout_value_too_far_below_is_ignored() -> None:
+    words = [_word("PO", 40, 100), _word("Number", 55, 100), _word("2023-00125-WS", 40, 200)]
+    assert layout_candidates(words, [], RULES, "attachment:a.pdf", 1) == []
+
+
+def test_layout_table_cells_right_and_below() -> None:
+    header_table = (("PO Number", "Date"), ("2023 125 WS", "14/03/2023"))
+    kv_table = (("Customer", "Westside"), ("Your ref:", "2023-00126-ws"), ("Terms", "30 days"))
+    wrong = (("P.O.", "2023-12"),)
+    found = layout_candidates([], [header_table, kv_table, wrong], RULES, "attachment:a.pdf", 2)
+    assert summary(tuple(found)) == [
+        ("2023-00125-WS", True, True, 2),
+        ("2023-00126-WS", True, True, 2),
+        ("2023-12", False, True, 2),
+    ]
+
+
+def test_layout_decoy_cells_are_not_candidates() -> None:
+    table = (("Invoice No", "Quote"), ("INV-2023-00991", "2023-00777-QT"))
+    assert layout_candidates([], [table], RULES, "attachment:a.pdf", 1) == []
+
+
+# -- hostile files in the isolated pool -------------------------------------------------------
+
+
+def _extract_item(item: tuple[str, bytes]) -> PdfExtraction:
+    name, data = item
+    return extract_pdf(data, name, [RULES], PdfLimits())
+
+
+def test_hostile_pdfs_are_stopped_by_the_pool_limits() -> None:
+    items = [
+        ("bomb.pdf", pdfgen.bomb_pdf()),  # 2 GiB of content stream in 2 MB
+        ("fanout.pdf", pdfgen.xobject_fanout_pdf()),  # 10**12 form draws
+        ("cycle.pdf", pdfgen.self_referencing_xobject_pdf()),  # a form that draws itself
+        ("good.pdf", pdfgen.invoice_pdf(placement="table")),
+    ]
+    assert len(items[0][1]) < 3_000_000
+    with IsolatedPool(processes=2, memory_limit=512 << 20) as pool:
+        results = pool.map(_extract_item, items, time_limit=8.0)
+    bomb, fanout, cycle, good = results
+    for name, outcome in (("bomb", bomb), ("fanout", fanout)):
+        assert isinstance(outcome, Failed), name
+        assert outcome.kind in (Unreadable.MEMORY_LIMIT, Unreadable.TIME_LIMIT), outcome
+        assert outcome.error is None, outcome  # stopped by a limit, not by a bug of ours
+    assert isinstance(bomb, Failed) and bomb.kind is Unreadable.MEMORY_LIMIT
+    # The cycle is refused by the readers themselves: the page's own text is read.
+    assert isinstance(cycle, Done)
+    assert [c.normalized for c in cycle.value.candidates] == [PO]
+    assert isinstance(good, Done)
+    assert summary(good.value.candidates) == [(PO, True, True, 1)]
+    assert os.getpid() > 0  # and this process is still here to say so
+
+
+def test_layout_reader_bomb_is_memory_limit() -> None:
+    """pdfminer inflates a stream whole; its wrapped MemoryError still reads as the limit."""
+    with IsolatedPool(processes=1, memory_limit=512 << 20) as pool:
+        (outcome,) = pool.map(_read_bomb_with_layout, [pdfgen.bomb_pdf(1 << 30)], time_limit=20)
+    assert isinstance(outcome, Failed)
+    assert outcome.kind is Unreadable.MEMORY_LIMIT, outcome
+
+
+def _read_bomb_with_layout(data: bytes) -> object:
+    return read_pdf(data, layout_pages=lambda _page, _text: True)
