@@ -26,7 +26,7 @@ Table = tuple[tuple[str | None, ...], ...]
 _COLUMN_GAP = 1.2  # a gap wider than this many line heights separates columns (or cells)
 _BELOW_REACH = 3.0  # how far below a label (in line heights) its value may start
 _RIGHT_REACH = 250.0  # points: the farthest a value may sit right of its label
-_SEPARATORS = " \t:#.-–—=>|"
+_SEPARATORS = " \t:#.-\u2013\u2014=>|"  # ASCII punctuation, en and em dash
 _TIMEOUT = 0.5
 
 
@@ -74,7 +74,9 @@ def layout_scan(
     try:
         lines = _lines(words)
         for label in _labels(lines, rules):
-            found.extend(_from_words(lines, label, rules, source, page, problems))
+            found.extend(
+                _from_words(lines, label, rules, source=source, page=page, problems=problems)
+            )
         for table in tables:
             found.extend(_from_table(table, rules, source, page, problems))
     except TimeoutError:
@@ -146,6 +148,7 @@ def _from_words(
     lines: list[_Line],
     label: _Label,
     rules: CustomerRules,
+    *,
     source: str,
     page: int,
     problems: list[Problem],
@@ -164,7 +167,9 @@ def _from_words(
     if tail:  # "PO#2023-00125-WS" in one word: the text pass has it; nothing to lay out
         return []
     context = " ".join(w.text for w in line.words)
-    found = _judge(label.text, right, rules, source, page, problems, context)
+    found = _judge(
+        label.text, right, rules, source=source, page=page, problems=problems, context=context
+    )
     if any(c.valid for c in found):
         return found
     # The value below: only for a label that ends its cell (nothing right of it, a column gap,
@@ -179,15 +184,15 @@ def _from_words(
     for below in lines[label.line + 1 :]:
         if below.top - line.bottom > _BELOW_REACH * height:
             break
-        overlapping = [
-            i for i, w in enumerate(below.words) if w.x1 > x0 - 2 and w.x0 < x1 + 2
-        ]
+        overlapping = [i for i, w in enumerate(below.words) if w.x1 > x0 - 2 and w.x0 < x1 + 2]
         if not overlapping:
             continue
         value_words = _cell_around(below.words, overlapping[0], overlapping[-1], below.height)
         value = " ".join(w.text for w in value_words)
         context = f"{' '.join(w.text for w in label_words)} / {value}"
-        under = _judge(label.text, value, rules, source, page, problems, context)
+        under = _judge(
+            label.text, value, rules, source=source, page=page, problems=problems, context=context
+        )
         if any(c.valid for c in under) or not found:
             return under
         break
@@ -234,7 +239,15 @@ def _from_table(
             below = table[r + 1][c] if r + 1 < len(table) and c < len(table[r + 1]) else None
             options = [v for v in (right, below) if v and v.strip()]
             judged = [
-                _judge(m.group(0), v, rules, source, page, problems, f"{cell} | {v}")
+                _judge(
+                    m.group(0),
+                    v,
+                    rules,
+                    source=source,
+                    page=page,
+                    problems=problems,
+                    context=f"{cell} | {v}",
+                )
                 for v in options
             ]
             valid = [j for j in judged if any(x.valid for x in j)]
@@ -250,6 +263,7 @@ def _judge(
     label: str,
     value: str,
     rules: CustomerRules,
+    *,
     source: str,
     page: int,
     problems: list[Problem],

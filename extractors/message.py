@@ -101,7 +101,10 @@ def extract_email(
         how = "sender" if routed else "pattern"
         return Extraction(customer, how, tuple(candidates), tuple(problems), pdf_count)
     return Extraction(
-        None, "sender" if routed else "none", tuple(_one_per_raw(candidates)), tuple(problems),
+        None,
+        "sender" if routed else "none",
+        tuple(_one_per_raw(candidates)),
+        tuple(problems),
         pdf_count,
     )
 

@@ -25,6 +25,8 @@ import pdfplumber
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
+from pdfplumber.page import Page
+from pdfplumber.pdf import PDF
 
 from extractors.types import PdfContent, Problem, Unreadable, Word
 
@@ -52,6 +54,7 @@ class _Pages:
     problems: list[Problem] = field(default_factory=list)
     words: list[tuple[int, tuple[Word, ...]]] = field(default_factory=list)
     tables: list[tuple[int, Table]] = field(default_factory=list)
+    want_tables: bool = True
 
 
 def read_pdf(
@@ -60,10 +63,12 @@ def read_pdf(
     max_pages: int = DEFAULT_MAX_PAGES,
     max_bytes: int = DEFAULT_MAX_BYTES,
     layout_pages: LayoutPages | None = None,
+    layout_tables: bool = True,
     source: str = "attachment",
 ) -> PdfContent:
-    """Text of the first ``max_pages`` pages, plus words and tables of the pages that
-    ``layout_pages(page_no, text)`` (1-based page numbers) asks for."""
+    """Text of the first ``max_pages`` pages, plus words (and tables, unless ``layout_tables``
+    is False) of the pages that ``layout_pages(page_no, text)`` (1-based page numbers) asks for.
+    ``source`` names the file in the problems ("attachment:<filename>")."""
     if len(data) > max_bytes:
         detail = f"{len(data)} bytes; the limit is {max_bytes}"
         return PdfContent(0, (), (Problem(source, Unreadable.TOO_LARGE, detail),))
@@ -72,7 +77,7 @@ def read_pdf(
 
     read = _read_with_pdfium(data, max_pages, source)
     if isinstance(read, Problem) and read.kind is Unreadable.CORRUPT:
-        fallback = _read_with_pdfplumber(data, max_pages, layout_pages, source)
+        fallback = _read_with_pdfplumber(data, max_pages, layout_pages, layout_tables, source)
         if isinstance(fallback, Problem):
             if fallback.kind is Unreadable.ENCRYPTED:
                 return PdfContent(0, (), (fallback,))
@@ -90,6 +95,7 @@ def read_pdf(
         return _content(fallback, max_pages, source)
     if isinstance(read, Problem):
         return PdfContent(0, (), (read,))
+    read.want_tables = layout_tables
 
     if layout_pages is not None:
         wanted = [n for n, text in enumerate(read.texts, start=1) if layout_pages(n, text)]
@@ -111,8 +117,11 @@ def _content(read: _Pages, max_pages: int, source: str) -> PdfContent:
         )
     empty = [n for n, text in enumerate(read.texts, start=1) if not text.strip()]
     if read.texts and len(empty) == len(read.texts):
-        pages = "the page has" if len(empty) == 1 else f"none of the {len(empty)} pages has"
-        problems.append(Problem(source, Unreadable.NO_TEXT, f"{pages} any text"))
+        if len(empty) == 1:
+            words = "the page has no text"
+        else:
+            words = f"none of the {len(empty)} pages has any text"
+        problems.append(Problem(source, Unreadable.NO_TEXT, words))
     else:
         drawn = [n for n in empty if not read.blank[n - 1]]
         if drawn:
@@ -178,10 +187,10 @@ def _clean(text: str) -> str:
 # -- pdfplumber: words, tables, and the fallback for files PDFium refuses ---------------------
 
 
-def _open_plumber(data: bytes, source: str) -> pdfplumber.PDF | Problem:
+def _open_plumber(data: bytes, source: str) -> PDF | Problem:
     try:
         return pdfplumber.open(io.BytesIO(data))
-    except Exception as exc:  # noqa: BLE001 - pdfminer raises anything on a damaged file
+    except Exception as exc:  # pdfminer raises anything on a damaged file: made a Problem
         _reraise_memory(exc)
         if _caused_by(exc, (PDFPasswordIncorrect, PDFEncryptionError)):
             return Problem(source, Unreadable.ENCRYPTED, "a password is needed to open it")
@@ -189,7 +198,11 @@ def _open_plumber(data: bytes, source: str) -> pdfplumber.PDF | Problem:
 
 
 def _read_with_pdfplumber(
-    data: bytes, max_pages: int, layout_pages: LayoutPages | None, source: str
+    data: bytes,
+    max_pages: int,
+    layout_pages: LayoutPages | None,
+    layout_tables: bool,
+    source: str,
 ) -> _Pages | Problem:
     pdf = _open_plumber(data, source)
     if isinstance(pdf, Problem):
@@ -197,10 +210,10 @@ def _read_with_pdfplumber(
     with pdf:
         try:
             count = len(pdf.pages)
-        except Exception as exc:  # noqa: BLE001 - a broken page tree
+        except Exception as exc:  # a broken page tree: made a Problem
             _reraise_memory(exc)
             return Problem(source, Unreadable.CORRUPT, f"pdfminer: {_describe(exc)}")
-        read = _Pages(count=count)
+        read = _Pages(count=count, want_tables=layout_tables)
         for index in range(min(count, max_pages)):
             number = index + 1
             text, blank = "", True
@@ -210,7 +223,7 @@ def _read_with_pdfplumber(
                 blank = not page.objects
                 if layout_pages is not None and layout_pages(number, text):
                     _page_layout(page, number, read)
-            except Exception as exc:  # noqa: BLE001 - per page: recorded, the next page is read
+            except Exception as exc:  # per page: made a Problem, the next page is read
                 _reraise_memory(exc)
                 read.problems.append(
                     Problem(
@@ -241,13 +254,13 @@ def _add_layout(data: bytes, numbers: list[int], read: _Pages, source: str) -> N
                     _page_layout(page, number, read)
                 finally:
                     page.close()
-            except Exception as exc:  # noqa: BLE001 - per page: recorded, the next page is read
+            except Exception as exc:  # per page: made a Problem, the next page is read
                 _reraise_memory(exc)
                 detail = f"page {number}: layout could not be read: {_describe(exc)}"
                 read.problems.append(Problem(source, Unreadable.CORRUPT, detail, blocking=False))
 
 
-def _page_layout(page: pdfplumber.page.Page, number: int, read: _Pages) -> None:
+def _page_layout(page: Page, number: int, read: _Pages) -> None:
     words = tuple(
         Word(
             text=_clean(str(w["text"])),
@@ -259,6 +272,8 @@ def _page_layout(page: pdfplumber.page.Page, number: int, read: _Pages) -> None:
         for w in page.extract_words()
     )
     read.words.append((number, words))
+    if not read.want_tables:
+        return
     for table in page.extract_tables():
         rows = tuple(
             tuple(_clean(cell) if cell is not None else None for cell in row) for row in table

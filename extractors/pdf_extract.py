@@ -54,7 +54,9 @@ def extract_pdf(
     scans: dict[tuple[int, str], tuple[list[Candidate], list[Problem]]] = {}
     needs_layout: dict[int, list[CustomerRules]] = {}
 
-    def scan(page: int, text: str, customer: CustomerRules) -> tuple[list[Candidate], list[Problem]]:
+    def scan(
+        page: int, text: str, customer: CustomerRules
+    ) -> tuple[list[Candidate], list[Problem]]:
         key = (page, customer.id)
         if key not in scans:
             scans[key] = scan_text(text, customer, source, page=page)
@@ -114,4 +116,3 @@ def _label_without_value(
         return False
     found, _ = scan(page, text, customer)
     return not any(c.labelled and c.valid for c in found)
-

@@ -116,7 +116,7 @@ class CustomerRules:
         name: str,
         senders: Sequence[str],
         pattern: str,
-        format: str | None = None,  # noqa: A002 - the config key's name
+        format: str | None = None,
         valid: str | None = None,
         labels: Sequence[str] | None = None,
         ignore_case: bool = True,
@@ -150,14 +150,19 @@ class CustomerRules:
                     if base.isdigit():
                         if int(base) > compiled.groups:
                             errors.append(
-                                RuleError("po.format", f"names group {base}, the pattern has "
-                                          f"{compiled.groups} groups")
+                                RuleError(
+                                    "po.format",
+                                    f"names group {base}, the pattern has {compiled.groups} groups",
+                                )
                             )
                     elif base not in groups:
                         known = ", ".join(sorted(groups)) or "none"
                         errors.append(
-                            RuleError("po.format", f"names group '{base}' that the pattern lacks "
-                                      f"(the pattern's named groups: {known})")
+                            RuleError(
+                                "po.format",
+                                f"names group '{base}' that the pattern lacks "
+                                f"(the pattern's named groups: {known})",
+                            )
                         )
         valid_re: regex.Pattern[str] | None = None
         try:
@@ -165,7 +170,9 @@ class CustomerRules:
         except (regex.error, TypeError) as exc:
             errors.append(RuleError("po.valid", f"does not compile: {exc}"))
         if not senders:
-            errors.append(RuleError("senders", "is empty: list at least one sender address or glob"))
+            errors.append(
+                RuleError("senders", "is empty: list at least one sender address or glob")
+            )
         for i, s in enumerate(senders):
             if not isinstance(s, str) or not s.strip():
                 errors.append(RuleError(f"senders[{i}]", "is not a non-empty string"))

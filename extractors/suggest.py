@@ -1,4 +1,4 @@
-""""Did you mean": the known PO closest to a number someone typed.
+""" "Did you mean": the known PO closest to a number someone typed.
 
 Distance is Levenshtein over upper-cased text in which the usual look-alikes are folded to one
 character (O/Q/D -> 0, I/L/| -> 1, S -> 5, B -> 8, Z -> 2, G -> 6), plus a small cost for
@@ -10,8 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-_FOLD = str.maketrans({"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "|": "1", "S": "5",
-                       "B": "8", "Z": "2", "G": "6"})
+_FOLD = str.maketrans(
+    {
+        "O": "0",
+        "Q": "0",
+        "D": "0",
+        "I": "1",
+        "L": "1",
+        "|": "1",
+        "S": "5",
+        "B": "8",
+        "Z": "2",
+        "G": "6",
+    }
+)
 _SEPARATORS = str.maketrans("", "", " -/_.")
 
 
@@ -50,8 +62,9 @@ def closest(number: str, known: Iterable[str]) -> str | None:
         d = distance(target, folded, allowed)
         if d > allowed:
             continue
-        literal = distance(number.upper().translate(_SEPARATORS),
-                           candidate.upper().translate(_SEPARATORS), 6)
+        literal = distance(
+            number.upper().translate(_SEPARATORS), candidate.upper().translate(_SEPARATORS), 6
+        )
         score = d + literal / 10
         if best is None or (score, candidate) < best:
             best = (score, candidate)

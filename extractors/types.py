@@ -30,7 +30,7 @@ UNREADABLE_WORDS: dict[Unreadable, str] = {
     Unreadable.ENCRYPTED: "the PDF is password-protected",
     Unreadable.CORRUPT: "the PDF is damaged or truncated",
     Unreadable.NO_TEXT: "the PDF is an image-only scan with no text layer",
-    Unreadable.TOO_MANY_PAGES: "the PDF has more pages than the page limit; only the first were read",
+    Unreadable.TOO_MANY_PAGES: "the PDF has more pages than the limit; only the first were read",
     Unreadable.TIME_LIMIT: "reading the PDF took longer than the time limit",
     Unreadable.MEMORY_LIMIT: "reading the PDF needed more memory than the memory limit",
     Unreadable.TOO_LARGE: "the file is larger than the size limit",

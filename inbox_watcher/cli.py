@@ -28,12 +28,24 @@ def build_parser() -> argparse.ArgumentParser:
         description="Ties purchase-order email to PO records and flags what needs a person.",
     )
     p.add_argument("--version", action="version", version=f"po-watcher {__version__}")
-    p.add_argument("--config", type=Path, default=Path("config/watcher.toml"),
-                   help="the main configuration file (default: ./config/watcher.toml)")
-    p.add_argument("--log-level", default="WARNING",
-                   choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log level on stderr")
-    p.add_argument("--log-format", default="auto", choices=["auto", "text", "json"],
-                   help="log format on stderr (auto: text on a terminal, else text)")
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=Path("config/watcher.toml"),
+        help="the main configuration file (default: ./config/watcher.toml)",
+    )
+    p.add_argument(
+        "--log-level",
+        default="WARNING",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="log level on stderr",
+    )
+    p.add_argument(
+        "--log-format",
+        default="auto",
+        choices=["auto", "text", "json"],
+        help="log format on stderr (auto: text on a terminal, else text)",
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sub.add_parser("check", help="validate the configuration; exit 0 when sound, 2 otherwise")
@@ -108,7 +120,7 @@ def cmd_try(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_poll(config: Config, args: argparse.Namespace) -> int:
-    from inbox_watcher.runtime import make_pool, make_poller, open_store
+    from inbox_watcher.runtime import make_poller, make_pool, open_store
 
     store = open_store(config)
     try:
@@ -123,8 +135,19 @@ def cmd_poll(config: Config, args: argparse.Namespace) -> int:
     return EXIT_FAILED if summary.errors and not summary.recorded else EXIT_OK
 
 
-MESSAGE_FIELDS = ("message_id", "folder", "uid", "uidvalidity", "sender", "subject", "customer",
-                  "status", "po_numbers", "candidates", "reasons")
+MESSAGE_FIELDS = (
+    "message_id",
+    "folder",
+    "uid",
+    "uidvalidity",
+    "sender",
+    "subject",
+    "customer",
+    "status",
+    "po_numbers",
+    "candidates",
+    "reasons",
+)
 
 
 def cmd_messages(config: Config, args: argparse.Namespace) -> int:
@@ -136,8 +159,12 @@ def cmd_messages(config: Config, args: argparse.Namespace) -> int:
         return EXIT_BAD_CONFIG_CHECK
     store = open_store(config)
     try:
-        rows = [_message_row(m) for m in store.messages(
-            status=status if isinstance(status, Status) else None, customer=args.customer)]
+        rows = [
+            _message_row(m)
+            for m in store.messages(
+                status=status if isinstance(status, Status) else None, customer=args.customer
+            )
+        ]
     finally:
         store.close()
     out = sys.stdout
@@ -162,8 +189,10 @@ def _status_arg(value: str | None) -> Any:
     try:
         return Status(value)
     except ValueError:
-        print(f"unknown status {value!r}; one of: {', '.join(s.value for s in Status)}",
-              file=sys.stderr)
+        print(
+            f"unknown status {value!r}; one of: {', '.join(s.value for s in Status)}",
+            file=sys.stderr,
+        )
         return False
 
 
@@ -179,8 +208,13 @@ def _message_row(m: Any) -> dict[str, Any]:
         "status": m.status,
         "po_numbers": list(m.po_numbers),
         "candidates": [
-            {"raw": j.candidate.raw, "normalized": j.candidate.normalized,
-             "source": j.candidate.source, "valid": j.candidate.valid, "known": j.known}
+            {
+                "raw": j.candidate.raw,
+                "normalized": j.candidate.normalized,
+                "source": j.candidate.source,
+                "valid": j.candidate.valid,
+                "known": j.known,
+            }
             for j in m.candidates
         ],
         "reasons": list(m.reasons),

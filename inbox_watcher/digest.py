@@ -264,7 +264,9 @@ def _message_date(m: StoredMessage, tz: dt.tzinfo) -> str:
 def _candidate_words(j: JudgedCandidate) -> str:
     c = j.candidate
     shown = c.raw if c.raw == c.normalized else f"{c.raw} (read as {c.normalized})"
-    where = c.source if c.page is None else f"{c.source}, page {c.page}"
+    where = _source_words(c.source)
+    if c.page is not None:
+        where += f", page {c.page}"
     if c.quoted:
         where += ", in quoted earlier mail"
     if not c.valid:
@@ -273,7 +275,15 @@ def _candidate_words(j: JudgedCandidate) -> str:
         verdict = "in our records"
     else:
         verdict = "not in our records"
-    return _clip(f"{shown} [{where}]: {verdict}", 2 * MAX_FIELD)
+    return _clip(f"{shown} in the {where}: {verdict}", 2 * MAX_FIELD)
+
+
+def _source_words(source: str) -> str:
+    if source == "body":
+        return "message text"
+    if source.startswith("attachment:"):
+        return f"attachment {source.removeprefix('attachment:')}"
+    return source
 
 
 def _candidates(m: StoredMessage) -> list[str]:

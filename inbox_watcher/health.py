@@ -52,15 +52,25 @@ class Metrics:
                 f"po_watcher_poll_duration_seconds {self.last_poll_seconds:.3f}",
                 "# HELP po_watcher_errors_total Errors since start, by kind.",
                 "# TYPE po_watcher_errors_total counter",
-                *(f'po_watcher_errors_total{{kind="{k}"}} {n}'
-                  for k, n in sorted(self.errors.items())),
+                *(
+                    f'po_watcher_errors_total{{kind="{k}"}} {n}'
+                    for k, n in sorted(self.errors.items())
+                ),
             ]
         return "\n".join(lines) + "\n"
 
 
 class HealthServer:
-    def __init__(self, port: int, store: Store, metrics: Metrics, account: str,
-                 folders: tuple[str, ...], host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        port: int,
+        store: Store,
+        metrics: Metrics,
+        *,
+        account: str,
+        folders: tuple[str, ...],
+        host: str = "127.0.0.1",
+    ) -> None:
         self.store = store
         self.metrics = metrics
         self.account = account
@@ -68,7 +78,7 @@ class HealthServer:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            def do_GET(self) -> None:
                 if self.path.startswith("/healthz"):
                     code, body, ctype = outer.healthz()
                 elif self.path.startswith("/metrics"):
@@ -82,7 +92,7 @@ class HealthServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
         self.server = ThreadingHTTPServer((host, port), Handler)
@@ -100,8 +110,11 @@ class HealthServer:
             }
             if state is None or last_ok is None or (state.last_error and not last_ok):
                 healthy = False
-        doc = {"status": "ok" if healthy else "degraded", "folders": folders,
-               "time": dt.datetime.now(dt.UTC).isoformat()}
+        doc = {
+            "status": "ok" if healthy else "degraded",
+            "folders": folders,
+            "time": dt.datetime.now(dt.UTC).isoformat(),
+        }
         return (200 if healthy else 503), json.dumps(doc) + "\n", "application/json"
 
     def metrics_text(self) -> str:

@@ -19,6 +19,7 @@ ends, so start and use a pool from a long-lived thread (the main thread, or one 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import faulthandler
 import os
@@ -198,8 +199,11 @@ class IsolatedPool:
                 if w.task is not None and now >= w.deadline:
                     index = w.task
                     self._discard(w, kill=True)
-                    yield index, Failed(
-                        Unreadable.TIME_LIMIT, f"stopped after {time_limit:g} s (wall time)"
+                    yield (
+                        index,
+                        Failed(
+                            Unreadable.TIME_LIMIT, f"stopped after {time_limit:g} s (wall time)"
+                        ),
                     )
 
     def _idle_worker(self) -> _Worker | None:
@@ -236,7 +240,8 @@ class IsolatedPool:
 
     def _collect(self, w: _Worker) -> Iterator[tuple[int, Done[R] | Failed]]:
         index = w.task
-        assert index is not None
+        if index is None:  # never: only busy workers are collected
+            return
         try:
             message: tuple[str, Any, Any, Any] = w.conn.recv()
         except (EOFError, OSError):
@@ -340,7 +345,7 @@ def _worker_main(conn: Connection, parent_pid: int, memory_limit: int | None) ->
             reply = ("ok", fn(item), None, None)
         except MemoryError as exc:
             reply = ("memory", "the task ran out of memory", _error(exc), None)
-        except BaseException as exc:  # noqa: BLE001 - the per-task boundary: sent back as a value
+        except BaseException as exc:  # the per-task boundary: sent back as a value
             reply = ("error", "the function raised", _error(exc), traceback.format_exc())
         try:
             conn.send(reply)
@@ -381,10 +386,8 @@ def _rss() -> int:
 
 
 def _kill(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def _reap(pid: int, *, block: bool) -> tuple[int, int] | None:

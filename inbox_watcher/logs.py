@@ -39,8 +39,10 @@ def _extras(record: logging.LogRecord) -> dict[str, Any]:
 
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        base = f"{self.formatTime(record, '%Y-%m-%d %H:%M:%S')} {record.levelname:<7} " \
-               f"{record.name}: {record.getMessage()}"
+        base = (
+            f"{self.formatTime(record, '%Y-%m-%d %H:%M:%S')} {record.levelname:<7} "
+            f"{record.name}: {record.getMessage()}"
+        )
         extras = " ".join(f"{k}={v}" for k, v in _extras(record).items())
         if extras:
             base += " " + extras

@@ -92,8 +92,13 @@ class Mailbox:
         ep = self.endpoint
         try:
             if ep.security == "ssl":
-                client = IMAPClient(ep.host, port=ep.port, ssl=True,
-                                    ssl_context=tls_context(ep.ca_file), timeout=ep.timeout)
+                client = IMAPClient(
+                    ep.host,
+                    port=ep.port,
+                    ssl=True,
+                    ssl_context=tls_context(ep.ca_file),
+                    timeout=ep.timeout,
+                )
             else:
                 client = IMAPClient(ep.host, port=ep.port, ssl=False, timeout=ep.timeout)
                 if ep.security == "starttls":
@@ -156,10 +161,13 @@ class Mailbox:
     # -- reading ------------------------------------------------------------------------------
     def open_folder(self, folder: str, *, readonly: bool = True) -> FolderInfo:
         try:
-            info = self._call(f"opening {folder}",
-                              lambda: self.client.select_folder(folder, readonly=readonly))
+            info = self._call(
+                f"opening {folder}", lambda: self.client.select_folder(folder, readonly=readonly)
+            )
         except imap_errors.IMAPClientError as exc:
-            raise FolderMissing(f"the folder {folder!r} cannot be opened: {_describe(exc)}") from exc
+            raise FolderMissing(
+                f"the folder {folder!r} cannot be opened: {_describe(exc)}"
+            ) from exc
         self._folder = folder
         return FolderInfo(
             name=folder,

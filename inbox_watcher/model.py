@@ -13,7 +13,6 @@ from typing import Literal
 
 from extractors.types import Candidate
 
-
 LinkHow = Literal["found", "thread", "manual"]
 
 

@@ -107,7 +107,7 @@ def analyse(task: MessageTask) -> Analysis | AnalysisFailed:
             email, customers, read_pdf=_pdf_inline(limits), timeout=limits.pattern_timeout
         )
         return summarize(email, raw, extraction)
-    except Exception as exc:  # noqa: BLE001 - the per-message boundary: recorded, never lost
+    except Exception as exc:
         return AnalysisFailed(f"{type(exc).__name__}: {exc}"[:500], traceback.format_exc()[-4000:])
 
 
@@ -115,7 +115,7 @@ def read_only(task: MessageTask) -> Email | AnalysisFailed:
     """Read a message without touching its PDFs (the careful path). Runs in a worker."""
     try:
         return read_message(task.raw, limits=task.limits.mime)
-    except Exception as exc:  # noqa: BLE001 - the per-message boundary
+    except Exception as exc:
         return AnalysisFailed(f"{type(exc).__name__}: {exc}"[:500], traceback.format_exc()[-4000:])
 
 

@@ -248,7 +248,7 @@ def _records(
         try:
             cells = next(reader)
         except csv.Error as exc:
-            if "unexpected end of data" in str(exc):
+            if "unexpected end of data" in str(exc) or reader.line_num > 1:
                 message = "unterminated quote: a quoted cell is not closed"
             else:
                 message = f"malformed quoting ({exc})"

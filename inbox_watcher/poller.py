@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from extractors.message import PdfOutcome, extract_email
 from extractors.rules import CustomerRules
-from extractors.types import Attachment, Email, Unreadable
+from extractors.types import Attachment, Unreadable
 from inbox_watcher.isolation import Done, Failed, IsolatedPool
 from inbox_watcher.mailbox import (
     AuthFailed,
@@ -166,7 +166,8 @@ class Poller:
                 return mailbox
             except (AuthFailed, TlsRefused, FolderMissing) as exc:
                 kind = {AuthFailed: "auth_error", TlsRefused: "tls_error"}.get(
-                    type(exc), "folder_failed")
+                    type(exc), "folder_failed"
+                )
                 self._fail(folder, report, kind, str(exc))
                 if mailbox is not None and not isinstance(exc, FolderMissing):
                     mailbox.close()
@@ -180,8 +181,10 @@ class Poller:
                 if attempt == self.settings.retries or self.stop.is_set():
                     self._fail(folder, report, "connection", str(exc))
                     return None
-                log.warning("mailbox unavailable, retrying",
-                            extra={"folder": folder, "error": str(exc), "in_seconds": delay})
+                log.warning(
+                    "mailbox unavailable, retrying",
+                    extra={"folder": folder, "error": str(exc), "in_seconds": delay},
+                )
                 if self.stop.wait(delay):
                     return None
                 delay = min(delay * 2, self.settings.backoff_max)
@@ -191,7 +194,7 @@ class Poller:
         report.error = error
         log.error("folder not polled", extra={"folder": folder, "kind": kind, "error": error})
         self.store.note_poll(self.settings.account, folder, ok=False, error=error)
-        self.store.add_feed_event(self.settings.account, folder, kind, error)
+        self.store.add_feed_event(kind, account=self.settings.account, folder=folder, detail=error)
 
     # -- one folder -------------------------------------------------------------------------
     def _poll_folder(
@@ -203,13 +206,18 @@ class Poller:
         changed = state is not None and state.uidvalidity != info.uidvalidity
         if changed:
             old = state.uidvalidity if state else None
-            log.warning("UIDVALIDITY changed: reconciling the folder by content",
-                        extra={"folder": folder, "old": old, "new": info.uidvalidity})
+            log.warning(
+                "UIDVALIDITY changed: reconciling the folder by content",
+                extra={"folder": folder, "old": old, "new": info.uidvalidity},
+            )
             self.store.reset_folder(account, folder, info.uidvalidity)
             self.store.add_feed_event(
-                account, folder, "uidvalidity_changed",
-                f"the folder was recreated (UIDVALIDITY {old} -> {info.uidvalidity}); mail "
-                "already recorded is recognised by its content and not recorded again")
+                "uidvalidity_changed",
+                account=account,
+                folder=folder,
+                detail=f"the folder was recreated (UIDVALIDITY {old} -> {info.uidvalidity}); mail "
+                "already recorded is recognised by its content and not recorded again",
+            )
         last = 0 if state is None or changed else state.last_uid
         reconcile = changed or (state is not None and state.reconciling)
         report.reconciled = reconcile
@@ -225,8 +233,16 @@ class Poller:
             if self.stop.is_set():
                 summary.stopped = True
                 return
-            self._batch(mailbox, folder, info.uidvalidity, batch, po_index, report, summary,
-                        reconcile)
+            self._batch(
+                mailbox,
+                folder=folder,
+                uidvalidity=info.uidvalidity,
+                batch=batch,
+                po_index=po_index,
+                report=report,
+                summary=summary,
+                reconcile=reconcile,
+            )
             done += len(batch)
             if self.progress and total >= 500:
                 print(f"\r{folder}: {done}/{total}", end="", file=sys.stderr, flush=True)
@@ -238,6 +254,7 @@ class Poller:
     def _batch(
         self,
         mailbox: Mailbox,
+        *,
         folder: str,
         uidvalidity: int,
         batch: list[int],
@@ -277,9 +294,10 @@ class Poller:
             if isinstance(result, AnalysisFailed):
                 attempts = self.store.note_failure(key, result.error)
                 if attempts < self.settings.max_attempts:
-                    log.warning("message failed, will retry",
-                                extra={"key": str(key), "error": result.error,
-                                       "attempt": attempts})
+                    log.warning(
+                        "message failed, will retry",
+                        extra={"key": str(key), "error": result.error, "attempt": attempts},
+                    )
                     held.append(uid)
                     continue
                 messages.append(self._unreadable(key, raws[uid], result))
@@ -292,7 +310,8 @@ class Poller:
             outcome = self._judge(result, po_index, batch_threads)
             if result.message_id and outcome.po_numbers and outcome.customer:
                 batch_threads[result.message_id] = tuple(
-                    (outcome.customer, n) for n in outcome.po_numbers)
+                    (outcome.customer, n) for n in outcome.po_numbers
+                )
             messages.append(_processed(key, result, outcome))
         checkpoint_uid = (min(held) - 1) if held else batch[-1]
         checkpoint = MessageKey(account, folder, uidvalidity, checkpoint_uid)
@@ -302,9 +321,15 @@ class Poller:
         report.held += len(held)
         for m in messages:
             summary.statuses[m.outcome.status.value] += 1
-            log.info("recorded", extra={"key": str(m.key), "status": m.outcome.status.value,
-                                        "customer": m.outcome.customer,
-                                        "po": ",".join(m.outcome.po_numbers)})
+            log.info(
+                "recorded",
+                extra={
+                    "key": str(m.key),
+                    "status": m.outcome.status.value,
+                    "customer": m.outcome.customer,
+                    "po": ",".join(m.outcome.po_numbers),
+                },
+            )
         if self.on_committed is not None and messages:
             self.on_committed(messages)
 
@@ -313,7 +338,8 @@ class Poller:
         if self._crash_at and self._commits == self._crash_at:
             os._exit(77)  # test hook: die hard before the k-th commit
         hows: dict[MessageKey, LinkHow] = {
-            m.key: m.outcome.link_how for m in messages if m.outcome.link_how != "found"}
+            m.key: m.outcome.link_how for m in messages if m.outcome.link_how != "found"
+        }
         self.store.record(messages, checkpoint=checkpoint, link_how=hows)
 
     # -- analysis ---------------------------------------------------------------------------
@@ -329,22 +355,27 @@ class Poller:
             if isinstance(res, Done):
                 out[uid] = res.value
             else:
-                log.warning("message task died; reading it again with each PDF isolated",
-                            extra={"uid": uid, "kind": res.kind.value})
+                log.warning(
+                    "message task died; reading it again with each PDF isolated",
+                    extra={"uid": uid, "kind": res.kind.value},
+                )
                 out[uid] = self._careful(raws[uid], res)
         return out
 
     def _careful(self, raw: bytes, first: Failed) -> Analysis | AnalysisFailed:
         """The slow path: parse without PDFs in a worker, then each PDF in a task of its own."""
-        [parsed] = self.pool.map(read_only, [MessageTask(raw, self.customers, self.limits)],
-                                 time_limit=self.limits.message_time_limit)
+        [parsed] = self.pool.map(
+            read_only,
+            [MessageTask(raw, self.customers, self.limits)],
+            time_limit=self.limits.message_time_limit,
+        )
         if not isinstance(parsed, Done):
             return AnalysisFailed(
-                f"the message could not be read: {parsed.kind.value} ({parsed.detail})")
+                f"the message could not be read: {parsed.kind.value} ({parsed.detail})"
+            )
         email = parsed.value
         if isinstance(email, AnalysisFailed):
             return email
-        assert isinstance(email, Email)
         pdfs = [a for a in email.attachments if a.is_pdf]
         results = self.pool.map(
             pdf_task,
@@ -362,9 +393,10 @@ class Poller:
             return by_name[id(att)]
 
         try:
-            extraction = extract_email(email, self.customers, read_pdf=lookup,
-                                       timeout=self.limits.pattern_timeout)
-        except Exception as exc:  # noqa: BLE001 - the per-message boundary
+            extraction = extract_email(
+                email, self.customers, read_pdf=lookup, timeout=self.limits.pattern_timeout
+            )
+        except Exception as exc:
             return AnalysisFailed(f"{type(exc).__name__}: {exc}"[:500])
         return summarize(email, raw, extraction)
 
@@ -381,16 +413,17 @@ class Poller:
                 thread.extend(batch_threads.get(p, ()))
             if not thread:
                 thread = self.store.linked_pos_for_message_ids(parents)
-        return judge(a.extraction, po_index, rules=self.rules, thread_pos=thread,
-                     names=self.names)
+        return judge(a.extraction, po_index, rules=self.rules, thread_pos=thread, names=self.names)
 
     def _too_large(self, key: MessageKey, size: int) -> ProcessedMessage:
         limit_mb = self.settings.max_message_size / 1_048_576
         outcome = Outcome(
             status=Status.UNREADABLE,
             po_numbers=(),
-            reasons=(f"The message is too large to read ({size / 1_048_576:.1f} MB; the limit "
-                     f"is {limit_mb:.0f} MB). It was not downloaded.",),
+            reasons=(
+                f"The message is too large to read ({size / 1_048_576:.1f} MB; the limit "
+                f"is {limit_mb:.0f} MB). It was not downloaded.",
+            ),
             customer=None,
         )
         return ProcessedMessage(key, None, "", "", None, f"size:{size}", size, None, (), outcome)
@@ -399,12 +432,15 @@ class Poller:
         outcome = Outcome(
             status=Status.UNREADABLE,
             po_numbers=(),
-            reasons=(f"The message could not be read after {self.settings.max_attempts} tries: "
-                     f"{failed.error}",),
+            reasons=(
+                f"The message could not be read after {self.settings.max_attempts} tries: "
+                f"{failed.error}",
+            ),
             customer=None,
         )
-        return ProcessedMessage(key, None, "", "", None, content_hash(raw), len(raw), None, (),
-                                outcome)
+        return ProcessedMessage(
+            key, None, "", "", None, content_hash(raw), len(raw), None, (), outcome
+        )
 
 
 def _processed(key: MessageKey, a: Analysis, outcome: Outcome) -> ProcessedMessage:
@@ -422,5 +458,11 @@ def _processed(key: MessageKey, a: Analysis, outcome: Outcome) -> ProcessedMessa
     )
 
 
-__all__ = ["FolderReport", "PollSettings", "PollSummary", "Poller", "Unreadable",
-           "MailboxError"]
+__all__ = [
+    "FolderReport",
+    "MailboxError",
+    "PollSettings",
+    "PollSummary",
+    "Poller",
+    "Unreadable",
+]

@@ -41,7 +41,9 @@ def normalizer(customers: Sequence[CustomerRules]) -> Callable[[str, str], str |
         if rules.is_valid(text):
             return text
         try:
-            m = rules.pattern.fullmatch(text, timeout=0.5) or rules.pattern.search(text, timeout=0.5)
+            m = rules.pattern.fullmatch(text, timeout=0.5) or rules.pattern.search(
+                text, timeout=0.5
+            )
         except TimeoutError:
             return None
         if m is None or len(text) - (m.end() - m.start()) > 4:
@@ -91,18 +93,24 @@ def import_and_rejudge(config: Config, path: Path) -> int:
         known_customers={c.id for c in config.customers},
     )
     for err in result.errors:
-        print(f"{path}:{err.line}: {err.message}", file=sys.stderr)
+        print(f"{path}: {err}", file=sys.stderr)
+    for note in result.notes:
+        print(f"{path}: note: {note}", file=sys.stderr)
     store = open_store(config)
     try:
         inserted, updated = store.upsert_pos(result.records)
         changes = rejudge(store, config)
     finally:
         store.close()
-    print(f"{path}: {inserted} PO record(s) added, {updated} updated, "
-          f"{len(result.errors)} row(s) refused")
+    print(
+        f"{path}: {inserted} PO record(s) added, {updated} updated, "
+        f"{len(result.errors)} row(s) refused"
+    )
     for ch in changes:
         m = ch.message
         pos = f" -> {', '.join(ch.po_numbers)}" if ch.po_numbers else ""
-        print(f"  message {m.id} ({m.key.folder} UID {m.key.uid}): {m.status.value} -> "
-              f"{ch.new_status.value}{pos}")
+        print(
+            f"  message {m.id} ({m.key.folder} UID {m.key.uid}): {m.status.value} -> "
+            f"{ch.new_status.value}{pos}"
+        )
     return 1 if result.errors and not result.records else 0

@@ -83,8 +83,13 @@ def _cell(value: str, width: int) -> str:
 # --- resolve and dismiss ------------------------------------------------------------------------
 
 
+MAX_ID = 2**31 - 1  # database ids are 32-bit on PostgreSQL; a larger number names no message
+
+
 def _find(store: Store, ref: str) -> StoredMessage | None:
-    message = store.message(ref)
+    text = ref.strip()
+    too_large = text.isascii() and text.isdigit() and int(text) > MAX_ID
+    message = None if too_large else store.message(text)
     if message is None:
         print(
             f"no recorded message {_cell(ref, 100)!r}: give the id shown by "

@@ -60,7 +60,7 @@ def settings_of(config: Config) -> PollSettings:
 
 
 def open_store(config: Config) -> Store:
-    return Store.open(config.database.url)
+    return Store.open(config.database.url_with_password())
 
 
 def make_pool(config: Config) -> IsolatedPool:

@@ -29,12 +29,13 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Field, Session, SQLModel, col, create_engine, delete, insert, select, update
 
 from extractors.types import Candidate
 from inbox_watcher.model import (
     JudgedCandidate,
+    LinkHow,
     MessageKey,
     Outcome,
     PoRecord,
@@ -43,7 +44,6 @@ from inbox_watcher.model import (
     Status,
 )
 
-LinkHow = Literal["found", "thread", "manual"]
 DigestStatus = Literal["pending", "sent", "failed"]
 
 _IMMEDIATE = "po_watcher_begin_immediate"
@@ -59,6 +59,10 @@ class StoreError(Exception):
 
 class UnknownMessage(StoreError, LookupError):
     """No stored message has that database id."""
+
+
+class StoreUnavailable(StoreError):
+    """The database is busy, locked or unreachable: a transient fault, retry later."""
 
 
 class CheckpointConflict(StoreError):
@@ -245,6 +249,7 @@ class FolderRow(SQLModel, table=True):
     last_poll_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
     last_success_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
     last_error: str | None = None
+    reconciling: bool = False  # after a UIDVALIDITY change, until one full pass is done
 
 
 class FailureRow(SQLModel, table=True):
@@ -286,6 +291,7 @@ class FolderState:
     last_success_at: dt.datetime | None
     last_error: str | None
     last_poll_at: dt.datetime | None = None
+    reconciling: bool = False  # True after a UIDVALIDITY change until ``finish_reconcile``
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,7 +371,11 @@ class Store:
         busy timeout, PostgreSQL's lock timeout."""
         engine = _engine(url, busy_timeout)
         if create:
-            SQLModel.metadata.create_all(engine)
+            try:
+                SQLModel.metadata.create_all(engine)
+            except OperationalError as exc:
+                engine.dispose()
+                raise StoreUnavailable(f"cannot create the tables: {exc.orig or exc}") from exc
         return cls(engine, clock)
 
     def close(self) -> None:
@@ -388,13 +398,19 @@ class Store:
 
     @contextmanager
     def _write(self) -> Iterator[Session]:
-        with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
-            yield session
+        try:
+            with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
+                yield session
+        except OperationalError as exc:
+            raise StoreUnavailable(f"database unavailable: {exc.orig or exc}") from exc
 
     @contextmanager
     def _read(self) -> Iterator[Session]:
-        with Session(self._engine) as session, session.begin():
-            yield session
+        try:
+            with Session(self._engine) as session, session.begin():
+                yield session
+        except OperationalError as exc:
+            raise StoreUnavailable(f"database unavailable: {exc.orig or exc}") from exc
 
     # --- folders and checkpoints ----------------------------------------------------------------
 
@@ -410,8 +426,27 @@ class Store:
             row.last_uid = last_uid
 
     def reset_folder(self, account: str, folder: str, new_uidvalidity: int) -> None:
-        """After a UIDVALIDITY change: the new validity, nothing seen yet under it."""
-        self.set_checkpoint(account, folder, new_uidvalidity, 0)
+        """After a UIDVALIDITY change: the new validity, nothing seen yet under it, and the folder
+        marked as reconciling (mail is matched by content) until ``finish_reconcile``."""
+        with self._write() as s:
+            row = _locked_folder(s, account, folder)
+            row.uidvalidity = new_uidvalidity
+            row.last_uid = 0
+            row.reconciling = True
+
+    def finish_reconcile(self, account: str, folder: str) -> None:
+        """One full pass over a recreated folder is done: back to plain UID checkpoints."""
+        with self._write() as s:
+            row = _locked_folder(s, account, folder)
+            row.reconciling = False
+
+    def recorded_uids(
+        self, account: str, folder: str, uidvalidity: int, uids: Sequence[int]
+    ) -> set[int]:
+        """Which of these UIDs (under this UIDVALIDITY) are recorded already."""
+        keys = [MessageKey(account, folder, uidvalidity, uid) for uid in uids]
+        with self._read() as s:
+            return {k.uid for k in _batch_lookup(s, keys)[0]}
 
     def note_poll(self, account: str, folder: str, *, ok: bool, error: str | None) -> None:
         now = self._clock()
@@ -713,6 +748,14 @@ class Store:
             s.flush()
             return _id(run)
 
+    def digest_sent_on(self, local_date: str) -> bool:
+        """Whether a digest for this local date was sent."""
+        with self._read() as s:
+            query = select(DigestRunRow.id).where(
+                DigestRunRow.local_date == local_date, DigestRunRow.status == "sent"
+            )
+            return s.exec(query).first() is not None
+
     def mark_digested(self, message_db_ids: Sequence[int], local_date: str, run_id: int) -> int:
         """Mark messages as reported by a digest (only those not reported before); returns the
         number marked."""
@@ -807,6 +850,9 @@ class Store:
 
 
 def _engine(url: str, busy_timeout: float) -> Engine:
+    for bare in ("postgresql://", "postgres://"):  # the driver we ship is psycopg 3
+        if url.startswith(bare):
+            url = "postgresql+psycopg://" + url.removeprefix(bare)
     if url.startswith("sqlite"):
         return _sqlite_engine(url, busy_timeout)
     if url.startswith("postgresql"):
@@ -907,6 +953,7 @@ def _folder_state(row: FolderRow) -> FolderState:
         last_success_at=row.last_success_at,
         last_error=row.last_error,
         last_poll_at=row.last_poll_at,
+        reconciling=row.reconciling,
     )
 
 

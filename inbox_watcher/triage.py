@@ -20,7 +20,7 @@ from extractors.message import Extraction
 from extractors.rules import CustomerRules
 from extractors.suggest import closest, fold
 from extractors.types import Candidate
-from inbox_watcher.model import JudgedCandidate, Outcome, PoRecord, Status
+from inbox_watcher.model import JudgedCandidate, LinkHow, Outcome, PoRecord, Status
 
 PoIndex = Mapping[str, Mapping[str, PoRecord]]  # customer -> canonical number -> record
 
@@ -68,7 +68,7 @@ def judge(
     blocking = [p for p in extraction.problems if p.blocking]
     partial = [p for p in extraction.problems if not p.blocking]
 
-    link_how = "found"
+    link_how: LinkHow = "found"
     known_nums = _unique(c.normalized for c in valid if is_known(c))
     unknown_nums = _unique(c.normalized for c in valid if not is_known(c))
 
@@ -78,7 +78,8 @@ def judge(
         if status is Status.AMBIGUOUS:
             reasons.append(
                 f"The message names {len(known_nums)} different known POs "
-                f"({', '.join(known_nums)}); it is linked to all of them: check which one it is about."
+                f"({', '.join(known_nums)}); it is linked to all of them: check which one it is "
+                "about."
             )
         for number in known_nums:
             record = pos.get(customer, {}).get(number) if customer else None
@@ -113,6 +114,14 @@ def judge(
                 f"'{c.raw}' in {_where(c)} is labelled as a PO but is not a well-formed PO number"
                 f"{' for ' + _name(customer, names) if customer else ''}."
             )
+            owner_number = _known_elsewhere(c.raw, customer or c.customer, pos, rules)
+            if owner_number is not None:
+                other, number = owner_number
+                reasons.append(
+                    f"'{c.raw}' is PO {number} of {_name(other, names)}, not of "
+                    f"{_name(customer or c.customer, names)}: wrong customer?"
+                )
+                continue
             hint = _suggest(c.raw, customer or c.customer, pos, rules)
             if hint:
                 suggestions.append(hint)
@@ -216,6 +225,26 @@ def _refold(text: str) -> str:
         if ch.upper() in "OQDILSBZG|" and (left.isdigit() or right.isdigit()):
             chars[i] = fold(ch) or ch
     return "".join(chars)
+
+
+def _known_elsewhere(
+    raw: str, customer: str | None, pos: PoIndex, rules: Mapping[str, CustomerRules]
+) -> tuple[str, str] | None:
+    """(other customer, canonical number) when another customer's rules read ``raw`` as one of
+    that customer's known POs."""
+    for other, rule in rules.items():
+        if other == customer or not pos.get(other):
+            continue
+        try:
+            m = rule.pattern.search(raw, timeout=0.5)
+        except TimeoutError:
+            continue
+        if m is None:
+            continue
+        number = rule.normalize(m)
+        if number is not None and number in pos[other]:
+            return other, number
+    return None
 
 
 def _other_owner(number: str, customer: str | None, pos: PoIndex) -> str | None:

@@ -31,8 +31,11 @@ def try_file(config: Config, path: Path) -> int:
     customers = tuple(config.customers)
     with make_pool(config) as pool:
         if PDF_MAGIC in data[:1024]:
-            [pdf_res] = pool.map(pdf_task, [PdfTask(data, path.name, customers, limits)],
-                             time_limit=limits.pdf_time_limit)
+            [pdf_res] = pool.map(
+                pdf_task,
+                [PdfTask(data, path.name, customers, limits)],
+                time_limit=limits.pdf_time_limit,
+            )
             print(f"file: {path} (PDF)")
             if not isinstance(pdf_res, Done):
                 print(f"unreadable: {pdf_res.kind.value}: {pdf_res.detail}")
@@ -43,8 +46,9 @@ def try_file(config: Config, path: Path) -> int:
             _print_problems(outcome.problems)
             _print_verdict(Extraction(None, "none", outcome.candidates, outcome.problems, 1))
             return 0
-        [res] = pool.map(analyse, [MessageTask(data, customers, limits)],
-                         time_limit=limits.message_time_limit)
+        [res] = pool.map(
+            analyse, [MessageTask(data, customers, limits)], time_limit=limits.message_time_limit
+        )
     print(f"file: {path} (message)")
     if not isinstance(res, Done):
         print(f"unreadable: {res.kind.value}: {res.detail}")
@@ -95,8 +99,10 @@ def _print_verdict(ex: Extraction) -> None:
     valid = own or [c for c in ex.candidates if c.valid]
     numbers = list(dict.fromkeys(c.normalized for c in valid))
     if numbers:
-        print(f"would be: PO numbers found: {', '.join(numbers)} "
-              "(linked if in the PO records, else unknown)")
+        print(
+            f"would be: PO numbers found: {', '.join(numbers)} "
+            "(linked if in the PO records, else unknown)"
+        )
     elif any(not c.valid for c in ex.candidates):
         print("would be: malformed")
     elif any(p.blocking for p in ex.problems):

@@ -19,7 +19,15 @@ import pytest
 from tests.servers import Dovecot, ImapUser, Postgres, SmtpSink, in_ci
 
 SERVER_FIXTURES = frozenset(
-    {"dovecot", "private_dovecot", "imap_user", "postgres", "private_postgres", "pg_url", "smtp_sink"}
+    {
+        "dovecot",
+        "private_dovecot",
+        "imap_user",
+        "postgres",
+        "private_postgres",
+        "pg_url",
+        "smtp_sink",
+    }
 )
 _serial = itertools.count(1)
 

@@ -10,8 +10,8 @@ encrypted files, a decompression bomb and a PDF whose form XObjects nest exponen
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 from fpdf import FPDF
 from fpdf.enums import EncryptionMethod, XPos, YPos
@@ -46,11 +46,11 @@ class InvoiceSpec:
     lines_per_page: int = 12  # filler item lines, so pages look like real invoices
 
 
-def invoice_pdf(spec: InvoiceSpec | None = None, **overrides: object) -> bytes:
+def invoice_pdf(spec: InvoiceSpec | None = None, **overrides: Any) -> bytes:
     """An invoice PDF as bytes. ``invoice_pdf(po="X", placement="table", pages=2, po_page=2)``."""
     base = spec or InvoiceSpec()
     if overrides:
-        base = InvoiceSpec(**{**_fields(base), **overrides})  # type: ignore[arg-type]
+        base = replace(base, **overrides)
     if not 1 <= base.po_page <= base.pages:
         raise ValueError(f"po_page {base.po_page} is outside 1..{base.pages}")
     pdf = FPDF(format="A4", unit="pt")
@@ -63,7 +63,7 @@ def invoice_pdf(spec: InvoiceSpec | None = None, **overrides: object) -> bytes:
         if page == 1 and base.decoys:
             _decoys(pdf, with_po=carries_po and base.placement == "header", spec=base)
         elif carries_po and base.placement == "header":
-            _decoys(pdf, with_po=True, spec=InvoiceSpec(**{**_fields(base), "decoys": False}))
+            _decoys(pdf, with_po=True, spec=replace(base, decoys=False))
         if carries_po and base.po is not None:
             if base.placement == "table":
                 _po_table(pdf, base.label, base.po)
@@ -73,10 +73,6 @@ def invoice_pdf(spec: InvoiceSpec | None = None, **overrides: object) -> bytes:
                 _po_kv_table(pdf, base.label, base.po)
         _items(pdf, base.lines_per_page, page)
     return bytes(pdf.output())
-
-
-def _fields(spec: InvoiceSpec) -> dict[str, object]:
-    return {name: getattr(spec, name) for name in InvoiceSpec.__slots__}
 
 
 def _page_header(pdf: FPDF, page: int, pages: int) -> None:
@@ -176,11 +172,22 @@ def mixed_pdf() -> bytes:
     return bytes(pdf.output())
 
 
+def blank_page_pdf() -> bytes:
+    """Page 1 has the PO, page 2 is blank (nothing drawn: not a scan, just an empty page)."""
+    pdf = FPDF(format="A4", unit="pt")
+    pdf.set_font("helvetica", size=10)
+    pdf.add_page()
+    pdf.set_xy(40, 40)
+    pdf.cell(300, 14, f"PO Number: {DEFAULT_PO}")
+    pdf.add_page()
+    return bytes(pdf.output())
+
+
 def encrypted_pdf(user_password: str = "", *, aes: bool = True) -> bytes:
     """An encrypted invoice. With ``user_password=""`` any reader opens it without asking."""
     pdf = FPDF(format="A4", unit="pt")
     pdf.set_encryption(
-        owner_password="owner-secret",  # noqa: S106 - a test fixture's password
+        owner_password="owner-secret",
         user_password=user_password,
         encryption_method=EncryptionMethod.AES_128 if aes else EncryptionMethod.RC4,
     )

@@ -95,9 +95,11 @@ def test_exception_is_reported_with_its_type() -> None:
     assert isinstance(first, Failed)
     assert first.kind is Unreadable.WORKER_CRASHED
     assert first.error == "ValueError: no such thing"
-    assert first.traceback is not None and "ValueError" in first.traceback
+    assert first.traceback is not None
+    assert "ValueError" in first.traceback
     # an exception does not cost the worker: the same process serves the next tasks
-    assert isinstance(second, Done) and isinstance(third, Done)
+    assert isinstance(second, Done)
+    assert isinstance(third, Done)
     assert second.value == third.value
 
 
@@ -116,8 +118,10 @@ def test_worker_exit_and_unpicklable_result() -> None:
         (exited,) = pool.map(_task, ["exit"], time_limit=10)
         (unpicklable,) = pool.map(_unpicklable, ["x"], time_limit=10)
         (fine,) = pool.map(_task, ["x"], time_limit=10)
-    assert isinstance(exited, Failed) and "status 3" in exited.detail
-    assert isinstance(unpicklable, Failed) and unpicklable.error is not None
+    assert isinstance(exited, Failed)
+    assert "status 3" in exited.detail
+    assert isinstance(unpicklable, Failed)
+    assert unpicklable.error is not None
     assert fine == Done("X")
 
 
@@ -140,7 +144,8 @@ def test_leaving_run_early_kills_busy_workers() -> None:
             started = list(pool.worker_pids)  # two sleeping, one idle
             break
         left = pool.worker_pids
-        assert len(started) == 3 and len(left) == 1  # the idle worker is kept
+        assert len(started) == 3
+        assert len(left) == 1
         assert _wait_dead([p for p in started if p not in left]) == []
         assert pool.map(_task, ["again"], time_limit=10) == [Done("AGAIN")]
 
@@ -180,7 +185,8 @@ def test_workers_die_with_their_parent(how: signal.Signals) -> None:
     try:
         assert parent.stdout is not None
         pids = [int(p) for p in parent.stdout.readline().split()]
-        assert len(pids) == 2 and all(_alive(p) for p in pids)
+        assert len(pids) == 2
+        assert all(_alive(p) for p in pids)
         time.sleep(0.3)  # the workers are now busy sleeping
         parent.send_signal(how)
         parent.wait(timeout=10)

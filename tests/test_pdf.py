@@ -18,7 +18,9 @@ _compiled = CustomerRules.compile(
     "westside",
     name="Westside Tools Ltd",
     senders=["*@westside-tools.example"],
-    pattern=r"(?<![\w/])(?P<year>20\d{2})[-/ ]?(?P<seq>\d{3,5})[-/ ]?(?P<dept>[A-Za-z]{2})(?![\w/])",
+    pattern=(
+        r"(?<![\w/])(?P<year>20\d{2})[-/ ]?(?P<seq>\d{3,5})[-/ ]?(?P<dept>[A-Za-z]{2})(?![\w/])"
+    ),
     format="{year}-{seq:0>5}-{dept:upper}",
     valid=r"20\d{2}-\d{5}-[A-Z]{2}",
     labels=["PO", "P.O.", "Purchase Order", "Order Ref", "Your ref", "PO Number", "Bestellnummer"],
@@ -134,8 +136,10 @@ def test_image_only_page_among_text_pages_is_partial() -> None:
 
 
 def test_blank_page_is_not_reported() -> None:
-    content = read_pdf(pdfgen.invoice_pdf(pages=1) + b"")
-    assert content.problems == ()
+    result = extract(pdfgen.blank_page_pdf())
+    assert result.problems == ()
+    assert result.page_count == 2
+    assert summary(result.candidates) == [(PO, True, True, 1)]
 
 
 @pytest.mark.parametrize("aes", [True, False])
@@ -211,7 +215,8 @@ def test_layout_only_for_pages_asked_for() -> None:
 
 def test_without_layout_callback_no_words() -> None:
     content = read_pdf(pdfgen.invoice_pdf(placement="table"))
-    assert content.words == () and content.tables == ()
+    assert content.words == ()
+    assert content.tables == ()
     assert "PO Number" in content.pages[0]
 
 
@@ -297,7 +302,8 @@ def test_hostile_pdfs_are_stopped_by_the_pool_limits() -> None:
         assert isinstance(outcome, Failed), name
         assert outcome.kind in (Unreadable.MEMORY_LIMIT, Unreadable.TIME_LIMIT), outcome
         assert outcome.error is None, outcome  # stopped by a limit, not by a bug of ours
-    assert isinstance(bomb, Failed) and bomb.kind is Unreadable.MEMORY_LIMIT
+    assert isinstance(bomb, Failed)
+    assert bomb.kind is Unreadable.MEMORY_LIMIT
     # The cycle is refused by the readers themselves: the page's own text is read.
     assert isinstance(cycle, Done)
     assert [c.normalized for c in cycle.value.candidates] == [PO]

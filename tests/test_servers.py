@@ -35,9 +35,11 @@ def test_plain_login_offers_the_capabilities_we_rely_on(imap_user: ImapUser) -> 
 
 
 def test_wrong_password_is_refused(imap_user: ImapUser) -> None:
-    with IMAPClient(imap_user.host, port=imap_user.port, ssl=False, timeout=10) as imap:
-        with pytest.raises(IMAPClient.Error, match="(?i)authentication failed"):
-            imap.login(imap_user.username, imap_user.password + "x")
+    with (
+        IMAPClient(imap_user.host, port=imap_user.port, ssl=False, timeout=10) as imap,
+        pytest.raises(IMAPClient.Error, match=r"(?i)authentication failed"),
+    ):
+        imap.login(imap_user.username, imap_user.password + "x")
 
 
 def test_tls_login_verified_against_the_test_ca(imap_user: ImapUser) -> None:
@@ -50,7 +52,7 @@ def test_tls_login_verified_against_the_test_ca(imap_user: ImapUser) -> None:
 
 
 def test_tls_without_the_ca_is_refused(imap_user: ImapUser) -> None:
-    with pytest.raises(ssl.SSLCertVerificationError, match="self-signed|unable to get local"):
+    with pytest.raises(ssl.SSLCertVerificationError, match=r"self-signed|unable to get local"):
         IMAPClient(
             "localhost",
             port=imap_user.ssl_port,

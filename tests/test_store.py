@@ -27,6 +27,7 @@ from inbox_watcher.store import (
     Link,
     Store,
     StoreError,
+    StoreUnavailable,
     UnknownMessage,
 )
 
@@ -156,6 +157,32 @@ def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
         store.note_poll(ACCOUNT, "INBOX", ok=True, error=None)
         with sqlite3.connect(path) as raw:
             assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_sqlite_writer_waits_for_the_busy_timeout(tmp_path: Path) -> None:
+    path = tmp_path / "busy.db"
+    url = f"sqlite:///{path}"
+    Store.open(url).close()
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        with Store.open(url, busy_timeout=0.2) as impatient:
+            with pytest.raises(StoreUnavailable, match="locked"):
+                impatient.note_poll(ACCOUNT, "INBOX", ok=True, error=None)
+            assert impatient.folder_state(ACCOUNT, "INBOX") is None  # readers are not blocked
+        release = threading.Timer(0.5, holder.execute, args=("COMMIT",))
+        release.start()
+        with Store.open(url, busy_timeout=10) as patient:
+            patient.note_poll(ACCOUNT, "INBOX", ok=True, error=None)  # waits, then succeeds
+            assert patient.folder_state(ACCOUNT, "INBOX") is not None
+        release.join()
+    finally:
+        holder.close()
+
+
+def test_unreachable_postgresql_is_unavailable_not_a_crash() -> None:
+    with pytest.raises(StoreUnavailable, match="cannot create the tables"):
+        Store.open("postgresql://po@127.0.0.1:1/nothing", busy_timeout=1)
 
 
 def test_reopen_keeps_data(db_url: str, clock: Clock) -> None:
@@ -291,6 +318,32 @@ def test_reset_folder_starts_a_new_validity(store: Store) -> None:
     assert store.record([reused], checkpoint=key(9, uidvalidity=8)) == 1
     with pytest.raises(CheckpointConflict):
         store.record([], checkpoint=key(10))  # the old validity
+
+
+def test_reconciling_lasts_until_finished(store: Store) -> None:
+    store.record([linked(2)], checkpoint=key(2))
+    state = store.folder_state(ACCOUNT, "INBOX")
+    assert state is not None
+    assert not state.reconciling
+    store.reset_folder(ACCOUNT, "INBOX", 8)
+    store.record([], checkpoint=key(40, uidvalidity=8))  # a batch; still reconciling
+    state = store.folder_state(ACCOUNT, "INBOX")
+    assert state is not None
+    assert (state.reconciling, state.last_uid) == (True, 40)
+    store.finish_reconcile(ACCOUNT, "INBOX")
+    state = store.folder_state(ACCOUNT, "INBOX")
+    assert state is not None
+    assert (state.reconciling, state.uidvalidity, state.last_uid) == (False, 8, 40)
+
+
+def test_recorded_uids(store: Store) -> None:
+    other_folder = processed(key(4, folder="x"), outcome(Status.MISSING))
+    store.record([linked(1), linked(3), other_folder], checkpoint=None)
+    store.record([processed(key(2, uidvalidity=6), outcome(Status.MISSING))], checkpoint=None)
+    assert store.recorded_uids(ACCOUNT, "INBOX", 7, [1, 2, 3, 4, 5]) == {1, 3}
+    assert store.recorded_uids(ACCOUNT, "INBOX", 6, [1, 2]) == {2}
+    assert store.recorded_uids(ACCOUNT, "INBOX", 7, []) == set()
+    assert store.recorded_uids(ACCOUNT, "INBOX", 7, list(range(1, 1500))) == {1, 3}
 
 
 def test_set_checkpoint_sets_exactly(store: Store) -> None:
@@ -521,7 +574,10 @@ def test_each_flag_is_digested_once(store: Store, clock: Clock) -> None:
     run = store.start_digest("2024-05-01")
     assert run is not None
     assert store.mark_digested([m.id for m in pending], "2024-05-01", run) == 2
+    assert not store.digest_sent_on("2024-05-01")
     assert store.finish_digest(run, ok=True, error=None) is True
+    assert store.digest_sent_on("2024-05-01")
+    assert not store.digest_sent_on("2024-05-02")
     assert store.undigested_flags() == []
     assert store.open_flag_count_older() == 2
     assert store.start_digest("2024-05-01") is None  # already sent today
@@ -555,6 +611,7 @@ def test_failed_digest_can_be_retried(store: Store) -> None:
     run = store.start_digest("2024-05-01")
     assert run is not None
     assert store.finish_digest(run, ok=False, error="SMTP 451") is False
+    assert not store.digest_sent_on("2024-05-01")
     retry = store.start_digest("2024-05-01")
     assert retry is not None
     assert retry != run

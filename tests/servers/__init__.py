@@ -12,8 +12,8 @@ Each server lives in its own temp dir, runs in the foreground as a child of this
 (`setpriv --pdeathsig`, util-linux), and is stopped by an atexit hook otherwise. A server must be
 started from a thread that outlives it (the parent-death signal follows the starting thread).
 
-Run as root (CI, the dev machines) mail belongs to the `dovecot` system user and PostgreSQL runs as
-`postgres`, since neither server accepts uid 0; as any other user both run as that user.
+When run as root (CI, the dev machines), mail belongs to the `dovecot` system user and PostgreSQL
+runs as `postgres`, since neither server accepts uid 0; as any other user both run as that user.
 """
 
 from tests.servers._process import ServerError, ServerNotInstalled, free_port, in_ci

@@ -9,7 +9,6 @@ import re
 import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from tests.servers._process import (
     ServerNotInstalled,
     free_port,
     log_tail,
+    make_root,
 )
 
 _SAFE_DBNAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -30,7 +30,9 @@ _SAFE_DBNAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 def _postgres_bindir() -> Path | None:
     candidates = glob.glob("/usr/lib/postgresql/*/bin/postgres")
-    versions = sorted(candidates, key=lambda p: int(re.sub(r"\D", "", Path(p).parts[-3]) or 0))
+    versions = sorted(
+        candidates, key=lambda p: [int(n) for n in re.findall(r"\d+", Path(p).parts[-3])]
+    )
     if versions:
         return Path(versions[-1]).parent
     found = shutil.which("postgres")
@@ -47,7 +49,7 @@ def _template_cluster(bindir: Path, owner: RunAs) -> Path:
         key = (bindir, owner.uid)
         if key in _templates:
             return _templates[key]
-        root = Path(tempfile.mkdtemp(prefix="pw-pg-template-"))
+        root, _ = make_root(None, "pw-pg-template-")
         atexit.register(shutil.rmtree, root, ignore_errors=True)
         owner.chown(root)
         data = root / "data"

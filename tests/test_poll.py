@@ -1,0 +1,375 @@
+"""`po-watcher poll` against a real Dovecot: statuses, reasons, exactly once, read-only, TLS."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from inbox_watcher.config import load_config
+from inbox_watcher.model import PoRecord, Status
+from inbox_watcher.poller import PollSummary
+from inbox_watcher.runtime import make_poller, make_pool, open_store
+from inbox_watcher.store import Store, StoredMessage, StoreUnavailable
+from tests.pdfgen import invoice_pdf
+from tests.servers import Dovecot, ImapUser
+from tests.setup_config import REPO, make_mail, write_config
+
+POS = [
+    PoRecord("2024-00815-MT", "westside", amount=Decimal("1200.50"), currency="GBP"),
+    PoRecord("2024-00816-MT", "westside"),
+    PoRecord("2023-00125-WS", "westside"),
+    PoRecord("2022-00001-OL", "westside", status="closed"),
+    PoRecord("ACME-123456", "acme"),
+    PoRecord("BN-2024-0815", "nordwind"),
+]
+
+
+def poll(config_path: Path) -> PollSummary:
+    config = load_config(config_path)
+    store = open_store(config)
+    try:
+        with make_pool(config) as pool:
+            return make_poller(config, store, pool).poll()
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def store_for(tmp_path: Path) -> Iterator[Store]:
+    config = (
+        load_config(tmp_path / "watcher.toml") if (tmp_path / "watcher.toml").exists() else None
+    )
+    store = Store.open(f"sqlite:///{tmp_path / 'state.db'}")
+    del config
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def records(tmp_path: Path) -> list[StoredMessage]:
+    with Store.open(f"sqlite:///{tmp_path / 'state.db'}") as store:
+        return list(store.messages())
+
+
+def by_subject(tmp_path: Path) -> dict[str, StoredMessage]:
+    return {m.subject: m for m in records(tmp_path)}
+
+
+def seed_pos(tmp_path: Path) -> None:
+    with Store.open(f"sqlite:///{tmp_path / 'state.db'}") as store:
+        store.upsert_pos(POS)
+
+
+def test_every_status_and_reason(dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, imap_user)
+    seed_pos(tmp_path)
+    original = "<original-order@westside-tools.example>"
+    mails = [
+        make_mail("Order 2024/815/mt", message_id=original),
+        make_mail("Order update", "Our PO 2024-09999-MT is attached."),
+        make_mail("Order update 2", "P.O. No. 2024-0815-M please confirm"),
+        make_mail("Hello", "Just a note to say thanks for the delivery."),
+        make_mail("Two orders", "PO 2024-00815-MT and also PO 2024-00816-MT."),
+        make_mail("Old order", "Regarding PO 2022-00001-OL"),
+        make_mail("Wrong customer", "PO ACME-123456", sender="buyer@westside-tools.example"),
+        make_mail(
+            "PO 2024-00815-MT",
+            "Invoice attached.",
+            pdf=("invoice.pdf", invoice_pdf(po="2024-00816-MT", placement="header")),
+        ),
+        make_mail("Re: Order 2024/815/mt thread", "Thanks, on it.", in_reply_to=original),
+        make_mail("Bestellung", "Bestellnummer: BN-2024-0815", sender="x@unknown.example"),
+        make_mail("Typo", "PO: 2024-0O815-MT"),
+    ]
+    # The reply's subject names the PO; strip it so it must inherit from the thread.
+    mails[8] = make_mail("Re: your note", "Thanks, on it.", in_reply_to=original)
+    dovecot.append(imap_user.username, "INBOX", mails)
+    summary = poll(cfg)
+    assert summary.errors == []
+    got = by_subject(tmp_path)
+    assert len(got) == len(mails)
+
+    assert got["Order 2024/815/mt"].status is Status.LINKED
+    assert got["Order 2024/815/mt"].po_numbers == ("2024-00815-MT",)
+
+    unknown = got["Order update"]
+    assert unknown.status is Status.UNKNOWN
+    assert any("2024-09999-MT" in r and "not in the PO records" in r for r in unknown.reasons)
+
+    malformed = got["Order update 2"]
+    assert malformed.status is Status.MALFORMED
+    assert "2024-00815-MT" in malformed.suggestions
+    assert any("Did you mean PO 2024-00815-MT" in r for r in malformed.reasons)
+
+    assert got["Hello"].status is Status.MISSING
+    assert got["Hello"].reasons
+
+    amb = got["Two orders"]
+    assert amb.status is Status.AMBIGUOUS
+    assert set(amb.po_numbers) == {"2024-00815-MT", "2024-00816-MT"}
+
+    closed = got["Old order"]
+    assert closed.status is Status.LINKED
+    assert any("is closed" in r for r in closed.reasons)
+
+    wrong = got["Wrong customer"]
+    assert wrong.status in (Status.UNKNOWN, Status.MALFORMED)
+    assert any("Acme" in r and "wrong customer" in r for r in wrong.reasons), wrong.reasons
+
+    parts = got["PO 2024-00815-MT"]
+    assert parts.status is Status.AMBIGUOUS
+    assert any("parts disagree" in r.lower() for r in parts.reasons)
+    assert any(j.candidate.source == "attachment:invoice.pdf" for j in parts.candidates)
+
+    reply = got["Re: your note"]
+    assert reply.status is Status.LINKED
+    assert reply.po_numbers == ("2024-00815-MT",)
+    assert any(link.how == "thread" for link in reply.links)
+
+    unknown_sender = got["Bestellung"]
+    assert unknown_sender.customer == "nordwind"
+    assert unknown_sender.status is Status.LINKED
+
+    typo = got["Typo"]
+    assert typo.status is Status.MALFORMED
+    assert "2024-00815-MT" in typo.suggestions
+
+
+def test_second_poll_changes_nothing_and_new_mail_alone_is_fetched(
+    dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path
+) -> None:
+    cfg = write_config(tmp_path, imap_user, batch_size=7)
+    seed_pos(tmp_path)
+    dovecot.append(
+        imap_user.username, "INBOX", [make_mail(f"PO 2024-00815-MT #{i}", seq=i) for i in range(20)]
+    )
+    first = poll(cfg)
+    assert first.recorded == 20
+    before = [(m.key, m.status, m.updated_at) for m in records(tmp_path)]
+
+    again = poll(cfg)
+    assert again.recorded == 0
+    assert sum(f.fetched for f in again.folders) == 0
+    assert [(m.key, m.status, m.updated_at) for m in records(tmp_path)] == before
+
+    dovecot.append(
+        imap_user.username, "INBOX", [make_mail(f"new {i}", seq=100 + i) for i in range(3)]
+    )
+    third = poll(cfg)
+    assert third.recorded == 3
+    assert sum(f.fetched for f in third.folders) == 3
+    assert len(records(tmp_path)) == 23
+
+
+def test_seen_flags_are_not_touched(dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, imap_user)
+    dovecot.append(imap_user.username, "INBOX", [make_mail("PO 2024-00815-MT")])
+    dovecot.append(imap_user.username, "INBOX", [make_mail("seen one")], flags=[b"\\Seen"])
+    poll(cfg)
+    with dovecot.client(imap_user.username) as imap:
+        imap.select_folder("INBOX", readonly=True)
+        flags = imap.get_flags(imap.search(["ALL"]))
+    seen = sorted(b"\\Seen" in f for f in flags.values())
+    assert seen == [False, True]
+
+
+def test_uidvalidity_change_records_only_new_mail(
+    dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path
+) -> None:
+    cfg = write_config(tmp_path, imap_user)
+    mails = [make_mail(f"PO 2024-00815-MT ({i})", seq=i) for i in range(5)]
+    dovecot.append(imap_user.username, "INBOX", mails)
+    poll(cfg)
+    old = dovecot.uidvalidity(imap_user.username, "INBOX")
+    new = dovecot.recreate_folder_new_uidvalidity(imap_user.username, "INBOX")
+    assert new != old
+    dovecot.append(imap_user.username, "INBOX", [*mails, make_mail("brand new", seq=99)])
+    summary = poll(cfg)
+    assert summary.folders[0].reconciled
+    assert summary.recorded == 1
+    subjects = sorted(m.subject for m in records(tmp_path))
+    assert subjects.count("brand new") == 1
+    assert len(subjects) == 6
+    # Reconciliation is finished: a further poll changes nothing.
+    assert poll(cfg).recorded == 0
+
+
+def test_over_size_message_is_unreadable_without_download(
+    dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path
+) -> None:
+    cfg = write_config(tmp_path, imap_user, extra_imap='max_message_size = "20KB"')
+    dovecot.append(
+        imap_user.username, "INBOX", [make_mail("huge", "x" * 60_000), make_mail("small")]
+    )
+    poll(cfg)
+    got = by_subject(tmp_path)
+    big = next(m for m in records(tmp_path) if m.status is Status.UNREADABLE)
+    assert "too large" in big.reasons[0]
+    assert big.subject == ""  # never downloaded: nothing of it is known but its size
+    assert "small" in got
+
+
+def test_tls_without_the_ca_is_refused(
+    dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path
+) -> None:
+    cfg = write_config(tmp_path, imap_user, tls=True, ca=False)
+    dovecot.append(imap_user.username, "INBOX", [make_mail("PO 2024-00815-MT")])
+    summary = poll(cfg)
+    assert summary.recorded == 0
+    assert "not trusted" in summary.errors[0]
+
+
+def test_tls_with_a_wrong_host_name_is_refused(
+    dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path
+) -> None:
+    cfg = write_config(tmp_path, imap_user, tls=True, host=dovecot.wrong_host)
+    dovecot.append(imap_user.username, "INBOX", [make_mail("PO 2024-00815-MT")])
+    summary = poll(cfg)
+    assert summary.recorded == 0
+    assert (summary.errors and "TLS" in summary.errors[0]) or "trusted" in summary.errors[0]
+
+
+def test_tls_verified_with_the_ca_works(
+    dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path
+) -> None:
+    cfg = write_config(tmp_path, imap_user, tls=True)
+    dovecot.append(imap_user.username, "INBOX", [make_mail("PO 2024-00815-MT")])
+    assert poll(cfg).recorded == 1
+
+
+def test_missing_folder_is_reported_and_others_go_on(
+    dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path
+) -> None:
+    cfg = write_config(tmp_path, imap_user, folders=("Gone", "INBOX"))
+    dovecot.append(imap_user.username, "INBOX", [make_mail("PO 2024-00815-MT")])
+    summary = poll(cfg)
+    assert summary.recorded == 1
+    assert len(summary.errors) == 1 and summary.errors[0].startswith("Gone:")
+    dovecot.create_folder(imap_user.username, "Gone")
+    dovecot.append(imap_user.username, "Gone", [make_mail("back again")])
+    summary = poll(cfg)
+    assert summary.errors == []
+    assert summary.recorded == 1
+
+
+def test_server_restart_during_poll_loses_nothing(private_dovecot: Dovecot, tmp_path: Path) -> None:
+    user = private_dovecot.add_user("restart@example.com", "pw-restart")
+    cfg = write_config(tmp_path, user, batch_size=20)
+    n = 400
+    private_dovecot.append(
+        user.username, "INBOX", [make_mail(f"m{i} PO 2024-00815-MT", seq=i) for i in range(n)]
+    )
+    result: list[PollSummary] = []
+    worker = threading.Thread(target=lambda: result.append(poll(cfg)))
+    worker.start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (tmp_path / "state.db").exists():
+        time.sleep(0.01)
+    time.sleep(0.3)
+    private_dovecot.stop()
+    time.sleep(1.5)
+    private_dovecot.start()
+    worker.join(120)
+    assert not worker.is_alive()
+    subjects = [m.subject for m in records(tmp_path)]
+    if len(subjects) < n:  # the outage outlasted the retries of that poll: the next one resumes
+        poll(cfg)
+        subjects = [m.subject for m in records(tmp_path)]
+    assert sorted(subjects) == sorted(f"m{i} PO 2024-00815-MT" for i in range(n))
+
+
+def _cli(cfg: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "inbox_watcher", "--config", str(cfg), *args],
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def test_kill_9_mid_batch_then_poll_again_is_exactly_once(
+    dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path
+) -> None:
+    cfg = write_config(tmp_path, imap_user, batch_size=25)
+    n = 600
+    dovecot.append(
+        imap_user.username, "INBOX", [make_mail(f"k{i} PO 2024-00815-MT", seq=i) for i in range(n)]
+    )
+    proc = _cli(cfg, "poll")
+    db = tmp_path / "state.db"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if db.exists() and 0 < len(records(tmp_path)) < n:
+                break
+        except StoreUnavailable:  # the poll is creating the tables right now
+            pass
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    partial = len(records(tmp_path))
+    assert partial < n, "the poll finished before it could be killed; make the mailbox larger"
+    done = _cli(cfg, "poll")
+    out, err = done.communicate(timeout=300)
+    assert done.returncode == 0, err.decode()
+    subjects = sorted(m.subject for m in records(tmp_path))
+    assert subjects == sorted(f"k{i} PO 2024-00815-MT" for i in range(n))
+
+
+@pytest.mark.parametrize("crash_at", [1, 2, 3])
+def test_crash_at_each_commit_then_restart(
+    dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path, crash_at: int
+) -> None:
+    cfg = write_config(tmp_path, imap_user, batch_size=4)
+    n = 10  # three batches: 4 + 4 + 2
+    dovecot.append(
+        imap_user.username, "INBOX", [make_mail(f"c{i} PO 2024-00815-MT", seq=i) for i in range(n)]
+    )
+    crashed = _cli(cfg, "poll", env={"PO_WATCHER_TEST_CRASH_AT_COMMIT": str(crash_at)})
+    crashed.communicate(timeout=120)
+    assert crashed.returncode == 77
+    assert len(records(tmp_path)) == 4 * (crash_at - 1)
+    done = _cli(cfg, "poll")
+    _, err = done.communicate(timeout=120)
+    assert done.returncode == 0, err.decode()
+    assert sorted(m.subject for m in records(tmp_path)) == sorted(
+        f"c{i} PO 2024-00815-MT" for i in range(n)
+    )
+
+
+def test_pos_import_reports_bad_rows_and_rejudges_unknown(
+    dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path
+) -> None:
+    cfg = write_config(tmp_path, imap_user)
+    dovecot.append(imap_user.username, "INBOX", [make_mail("late PO", "PO 2024-00777-MT")])
+    poll(cfg)
+    assert by_subject(tmp_path)["late PO"].status is Status.UNKNOWN
+    csv = tmp_path / "pos.csv"
+    csv.write_text(
+        "po_number,customer,status,amount\n"
+        "2024-00777-MT,westside,open,10.00\n"
+        "not-a-po,westside,open,1\n"
+        "ACME-123456,nobody,open,1\n",
+        encoding="utf-8",
+    )
+    proc = _cli(cfg, "pos", "import", str(csv))
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    text = err.decode()
+    assert ":3" in text or "line 3" in text
+    assert ":4" in text or "line 4" in text
+    assert "1 PO record(s) added" in out.decode()
+    late = by_subject(tmp_path)["late PO"]
+    assert late.status is Status.LINKED
+    assert late.po_numbers == ("2024-00777-MT",)

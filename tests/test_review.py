@@ -1,0 +1,165 @@
+"""`po-watcher flagged`, `resolve` and `dismiss` through the real command line, on a temp config
+and SQLite database: what they print, what they refuse and what they leave in the store."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from inbox_watcher.cli import main
+from inbox_watcher.config import Config, load_config
+from inbox_watcher.digest import build_digest
+from inbox_watcher.model import PoRecord, Review, Status
+from inbox_watcher.store import Link, Store
+from tests.test_digest import XSS, acme_unknown, processed, write_config
+
+NOW = dt.datetime(2024, 5, 2, 5, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> tuple[Path, Config]:
+    path = write_config(tmp_path, smtp_port=9)  # nothing is sent here
+    config = load_config(path)
+    with Store.open(config.database.url) as store:
+        store.record(
+            [
+                acme_unknown(1, subject="Acme order"),
+                processed(2, Status.MALFORMED, customer="westside", subject="Westside order"),
+                processed(3, Status.MISSING, customer=None, subject=XSS + "\x1b[31mred"),
+                processed(
+                    4,
+                    Status.LINKED,
+                    customer="acme",
+                    subject="Already linked",
+                    po_numbers=("ACME-123456",),
+                ),
+            ],
+            checkpoint=None,
+        )
+        store.upsert_pos([PoRecord("ACME-123456", "acme"), PoRecord("2024-00815-MT", "westside")])
+    return path, config
+
+
+def run(path: Path, *argv: str) -> int:
+    return main(["--config", str(path), *argv])
+
+
+def test_flagged_lists_open_flags_oldest_first(
+    setup: tuple[Path, Config], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = setup
+    assert run(path, "flagged") == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0].split() == ["id", "date", "customer", "status", "reason", "subject"]
+    rows = [line for line in lines[1:] if line[:1].isdigit()]
+    assert [r.split()[0] for r in rows] == ["1", "2", "3"]
+    assert rows[0].split()[1:4] == ["2024-04-30", "acme", "unknown"]
+    assert "Flagged as unknown (test 1)." in rows[0]
+    assert "Already linked" not in out
+    assert "\x1b" not in out  # a hostile subject cannot drive the terminal
+    assert "(3 open flag(s);" in out
+
+
+def test_resolve_normalizes_and_links_by_hand(
+    setup: tuple[Path, Config], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, config = setup
+    # "ACME PO 123456" is Acme's way of writing ACME-123456
+    assert run(path, "resolve", "1", "--po", "ACME PO 123456") == 0
+    captured = capsys.readouterr()
+    assert "message 1 linked to PO ACME-123456 (acme)" in captured.out
+    assert "warning" not in captured.err  # the PO is in the records
+
+    with Store.open(config.database.url) as store:
+        stored = store.message("1")
+        assert stored is not None
+        assert stored.review is Review.RESOLVED
+        assert stored.review_note == "linked by hand to ACME-123456"
+        assert Link("acme", "ACME-123456", "manual") in stored.links
+        assert [m.id for m in store.undigested_flags()] == [2, 3]
+        assert "Acme order" not in str(build_digest(config, store, now=NOW).listed)
+
+
+def test_resolve_by_message_id_warns_when_the_po_is_not_in_the_records(
+    setup: tuple[Path, Config], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, config = setup
+    assert run(path, "resolve", "<m2@customer.example>", "--po", "2024/999/mt") == 0
+    captured = capsys.readouterr()
+    assert "linked to PO 2024-00999-MT (westside)" in captured.out
+    assert "warning: PO 2024-00999-MT is not in the records of westside" in captured.err
+    with Store.open(config.database.url) as store:
+        stored = store.message("2")
+        assert stored is not None
+        assert stored.review is Review.RESOLVED
+        assert Link("westside", "2024-00999-MT", "manual") in stored.links
+
+
+def test_resolve_refuses_an_invalid_number(
+    setup: tuple[Path, Config], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, config = setup
+    assert run(path, "resolve", "1", "--po", "BN-2024-0815") == 1
+    err = capsys.readouterr().err
+    assert "not linked" in err
+    assert "'BN-2024-0815' is not a valid PO number for Acme Corporation" in err
+    with Store.open(config.database.url) as store:
+        stored = store.message("1")
+        assert stored is not None
+        assert stored.review is Review.OPEN
+        assert stored.links == ()
+
+
+def test_resolve_without_a_customer_uses_the_only_customer_whose_format_fits(
+    setup: tuple[Path, Config], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, config = setup
+    assert run(path, "resolve", "3", "--po", "BN 2024 0815") == 0
+    assert "linked to PO BN-2024-0815 (nordwind)" in capsys.readouterr().out
+    with Store.open(config.database.url) as store:
+        stored = store.message("3")
+        assert stored is not None
+        assert Link("nordwind", "BN-2024-0815", "manual") in stored.links
+
+
+def test_resolve_an_unknown_message_is_refused(
+    setup: tuple[Path, Config], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = setup
+    assert run(path, "resolve", "99", "--po", "ACME-123456") == 1
+    assert "no recorded message '99'" in capsys.readouterr().err
+    assert run(path, "dismiss", "9" * 30, "--reason", "x") == 1  # beyond any database id
+    assert "no recorded message" in capsys.readouterr().err
+    assert run(path, "resolve", "<nobody@nowhere>", "--po", "ACME-123456") == 1
+    assert "no recorded message '<nobody@nowhere>'" in capsys.readouterr().err
+
+
+def test_dismiss_keeps_the_reason_and_leaves_the_digest(
+    setup: tuple[Path, Config], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, config = setup
+    assert run(path, "dismiss", "3", "--reason", "  a newsletter,\n not an order ") == 0
+    assert "message 3 dismissed: a newsletter, not an order" in capsys.readouterr().out
+    with Store.open(config.database.url) as store:
+        stored = store.message("3")
+        assert stored is not None
+        assert stored.review is Review.DISMISSED
+        assert stored.review_note == "a newsletter, not an order"
+        assert [m.id for m in store.undigested_flags()] == [1, 2]
+
+    assert run(path, "dismiss", "2", "--reason", "   ") == 1
+    assert "give a reason" in capsys.readouterr().err
+    assert run(path, "flagged") == 0
+    out = capsys.readouterr().out
+    assert "(2 open flag(s);" in out
+
+
+def test_reprocess_is_not_implemented_yet(
+    setup: tuple[Path, Config], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = setup
+    assert run(path, "reprocess") == 2
+    assert "not yet implemented" in capsys.readouterr().err
