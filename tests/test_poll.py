@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -39,19 +38,6 @@ def poll(config_path: Path) -> PollSummary:
     try:
         with make_pool(config) as pool:
             return make_poller(config, store, pool).poll()
-    finally:
-        store.close()
-
-
-@pytest.fixture
-def store_for(tmp_path: Path) -> Iterator[Store]:
-    config = (
-        load_config(tmp_path / "watcher.toml") if (tmp_path / "watcher.toml").exists() else None
-    )
-    store = Store.open(f"sqlite:///{tmp_path / 'state.db'}")
-    del config
-    try:
-        yield store
     finally:
         store.close()
 
@@ -254,7 +240,8 @@ def test_missing_folder_is_reported_and_others_go_on(
     dovecot.append(imap_user.username, "INBOX", [make_mail("PO 2024-00815-MT")])
     summary = poll(cfg)
     assert summary.recorded == 1
-    assert len(summary.errors) == 1 and summary.errors[0].startswith("Gone:")
+    assert len(summary.errors) == 1
+    assert summary.errors[0].startswith("Gone:")
     dovecot.create_folder(imap_user.username, "Gone")
     dovecot.append(imap_user.username, "Gone", [make_mail("back again")])
     summary = poll(cfg)
@@ -321,7 +308,7 @@ def test_kill_9_mid_batch_then_poll_again_is_exactly_once(
     partial = len(records(tmp_path))
     assert partial < n, "the poll finished before it could be killed; make the mailbox larger"
     done = _cli(cfg, "poll")
-    out, err = done.communicate(timeout=300)
+    _, err = done.communicate(timeout=300)
     assert done.returncode == 0, err.decode()
     subjects = sorted(m.subject for m in records(tmp_path))
     assert subjects == sorted(f"k{i} PO 2024-00815-MT" for i in range(n))
