@@ -45,7 +45,7 @@ def main() -> int:
     server.start()
     try:
         user = server.add_user("po@example.com", password)
-        server.append(user, "INBOX", (p.read_bytes() for p in samples))
+        server.append(user.username, "INBOX", (p.read_bytes() for p in samples))
         print(f"Dovecot on 127.0.0.1:{args.port}: {len(samples)} sample messages in INBOX")
         po_watcher("check")
         po_watcher("pos", "import", str(SAMPLES / "pos.csv"))

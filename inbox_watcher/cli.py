@@ -9,10 +9,13 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inbox_watcher import __version__
 from inbox_watcher.config import Config, ConfigError, load_config
+
+if TYPE_CHECKING:
+    from inbox_watcher.store import StoredMessage
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -196,16 +199,16 @@ def _status_arg(value: str | None) -> Any:
         return False
 
 
-def _message_row(m: Any) -> dict[str, Any]:
+def _message_row(m: StoredMessage) -> dict[str, Any]:
     return {
         "message_id": m.message_id,
-        "folder": m.folder,
-        "uid": m.uid,
-        "uidvalidity": m.uidvalidity,
+        "folder": m.key.folder,
+        "uid": m.key.uid,
+        "uidvalidity": m.key.uidvalidity,
         "sender": m.sender,
         "subject": m.subject,
         "customer": m.customer,
-        "status": m.status,
+        "status": m.status.value,
         "po_numbers": list(m.po_numbers),
         "candidates": [
             {
@@ -231,8 +234,12 @@ def _csv_cell(value: Any) -> str:
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
-    headers = ("folder", "uid", "status", "customer", "po_numbers", "sender", "subject")
-    table = [[_short(row[h]) for h in headers] for row in rows]
+    headers = ("folder", "uid", "status", "customer", "po_numbers", "subject", "why")
+    table = [
+        [_short(row[h], 30) for h in headers[:-1]]
+        + [_short(row["reasons"][0] if row["reasons"] and row["status"] != "linked" else "", 70)]
+        for row in rows
+    ]
     widths = [max([len(h)] + [len(r[i]) for r in table]) for i, h in enumerate(headers)]
     print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
     print("  ".join("-" * w for w in widths))

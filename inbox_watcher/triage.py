@@ -110,18 +110,18 @@ def judge(
         status = Status.MALFORMED
         po_numbers = ()
         for c in malformed:
-            reasons.append(
-                f"'{c.raw}' in {_where(c)} is labelled as a PO but is not a well-formed PO number"
-                f"{' for ' + _name(customer, names) if customer else ''}."
-            )
             owner_number = _known_elsewhere(c.raw, customer or c.customer, pos, rules)
             if owner_number is not None:
                 other, number = owner_number
                 reasons.append(
-                    f"'{c.raw}' is PO {number} of {_name(other, names)}, not of "
+                    f"'{c.raw}' in {_where(c)} is PO {number} of {_name(other, names)}, not of "
                     f"{_name(customer or c.customer, names)}: wrong customer?"
                 )
                 continue
+            reasons.append(
+                f"'{c.raw}' in {_where(c)} is labelled as a PO but is not a well-formed PO number"
+                f"{' for ' + _name(customer, names) if customer else ''}."
+            )
             hint = _suggest(c.raw, customer or c.customer, pos, rules)
             if hint:
                 suggestions.append(hint)
@@ -147,10 +147,12 @@ def judge(
                 "No PO number was found, and the sender matches no customer's sender list."
             )
         else:
-            reasons.append(
-                "No PO number was found in the subject, the body"
-                f"{' or the PDF attachments' if extraction.pdf_count else ''}."
+            where = (
+                "the subject, the body or the PDF attachments"
+                if extraction.pdf_count
+                else ("the subject or the body")
             )
+            reasons.append(f"No PO number was found in {where}.")
 
     if status in (Status.LINKED, Status.AMBIGUOUS) and malformed:
         for c in malformed:

@@ -1606,7 +1606,11 @@ def s_unknown_po(g: _Gen, c: _Customer) -> Scenario:
 
 
 def s_wrong_customer(g: _Gen, c: _Customer) -> Scenario:
-    """A customer's buyer quotes another customer's (known, well-formed) PO number."""
+    """A customer's buyer quotes another customer's (known, well-formed) PO number.
+
+    For the message's customer that is a labelled value that is not one of its numbers:
+    ``malformed`` (the model's definition); the reasons should name the other customer.
+    """
     others = [o for o in g.customers if o.id != c.id]
     other = g.rng.choice(others)
     number = _known(g, other)
@@ -1614,7 +1618,7 @@ def s_wrong_customer(g: _Gen, c: _Customer) -> Scenario:
     d.subject = _plain_subject(g, d.lang)
     label = _label(g, c)
     d.blocks = [_p(_greeting(g, d.lang)), _p(*_order_lines(g, c, f"{label} {number}"))]
-    return _finish(g, d, c), "unknown", (), c.id, f"number_of:{other.id}"
+    return _finish(g, d, c), "malformed", (), c.id, f"number_of:{other.id}"
 
 
 def s_malformed(g: _Gen, c: _Customer) -> Scenario:

@@ -327,12 +327,7 @@ def test_sample_pos_csv_is_consistent(customers: tuple[CustomerRules, ...]) -> N
 
 
 # Samples whose documented (true) status the product does not give yet, and why.
-KNOWN_SAMPLE_MISREADS = {
-    "11-unknown-wrong-customer.eml": (
-        "the routed customer's rules read another customer's well-formed PO as a malformed value "
-        "(status malformed), so the 'belongs to another customer' reason never fires"
-    ),
-}
+KNOWN_SAMPLE_MISREADS: dict[str, str] = {}
 
 
 def _sample_params() -> list[object]:

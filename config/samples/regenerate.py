@@ -107,11 +107,11 @@ SAMPLES: tuple[Sample, ...] = (
         "a well-formed Westside number that is not in pos.csv",
     ),
     Sample(
-        "11-unknown-wrong-customer.eml",
+        "11-malformed-wrong-customer.eml",
         "wrong_customer",
         "westside",
         "number_of:nordwind",
-        "a Westside buyer quotes a Nordwind PO number (known for Nordwind)",
+        "a Westside buyer quotes a Nordwind PO: the reasons name Nordwind",
     ),
     Sample(
         "12-malformed-did-you-mean.eml",
