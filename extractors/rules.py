@@ -93,7 +93,7 @@ def label_regex(labels: Sequence[str]) -> str:
                 parts.append(regex.escape(ch))
         alternatives.append("".join(parts))
     body = "|".join(alternatives) or r"(?!)"
-    return rf"(?<![\w])(?:{body})(?![^\W\d_])(?!\s*Box\b){_LABEL_SUFFIX}"
+    return rf"(?<![\w])(?:{body})(?![^\W\d_])(?![\s.\-]*Box\b){_LABEL_SUFFIX}"
 
 
 @dataclass(frozen=True)
@@ -201,7 +201,7 @@ class CustomerRules:
         positional = [match.group(0), *(g if g is not None else "" for g in match.groups())]
         try:
             return _FORMATTER.vformat(self.format, positional, groups)
-        except (ValueError, KeyError, IndexError, TypeError):
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             return None
 
     def is_valid(self, number: str) -> bool:

@@ -30,35 +30,39 @@ CONTEXT_CHARS = 40
 
 _DECOY = regex.compile(
     r"""(?<![\w])(?:
-        invoice|inv|rechnung|rechnungs-?nr|facture|bill|credit\s+note|gutschrift
-      | tracking|track|awb|waybill|consignment|shipment|delivery\s+note|lieferschein
+        invoice|inv|rechnung|rechnungs-?(?:nummer|nr)|facture|bill|credit\s+note|gutschrift
+      | tracking|track|awb|waybill|consignment|shipment|delivery\s+note|lieferschein(?:nummer|nr)?
+      | sendungs(?:nummer|nr)|paketnummer|auftragsbest[äa]tigung
       | phone|tel|telephone|telefon|fax|mobile|mob|cell|call
       | iban|bic|swift|account|acct|a/c|sort\s+code|routing|bank
-      | vat|ust-?id|tax\s*id|tax|ein|duns|reg(?:istration)?
+      | vat|ust-?id(?:nr)?|tax\s*id|tax|ein|duns|reg(?:istration)?|steuer-?nr|st\.-?nr
+      | hrb|hra|handelsregister|amtsgericht
+      | company\s+(?:no|number|reg)|registered\s+(?:no|number|in)
+      | zip|postcode|post\s+code|plz
       | customer\s+(?:no|number|id|\#)|kundennummer|kunden-?nr|client\s+(?:no|number|id)
       | quote|quotation|angebot|case|ticket|rma|serial|s/n|sku|part|article|artikel|item
-      | our\s+ref(?:erence)?|our\s+order|sales\s+order|order\s+confirmation|confirmation
-      | p\.?\s*o\.?\s*box|postfach
+      | our\s+ref(?:erence)?|sales\s+order|order\s+confirmation|confirmation
+      | p\.?\s*o\.?[\s-]*box|postfach
       | date|datum|due
     )(?![^\W\d_])\.?""",
     regex.IGNORECASE | regex.VERBOSE,
 )
 # What may stand between a label and its value: separators and "No."/"#" words.
 _GAP = regex.compile(
-    r"[\s:#.\-=(\[]*(?:(?:no|nr|num|number|nummer|ref|id)\.?[\s:#.\-=]*)?",
+    r"[\s:#.\-=(\[]*(?:(?:no|nr|num|number|nummer|reference|ref|id)\.?[\s:#.\-=]*)?",
     regex.IGNORECASE,
 )
 _LABEL_REACH = 24  # characters between the end of a label and the start of its value
 _QUOTE_MARKERS = regex.compile(
     r"""^(?:
-        \s*-{2,}\s*(?:original\s+message|forwarded\s+message|weitergeleitete\s+nachricht
+        [ \t]*-{2,}[ \t]*(?:original\s+message|forwarded\s+message|weitergeleitete\s+nachricht
                     |urspr[üu]ngliche\s+nachricht|message\s+d'origine)\s*-{2,}
-      | \s*begin\s+forwarded\s+message:
-      | \s*on\s[^\n]{0,200}?(?:\n[^\n]{0,200}?)?\bwrote:\s*$
-      | \s*am\s[^\n]{0,200}?schrieb[^\n]{0,100}:\s*$
-      | \s*le\s[^\n]{0,200}?a\s+[ée]crit\s*:\s*$
-      | \s*_{8,}\s*$
-      | \s*(?:from|von|de):\s[^\n]+\n\s*(?:sent|gesendet|date|datum|envoy[ée]):\s
+      | [ \t]*begin\s+forwarded\s+message:
+      | [ \t]*on\s[^\n]{0,200}?(?:\n[^\n]{0,200}?)?\bwrote:[ \t]*$
+      | [ \t]*am\s[^\n]{0,200}?schrieb[^\n]{0,100}:[ \t]*$
+      | [ \t]*le\s[^\n]{0,200}?a\s+[ée]crit[ \t]*:[ \t]*$
+      | [ \t]*_{8,}[ \t]*$
+      | [ \t]*(?:from|von|de):[ \t][^\n]+\n[ \t]*(?:sent|gesendet|date|datum|envoy[ée]):\s
     )""",
     regex.IGNORECASE | regex.VERBOSE | regex.MULTILINE,
 )
@@ -68,6 +72,7 @@ _NEXT_PIECE = regex.compile(r" ([A-Za-z0-9]{1,5})(?![A-Za-z0-9\-/])")
 _DATE_LIKE = regex.compile(
     r"^(?:\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{1,2}\.?\s*[A-Za-z]{3,9}\.?\s*\d{2,4})$"
 )
+_WHITESPACE = regex.compile(r"\s")
 _INSIDE_ADDRESS = regex.compile(r"[@]|://|www\.", regex.IGNORECASE)
 
 
@@ -85,6 +90,14 @@ def scan_text(
     if not text:
         return [], problems
     if len(text) > MAX_TEXT_CHARS:
+        problems.append(
+            Problem(
+                source,
+                Unreadable.TOO_LARGE,
+                f"only the first {MAX_TEXT_CHARS:,} of {len(text):,} characters were searched",
+                blocking=False,
+            )
+        )
         text = text[:MAX_TEXT_CHARS]
     try:
         labels = [(m.start(), m.end()) for m in rules.label_pattern.finditer(text, timeout=timeout)]
@@ -97,7 +110,10 @@ def scan_text(
         )
         return [], problems
 
+    # A label inside a decoy phrase ("our order", "order confirmation") is no label.
+    labels = [lab for lab in labels if not any(ds <= lab[0] and lab[1] <= de for ds, de in decoys)]
     label_ends = sorted(end for _, end in labels)
+    label_starts = {start for start, _ in labels}
     decoy_ends = sorted(end for _, end in decoys)
 
     def is_quoted(pos: int) -> bool:
@@ -112,8 +128,10 @@ def scan_text(
         start, end = m.span()
         if end == start:
             continue
-        labelled = _adjacent(text, label_ends, start)
-        if not labelled and _adjacent(text, decoy_ends, start):
+        labelled = start in label_starts or _adjacent(text, label_ends, start)
+        if not labelled and (
+            _adjacent(text, decoy_ends, start) or _in_digit_group(text, start, end)
+        ):
             continue
         if _inside_address(text, start, end):
             continue
@@ -141,7 +159,7 @@ def scan_text(
         if value is None:
             continue
         vstart, vend = value
-        if any(cs <= vstart < ce or vstart <= cs < vend for cs, ce in claimed):
+        if _overlaps(claimed, vstart, vend):
             continue
         raw = text[vstart:vend]
         if not _looks_like_attempt(raw) or _inside_address(text, vstart, vend):
@@ -159,8 +177,19 @@ def scan_text(
                 customer=rules.id,
             )
         )
-        claimed.append((vstart, vend))
+        bisect.insort(claimed, (vstart, vend))
     return dedupe(found), problems
+
+
+def _overlaps(spans: list[tuple[int, int]], start: int, end: int) -> bool:
+    """Whether [start, end) overlaps one of the sorted, non-nested spans."""
+    i = bisect.bisect_left(spans, (start, start))
+    for j in (i - 1, i):
+        if 0 <= j < len(spans):
+            s, e = spans[j]
+            if s < end and start < e:
+                return True
+    return False
 
 
 def dedupe(candidates: Iterable[Candidate]) -> list[Candidate]:
@@ -232,14 +261,27 @@ def _looks_like_attempt(raw: str) -> bool:
     return not _DATE_LIKE.match(raw)
 
 
+def _in_digit_group(text: str, start: int, end: int) -> bool:
+    """Whether an all-digit match continues a run of digit groups ("+49 (0)201 554433",
+    "0044 20 7946 0958"): part of a phone or account number, not a PO."""
+    if not text[start:end].isdigit():
+        return False
+    before = text[max(0, start - 3) : start]
+    after = text[end : end + 2]
+    return bool(regex.search(r"[\d)+][ \-./]?$", before)) or bool(regex.match(r"[ \-./]?\d", after))
+
+
 def _inside_address(text: str, start: int, end: int) -> bool:
-    """Whether the match sits inside an e-mail address or URL (its whitespace-free token)."""
-    left = text.rfind(" ", max(0, start - 80), start)
-    left = max(left, text.rfind("\n", max(0, start - 80), start))
-    right_candidates = [i for i in (text.find(" ", end), text.find("\n", end)) if i != -1]
-    right = min(right_candidates) if right_candidates else len(text)
-    token = text[left + 1 : min(right, end + 80)]
-    return bool(_INSIDE_ADDRESS.search(token))
+    """Whether the match sits inside an e-mail address or URL (its whitespace-free token).
+    Looks at most 80 characters either side, so a long run without spaces stays linear."""
+    window_start = max(0, start - 80)
+    left = text[window_start:start]
+    cut = max((left.rfind(ch) for ch in " \t\n\r"), default=-1)
+    left = left[cut + 1 :]
+    right = text[end : end + 80]
+    stop = _WHITESPACE.search(right)
+    right = right[: stop.start()] if stop else right
+    return bool(_INSIDE_ADDRESS.search(left + text[start:end] + right))
 
 
 def _quoted_regions(text: str, timeout: float) -> tuple[int, list[tuple[int, int]]]:

@@ -45,23 +45,28 @@ def judge(
     """Judge one message. ``thread_pos``: (customer, number) links of the messages it replies to."""
     names = names or {}
     rules = rules or {}
-    customer = extraction.customer
+    routed = extraction.customer
     cands = extraction.candidates
 
-    def owner(c: Candidate) -> str | None:
-        return customer or c.customer
-
     def is_known(c: Candidate) -> bool:
-        cust = owner(c)
+        cust = routed or c.customer
         return c.valid and cust is not None and c.normalized in pos.get(cust, {})
 
+    def counts(c: Candidate) -> bool:
+        """A bare run of digits nobody labelled (a phone or register number?) counts only when
+        it is a known PO; otherwise it is weak evidence and is not flagged as unknown."""
+        weak = not c.labelled and c.raw.strip().isdigit()
+        return not weak or is_known(c)
+
     judged = tuple(JudgedCandidate(c, is_known(c)) for c in cands)
-    own_valid = [c for c in cands if c.valid and not c.quoted]
-    valid = own_valid or [c for c in cands if c.valid]
+    own_valid = [c for c in cands if c.valid and not c.quoted and counts(c)]
+    valid = own_valid or [c for c in cands if c.valid and counts(c)]
     own_bad = [c for c in cands if not c.valid and not c.quoted]
     malformed = own_bad or ([c for c in cands if not c.valid] if not own_valid else [])
+    customer = routed
     if not customer and valid:
-        customer = valid[0].customer
+        known_first = [c for c in valid if is_known(c)] or valid
+        customer = known_first[0].customer
 
     reasons: list[str] = []
     suggestions: list[str] = []
