@@ -44,6 +44,12 @@ class Metrics:
                 "# HELP po_watcher_messages Messages recorded, by status.",
                 "# TYPE po_watcher_messages gauge",
                 *(f'po_watcher_messages{{status="{s}"}} {n}' for s, n in sorted(stats.items())),
+                "# HELP po_watcher_recorded_total Messages recorded since start, by status.",
+                "# TYPE po_watcher_recorded_total counter",
+                *(
+                    f'po_watcher_recorded_total{{status="{s}"}} {n}'
+                    for s, n in sorted(self.recorded.items())
+                ),
                 "# HELP po_watcher_polls_total Polls run since start.",
                 "# TYPE po_watcher_polls_total counter",
                 f"po_watcher_polls_total {self.polls}",
@@ -73,8 +79,7 @@ class HealthServer:
     ) -> None:
         self.store = store
         self.metrics = metrics
-        self.account = account
-        self.folders = folders
+        self._watched = (account, folders)
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -98,17 +103,28 @@ class HealthServer:
         self.server = ThreadingHTTPServer((host, port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
+    def watch(self, account: str, folders: tuple[str, ...]) -> None:
+        """The account and folders /healthz reports on (after a configuration reload)."""
+        self._watched = (account, folders)
+
     def healthz(self) -> tuple[int, str, str]:
         folders: dict[str, Any] = {}
         healthy = True
-        for folder in self.folders:
-            state = self.store.folder_state(self.account, folder)
+        account, watched = self._watched
+        for folder in watched:
+            state = self.store.folder_state(account, folder)
             last_ok = state.last_success_at if state else None
+            last_error = state.last_error if state else None
             folders[folder] = {
                 "last_success": last_ok.isoformat() if last_ok else None,
-                "last_error": state.last_error if state else None,
+                "last_poll": state.last_poll_at.isoformat()
+                if state and state.last_poll_at
+                else None,
+                "last_error": last_error,
             }
-            if state is None or last_ok is None or (state.last_error and not last_ok):
+            # Healthy: every folder was polled successfully and its latest poll did not fail
+            # (the store clears last_error on each successful poll).
+            if last_ok is None or last_error:
                 healthy = False
         doc = {
             "status": "ok" if healthy else "degraded",

@@ -15,8 +15,17 @@ from typing import IO
 from inbox_watcher.config import Config
 
 
-class InstanceLocked(Exception):
+class InstanceLockError(Exception):
+    """The daemon may not start on this database; the message says why."""
+
+
+class InstanceLocked(InstanceLockError):
     """Another po-watcher already runs on this database."""
+
+
+class LockFileUnusable(InstanceLockError):
+    """The lock file next to the database cannot be created or locked (permissions, read-only
+    file system)."""
 
 
 @dataclass
@@ -29,8 +38,14 @@ class InstanceLock:
         if path is None:
             return cls(None)
         lock_path = path.with_name(path.name + ".lock")
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        handle = lock_path.open("a+", encoding="utf-8")
+        try:
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
+            handle = lock_path.open("a+", encoding="utf-8")
+        except OSError as exc:
+            raise LockFileUnusable(
+                f"cannot create the lock file {lock_path} next to the database: "
+                f"{exc.strerror or exc} (the daemon needs write access to that folder)"
+            ) from None
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

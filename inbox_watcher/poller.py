@@ -66,6 +66,7 @@ class FolderReport:
     held: int = 0  # failed this time, will be retried
     error: str | None = None
     reconciled: bool = False
+    leased_elsewhere: bool = False  # another instance holds this folder's lease
 
 
 @dataclass
@@ -143,7 +144,12 @@ class Poller:
                     break
                 report = FolderReport(folder)
                 summary.folders.append(report)
-                mailbox = self._poll_with_retries(mailbox, folder, report, summary)
+                with self.store.folder_lease(self.settings.account, folder) as held:
+                    if not held:
+                        report.leased_elsewhere = True
+                        log.info("folder polled by another instance", extra={"folder": folder})
+                        continue
+                    mailbox = self._poll_with_retries(mailbox, folder, report, summary)
         finally:
             if mailbox is not None:
                 mailbox.close()

@@ -2,16 +2,19 @@
 
 APScheduler 3 runs the poll every ``poll_every`` (one at a time, missed runs coalesced) and the
 digest daily at ``digest_at`` in the configured time zone; a digest that fails is retried every
-``DIGEST_RETRY`` until it goes out, and a digest whose time passed while the daemon was down
-goes out at start. The store decides "once per local date", so clock jumps cannot send two.
+``DIGEST_RETRY`` until it goes out, and a digest whose time passed today while the daemon was down
+goes out right after the first poll (so it includes the mail that came in meanwhile). The store
+decides "once per local date", so restarts and clock jumps cannot send two.
 
 Signals: SIGTERM/SIGINT set the stop flag: the poll in hand finishes its batch, commits and the
 process exits 0. SIGHUP reloads the configuration; a broken one is logged and the last good one
-stays in force.
+stays in force. The database and the health endpoint's port are fixed at start (a change to them
+is logged as needing a restart).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import signal
@@ -20,22 +23,28 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from inbox_watcher.config import Config, ConfigError, load_config
-from inbox_watcher.digest import send_digest
+from inbox_watcher.digest import DigestResult, local_date, send_digest
 from inbox_watcher.health import HealthServer, Metrics
-from inbox_watcher.instance import InstanceLock, InstanceLocked
+from inbox_watcher.instance import InstanceLock, InstanceLockError, LockFileUnusable
 from inbox_watcher.runtime import make_poller, make_pool, open_store
+from inbox_watcher.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 DIGEST_RETRY = dt.timedelta(minutes=10)
 EXIT_OK = 0
-EXIT_LOCKED = 75  # EX_TEMPFAIL: another instance holds the database
+EXIT_LOCKED = 75  # EX_TEMPFAIL: another instance holds the database, or the health port is taken
+EXIT_CANTCREAT = 73  # EX_CANTCREAT: the lock file next to the database cannot be created
 EXIT_CONFIG = 78
+SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+RETRY_JOB = "digest-retry"
+CATCH_UP_JOB = "digest-catch-up"
 
 
 class Service:
@@ -49,7 +58,9 @@ class Service:
         self.pool = make_pool(config)
         self.metrics = Metrics()
         self.scheduler = BackgroundScheduler(timezone=config.schedule.tzinfo)
+        self.health: HealthServer | None = None
         self._poll_lock = threading.Lock()
+        self._polled_once = False
 
     # -- jobs -----------------------------------------------------------------------------------
     def poll_job(self) -> None:
@@ -71,22 +82,34 @@ class Service:
             self._poll_lock.release()
 
     def digest_job(self) -> None:
+        """Send today's digest (the store refuses a second one for the same local date). On
+        failure nothing is marked sent and a retry is scheduled; on success a pending retry is
+        dropped."""
         now = dt.datetime.now(dt.UTC)
+        result: DigestResult | None
         try:
             result = send_digest(self.config, self.store, now=now)
-        except Exception as exc:
+        except Exception as exc:  # a job boundary: logged with the traceback, then retried
             result = None
             log.exception("digest failed", extra={"error": str(exc)})
-        ok = result is not None and getattr(result, "ok", False)
         if result is not None:
-            log.info("digest", extra={"result": str(getattr(result, "summary", result))})
-        if not ok and not self.stop.is_set():
-            self.metrics.error("digest_failed")
-            retry_at = dt.datetime.now(dt.UTC) + DIGEST_RETRY
-            self.scheduler.add_job(
-                self.digest_job, "date", run_date=retry_at, id="digest-retry", replace_existing=True
-            )
-            log.warning("digest will be retried", extra={"at": retry_at.isoformat()})
+            level = logging.INFO if result.ok else logging.ERROR
+            log.log(level, result.summary, extra={"digest": result.status})
+        if result is not None and result.ok:
+            self._drop_job(RETRY_JOB)
+            return
+        self.metrics.error("digest_failed")
+        if self.stop.is_set():
+            return
+        retry_at = dt.datetime.now(dt.UTC) + DIGEST_RETRY
+        self.scheduler.add_job(
+            self.digest_job, "date", run_date=retry_at, id=RETRY_JOB, replace_existing=True
+        )
+        log.warning("digest will be retried", extra={"at": retry_at.isoformat()})
+
+    def _drop_job(self, job_id: str) -> None:
+        with contextlib.suppress(JobLookupError):  # not scheduled, or it is the one running now
+            self.scheduler.remove_job(job_id)
 
     # -- lifecycle --------------------------------------------------------------------------------
     def schedule(self) -> None:
@@ -111,16 +134,21 @@ class Service:
             misfire_grace_time=None,
             replace_existing=True,
         )
-        if self._digest_overdue():
-            # The daemon was down at digest time today: send it now (the store refuses a second
-            # digest for the same local date, so this cannot double up).
-            self.scheduler.add_job(self.digest_job, id="digest-catch-up", replace_existing=True)
 
-    def _digest_overdue(self) -> bool:
+    def catch_up_digest(self) -> None:
+        """When today's digest time has passed and no digest went out today (the daemon was
+        down, or ``digest_at`` moved earlier on reload), send it now on the scheduler's thread."""
         tz = self.config.schedule.tzinfo
         now = dt.datetime.now(tz)
         at = self.config.schedule.digest_at
-        return (now.hour, now.minute) >= (at.hour, at.minute)
+        if (now.hour, now.minute) < (at.hour, at.minute):
+            return
+        day = local_date(self.config, now).isoformat()
+        if self.store.digest_sent_on(day):
+            log.info("today's digest was already sent", extra={"date": day})
+            return
+        log.info("the digest time has passed today: sending it now", extra={"date": day})
+        self.scheduler.add_job(self.digest_job, id=CATCH_UP_JOB, replace_existing=True)
 
     def reload(self) -> None:
         try:
@@ -132,9 +160,26 @@ class Service:
             )
             self.metrics.error("config_reload_failed")
             return
+        old = self.config
+        if new.database.url_with_password() != old.database.url_with_password():
+            log.warning("database.url changed: it takes effect at the next restart")
+        if new.service_port() != old.service_port() or (
+            new.service.health_host != old.service.health_host
+        ):
+            log.warning("[service] health endpoint changed: it takes effect at the next restart")
         self.config = new
+        if self.health is not None:
+            self.health.watch(new.imap.account, tuple(new.imap.folders))
         self.schedule()
-        log.warning("configuration reloaded", extra={"customers": len(new.customers)})
+        if self._polled_once:
+            self.catch_up_digest()
+        log.warning(
+            "configuration reloaded",
+            extra={
+                "customers": len(new.customers),
+                "folders": ",".join(new.imap.folders),
+            },
+        )
 
     def run(self) -> int:
         self.schedule()
@@ -156,12 +201,21 @@ class Service:
                 if self.poll_due.wait(0.2):
                     self.poll_due.clear()
                     self.poll_job()
+                    if not self._polled_once and not self.stop.is_set():
+                        self._polled_once = True
+                        self.catch_up_digest()
         finally:
-            self.scheduler.shutdown(wait=True)  # the poll in hand finishes and commits
-            self.pool.close()
-            self.store.close()
+            self.scheduler.shutdown(wait=True)  # a digest being sent finishes
+            self.close()
         log.warning("po-watcher stopped")
         return EXIT_OK
+
+    def close(self) -> None:
+        if self.health is not None:
+            self.health.stop()
+            self.health = None
+        self.pool.close()
+        self.store.close()
 
     def handle(self, signum: int, _frame: FrameType | None) -> None:
         if signum == signal.SIGHUP:
@@ -173,39 +227,69 @@ class Service:
 def run_service(
     config: Config, config_path: Path, *, log_format: str = "auto", once: bool = False
 ) -> int:
+    """Run the daemon until SIGTERM/SIGINT; returns the process's exit code."""
     del log_format  # logging is configured by the CLI
+    # Signals that arrive while starting up are kept and handled once the service exists (a
+    # SIGHUP's default action would kill the process, a SIGTERM's would skip the clean-up).
+    early: list[int] = []
+    previous = {sig: signal.signal(sig, lambda n, _f: early.append(n)) for sig in SIGNALS}
+    try:
+        return _run_locked(config, config_path, early, once=once)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run_locked(config: Config, config_path: Path, early: list[int], *, once: bool) -> int:
     try:
         lock = InstanceLock.acquire(config)
-    except InstanceLocked as exc:
+    except InstanceLockError as exc:
         log.error(str(exc))
-        print(f"po-watcher: {exc}")
-        return EXIT_LOCKED
+        return EXIT_CANTCREAT if isinstance(exc, LockFileUnusable) else EXIT_LOCKED
     try:
-        service = Service(config, config_path)
-        health: HealthServer | None = None
-        port = config.service_port()
-        if port:
-            health = HealthServer(
-                port,
-                service.store,
-                service.metrics,
-                account=config.imap.account,
-                folders=tuple(config.imap.folders),
-                host=config.service.health_host,
-            )
-            health.start()
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(sig, service.handle)
-        if once:
-            service.poll_job()
-            return EXIT_OK
         try:
-            return service.run()
-        finally:
-            if health is not None:
-                health.stop()
+            service = Service(config, config_path)
+        except StoreUnavailable as exc:
+            log.error(f"cannot open the database: {exc}")
+            return EXIT_LOCKED
+        for sig in SIGNALS:
+            signal.signal(sig, service.handle)
+        for signum in early:
+            service.handle(signum, None)
+        try:
+            service.health = _health_server(config, service)
+        except OSError as exc:
+            service.close()
+            log.error(
+                f"cannot serve /healthz on {config.service.health_host}:{config.service_port()}: "
+                f"{exc.strerror or exc} ([service] health_port)"
+            )
+            return EXIT_LOCKED
+        if once:
+            try:
+                service.poll_job()
+            finally:
+                service.close()
+            return EXIT_OK
+        return service.run()
     finally:
         lock.release()
+
+
+def _health_server(config: Config, service: Service) -> HealthServer | None:
+    port = config.service_port()
+    if not port:
+        return None
+    server = HealthServer(
+        port,
+        service.store,
+        service.metrics,
+        account=config.imap.account,
+        folders=tuple(config.imap.folders),
+        host=config.service.health_host,
+    )
+    server.start()
+    return server
 
 
 __all__: list[Any] = ["Service", "run_service"]

@@ -8,6 +8,7 @@ Each public method is one transaction. Timestamps are UTC-aware; money is ``Deci
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -642,6 +643,26 @@ class Store:
                 ).first()
             return None if row is None else _stored(s, [row])[0]
 
+    @contextmanager
+    def folder_lease(self, account: str, folder: str) -> Iterator[bool]:
+        """Hold the folder's lease while the block runs; yields False when another instance
+        holds it. On PostgreSQL a session advisory lock on a connection of its own (released
+        with it, also when the process dies); on SQLite always True (one instance per database
+        is enforced by the instance lock)."""
+        if self.dialect != "postgresql":
+            yield True
+            return
+        key = _lease_key(account, folder)
+        with self._engine.connect() as conn:
+            held = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+            conn.commit()
+            try:
+                yield held
+            finally:
+                if held:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                    conn.commit()
+
     def stats(self) -> dict[str, int]:
         """Message count by status (every status present, zero when none)."""
         counts = dict.fromkeys((s.value for s in Status), 0)
@@ -847,6 +868,12 @@ class Store:
 
 
 # --- engine -------------------------------------------------------------------------------------
+
+
+def _lease_key(account: str, folder: str) -> int:
+    """A stable signed 64-bit advisory-lock key for a folder."""
+    digest = hashlib.sha256(f"po-watcher\0{account}\0{folder}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def _engine(url: str, busy_timeout: float) -> Engine:

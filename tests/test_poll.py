@@ -360,3 +360,25 @@ def test_pos_import_reports_bad_rows_and_rejudges_unknown(
     late = by_subject(tmp_path)["late PO"]
     assert late.status is Status.LINKED
     assert late.po_numbers == ("2024-00777-MT",)
+
+
+def test_postgres_poll_and_folder_lease(
+    dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path, pg_url: str
+) -> None:
+    cfg = write_config(tmp_path, imap_user, database_url=pg_url)
+    config = load_config(cfg)
+    dovecot.append(imap_user.username, "INBOX", [make_mail(f"PO 2024-00815-MT {i}") for i in range(5)])
+    other = Store.open(pg_url)
+    try:
+        with other.folder_lease(config.imap.account, "INBOX") as held:
+            assert held
+            busy = poll(cfg)  # another instance holds INBOX: this one leaves it alone
+            assert busy.folders[0].leased_elsewhere
+            assert busy.recorded == 0
+        done = poll(cfg)
+        assert done.recorded == 5
+        assert not done.folders[0].leased_elsewhere
+        assert poll(cfg).recorded == 0
+        assert len(list(other.messages())) == 5
+    finally:
+        other.close()

@@ -1,0 +1,286 @@
+"""Independent tests of `extractors.message`: routing by sender, routing by pattern, every source
+scanned (subject, bodies, forwarded parts, PDFs through the reader the caller passes)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from extractors.message import Extraction, PdfOutcome, extract_email, route
+from extractors.rules import CustomerRules
+from extractors.text import scan_text
+from extractors.types import Attachment, Candidate, Email, Problem, TextPart, Unreadable
+
+
+def _compiled(customer_id: str, **kwargs: Any) -> CustomerRules:
+    rules = CustomerRules.compile(customer_id, **kwargs)
+    assert isinstance(rules, CustomerRules), rules
+    return rules
+
+
+WESTSIDE = _compiled(
+    "westside",
+    name="Westside Tools Ltd",
+    senders=["*@westside-tools.example", "purchasing@ws-group.example"],
+    pattern=r"(?<![\w/])(?P<year>20\d{2})[-/ ]?(?P<seq>\d{3,5})[-/ ]?(?P<dept>[A-Za-z]{2})(?![\w/])",
+    format="{year}-{seq:0>5}-{dept:upper}",
+    valid=r"20\d{2}-\d{5}-[A-Z]{2}",
+    labels=["PO", "P.O.", "Purchase Order", "Order Ref", "Your ref"],
+)
+ACME = _compiled(
+    "acme",
+    name="Acme Corporation",
+    senders=["*@acme-corp.example", "*@*.acme-corp.example"],
+    pattern=r"(?<![\w-])(?:ACME[- ]?)?(?:PO[- ]?)?(?P<num>\d{6})(?![\w-])",
+    format="ACME-{num}",
+    valid=r"ACME-\d{6}",
+    labels=["PO", "P.O.", "Purchase Order"],
+)
+NORDWIND = _compiled(
+    "nordwind",
+    name="Nordwind Handel GmbH",
+    senders=["*@nordwind-handel.example", "einkauf@nordwind.example"],
+    pattern=r"(?<![\w-])BN[- ]?(?P<year>20\d{2})[-/ ]?(?P<seq>\d{4})(?![\w-])",
+    format="BN-{year}-{seq}",
+    valid=r"BN-20\d{2}-\d{4}",
+    labels=["Bestellnummer", "Bestell-Nr.", "Bestellung", "PO"],
+)
+CUSTOMERS = (WESTSIDE, ACME, NORDWIND)
+
+
+def mail(
+    sender: str = "bob@westside-tools.example",
+    *,
+    subject: str = "",
+    body: str = "",
+    html: str = "",
+    forwarded: Sequence[TextPart] = (),
+    attachments: Sequence[Attachment] = (),
+) -> Email:
+    return Email(
+        message_id="<m1@test.example>",
+        sender=sender,
+        sender_name="",
+        subject=subject,
+        date=None,
+        in_reply_to=None,
+        references=(),
+        text_body=body,
+        html_text=html,
+        forwarded=tuple(forwarded),
+        attachments=tuple(attachments),
+        defects=(),
+    )
+
+
+def pdf(name: str, text: str = "") -> Attachment:
+    return Attachment(name, "application/pdf", b"%PDF-1.4\n" + text.encode(), is_pdf=True)
+
+
+def text_pdf_reader(att: Attachment, pool: Sequence[CustomerRules]) -> PdfOutcome:
+    """A real (if simple) reader: the 'PDF' bytes after the header are its one page of text."""
+    text = att.data.split(b"\n", 1)[1].decode()
+    cands: list[Candidate] = []
+    for rules in pool:
+        found, _ = scan_text(text, rules, f"attachment:{att.filename}", page=1)
+        cands.extend(found)
+    return PdfOutcome(tuple(cands), (), page_count=1)
+
+
+def numbers(ex: Extraction) -> set[tuple[str, str, bool]]:
+    return {(c.normalized, c.source, c.quoted) for c in ex.candidates if c.valid}
+
+
+# --- routing by sender ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sender", "expected"),
+    [
+        pytest.param("bob@westside-tools.example", ["westside"], id="domain-glob"),
+        pytest.param("BOB@WESTSIDE-TOOLS.EXAMPLE", ["westside"], id="upper-case"),
+        pytest.param("Purchasing@WS-Group.example", ["westside"], id="exact-address-mixed-case"),
+        pytest.param("anna@eu.acme-corp.example", ["acme"], id="subdomain-glob"),
+        pytest.param("einkauf@nordwind.example", ["nordwind"], id="exact-address"),
+        pytest.param("verkauf@nordwind.example", [], id="same-domain-other-address"),
+        pytest.param("bob@westside-tools.example.attacker.example", [], id="suffix-attack"),
+        pytest.param("", [], id="no-sender"),
+    ],
+)
+def test_route(sender: str, expected: list[str]) -> None:
+    assert [c.id for c in route(sender, CUSTOMERS)] == expected
+
+
+def test_sender_routed_message_uses_only_that_customer() -> None:
+    ex = extract_email(mail(body="PO 2023-00125-WS, Acme ref 123456"), CUSTOMERS)
+    assert (ex.customer, ex.routed_by) == ("westside", "sender")
+    assert all(c.customer == "westside" for c in ex.candidates)
+    assert numbers(ex) == {("2023-00125-WS", "body", False)}
+
+
+def test_sender_routed_message_without_po_keeps_customer() -> None:
+    ex = extract_email(mail(body="Hello, how are you?"), CUSTOMERS)
+    assert (ex.customer, ex.routed_by, ex.candidates) == ("westside", "sender", ())
+
+
+def test_overlapping_globs_pick_the_customer_whose_pattern_matched() -> None:
+    other = _compiled(
+        "westside-north",
+        name="Westside North",
+        senders=["*@westside-tools.example"],
+        pattern=r"(?<![\w-])WN-(?P<n>\d{5})(?![\w-])",
+        format="WN-{n}",
+        valid=r"WN-\d{5}",
+    )
+    ex = extract_email(mail(body="Order WN-12345 please"), (WESTSIDE, other))
+    assert (ex.customer, ex.routed_by) == ("westside-north", "sender")
+    assert numbers(ex) == {("WN-12345", "body", False)}
+
+
+# --- routing by pattern (sender matches nobody) -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "customer", "number"),
+    [
+        pytest.param("PO 2023-00125-WS", "westside", "2023-00125-WS", id="westside"),
+        pytest.param("please ship 2023/125/ws", "westside", "2023-00125-WS", id="unlabelled"),
+        pytest.param("Purchase Order: 654321", "acme", "ACME-654321", id="acme"),
+        pytest.param("Bestellnummer: BN-2024-0815", "nordwind", "BN-2024-0815", id="nordwind"),
+        pytest.param(
+            "PO 2023-00125-WS, call 0161 496 0000 or ship 123456",
+            "westside",
+            "2023-00125-WS",
+            id="labelled-one-wins-over-stray-digits",
+        ),
+    ],
+)
+def test_unknown_sender_tried_against_every_pattern(body: str, customer: str, number: str) -> None:
+    ex = extract_email(mail("stranger@freemail.example", body=body), CUSTOMERS)
+    assert (ex.customer, ex.routed_by) == (customer, "pattern")
+    assert numbers(ex) == {(number, "body", False)}
+    assert all(c.customer == customer for c in ex.candidates)
+
+
+def test_unknown_sender_without_any_po() -> None:
+    ex = extract_email(mail("stranger@freemail.example", body="Lunch on Friday?"), CUSTOMERS)
+    assert (ex.customer, ex.routed_by, ex.candidates) == (None, "none", ())
+
+
+def test_unknown_sender_with_malformed_po_stays_open_and_is_listed_once() -> None:
+    ex = extract_email(mail("stranger@freemail.example", body="PO: 2O23-00125-WS"), CUSTOMERS)
+    assert ex.customer is None
+    assert ex.routed_by == "none"
+    # Every customer has the label "PO"; the same text is listed once, not once per customer.
+    assert [(c.raw, c.valid) for c in ex.candidates] == [("2O23-00125-WS", False)]
+
+
+def test_unknown_sender_matching_two_customers_stays_open() -> None:
+    body = "Purchase Order 2023-00125-WS and Purchase Order 654321"
+    ex = extract_email(mail("stranger@freemail.example", body=body), CUSTOMERS)
+    assert ex.customer is None
+    assert {(c.normalized, c.customer) for c in ex.candidates if c.valid} == {
+        ("2023-00125-WS", "westside"),
+        ("ACME-654321", "acme"),
+    }
+
+
+# --- every source ---------------------------------------------------------------------------
+
+
+def test_subject_body_and_html_are_all_searched() -> None:
+    ex = extract_email(
+        mail(subject="PO 2023-00125-WS", body="see PO 2023-00126-WS", html="PO 2023-00127-WS"),
+        CUSTOMERS,
+    )
+    assert numbers(ex) == {
+        ("2023-00125-WS", "subject", False),
+        ("2023-00126-WS", "body", False),
+        ("2023-00127-WS", "body", False),
+    }
+
+
+def test_plain_and_html_copies_of_one_number_are_one_candidate() -> None:
+    ex = extract_email(
+        mail(body="PO 2023-00125-WS", html="PO 2023-00125-WS"), CUSTOMERS
+    )
+    assert len(ex.candidates) == 1
+
+
+def test_forwarded_part_is_searched_and_quoted() -> None:
+    fwd = TextPart("Purchase Order: 2023-00125-WS", quoted=True, origin="forwarded")
+    ex = extract_email(mail(body="See the forwarded order.", forwarded=[fwd]), CUSTOMERS)
+    assert numbers(ex) == {("2023-00125-WS", "body", True)}
+
+
+def test_quoted_reply_in_body_is_searched_and_quoted() -> None:
+    body = "Thanks!\n\nOn Mon, 4 Dec 2023, Bob wrote:\n> PO 2023-00125-WS"
+    ex = extract_email(mail(body=body), CUSTOMERS)
+    assert numbers(ex) == {("2023-00125-WS", "body", True)}
+
+
+def test_pdfs_go_through_the_reader_with_the_routed_pool() -> None:
+    seen_pools: list[list[str]] = []
+
+    def reader(att: Attachment, pool: Sequence[CustomerRules]) -> PdfOutcome:
+        seen_pools.append([r.id for r in pool])
+        return text_pdf_reader(att, pool)
+
+    email = mail(
+        subject="Order",
+        attachments=[
+            pdf("order.pdf", "Purchase Order 2023-00125-WS"),
+            Attachment("notes.txt", "text/plain", b"PO 2023-00999-WS", is_pdf=False),
+        ],
+    )
+    ex = extract_email(email, CUSTOMERS, read_pdf=reader)
+    assert seen_pools == [["westside"]]
+    assert ex.pdf_count == 1
+    assert numbers(ex) == {("2023-00125-WS", "attachment:order.pdf", False)}
+
+
+def test_without_a_reader_pdfs_are_not_read() -> None:
+    email = mail(attachments=[pdf("order.pdf", "Purchase Order 2023-00125-WS")])
+    ex = extract_email(email, CUSTOMERS)
+    assert (ex.pdf_count, ex.candidates) == (0, ())
+
+
+def test_reader_problems_are_kept() -> None:
+    def broken(att: Attachment, pool: Sequence[CustomerRules]) -> PdfOutcome:
+        return PdfOutcome((), (Problem(f"attachment:{att.filename}", Unreadable.ENCRYPTED),))
+
+    email = mail(body="See attached.", attachments=[pdf("locked.pdf")])
+    ex = extract_email(email, CUSTOMERS, read_pdf=broken)
+    assert ex.candidates == ()
+    assert [(p.source, p.kind) for p in ex.problems] == [
+        ("attachment:locked.pdf", Unreadable.ENCRYPTED)
+    ]
+
+
+def test_pdf_from_unknown_sender_routes_by_pattern() -> None:
+    email = mail(
+        "stranger@freemail.example",
+        attachments=[pdf("bestellung.pdf", "Bestellnummer: BN-2024-0815")],
+    )
+    ex = extract_email(email, CUSTOMERS, read_pdf=text_pdf_reader)
+    assert (ex.customer, ex.routed_by) == ("nordwind", "pattern")
+    assert numbers(ex) == {("BN-2024-0815", "attachment:bestellung.pdf", False)}
+
+
+def test_pattern_timeout_is_a_problem_of_the_message() -> None:
+    evil = _compiled(
+        "evil",
+        name="Evil",
+        senders=["*@evil.example"],
+        pattern=r"(?P<num>(?:\d|\d\d)+)$",
+        format="E-{num}",
+        valid=r"E-\d+",
+    )
+    email = mail("x@evil.example", subject="1" * 50 + "!", body="PO 2023-00125-WS")
+    ex = extract_email(email, (evil, WESTSIDE), timeout=0.2)
+    assert ex.customer == "evil"
+    assert [(p.source, p.kind) for p in ex.problems] == [
+        ("subject", Unreadable.PATTERN_TIMEOUT)
+    ]
