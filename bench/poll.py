@@ -426,7 +426,8 @@ def print_poll_table(results: Sequence[Result], batch_size: int, workers: int) -
         _row(
             "  total ms/msg (-> msg/s per core)",
             [
-                f"{1000 * r.split.total / r.split.messages:.2f} ({r.split.messages / r.split.total:,.0f})"
+                f"{1000 * r.split.total / r.split.messages:.2f} "
+                f"({r.split.messages / r.split.total:,.0f})"
                 for r in r_
             ],
         )

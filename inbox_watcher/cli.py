@@ -278,6 +278,17 @@ def cmd_review(config: Config, args: argparse.Namespace) -> int:
     return review.command(config, args)
 
 
+def cmd_reprocess(config: Config, args: argparse.Namespace) -> int:
+    from inbox_watcher.model import Status
+    from inbox_watcher.reprocess import reprocess_command
+
+    status = _status_arg(args.status)
+    if status is False:
+        return EXIT_BAD_CONFIG_CHECK
+    chosen = status if isinstance(status, Status) else None
+    return reprocess_command(config, status=chosen, customer=args.customer)
+
+
 COMMANDS = {
     "check": cmd_check,
     "try": cmd_try,
@@ -289,5 +300,5 @@ COMMANDS = {
     "flagged": cmd_review,
     "resolve": cmd_review,
     "dismiss": cmd_review,
-    "reprocess": cmd_review,
+    "reprocess": cmd_reprocess,
 }

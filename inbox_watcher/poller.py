@@ -282,7 +282,7 @@ class Poller:
         report.fetched += len(raws)
 
         clock = time.monotonic()
-        analyses = self._analyse(raws)
+        analyses = self.analyse_many(raws)
         summary.stage_seconds["analyse"] += time.monotonic() - clock
 
         clock = time.monotonic()
@@ -313,7 +313,7 @@ class Poller:
             ):
                 report.already += 1
                 continue
-            outcome = self._judge(result, po_index, batch_threads)
+            outcome = self.judge_one(result, po_index, batch_threads)
             if result.message_id and outcome.po_numbers and outcome.customer:
                 batch_threads[result.message_id] = tuple(
                     (outcome.customer, n) for n in outcome.po_numbers
@@ -349,7 +349,7 @@ class Poller:
         self.store.record(messages, checkpoint=checkpoint, link_how=hows)
 
     # -- analysis ---------------------------------------------------------------------------
-    def _analyse(self, raws: Mapping[int, bytes]) -> dict[int, Analysis | AnalysisFailed]:
+    def analyse_many(self, raws: Mapping[int, bytes]) -> dict[int, Analysis | AnalysisFailed]:
         uids = list(raws)
         results = self.pool.map(
             analyse,
@@ -406,7 +406,7 @@ class Poller:
             return AnalysisFailed(f"{type(exc).__name__}: {exc}"[:500])
         return summarize(email, raw, extraction)
 
-    def _judge(
+    def judge_one(
         self,
         a: Analysis,
         po_index: Mapping[str, Mapping[str, PoRecord]],

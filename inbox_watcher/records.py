@@ -15,11 +15,11 @@ from pathlib import Path
 from extractors.message import Extraction
 from extractors.rules import CustomerRules
 from inbox_watcher.config import Config
-from inbox_watcher.model import Status
+from inbox_watcher.model import Outcome, Status
 from inbox_watcher.po_import import import_pos_csv
 from inbox_watcher.runtime import open_store
 from inbox_watcher.store import Store, StoredMessage
-from inbox_watcher.triage import judge
+from inbox_watcher.triage import PoIndex, judge
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +54,29 @@ def normalizer(customers: Sequence[CustomerRules]) -> Callable[[str, str], str |
     return normalize
 
 
+def judge_stored(
+    m: StoredMessage, store: Store, config: Config, index: PoIndex | None = None
+) -> Outcome:
+    """Judge a stored message again from its stored candidates (no mail is fetched)."""
+    extraction = Extraction(
+        customer=m.customer,
+        routed_by="sender" if m.customer else "none",
+        candidates=tuple(j.candidate for j in m.candidates),
+        problems=(),
+    )
+    thread: list[tuple[str, str]] = []
+    parents = [p for p in (m.in_reply_to, *reversed(m.references)) if p]
+    if parents and not any(j.candidate.valid for j in m.candidates):
+        thread = store.linked_pos_for_message_ids(parents)
+    return judge(
+        extraction,
+        index if index is not None else store.po_index(),
+        rules={c.id: c for c in config.customers},
+        thread_pos=thread,
+        names={c.id: c.name for c in config.customers},
+    )
+
+
 def rejudge(
     store: Store,
     config: Config,
@@ -62,23 +85,11 @@ def rejudge(
     customer: str | None = None,
 ) -> list[Change]:
     """Judge stored messages again from their stored candidates; returns what changed."""
-    rules = {c.id: c for c in config.customers}
-    names = {c.id: c.name for c in config.customers}
     index = store.po_index()
     changes: list[Change] = []
     for status in statuses:
         for m in list(store.messages(status=status, customer=customer)):
-            extraction = Extraction(
-                customer=m.customer,
-                routed_by="sender" if m.customer else "none",
-                candidates=tuple(j.candidate for j in m.candidates),
-                problems=(),
-            )
-            thread: list[tuple[str, str]] = []
-            parents = [p for p in (m.in_reply_to, *reversed(m.references)) if p]
-            if parents and not any(j.candidate.valid for j in m.candidates):
-                thread = store.linked_pos_for_message_ids(parents)
-            outcome = judge(extraction, index, rules=rules, thread_pos=thread, names=names)
+            outcome = judge_stored(m, store, config, index)
             if outcome.status is status and outcome.po_numbers == m.po_numbers:
                 continue
             if store.rejudge(m.id, outcome, how=outcome.link_how):

@@ -16,13 +16,9 @@ from inbox_watcher.store import Store, StoredMessage
 
 EXIT_OK = 0
 EXIT_REFUSED = 1  # the message or the number given does not fit
-EXIT_NOT_IMPLEMENTED = 2
 
 
 def command(config: Config, args: argparse.Namespace) -> int:
-    if args.command == "reprocess":
-        print("po-watcher reprocess: not yet implemented", file=sys.stderr)
-        return EXIT_NOT_IMPLEMENTED
     store = open_store(config)
     try:
         if args.command == "flagged":

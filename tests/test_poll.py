@@ -367,7 +367,9 @@ def test_postgres_poll_and_folder_lease(
 ) -> None:
     cfg = write_config(tmp_path, imap_user, database_url=pg_url)
     config = load_config(cfg)
-    dovecot.append(imap_user.username, "INBOX", [make_mail(f"PO 2024-00815-MT {i}") for i in range(5)])
+    dovecot.append(
+        imap_user.username, "INBOX", [make_mail(f"PO 2024-00815-MT {i}") for i in range(5)]
+    )
     other = Store.open(pg_url)
     try:
         with other.folder_lease(config.imap.account, "INBOX") as held:
@@ -382,3 +384,30 @@ def test_postgres_poll_and_folder_lease(
         assert len(list(other.messages())) == 5
     finally:
         other.close()
+
+
+def test_reprocess_refetches_and_rejudges_after_a_pattern_change(
+    dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path
+) -> None:
+    cfg = write_config(tmp_path, imap_user)
+    seed_pos(tmp_path)
+    westside = tmp_path / "customers" / "westside.toml"
+    original = westside.read_text(encoding="utf-8")
+    strict = original.replace("[A-Za-z]{2}", "[A-Z]{2}").replace(
+        "[po]", "[po]\nignore_case = false"
+    )
+    westside.write_text(strict, encoding="utf-8")
+    dovecot.append(imap_user.username, "INBOX", [make_mail("lower case", "our po 2024-00815-mt")])
+    poll(cfg)
+    assert by_subject(tmp_path)["lower case"].status is Status.MALFORMED
+    westside.write_text(original, encoding="utf-8")
+    proc = _cli(cfg, "reprocess", "--status", "malformed")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err.decode()
+    assert "malformed -> linked -> 2024-00815-MT" in out.decode()
+    fixed = by_subject(tmp_path)["lower case"]
+    assert fixed.status is Status.LINKED
+    assert fixed.po_numbers == ("2024-00815-MT",)
+    again = _cli(cfg, "reprocess")
+    out, _ = again.communicate(timeout=120)
+    assert "0 message(s) changed" in out.decode()
