@@ -421,6 +421,26 @@ def _default_port(data: Any, key: str, ports: Mapping[str, int], fallback: str) 
     return data
 
 
+class MailboxAction(BaseModel):
+    """One entry of `imap.actions`: after the record of a message of `folder` whose outcome is
+    `on` is committed, add `add_flags` (IMAP keywords such as "$PO-Linked", or system flags such
+    as "\\Flagged") and/or move it to `move_to` (MOVE where the server has it, else COPY and
+    delete)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    folder: NonEmptyStr
+    on: Literal["linked", "flagged"]
+    add_flags: tuple[NonEmptyStr, ...] = ()
+    move_to: NonEmptyStr | None = None
+
+    @model_validator(mode="after")
+    def _does_something(self) -> MailboxAction:
+        if not self.add_flags and self.move_to is None:
+            raise ValueError("needs add_flags or move_to")
+        return self
+
+
 class ImapConfig(_HasPassword):
     """`[imap]`: the mailbox to watch."""
 
@@ -470,6 +490,28 @@ class ImapConfig(_HasPassword):
     max_message_size: Size = _key(
         "25MB", "size", "Larger messages are not downloaded; they are recorded as unreadable."
     )
+    actions: tuple[MailboxAction, ...] = _key(
+        (),
+        "list of tables",
+        "What to do to a message in the mailbox after its record is committed, per folder and "
+        'outcome, e.g. `{ folder = "INBOX", on = "flagged", add_flags = ["$PO-Flagged"] }` or '
+        '`{ folder = "INBOX", on = "linked", move_to = "Orders/Linked" }`. Default: nothing '
+        "(the mailbox is only read).",
+    )
+
+    @model_validator(mode="after")
+    def _actions_fit_folders(self) -> ImapConfig:
+        for i, action in enumerate(self.actions):
+            if action.folder not in self.folders:
+                raise ValueError(
+                    f"actions[{i}].folder {_q(action.folder)} is not one of the watched folders"
+                )
+            if action.move_to is not None and action.move_to in self.folders:
+                raise ValueError(
+                    f"actions[{i}].move_to {_q(action.move_to)} is a watched folder: moved "
+                    "messages would be read again as new mail"
+                )
+        return self
 
     @model_validator(mode="before")
     @classmethod

@@ -205,7 +205,10 @@ class Mailbox:
 
     # -- optional actions (only when configured) ---------------------------------------------
     def add_flags(self, uids: Sequence[int], flags: Sequence[str]) -> None:
-        self._call("flagging", lambda: self.client.add_flags(list(uids), list(flags)))
+        try:
+            self._call("flagging", lambda: self.client.add_flags(list(uids), list(flags)))
+        except imap_errors.IMAPClientError as exc:
+            raise MailboxError(f"adding {', '.join(flags)} failed: {_describe(exc)}") from exc
 
     def move(self, uids: Sequence[int], target: str) -> None:
         def run() -> None:
@@ -220,7 +223,10 @@ class Mailbox:
                 else:
                     client.expunge()
 
-        self._call(f"moving to {target}", run)
+        try:
+            self._call(f"moving to {target}", run)
+        except imap_errors.IMAPClientError as exc:
+            raise MailboxError(f"moving to {target!r} failed: {_describe(exc)}") from exc
 
 
 def _describe(exc: BaseException) -> str:

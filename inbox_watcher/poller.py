@@ -91,6 +91,16 @@ class PollSummary:
         return f"polled {len(self.folders)} folder(s) in {self.seconds:.1f}s: {parts}{errs}"
 
 
+@dataclass(frozen=True, slots=True)
+class FolderAction:
+    """After a record is committed: flag and/or move the message (only when configured)."""
+
+    folder: str
+    on: str  # "linked" | "flagged"
+    add_flags: tuple[str, ...] = ()
+    move_to: str | None = None
+
+
 @dataclass(frozen=True)
 class PollSettings:
     account: str
@@ -101,6 +111,10 @@ class PollSettings:
     retries: int = 4  # reconnects per folder and poll
     backoff_first: float = 1.0
     backoff_max: float = 30.0
+    actions: tuple[FolderAction, ...] = ()
+
+    def actions_for(self, folder: str) -> tuple[FolderAction, ...]:
+        return tuple(a for a in self.actions if a.folder == folder)
 
 
 class Poller:
@@ -207,7 +221,10 @@ class Poller:
         self, mailbox: Mailbox, folder: str, report: FolderReport, summary: PollSummary
     ) -> None:
         account = self.settings.account
-        info = mailbox.open_folder(folder)
+        acts = self.settings.actions_for(folder)
+        info = mailbox.open_folder(folder, readonly=not acts)  # BODY.PEEK keeps \\Seen either way
+        if acts:
+            self._apply_actions(mailbox, folder, info.uidvalidity)  # left over from a crash
         state = self.store.folder_state(account, folder)
         changed = state is not None and state.uidvalidity != info.uidvalidity
         if changed:
@@ -321,7 +338,12 @@ class Poller:
             messages.append(_processed(key, result, outcome))
         checkpoint_uid = (min(held) - 1) if held else batch[-1]
         checkpoint = MessageKey(account, folder, uidvalidity, checkpoint_uid)
-        self._commit(messages, checkpoint)
+        acts = self.settings.actions_for(folder)
+        owed = {m.key: _action_kind(m) for m in messages} if acts else {}
+        kinds = {a.on for a in acts}
+        self._commit(messages, checkpoint, {k: v for k, v in owed.items() if v in kinds})
+        if acts:
+            self._apply_actions(mailbox, folder, uidvalidity)
         summary.stage_seconds["judge+store"] += time.monotonic() - clock
         report.recorded += len(messages)
         report.held += len(held)
@@ -339,14 +361,45 @@ class Poller:
         if self.on_committed is not None and messages:
             self.on_committed(messages)
 
-    def _commit(self, messages: list[ProcessedMessage], checkpoint: MessageKey) -> None:
+    def _commit(
+        self,
+        messages: list[ProcessedMessage],
+        checkpoint: MessageKey,
+        actions: Mapping[MessageKey, str],
+    ) -> None:
         self._commits += 1
         if self._crash_at and self._commits == self._crash_at:
             os._exit(77)  # test hook: die hard before the k-th commit
         hows: dict[MessageKey, LinkHow] = {
             m.key: m.outcome.link_how for m in messages if m.outcome.link_how != "found"
         }
-        self.store.record(messages, checkpoint=checkpoint, link_how=hows)
+        self.store.record(messages, checkpoint=checkpoint, link_how=hows, actions=actions)
+
+    def _apply_actions(self, mailbox: Mailbox, folder: str, uidvalidity: int) -> None:
+        """Do the mailbox actions owed to recorded messages; what fails stays owed."""
+        account = self.settings.account
+        pending = self.store.pending_actions(account, folder, uidvalidity)
+        for kind, uids in pending.items():
+            try:
+                for action in self.settings.actions_for(folder):
+                    if action.on != kind:
+                        continue
+                    if action.add_flags:
+                        mailbox.add_flags(uids, action.add_flags)
+                    if action.move_to:
+                        mailbox.move(uids, action.move_to)
+            except MailboxUnavailable:
+                raise
+            except MailboxError as exc:
+                log.error(
+                    "mailbox action failed; it will be tried again",
+                    extra={"folder": folder, "kind": kind, "error": str(exc)},
+                )
+                self.store.add_feed_event(
+                    "action_failed", account=account, folder=folder, detail=str(exc)
+                )
+                continue
+            self.store.actions_done(account, folder, uidvalidity, uids)
 
     # -- analysis ---------------------------------------------------------------------------
     def analyse_many(self, raws: Mapping[int, bytes]) -> dict[int, Analysis | AnalysisFailed]:
@@ -447,6 +500,10 @@ class Poller:
         return ProcessedMessage(
             key, None, "", "", None, content_hash(raw), len(raw), None, (), outcome
         )
+
+
+def _action_kind(m: ProcessedMessage) -> str:
+    return "linked" if m.outcome.status is Status.LINKED else "flagged"
 
 
 def _processed(key: MessageKey, a: Analysis, outcome: Outcome) -> ProcessedMessage:

@@ -14,7 +14,7 @@ from inbox_watcher.mailbox import ImapEndpoint, Mailbox
 from inbox_watcher.mime import MimeLimits
 from inbox_watcher.model import ProcessedMessage
 from inbox_watcher.pipeline import Limits
-from inbox_watcher.poller import Poller, PollSettings
+from inbox_watcher.poller import FolderAction, Poller, PollSettings
 from inbox_watcher.store import Store
 
 
@@ -56,6 +56,9 @@ def settings_of(config: Config) -> PollSettings:
         batch_size=imap.batch_size,
         max_message_size=imap.max_message_size,
         max_attempts=config.limits.max_attempts,
+        actions=tuple(
+            FolderAction(a.folder, a.on, tuple(a.add_flags), a.move_to) for a in imap.actions
+        ),
     )
 
 

@@ -269,6 +269,24 @@ class FailureRow(SQLModel, table=True):
     updated_at: dt.datetime = Field(sa_type=UtcDateTime)
 
 
+class PendingActionRow(SQLModel, table=True):
+    """A mailbox action (flag or move) owed to a recorded message: written in the same
+    transaction as the record, deleted once the server has done it, so a crash in between
+    leaves the action to the next poll rather than losing it."""
+
+    __tablename__ = "pending_action"
+    __table_args__ = (
+        UniqueConstraint("account", "folder", "uidvalidity", "uid", name="uq_pending_action_key"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    account: str
+    folder: str
+    uidvalidity: int = Field(sa_type=BigInteger)
+    uid: int = Field(sa_type=BigInteger)
+    kind: str  # "linked" | "flagged"
+
+
 class FeedEventRow(SQLModel, table=True):
     __tablename__ = "feed_event"
 
@@ -468,6 +486,7 @@ class Store:
         *,
         checkpoint: MessageKey | None,
         link_how: Mapping[MessageKey, LinkHow] | None = None,
+        actions: Mapping[MessageKey, str] | None = None,
     ) -> int:
         """Record messages (with candidates and links) and move the folder checkpoint, all in one
         transaction. A message whose key is already recorded is skipped. ``link_how`` gives the
@@ -486,6 +505,18 @@ class Store:
                 attempts = failures.get(message.key, 0)
                 if _insert_message(s, message, hows.get(message.key, "found"), attempts, now):
                     inserted += 1
+                    kind = (actions or {}).get(message.key)
+                    if kind is not None:
+                        k = message.key
+                        s.add(
+                            PendingActionRow(
+                                account=k.account,
+                                folder=k.folder,
+                                uidvalidity=k.uidvalidity,
+                                uid=k.uid,
+                                kind=kind,
+                            )
+                        )
             for failed in failures:
                 s.exec(delete(FailureRow).where(*_key_filter(FailureRow, failed)))
             if checkpoint is not None:
@@ -642,6 +673,38 @@ class Store:
                     .limit(1)
                 ).first()
             return None if row is None else _stored(s, [row])[0]
+
+    def pending_actions(self, account: str, folder: str, uidvalidity: int) -> dict[str, list[int]]:
+        """UIDs owed a mailbox action in this folder, by kind ("linked" / "flagged")."""
+        with self._read() as s:
+            rows = s.exec(
+                select(PendingActionRow.kind, PendingActionRow.uid)
+                .where(
+                    PendingActionRow.account == account,
+                    PendingActionRow.folder == folder,
+                    PendingActionRow.uidvalidity == uidvalidity,
+                )
+                .order_by(col(PendingActionRow.uid))
+            ).all()
+        out: dict[str, list[int]] = {}
+        for kind, uid in rows:
+            out.setdefault(kind, []).append(int(uid))
+        return out
+
+    def actions_done(
+        self, account: str, folder: str, uidvalidity: int, uids: Sequence[int]
+    ) -> None:
+        if not uids:
+            return
+        with self._write() as s:
+            s.exec(
+                delete(PendingActionRow).where(
+                    col(PendingActionRow.account) == account,
+                    col(PendingActionRow.folder) == folder,
+                    col(PendingActionRow.uidvalidity) == uidvalidity,
+                    col(PendingActionRow.uid).in_(list(uids)),
+                )
+            )
 
     @contextmanager
     def folder_lease(self, account: str, folder: str) -> Iterator[bool]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -411,3 +412,49 @@ def test_reprocess_refetches_and_rejudges_after_a_pattern_change(
     again = _cli(cfg, "reprocess")
     out, _ = again.communicate(timeout=120)
     assert "0 message(s) changed" in out.decode()
+
+
+def test_mailbox_actions_flag_linked_and_move_flagged(
+    dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path
+) -> None:
+    actions = (
+        "actions = [\n"
+        '  { folder = "INBOX", on = "linked", add_flags = ["$PO-Linked"] },\n'
+        '  { folder = "INBOX", on = "flagged", move_to = "Needs-PO" },\n'
+        "]"
+    )
+    cfg = write_config(tmp_path, imap_user, extra_imap=actions)
+    seed_pos(tmp_path)
+    dovecot.append(
+        imap_user.username,
+        "INBOX",
+        [
+            make_mail("good PO 2024-00815-MT"),
+            make_mail("no po here"),
+            make_mail("PO 2024-00816-MT"),
+        ],
+    )
+    first = poll(cfg)
+    assert first.recorded == 3
+    # The target folder does not exist yet: the move fails, is reported and stays owed.
+    with Store.open(f"sqlite:///{tmp_path / 'state.db'}") as store:
+        assert any(e.kind == "action_failed" for e in store.feed_events(first_event_time()))
+    dovecot.create_folder(imap_user.username, "Needs-PO")
+    assert poll(cfg).recorded == 0  # the owed move is done now; nothing is recorded again
+    with dovecot.client(imap_user.username) as imap:
+        imap.select_folder("INBOX", readonly=True)
+        flags = imap.fetch(imap.search(["ALL"]), ["FLAGS", "BODY.PEEK[HEADER.FIELDS (SUBJECT)]"])
+        inbox = {
+            bytes(v[b"BODY[HEADER.FIELDS (SUBJECT)]"]).decode().strip(): v[b"FLAGS"]
+            for v in flags.values()
+        }
+        imap.select_folder("Needs-PO", readonly=True)
+        moved = len(imap.search(["ALL"]))
+    assert set(inbox) == {"Subject: good PO 2024-00815-MT", "Subject: PO 2024-00816-MT"}
+    assert all(b"$PO-Linked" in f and b"\\Seen" not in f for f in inbox.values())
+    assert moved == 1
+    assert len(records(tmp_path)) == 3
+
+
+def first_event_time() -> dt.datetime:
+    return dt.datetime(2000, 1, 1, tzinfo=dt.UTC)

@@ -390,7 +390,12 @@ def test_healthz_and_metrics(
     doc = wait_until(degraded, 30, "a degraded /healthz", d)
     assert doc["folders"]["Orders"]["last_error"]
     assert doc["folders"]["INBOX"]["last_error"] is None
-    assert 'po_watcher_errors_total{kind="folder"}' in http_get(port, "/metrics")[1]
+    # (the poll's summary reaches the metrics when the poll ends, just after /healthz sees it)
+    wait_until(
+        lambda: 'po_watcher_errors_total{kind="folder"}' in http_get(port, "/metrics")[1],
+        what="a folder error in /metrics",
+        daemon=d,
+    )
     assert d.stop() == 0
 
 

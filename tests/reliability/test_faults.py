@@ -977,11 +977,11 @@ class FakeImap:
                     tag, _, rest = line.partition(b" ")
                     command = rest.split(b" ", 1)[0].strip().upper()
                     if command == b"CAPABILITY":
-                        conn.sendall(b"* CAPABILITY " + self._caps() + b"\r\n" + tag + b" OK\r\n")
+                        conn.sendall(b"* CAPABILITY " + self._caps() + b"\r\n" + tag + b" OK done\r\n")
                     elif command == b"STARTTLS":
                         conn.sendall(tag + b" NO not today\r\n")
                     elif command == b"LOGOUT":
-                        conn.sendall(b"* BYE\r\n" + tag + b" OK\r\n")
+                        conn.sendall(b"* BYE\r\n" + tag + b" OK bye\r\n")
                         break
                     else:
                         conn.sendall(tag + b" BAD unexpected\r\n")
