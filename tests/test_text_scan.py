@@ -415,3 +415,26 @@ def test_many_spaced_numbers_finish() -> None:
     cands, _ = scan("2023-00125-WS " * 5000)
     assert time.monotonic() - started < 3.0
     assert valid_numbers(cands) == {"2023-00125-WS"}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: a body that *starts* with a forward marker is a bare forward (not quoted), but "
+    "only at offset 0: one leading newline makes the same forward quoted",
+)
+def test_leading_blank_line_does_not_change_a_bare_forward() -> None:
+    fwd = "---------- Forwarded message ---------\nFrom: Bob\nSubject: PO 2023-00125-WS\n"
+    plain, _ = scan(fwd)
+    padded, _ = scan("\n" + fwd)
+    assert [c.quoted for c in plain] == [c.quoted for c in padded]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG (minor): the label pass glues the next short word onto a malformed value "
+    "('PO 12345 is late' gives raw '12345 is'), so the reason quotes '12345 is'",
+)
+@pytest.mark.parametrize("text", ["PO 12345 is late", "PO 12345 to follow"])
+def test_malformed_value_stops_at_the_next_word(text: str) -> None:
+    cands, _ = scan(text, ACME)
+    assert [(c.raw, c.valid) for c in cands] == [("12345", False)]

@@ -410,3 +410,16 @@ def test_blocking_problem_in_a_reply_inherits_the_thread() -> None:
     out = run(extraction(problems=[ENCRYPTED]), thread_pos=[("westside", "2023-00125-WS")])
     assert (out.status, out.po_numbers) == (Status.LINKED, ("2023-00125-WS",))
     assert "password" in text_of(out)
+
+
+def test_link_how_says_found_or_thread() -> None:
+    assert run(extraction(cand("2023-00125-WS"))).link_how == "found"
+    inherited = run(extraction(), thread_pos=[("westside", "2023-00125-WS")])
+    assert inherited.link_how == "thread"
+
+
+def test_closed_po_of_an_unrouted_message_is_reported() -> None:
+    closed = cand("2022-00777-WS")
+    out = run(extraction(closed, customer=None, routed_by="pattern"))
+    assert (out.status, out.customer) == (Status.LINKED, "westside")
+    assert any("2022-00777-WS is closed" in r for r in out.reasons)
