@@ -12,7 +12,7 @@ time and memory limits); without one, PDFs are not read (``try`` on a plain text
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from extractors.rules import CustomerRules
 from extractors.text import dedupe, scan_text
@@ -89,7 +89,10 @@ def extract_email(
                 continue
             pdf_count += 1
             outcome = read_pdf(att, pool)
-            candidates.extend(outcome.candidates)
+            if att.forwarded:  # a PDF of a forwarded message is part of the quoted history
+                candidates.extend(replace(c, quoted=True) for c in outcome.candidates)
+            else:
+                candidates.extend(outcome.candidates)
             problems.extend(outcome.problems)
     candidates = dedupe(candidates)
     if len(routed) == 1:

@@ -147,6 +147,15 @@ class CustomerRules:
                 groups = set(compiled.groupindex)
                 for f in fields:
                     base = f.split(".")[0].split("[")[0]
+                    if base != f:
+                        errors.append(
+                            RuleError(
+                                "po.format",
+                                f"field '{{{f}}}' uses attribute or index "
+                                "access; name a group alone, as '{seq:0>5}'",
+                            )
+                        )
+                        continue
                     if base.isdigit():
                         if int(base) > compiled.groups:
                             errors.append(

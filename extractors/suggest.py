@@ -55,7 +55,7 @@ def closest(number: str, known: Iterable[str]) -> str | None:
     target = fold(number)
     if not target:
         return None
-    allowed = min(2, max(1, (len(target) - 1) // 3))
+    allowed = min(2, (len(target) - 1) // 3)  # under a third of the length, at most 2
     best: tuple[float, str] | None = None
     for candidate in known:
         folded = fold(candidate)

@@ -18,6 +18,7 @@ Every regex runs with a time limit; a timeout is a ``Problem``, not a hang.
 from __future__ import annotations
 
 import bisect
+import functools
 from collections.abc import Iterable
 
 import regex
@@ -26,10 +27,10 @@ from extractors.rules import CustomerRules
 from extractors.types import Candidate, Problem, Unreadable
 
 MAX_TEXT_CHARS = 1_000_000  # per source; beyond this the text is cut (recorded as a problem)
+MAX_CANDIDATES = 200  # per source and customer; a text with more is not an order, it is noise
 CONTEXT_CHARS = 40
 
-_DECOY = regex.compile(
-    r"""(?<![\w])(?:
+_DECOY_WORDS = r"""(?<![\w])(?:
         invoice|inv|rechnung|rechnungs-?(?:nummer|nr)|facture|bill|credit\s+note|gutschrift
       | tracking|track|awb|waybill|consignment|shipment|delivery\s+note|lieferschein(?:nummer|nr)?
       | sendungs(?:nummer|nr)|paketnummer|auftragsbest[äa]tigung
@@ -44,9 +45,9 @@ _DECOY = regex.compile(
       | our\s+ref(?:erence)?|sales\s+order|order\s+confirmation|confirmation
       | p\.?\s*o\.?[\s-]*box|postfach
       | date|datum|due
-    )(?![^\W\d_])\.?""",
-    regex.IGNORECASE | regex.VERBOSE,
-)
+    )(?![^\W\d_])\.?"""
+_DECOY = regex.compile(_DECOY_WORDS, regex.IGNORECASE | regex.VERBOSE)
+_DECOY_REACH = 40  # characters before a match (or around a label) searched for decoy words
 # What may stand between a label and its value: separators and "No."/"#" words.
 _GAP = regex.compile(
     r"[\s:#.\-=(\[]*(?:(?:no|nr|num|number|nummer|reference|ref|id)\.?[\s:#.\-=]*)?",
@@ -65,6 +66,11 @@ _QUOTE_MARKERS = regex.compile(
       | [ \t]*(?:from|von|de):[ \t][^\n]+\n[ \t]*(?:sent|gesendet|date|datum|envoy[ée]):\s
     )""",
     regex.IGNORECASE | regex.VERBOSE | regex.MULTILINE,
+)
+# Every quote marker contains one of these: a cheap test before the expensive line-anchored search.
+_QUOTE_HINT = regex.compile(
+    r"wrote:|schrieb|crit|original|forward|weitergeleitet|urspr|_{8}|(?:from|von|de):[ \t]",
+    regex.IGNORECASE,
 )
 _QUOTED_LINE = regex.compile(r"^[ \t]*>[^\n]*", regex.MULTILINE)
 _VALUE_TOKEN = regex.compile(r"[A-Za-z0-9][A-Za-z0-9\-/_.]*")
@@ -101,7 +107,6 @@ def scan_text(
         text = text[:MAX_TEXT_CHARS]
     try:
         labels = [(m.start(), m.end()) for m in rules.label_pattern.finditer(text, timeout=timeout)]
-        decoys = [(m.start(), m.end()) for m in _DECOY.finditer(text, timeout=timeout)]
         matches = list(rules.pattern.finditer(text, timeout=timeout))
         quoted_from, quoted_lines = (0, []) if quoted else _quoted_regions(text, timeout)
     except TimeoutError:
@@ -110,11 +115,22 @@ def scan_text(
         )
         return [], problems
 
-    # A label inside a decoy phrase ("our order", "order confirmation") is no label.
-    labels = [lab for lab in labels if not any(ds <= lab[0] and lab[1] <= de for ds, de in decoys)]
+    if len(matches) > MAX_CANDIDATES or len(labels) > MAX_CANDIDATES:
+        problems.append(
+            Problem(
+                source,
+                Unreadable.TOO_LARGE,
+                f"{max(len(matches), len(labels)):,} possible PO numbers; only the first "
+                f"{MAX_CANDIDATES} were looked at",
+                blocking=False,
+            )
+        )
+        matches = matches[:MAX_CANDIDATES]
+        labels = labels[:MAX_CANDIDATES]
+    # A label inside a decoy phrase ("our ref", "order confirmation") is no label.
+    labels = [lab for lab in labels if not _inside_decoy(text, *lab)]
     label_ends = sorted(end for _, end in labels)
     label_starts = {start for start, _ in labels}
-    decoy_ends = sorted(end for _, end in decoys)
 
     def is_quoted(pos: int) -> bool:
         if quoted or (quoted_from and pos >= quoted_from):
@@ -129,9 +145,7 @@ def scan_text(
         if end == start:
             continue
         labelled = start in label_starts or _adjacent(text, label_ends, start)
-        if not labelled and (
-            _adjacent(text, decoy_ends, start) or _in_digit_group(text, start, end)
-        ):
+        if not labelled and (_decoy_before(text, start) or _in_digit_group(text, start, end)):
             continue
         if _inside_address(text, start, end):
             continue
@@ -216,6 +230,19 @@ def dedupe(candidates: Iterable[Candidate]) -> list[Candidate]:
     return list(best.values())
 
 
+def _decoy_before(text: str, start: int) -> bool:
+    """Whether a decoy label ("Invoice No.", "Tel", "IBAN" ...) ends right before ``start``."""
+    lo = max(0, start - _DECOY_REACH)
+    ends = [m.end() for m in _DECOY.finditer(text, lo, start)]
+    return _adjacent(text, ends, start)
+
+
+def _inside_decoy(text: str, start: int, end: int) -> bool:
+    lo = max(0, start - _DECOY_REACH)
+    hi = min(len(text), end + _DECOY_REACH)
+    return any(m.start() <= start and end <= m.end() for m in _DECOY.finditer(text, lo, hi))
+
+
 def _adjacent(text: str, ends: list[int], start: int) -> bool:
     """Whether some label (given by its end offsets) ends right before ``start``."""
     i = bisect.bisect_right(ends, start) - 1
@@ -239,6 +266,7 @@ def _value_after(text: str, label_end: int) -> tuple[int, int] | None:
     end = first.end()
     # "2023 125 ws": short pieces separated by single spaces belong to the same value.
     last = first.group(0)
+    digit_groups = 1 if last.isdigit() else 0
     for _ in range(2):
         if not last.isdigit() or len(last) > 5:
             break
@@ -246,8 +274,10 @@ def _value_after(text: str, label_end: int) -> tuple[int, int] | None:
         if nxt is None:
             break
         last = nxt.group(1)
-        if not last.isdigit() and len(last) > 3:
+        # Letters join only a number already in groups ("2023 125 ws"), not "12345 is late".
+        if not last.isdigit() and (len(last) > 3 or digit_groups < 2):
             break
+        digit_groups += last.isdigit()
         end = nxt.end()
     while end > pos and text[end - 1] in ".-/_":
         end -= 1
@@ -284,12 +314,15 @@ def _inside_address(text: str, start: int, end: int) -> bool:
     return bool(_INSIDE_ADDRESS.search(left + text[start:end] + right))
 
 
+@functools.lru_cache(maxsize=16)
 def _quoted_regions(text: str, timeout: float) -> tuple[int, list[tuple[int, int]]]:
-    """(offset where quoted history starts or 0, spans of ">"-quoted lines)."""
-    marker = _QUOTE_MARKERS.search(text, timeout=timeout)
-    quoted_from = marker.start() if marker and marker.start() > 0 else 0
-    if marker and marker.start() == 0:
-        quoted_from = 0  # a message that *starts* with a marker: a bare forward; not quoted
+    """(offset where quoted history starts or 0, spans of ">"-quoted lines). Cached: the same
+    text is scanned once per customer."""
+    marker = _QUOTE_MARKERS.search(text, timeout=timeout) if _QUOTE_HINT.search(text) else None
+    quoted_from = 0
+    # A message that *starts* with a marker (blank lines aside) is a bare forward: not quoted.
+    if marker is not None and text[: marker.start()].strip():
+        quoted_from = marker.start()
     lines = [(m.start(), m.end()) for m in _QUOTED_LINE.finditer(text, timeout=timeout)]
     return quoted_from, lines
 

@@ -144,9 +144,12 @@ class Service:
         if (now.hour, now.minute) < (at.hour, at.minute):
             return
         day = local_date(self.config, now).isoformat()
-        if self.store.digest_sent_on(day):
-            log.info("today's digest was already sent", extra={"date": day})
-            return
+        try:
+            if self.store.digest_sent_on(day):
+                log.info("today's digest was already sent", extra={"date": day})
+                return
+        except StoreUnavailable as exc:  # the digest job asks the store again, and retries
+            log.warning("cannot tell whether today's digest was sent", extra={"error": str(exc)})
         log.info("the digest time has passed today: sending it now", extra={"date": day})
         self.scheduler.add_job(self.digest_job, id=CATCH_UP_JOB, replace_existing=True)
 

@@ -53,9 +53,11 @@ def judge(
         return c.valid and cust is not None and c.normalized in pos.get(cust, {})
 
     def counts(c: Candidate) -> bool:
-        """A bare run of digits nobody labelled (a phone or register number?) counts only when
-        it is a known PO; otherwise it is weak evidence and is not flagged as unknown."""
-        weak = not c.labelled and c.raw.strip().isdigit()
+        """An unlabelled bare run of digits (a phone or register number?) or a match spread over
+        several words ("in 2023 150 kg") counts only when it is a known PO: otherwise it is weak
+        evidence and is not flagged as unknown."""
+        raw = c.raw.strip()
+        weak = not c.labelled and (raw.isdigit() or any(ch.isspace() for ch in raw))
         return not weak or is_known(c)
 
     judged = tuple(JudgedCandidate(c, is_known(c)) for c in cands)
@@ -163,10 +165,9 @@ def judge(
         for c in malformed:
             reasons.append(f"'{c.raw}' in {_where(c)} looks like a mistyped PO number.")
     reasons.extend(_disagreements(valid))
-    for p in blocking:
-        reasons.append(p.describe().capitalize() + ".")
-    for p in partial:
-        reasons.append(p.describe().capitalize() + ".")
+    for p in (*blocking, *partial):
+        text = p.describe()
+        reasons.append(text[:1].upper() + text[1:] + ".")
     return Outcome(
         status=status,
         po_numbers=po_numbers,

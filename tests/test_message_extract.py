@@ -24,7 +24,9 @@ WESTSIDE = _compiled(
     "westside",
     name="Westside Tools Ltd",
     senders=["*@westside-tools.example", "purchasing@ws-group.example"],
-    pattern=r"(?<![\w/])(?P<year>20\d{2})[-/ ]?(?P<seq>\d{3,5})[-/ ]?(?P<dept>[A-Za-z]{2})(?![\w/])",
+    pattern=(
+        r"(?<![\w/])(?P<year>20\d{2})[-/ ]?(?P<seq>\d{3,5})[-/ ]?(?P<dept>[A-Za-z]{2})(?![\w/])"
+    ),
     format="{year}-{seq:0>5}-{dept:upper}",
     valid=r"20\d{2}-\d{5}-[A-Z]{2}",
     labels=["PO", "P.O.", "Purchase Order", "Order Ref", "Your ref"],
@@ -203,9 +205,7 @@ def test_subject_body_and_html_are_all_searched() -> None:
 
 
 def test_plain_and_html_copies_of_one_number_are_one_candidate() -> None:
-    ex = extract_email(
-        mail(body="PO 2023-00125-WS", html="PO 2023-00125-WS"), CUSTOMERS
-    )
+    ex = extract_email(mail(body="PO 2023-00125-WS", html="PO 2023-00125-WS"), CUSTOMERS)
     assert len(ex.candidates) == 1
 
 
@@ -281,6 +281,20 @@ def test_pattern_timeout_is_a_problem_of_the_message() -> None:
     email = mail("x@evil.example", subject="1" * 50 + "!", body="PO 2023-00125-WS")
     ex = extract_email(email, (evil, WESTSIDE), timeout=0.2)
     assert ex.customer == "evil"
-    assert [(p.source, p.kind) for p in ex.problems] == [
-        ("subject", Unreadable.PATTERN_TIMEOUT)
-    ]
+    assert [(p.source, p.kind) for p in ex.problems] == [("subject", Unreadable.PATTERN_TIMEOUT)]
+
+
+def test_pdf_inside_a_forwarded_message_is_quoted() -> None:
+    old = Attachment(
+        "old-order.pdf",
+        "application/pdf",
+        b"%PDF-1.4\nPurchase Order 2023-00125-WS",
+        is_pdf=True,
+        forwarded=True,
+    )
+    email = mail(body="New order: PO 2023-00126-WS", attachments=[old])
+    ex = extract_email(email, CUSTOMERS, read_pdf=text_pdf_reader)
+    assert numbers(ex) == {
+        ("2023-00126-WS", "body", False),
+        ("2023-00125-WS", "attachment:old-order.pdf", True),
+    }

@@ -25,7 +25,9 @@ WESTSIDE = _compiled(
     "westside",
     name="Westside Tools Ltd",
     senders=["*@westside-tools.example", "purchasing@ws-group.example"],
-    pattern=r"(?<![\w/])(?P<year>20\d{2})[-/ ]?(?P<seq>\d{3,5})[-/ ]?(?P<dept>[A-Za-z]{2})(?![\w/])",
+    pattern=(
+        r"(?<![\w/])(?P<year>20\d{2})[-/ ]?(?P<seq>\d{3,5})[-/ ]?(?P<dept>[A-Za-z]{2})(?![\w/])"
+    ),
     format="{year}-{seq:0>5}-{dept:upper}",
     valid=r"20\d{2}-\d{5}-[A-Z]{2}",
     labels=["PO", "P.O.", "Purchase Order", "Order Ref", "Your ref"],
@@ -50,7 +52,7 @@ NORDWIND = _compiled(
 )
 ALL = (WESTSIDE, ACME, NORDWIND)
 
-FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,9 @@ LABELS = {
 }
 # Surrounding words: letters, spaces and harmless punctuation (no digits, no ':', '/', '@', '>'
 # or newlines, which could make addresses, quote markers or numbers of their own).
-SAFE_TEXT = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ ,;!?", max_size=60)
+SAFE_TEXT = st.text(
+    alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ ,;!?", max_size=60
+)
 
 
 @FAST
@@ -125,7 +129,9 @@ def test_normalization_is_idempotent(written: Written) -> None:
 
 @FAST
 @given(ANY_NUMBER, st.data())
-def test_variant_after_label_in_random_text_round_trips(written: Written, data: st.DataObject) -> None:
+def test_variant_after_label_in_random_text_round_trips(
+    written: Written, data: st.DataObject
+) -> None:
     label = data.draw(st.sampled_from(LABELS[written.rules.id]), label="label")
     before = data.draw(SAFE_TEXT, label="before")
     after = data.draw(SAFE_TEXT, label="after")
@@ -143,7 +149,7 @@ def test_variant_after_label_in_random_text_round_trips(written: Written, data: 
 @st.composite
 def canonical_sets(draw: st.DrawFn) -> list[str]:
     kind = draw(st.sampled_from([westside_numbers(), acme_numbers(), nordwind_numbers()]))
-    return draw(st.lists(kind.map(lambda w: w.canonical), min_size=1, max_size=12, unique=True))
+    return draw(st.lists(kind.map(lambda w: w.canonical), min_size=1, max_size=8, unique=True))
 
 
 @FAST

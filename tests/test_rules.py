@@ -119,11 +119,6 @@ def test_compiled_rules_pickle_round_trip() -> None:
     assert normalize_first(again, "po 2023/125/ws") == "2023-00125-WS"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: compile accepts a format with attribute access on a group ('{year.nope}'); "
-    "normalize then raises AttributeError instead of returning None / a config error",
-)
 def test_format_with_attribute_access_is_a_config_error() -> None:
     result = compile_westside(format="{year.nope}-{seq}")
     assert isinstance(result, list), "a format that can never be applied must fail at load time"
@@ -253,7 +248,9 @@ def test_sender_globs_are_case_insensitive_in_the_config_too() -> None:
     ],
 )
 def test_label_regex_finds_label(text: str) -> None:
-    rx = regex.compile(label_regex(["PO", "P.O.", "Purchase Order", "Order Ref", "Your ref"]), regex.I)
+    rx = regex.compile(
+        label_regex(["PO", "P.O.", "Purchase Order", "Order Ref", "Your ref"]), regex.I
+    )
     m = rx.search(f"see {text} 2023-00125-WS")
     assert m is not None
     assert m.group(0).strip() == text

@@ -50,9 +50,9 @@ def test_distance_gives_up_past_the_limit() -> None:
 
 
 def test_distance_with_a_long_string_and_a_short_one_is_fast() -> None:
-    started = time.monotonic()
+    started = time.process_time()
     assert distance("1" * 200_000, "2023-00125-WS", limit=3) == 4
-    assert time.monotonic() - started < 0.5
+    assert time.process_time() - started < 0.5
 
 
 @pytest.mark.parametrize(
@@ -107,12 +107,6 @@ def test_closest_allows_at_most_two_edits_on_long_numbers() -> None:
     assert closest("ACME-1234560000", known) is None  # three edits
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (minor, contract): the docstring promises a suggestion only when the distance "
-    "is under a third of the length, but numbers of 3 characters or fewer always get 1 edit "
-    "(max(1, ...)): closest('12', ['13']) == '13'",
-)
 @pytest.mark.parametrize(("typed", "known"), [("12", "13"), ("123", "124")])
 def test_short_numbers_need_under_a_third(typed: str, known: str) -> None:
     assert closest(typed, [known]) is None

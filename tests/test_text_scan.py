@@ -27,7 +27,9 @@ WESTSIDE = _compiled(
     "westside",
     name="Westside Tools Ltd",
     senders=["*@westside-tools.example", "purchasing@ws-group.example"],
-    pattern=r"(?<![\w/])(?P<year>20\d{2})[-/ ]?(?P<seq>\d{3,5})[-/ ]?(?P<dept>[A-Za-z]{2})(?![\w/])",
+    pattern=(
+        r"(?<![\w/])(?P<year>20\d{2})[-/ ]?(?P<seq>\d{3,5})[-/ ]?(?P<dept>[A-Za-z]{2})(?![\w/])"
+    ),
     format="{year}-{seq:0>5}-{dept:upper}",
     valid=r"20\d{2}-\d{5}-[A-Z]{2}",
     labels=["PO", "P.O.", "Purchase Order", "Order Ref", "Your ref"],
@@ -354,7 +356,7 @@ def test_catastrophic_pattern_is_a_problem_not_a_hang(n: int) -> None:
     started = time.monotonic()
     cands, problems = scan("PO " + "1" * n + "!", CATASTROPHIC, timeout=0.2)
     elapsed = time.monotonic() - started
-    assert elapsed < 3.0
+    assert elapsed < 5.0  # wall time: the point is "no hang"; generous for loaded CI boxes
     assert cands == []
     assert [(p.kind, p.source) for p in problems] == [(Unreadable.PATTERN_TIMEOUT, "body")]
     assert "evil" in problems[0].detail
@@ -392,36 +394,37 @@ def test_tab_separated_po_next_to_an_email_address() -> None:
     assert valid_numbers(cands) == {"2023-00125-WS"}
 
 
-# The two budgets below are ~5x what a linear scan needs on a laptop; the quadratic code this
-# suite found needed 5-10 s for the same input (and hours for a 1 MB body).
+def cpu_seconds(text: str) -> float:
+    started = time.process_time()  # CPU time: other processes' load does not count
+    scan(text)
+    return time.process_time() - started
 
 
-@pytest.mark.timeout(1.5)
-def test_many_matches_without_spaces_scan_in_linear_time() -> None:
-    started = time.monotonic()
-    scan("2023-00125-WS," * 5_000)
-    assert time.monotonic() - started < 1.0
-
-
-@pytest.mark.timeout(5)
-def test_many_labels_scan_in_linear_time() -> None:
-    started = time.monotonic()
-    scan("PO 12 " * 10_000)
-    assert time.monotonic() - started < 2.5
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    "unit",
+    [
+        pytest.param("2023-00125-WS,", id="matches-without-spaces"),
+        pytest.param("PO 12 ", id="labels-with-short-values"),
+        pytest.param("> PO 2023-00125-WS\n", id="quoted-lines"),
+    ],
+)
+def test_scan_time_grows_linearly(unit: str) -> None:
+    # The quadratic code this suite found (address-token search from the text start; a linear
+    # walk over all earlier spans per label) took ~15x longer for 4x the input, and hours for a
+    # 1 MB body. Linear code takes ~4x; 8x leaves room for noise.
+    small = cpu_seconds(unit * 1_500)
+    large = cpu_seconds(unit * 6_000)
+    assert large < 8 * small + 0.15, (small, large)
 
 
 def test_many_spaced_numbers_finish() -> None:
-    started = time.monotonic()
+    started = time.process_time()
     cands, _ = scan("2023-00125-WS " * 5000)
-    assert time.monotonic() - started < 3.0
+    assert time.process_time() - started < 3.0
     assert valid_numbers(cands) == {"2023-00125-WS"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a body that *starts* with a forward marker is a bare forward (not quoted), but "
-    "only at offset 0: one leading newline makes the same forward quoted",
-)
 def test_leading_blank_line_does_not_change_a_bare_forward() -> None:
     fwd = "---------- Forwarded message ---------\nFrom: Bob\nSubject: PO 2023-00125-WS\n"
     plain, _ = scan(fwd)
@@ -429,11 +432,6 @@ def test_leading_blank_line_does_not_change_a_bare_forward() -> None:
     assert [c.quoted for c in plain] == [c.quoted for c in padded]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (minor): the label pass glues the next short word onto a malformed value "
-    "('PO 12345 is late' gives raw '12345 is'), so the reason quotes '12345 is'",
-)
 @pytest.mark.parametrize("text", ["PO 12345 is late", "PO 12345 to follow"])
 def test_malformed_value_stops_at_the_next_word(text: str) -> None:
     cands, _ = scan(text, ACME)
