@@ -39,15 +39,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--log-level",
-        default="WARNING",
+        default=None,
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="log level on stderr",
+        help="log level on stderr (default: INFO for run, WARNING otherwise)",
     )
     p.add_argument(
         "--log-format",
         default="auto",
         choices=["auto", "text", "json"],
-        help="log format on stderr (auto: text on a terminal, else text)",
+        help="log format on stderr: text lines (auto, text) or one JSON object a line (json)",
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -94,7 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from inbox_watcher.logs import configure_logging
 
-    configure_logging(args.log_level, args.log_format)
+    level = args.log_level or ("INFO" if args.command == "run" else "WARNING")
+    configure_logging(level, args.log_format)
     try:
         config = load_config(args.config)
     except ConfigError as exc:

@@ -21,6 +21,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from extractors.message import PdfOutcome, extract_email
@@ -67,6 +68,7 @@ class FolderReport:
     error: str | None = None
     reconciled: bool = False
     leased_elsewhere: bool = False  # another instance holds this folder's lease
+    first_held: int | None = None  # lowest UID held back for a retry in this poll
 
 
 @dataclass
@@ -226,7 +228,10 @@ class Poller:
         if acts:
             self._apply_actions(mailbox, folder, info.uidvalidity)  # left over from a crash
         state = self.store.folder_state(account, folder)
-        changed = state is not None and state.uidvalidity != info.uidvalidity
+        known_validity = state.uidvalidity if state is not None else None
+        changed = known_validity is not None and known_validity != info.uidvalidity
+        if known_validity is None:  # first sight of the folder (or it was empty until now)
+            self.store.set_checkpoint(account, folder, info.uidvalidity, 0)
         if changed:
             old = state.uidvalidity if state else None
             log.warning(
@@ -241,7 +246,7 @@ class Poller:
                 detail=f"the folder was recreated (UIDVALIDITY {old} -> {info.uidvalidity}); mail "
                 "already recorded is recognised by its content and not recorded again",
             )
-        last = 0 if state is None or changed else state.last_uid
+        last = 0 if state is None or changed or known_validity is None else state.last_uid
         reconcile = changed or (state is not None and state.reconciling)
         report.reconciled = reconcile
         uids = mailbox.uids_after(last)
@@ -252,27 +257,54 @@ class Poller:
         po_index = self.store.po_index()
         total = len(uids)
         done = 0
-        for batch in mailbox.iter_batches(uids, self.settings.batch_size):
-            if self.stop.is_set():
-                summary.stopped = True
-                return
-            self._batch(
-                mailbox,
-                folder=folder,
-                uidvalidity=info.uidvalidity,
-                batch=batch,
-                po_index=po_index,
-                report=report,
-                summary=summary,
-                reconcile=reconcile,
-            )
-            done += len(batch)
-            if self.progress and total >= 500:
-                print(f"\r{folder}: {done}/{total}", end="", file=sys.stderr, flush=True)
+        batches = list(mailbox.iter_batches(uids, self.settings.batch_size))
+        # The next batch is fetched (network-bound, in a thread) while this one is analysed in
+        # the worker processes and recorded; not when mailbox actions share the connection.
+        prefetch = not self.settings.actions_for(folder)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fetch") as fetcher:
+            pending: Future[_Fetched] | None = fetcher.submit(self._fetch, mailbox, batches[0])
+            for i, batch in enumerate(batches):
+                if self.stop.is_set() or pending is None:
+                    summary.stopped = True
+                    return
+                clock = time.monotonic()
+                fetched = pending.result() if prefetch or i == 0 else self._fetch(mailbox, batch)
+                summary.stage_seconds["fetch (waiting)"] += time.monotonic() - clock
+                pending = None
+                if i + 1 < len(batches) and not self.stop.is_set():
+                    pending = (
+                        fetcher.submit(self._fetch, mailbox, batches[i + 1])
+                        if prefetch
+                        else _done_future()
+                    )
+                self._batch(
+                    mailbox,
+                    folder=folder,
+                    uidvalidity=info.uidvalidity,
+                    batch=batch,
+                    fetched=fetched,
+                    po_index=po_index,
+                    report=report,
+                    summary=summary,
+                    reconcile=reconcile,
+                )
+                done += len(batch)
+                if self.progress and total >= 500:
+                    print(f"\r{folder}: {done}/{total}", end="", file=sys.stderr, flush=True)
+                if pending is None and i + 1 < len(batches):
+                    summary.stopped = True
+                    return
         if self.progress and total >= 500:
             print(file=sys.stderr)
         if reconcile:
             self.store.finish_reconcile(account, folder)
+
+    def _fetch(self, mailbox: Mailbox, batch: list[int]) -> _Fetched:
+        """Sizes, then the messages under the size limit (runs in the fetch thread)."""
+        sizes = mailbox.sizes(batch)
+        big = {u for u, n in sizes.items() if n > self.settings.max_message_size}
+        raws = mailbox.fetch([u for u in batch if u in sizes and u not in big])
+        return _Fetched(sizes, big, raws)
 
     def _batch(
         self,
@@ -281,21 +313,20 @@ class Poller:
         folder: str,
         uidvalidity: int,
         batch: list[int],
+        fetched: _Fetched,
         po_index: Mapping[str, Mapping[str, PoRecord]],
         report: FolderReport,
         summary: PollSummary,
         reconcile: bool,
     ) -> None:
         account = self.settings.account
-        clock = time.monotonic()
         recorded = self.store.recorded_uids(account, folder, uidvalidity, batch)
-        todo = [u for u in batch if u not in recorded]
-        report.already += len(batch) - len(todo)
-        sizes = mailbox.sizes(todo)
-        todo = [u for u in todo if u in sizes]  # expunged meanwhile: gone, nothing to record
-        big = {u for u in todo if sizes[u] > self.settings.max_message_size}
-        raws = mailbox.fetch([u for u in todo if u not in big])
-        summary.stage_seconds["fetch"] += time.monotonic() - clock
+        sizes, big = fetched.sizes, fetched.big
+        # Expunged meanwhile (no size) or already recorded (a crash before the checkpoint):
+        # nothing to record.
+        todo = [u for u in batch if u not in recorded and u in sizes]
+        report.already += sum(1 for u in batch if u in recorded)
+        raws = {u: fetched.raws[u] for u in todo if u in fetched.raws}
         report.fetched += len(raws)
 
         clock = time.monotonic()
@@ -336,7 +367,12 @@ class Poller:
                     (outcome.customer, n) for n in outcome.po_numbers
                 )
             messages.append(_processed(key, result, outcome))
-        checkpoint_uid = (min(held) - 1) if held else batch[-1]
+        if held:
+            report.first_held = min([*held, *([report.first_held] if report.first_held else [])])
+        # The checkpoint never passes a message that will be tried again on the next poll.
+        checkpoint_uid = (
+            batch[-1] if report.first_held is None else min(batch[-1], report.first_held - 1)
+        )
         checkpoint = MessageKey(account, folder, uidvalidity, checkpoint_uid)
         acts = self.settings.actions_for(folder)
         owed = {m.key: _action_kind(m) for m in messages} if acts else {}
@@ -500,6 +536,20 @@ class Poller:
         return ProcessedMessage(
             key, None, "", "", None, content_hash(raw), len(raw), None, (), outcome
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Fetched:
+    sizes: dict[int, int]
+    big: set[int]
+    raws: dict[int, bytes]
+
+
+def _done_future() -> Future[_Fetched]:
+    """A placeholder meaning "fetch the next batch on this thread" (no prefetch)."""
+    future: Future[_Fetched] = Future()
+    future.set_result(_Fetched({}, set(), {}))
+    return future
 
 
 def _action_kind(m: ProcessedMessage) -> str:

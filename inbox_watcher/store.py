@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -390,11 +391,19 @@ class Store:
         busy timeout, PostgreSQL's lock timeout."""
         engine = _engine(url, busy_timeout)
         if create:
-            try:
-                SQLModel.metadata.create_all(engine)
-            except OperationalError as exc:
-                engine.dispose()
-                raise StoreUnavailable(f"cannot create the tables: {exc.orig or exc}") from exc
+            # Two processes creating the tables of a new SQLite file at once get SQLITE_BUSY at
+            # once (the busy timeout does not apply to a read-to-write upgrade): try again.
+            deadline = time.monotonic() + busy_timeout
+            while True:
+                try:
+                    SQLModel.metadata.create_all(engine)
+                    break
+                except OperationalError as exc:
+                    if "locked" in str(exc.orig or exc) and time.monotonic() < deadline:
+                        time.sleep(0.05)
+                        continue
+                    engine.dispose()
+                    raise StoreUnavailable(f"cannot create the tables: {exc.orig or exc}") from exc
         return cls(engine, clock)
 
     def close(self) -> None:

@@ -458,3 +458,17 @@ def test_mailbox_actions_flag_linked_and_move_flagged(
 
 def first_event_time() -> dt.datetime:
     return dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
+def test_an_empty_folder_polled_twice_is_not_called_recreated(
+    dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path
+) -> None:
+    cfg = write_config(tmp_path, imap_user)
+    assert poll(cfg).recorded == 0
+    assert poll(cfg).folders[0].reconciled is False
+    dovecot.append(imap_user.username, "INBOX", [make_mail("PO 2024-00815-MT")])
+    third = poll(cfg)
+    assert third.recorded == 1
+    assert third.folders[0].reconciled is False
+    with Store.open(f"sqlite:///{tmp_path / 'state.db'}") as store:
+        assert [e.kind for e in store.feed_events(first_event_time())] == []

@@ -119,7 +119,9 @@ def daemons() -> Iterator[Callable[..., Daemon]]:
 def records(tmp_path: Path) -> list[StoredMessage]:
     if not (tmp_path / "state.db").exists():
         return []
-    with Store.open(f"sqlite:///{tmp_path / 'state.db'}") as store:
+    # create=False: never race the daemon creating the tables (a missing table reads as
+    # StoreUnavailable, which wait_until treats as "not yet")
+    with Store.open(f"sqlite:///{tmp_path / 'state.db'}", create=False) as store:
         return list(store.messages())
 
 
