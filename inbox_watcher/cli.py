@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_CONFIG_CHECK = 2
+EXIT_UNAVAILABLE = 75  # EX_TEMPFAIL: the database is locked, full or unreachable: try again
 EXIT_CONFIG = 78  # EX_CONFIG: the daemon does not start on a broken configuration
 
 log = logging.getLogger("po-watcher")
@@ -125,14 +126,19 @@ def cmd_try(config: Config, args: argparse.Namespace) -> int:
 
 def cmd_poll(config: Config, args: argparse.Namespace) -> int:
     from inbox_watcher.runtime import make_poller, make_pool, open_store
+    from inbox_watcher.store import StoreError
 
-    store = open_store(config)
     try:
-        with make_pool(config) as pool:
-            poller = make_poller(config, store, pool, progress=True)
-            summary = poller.poll()
-    finally:
-        store.close()
+        store = open_store(config)
+        try:
+            with make_pool(config) as pool:
+                poller = make_poller(config, store, pool, progress=True)
+                summary = poller.poll()
+        finally:
+            store.close()
+    except StoreError as exc:
+        print(f"po-watcher: the database is not usable now: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
     print(summary.line())
     for error in summary.errors:
         print(f"  error: {error}", file=sys.stderr)

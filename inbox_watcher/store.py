@@ -7,6 +7,7 @@ Each public method is one transaction. Timestamps are UTC-aware; money is ``Deci
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import time
@@ -725,15 +726,23 @@ class Store:
             yield True
             return
         key = _lease_key(account, folder)
-        with self._engine.connect() as conn:
+        try:
+            conn = self._engine.connect()
             held = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
             conn.commit()
-            try:
-                yield held
-            finally:
+        except OperationalError as exc:
+            raise StoreUnavailable(f"database unavailable: {exc.orig or exc}") from exc
+        try:
+            yield held
+        finally:
+            # The lock belongs to this connection: closing it releases the lock, also when the
+            # server is gone and the explicit unlock fails.
+            with contextlib.suppress(OperationalError):
                 if held:
                     conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
                     conn.commit()
+            with contextlib.suppress(OperationalError):
+                conn.close()
 
     def stats(self) -> dict[str, int]:
         """Message count by status (every status present, zero when none)."""

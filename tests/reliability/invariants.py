@@ -263,9 +263,7 @@ def _check_tables(db_url: str, records: Sequence[StoredMessage]) -> list[str]:
                 problems.append(f"message #{row[0]} linked to {row[1]} {row[2]} times")
             failures = {
                 tuple(r)
-                for r in conn.execute(
-                    text("SELECT account, folder, uidvalidity, uid FROM failure")
-                )
+                for r in conn.execute(text("SELECT account, folder, uidvalidity, uid FROM failure"))
             }
             for m in records:
                 key = (m.key.account, m.key.folder, m.key.uidvalidity, m.key.uid)
@@ -371,7 +369,8 @@ def snapshot(store: Store, db_url: str, account: str, folders: Sequence[str]) ->
                 )
             )
             runs = sorted(
-                tuple(r) for r in conn.execute(text("SELECT id, local_date, status FROM digest_run"))
+                tuple(r)
+                for r in conn.execute(text("SELECT id, local_date, status FROM digest_run"))
             )
     finally:
         engine.dispose()
@@ -380,11 +379,12 @@ def snapshot(store: Store, db_url: str, account: str, folders: Sequence[str]) ->
 
 def _diff(before: dict[str, Any], after: dict[str, Any]) -> str:
     parts = []
-    for name in before:
-        if before[name] != after[name]:
-            old, new = set(map(repr, before[name])), set(map(repr, after[name]))
+    for name, was in before.items():
+        now = after[name]
+        if was != now:
+            old, new = set(map(repr, was)), set(map(repr, now))
             parts.append(
                 f"{name}: -{sorted(old - new)[:3]} +{sorted(new - old)[:3]}"
-                f" ({len(before[name])} -> {len(after[name])})"
+                f" ({len(was)} -> {len(now)})"
             )
     return "; ".join(parts)
