@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.mailbox import Built
+from bench.mailbox_cache import Built
 from extractors.pdf_extract import PdfLimits, extract_pdf
 from extractors.rules import CustomerRules
 from inbox_watcher.mime import read_message

@@ -4,8 +4,8 @@
     python3 bench/poll.py --n 1000              # quick (< 1 min once the mailbox is cached)
     python3 bench/poll.py --n 100000            # on request (generating it takes ~5 min once)
 
-For each N: a Dovecot mailbox of N generated messages (``bench/mailbox.py``, cached under
-``bench/out/``), then in one run:
+For each N: a Dovecot mailbox of N generated messages (``bench/mailbox_cache.py``, cached
+under ``bench/out/``), then in one run:
 
 1. the raw limit: ``UID FETCH 1:* BODY.PEEK[]`` over a plain socket (``bench/rawfetch.py``), the
    best of 3 after a warm-up read;
@@ -42,7 +42,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.mailbox import Built, build, load
+from bench.mailbox_cache import Built, build, load
 from bench.peer_invoice2data import Timing, collect, time_ours, time_peer
 from bench.rawfetch import RawFetch, raw_fetch
 from extractors.message import PdfOutcome, extract_email
@@ -123,12 +123,30 @@ def _memory_kib(pid: int) -> tuple[int, int]:
     return pss, rss
 
 
+# The CLI is started by a small launcher process that waits for it. ``ru_maxrss`` of a process
+# that was exec'd from a (v)fork of this bench starts at this bench's own peak (the kernel keeps
+# the old address space's high-water mark across exec), so it would report our memory, not
+# po-watcher's. The launcher is ~10 MiB: what it reports from wait4 is po-watcher's and its
+# workers' (reaped by it), the largest single process.
+_LAUNCHER = """
+import json, os, subprocess, sys, time
+started = time.perf_counter()
+child = subprocess.Popen(sys.argv[2:], stdin=subprocess.DEVNULL)
+_, status, usage = os.wait4(child.pid, 0)
+seconds = time.perf_counter() - started
+with open(sys.argv[1], "w") as f:
+    json.dump({"seconds": seconds, "exit": os.waitstatus_to_exitcode(status),
+               "maxrss_kib": usage.ru_maxrss}, f)
+"""
+
+
 def run_cli_poll(config: Path) -> CliPoll:
     out_path = config.parent / "cli.out"
+    report = config.parent / "cli.json"
+    argv = [sys.executable, "-m", "inbox_watcher", "--config", str(config), "poll"]
     with out_path.open("wb") as out:
-        started = time.perf_counter()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "inbox_watcher", "--config", str(config), "poll"],
+            [sys.executable, "-c", _LAUNCHER, str(report), *argv],
             cwd=REPO,
             stdin=subprocess.DEVNULL,
             stdout=out,
@@ -140,7 +158,7 @@ def run_cli_poll(config: Path) -> CliPoll:
         def sample() -> None:
             while not done.wait(0.2):
                 pss = rss = 0
-                for p in _tree(proc.pid):
+                for p in _tree(proc.pid)[1:]:  # po-watcher and its workers, not the launcher
                     a, b = _memory_kib(p)
                     pss += a
                     rss += b
@@ -149,15 +167,16 @@ def run_cli_poll(config: Path) -> CliPoll:
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - started
+        proc.wait()
         done.set()
         sampler.join()
-        proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"the launcher failed ({proc.returncode}): {out_path.read_text()[-2000:]}")
+    facts = json.loads(report.read_text())
     return CliPoll(
-        seconds=seconds,
-        exit_code=proc.returncode,
-        maxrss_mib=usage.ru_maxrss / 1024,
+        seconds=float(facts["seconds"]),
+        exit_code=int(facts["exit"]),
+        maxrss_mib=int(facts["maxrss_kib"]) / 1024,
         pss_sum_mib=peaks[0] / 1024,
         rss_sum_mib=peaks[1] / 1024,
         output=out_path.read_text(errors="replace").strip(),
@@ -372,7 +391,8 @@ def print_poll_table(results: Sequence[Result], batch_size: int, workers: int) -
     print(
         _row("po-watcher poll (in-process): msg/s", [f"{r.n / r.inproc.seconds:,.0f}" for r in r_])
     )
-    for stage in ("fetch", "analyse", "judge+store"):
+    stages = list(dict.fromkeys(k for r in r_ for k in r.inproc.stage_seconds))
+    for stage in stages:
         print(
             _row(
                 f"  stage {stage} (% of poll)",
@@ -460,7 +480,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=200, help="the product's default: 200")
     parser.add_argument("--workers", type=int, default=0, help="0: one per CPU (the default)")
-    parser.add_argument("--analyse-sample", type=int, default=2000)
+    parser.add_argument("--analyse-sample", type=int, default=1000)
     parser.add_argument("--peer-docs", type=int, default=300, help="PDFs for the peer (0: skip)")
     args = parser.parse_args(argv)
     sizes = args.n or [1000, 10_000]

@@ -5,8 +5,8 @@
 Most of a poll's work runs in forked workers, which a profiler in the parent does not see. So:
 
 1. ``inbox_watcher.pipeline.analyse`` runs in this process on the first ``--messages`` messages of
-   the cached benchmark mailbox (``bench/mailbox.py``), under cProfile: the hot functions of parse,
-   PDF and text extraction, by own time and by cumulative time;
+   the cached benchmark mailbox (``bench/mailbox_cache.py``), under cProfile: the hot functions
+   of parse, PDF and text extraction, by own time and by cumulative time;
 2. with ``--poll``, the in-process poll (``runtime.make_poller``) against a Dovecot loaded with the
    mailbox, under cProfile: what the parent does (IMAP fetch, pool dispatch, judging, the store).
 """
@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.mailbox import build, load
+from bench.mailbox_cache import build, load
 from bench.poll import PASSWORD, USER, poll_in_process, seed_pos
 from inbox_watcher.pipeline import Limits, MessageTask, analyse
 from tests.mailgen import load_customers

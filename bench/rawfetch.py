@@ -11,7 +11,7 @@ import re
 import socket
 import time
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 _LITERAL = re.compile(rb"\{(\d+)\}\r\n$")
 
@@ -55,7 +55,7 @@ def raw_fetch(
 ) -> RawFetch:
     with socket.create_connection((host, port), timeout=60) as sock:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        reader = sock.makefile("rb", buffering=1 << 20)
+        reader = cast(BinaryIO, sock.makefile("rb", buffering=1 << 20))
         if not reader.readline().startswith(b"* OK"):
             raise ImapError("no greeting")
         sock.sendall(b'a1 LOGIN "%s" "%s"\r\n' % (username.encode(), password.encode()))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from extractors.rules import CustomerRules
 from extractors.text import dedupe, scan_text
-from extractors.types import Attachment, Candidate, Email, Problem
+from extractors.types import Attachment, Candidate, Email, Problem, Unreadable
 
 PdfReader = Callable[[Attachment, Sequence[CustomerRules]], "PdfOutcome"]
 
@@ -94,6 +94,8 @@ def extract_email(
             else:
                 candidates.extend(outcome.candidates)
             problems.extend(outcome.problems)
+    problems.extend(Problem("message", Unreadable.PARTLY_UNREAD, w) for w in email.unread)
+    problems.extend(Problem("message", Unreadable.NOTE, w, blocking=False) for w in email.notes)
     candidates = dedupe(candidates)
     if len(routed) == 1:
         return Extraction(routed[0].id, "sender", tuple(candidates), tuple(problems), pdf_count)

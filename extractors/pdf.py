@@ -207,6 +207,20 @@ def _read_with_pdfplumber(
     pdf = _open_plumber(data, source)
     if isinstance(pdf, Problem):
         return pdf
+    try:
+        return _plumber_pages(pdf, max_pages, layout_pages, layout_tables, source)
+    except Exception as exc:  # pdfminer raises anything on a damaged file, closing included
+        _reraise_memory(exc)
+        return Problem(source, Unreadable.CORRUPT, f"pdfminer: {_describe(exc)}")
+
+
+def _plumber_pages(
+    pdf: PDF,
+    max_pages: int,
+    layout_pages: LayoutPages | None,
+    layout_tables: bool,
+    source: str,
+) -> _Pages | Problem:
     with pdf:
         try:
             count = len(pdf.pages)
@@ -217,8 +231,9 @@ def _read_with_pdfplumber(
         for index in range(min(count, max_pages)):
             number = index + 1
             text, blank = "", True
-            page = pdf.pages[index]
+            page = None
             try:
+                page = pdf.pages[index]  # a page without a usable box raises here already
                 text = _clean(page.extract_text() or "")
                 blank = not page.objects
                 if layout_pages is not None and layout_pages(number, text):
@@ -234,7 +249,8 @@ def _read_with_pdfplumber(
                     )
                 )
             finally:
-                page.close()
+                if page is not None:
+                    page.close()
             read.texts.append(text)
             read.blank.append(blank)
         return read

@@ -105,15 +105,21 @@ def scan_text(
             )
         )
         text = text[:MAX_TEXT_CHARS]
+    labels: list[tuple[int, int]] = []
+    matches: list[regex.Match[str]] = []
+    quoted_from, quoted_lines = 0, list[tuple[int, int]]()
     try:
-        labels = [(m.start(), m.end()) for m in rules.label_pattern.finditer(text, timeout=timeout)]
-        matches = list(rules.pattern.finditer(text, timeout=timeout))
-        quoted_from, quoted_lines = (0, []) if quoted else _quoted_regions(text, timeout)
+        for lab in rules.label_pattern.finditer(text, timeout=timeout):
+            labels.append((lab.start(), lab.end()))
+        for m in rules.pattern.finditer(text, timeout=timeout):
+            matches.append(m)
+        if not quoted:
+            quoted_from, quoted_lines = _quoted_regions(text, timeout)
     except TimeoutError:
+        # What was found before the time ran out still counts; the rest of the text is unread.
         problems.append(
             Problem(source, Unreadable.PATTERN_TIMEOUT, f"customer {rules.id}", blocking=False)
         )
-        return [], problems
 
     if len(matches) > MAX_CANDIDATES or len(labels) > MAX_CANDIDATES:
         problems.append(

@@ -24,6 +24,8 @@ class Unreadable(StrEnum):
     TOO_LARGE = "too_large"
     WORKER_CRASHED = "worker_crashed"
     PATTERN_TIMEOUT = "pattern_timeout"
+    PARTLY_UNREAD = "partly_unread"
+    NOTE = "note"
 
 
 UNREADABLE_WORDS: dict[Unreadable, str] = {
@@ -36,6 +38,8 @@ UNREADABLE_WORDS: dict[Unreadable, str] = {
     Unreadable.TOO_LARGE: "the file is larger than the size limit",
     Unreadable.WORKER_CRASHED: "the reader crashed on this file",
     Unreadable.PATTERN_TIMEOUT: "the customer's PO pattern took too long on this text",
+    Unreadable.PARTLY_UNREAD: "part of the message was not read",
+    Unreadable.NOTE: "note",
 }
 
 
@@ -49,6 +53,10 @@ class Problem:
     blocking: bool = True  # False: partial (e.g. too many pages: the first pages were read)
 
     def describe(self) -> str:
+        if self.kind is Unreadable.NOTE:
+            return self.detail
+        if self.kind is Unreadable.PARTLY_UNREAD:
+            return f"part of the message was not read: {self.detail}"
         words = f"{self.source}: {UNREADABLE_WORDS[self.kind]}"
         return f"{words} ({self.detail})" if self.detail else words
 
@@ -133,3 +141,5 @@ class Email:
     attachments: tuple[Attachment, ...]
     defects: tuple[str, ...]  # plain words: what was wrong with the message's structure
     size: int = 0
+    unread: tuple[str, ...] = ()  # content left unread (a limit, damage): it may hide a PO
+    notes: tuple[str, ...] = ()  # worth telling a person, hides nothing (a ZIP named .pdf)

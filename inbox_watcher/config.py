@@ -985,6 +985,8 @@ def _read_toml(path: Path, file: str) -> tuple[dict[str, Any] | None, ConfigProb
         elif words.endswith("(at end of document)"):
             words = f"at the end: {words.removesuffix(' (at end of document)')}"
         return None, ConfigProblem(file, "", f"is not valid TOML: {words}")
+    except RecursionError:
+        return None, ConfigProblem(file, "", "is not valid TOML: nested too deeply to read")
 
 
 def _cross_checks(file: str, section: str, raw: Mapping[str, Any]) -> list[ConfigProblem]:

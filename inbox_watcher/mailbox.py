@@ -120,13 +120,21 @@ class Mailbox:
         except _TRANSIENT as exc:
             raise MailboxUnavailable(f"cannot reach {ep.host}:{ep.port}: {_describe(exc)}") from exc
         try:
-            client.login(ep.username, ep.password())
+            password = ep.password()
+            if password.isascii() and ep.username.isascii():
+                client.login(ep.username, password)
+            else:  # LOGIN carries ASCII only; AUTHENTICATE PLAIN carries UTF-8
+                client.plain_login(ep.username, password)
         except imap_errors.LoginError as exc:
             with contextlib.suppress(*_TRANSIENT):
                 client.shutdown()
             raise AuthFailed(f"{ep.host} refused the login of {ep.username}") from exc
         except _TRANSIENT as exc:
             raise MailboxUnavailable(f"lost {ep.host} during login: {_describe(exc)}") from exc
+        except imap_errors.IMAPClientError as exc:  # AUTHENTICATE refused or not offered
+            with contextlib.suppress(*_TRANSIENT):
+                client.shutdown()
+            raise AuthFailed(f"{ep.host} refused the login of {ep.username}") from exc
         self._client = client
 
     def close(self) -> None:

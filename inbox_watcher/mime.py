@@ -100,8 +100,14 @@ class _Defects:
         self._cap = cap
         self._seen: dict[str, None] = {}
         self._dropped = 0
+        self.unread: dict[str, None] = {}  # content not read (a limit, damage): may hide a PO
+        self.notes: dict[str, None] = {}  # worth telling the reader, hides nothing
 
-    def add(self, words: str) -> None:
+    def add(self, words: str, *, unread: bool = False, note: bool = False) -> None:
+        if unread and len(self.unread) < self._cap:
+            self.unread.setdefault(words, None)
+        elif note and len(self.notes) < self._cap:
+            self.notes.setdefault(words, None)
         if words in self._seen:
             return
         if len(self._seen) >= self._cap:
@@ -166,6 +172,8 @@ class _Builder:
             attachments=tuple(self.attachments),
             defects=self.defects.final(),
             size=self.size,
+            unread=tuple(self.defects.unread),
+            notes=tuple(self.defects.notes),
         )
 
 
@@ -175,7 +183,7 @@ def _guard(defects: _Defects, what: str, fn: Callable[[], _T], default: _T) -> _
         return fn()
     except Exception as exc:  # per-item boundary: one bad header or part must not lose the rest
         why = f"{type(exc).__name__}: {exc}"[:200]
-        defects.add(f"could not read {what} ({why})")
+        defects.add(f"could not read {what} ({why})", unread=True)
         return default
 
 
@@ -201,7 +209,10 @@ def _parse(data: bytes, defects: _Defects) -> Message:
     try:
         return BytesParser(policy=_POLICY).parsebytes(data)
     except RecursionError:
-        defects.add("the message is nested too deeply to read its parts; only headers were read")
+        defects.add(
+            "the message is nested too deeply to read its parts; only headers were read",
+            unread=True,
+        )
         return BytesParser(policy=_POLICY).parsebytes(data, headersonly=True)
 
 
@@ -248,6 +259,7 @@ def _header(msg: Message, name: str, limits: MimeLimits, defects: _Defects) -> s
 
 _ENCODED_WORD = re.compile(r"=\?([^?\s]{1,80})\?([bBqQ])\?([^?\s]*)\?=")
 _CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_SPACES = re.compile(r" {2,}")
 _SURROGATES = re.compile(r"[\udc80-\udcff]")
 
 
@@ -268,8 +280,11 @@ def _header_text(raw: str, what: str, defects: _Defects) -> str:
     text = text.replace("\r", "").replace("\n", "")
     if "=?" in text:
         text = _decode_words(text, what, defects)
+    if what == "subject":
+        # A line break inside an encoded word ("PO 123=0D=0ABcc: x") separates words.
+        text = text.replace("\r\n", " ").replace("\r", " ").replace("\n", " ")
     text = _CONTROLS.sub("", text.replace("\t", " "))
-    return text.strip()
+    return _SPACES.sub(" ", text).strip()
 
 
 def _decode_words(text: str, what: str, defects: _Defects) -> str:
@@ -515,7 +530,9 @@ def _walk(msg: Message, limits: MimeLimits, out: _Builder) -> None:
         node = stack.pop()
         visited += 1
         if visited > limits.max_parts:
-            defects.add(f"more than {limits.max_parts} MIME parts; the rest were skipped")
+            defects.add(
+                f"more than {limits.max_parts} MIME parts; the rest were skipped", unread=True
+            )
             return
         no_children: list[_Node] = []
         children = _guard(
@@ -523,7 +540,9 @@ def _walk(msg: Message, limits: MimeLimits, out: _Builder) -> None:
         )
         for child in reversed(children):
             if child.depth > limits.max_depth:
-                defects.add(f"parts nested deeper than {limits.max_depth} levels were skipped")
+                defects.add(
+                    f"parts nested deeper than {limits.max_depth} levels were skipped", unread=True
+                )
                 continue
             stack.append(child)
 
@@ -543,7 +562,9 @@ def _visit(node: _Node, limits: MimeLimits, out: _Builder) -> list[_Node]:
                 return []
             inner = payload[0]
             if node.depth >= limits.max_depth:
-                defects.add(f"parts nested deeper than {limits.max_depth} levels were skipped")
+                defects.add(
+                    f"parts nested deeper than {limits.max_depth} levels were skipped", unread=True
+                )
                 return []
             subject = _header_text(_header(inner, "Subject", limits, defects), "subject", defects)
             out.forwards.append(_Forward(subject=subject))
@@ -596,14 +617,22 @@ def _read_leaf(node: _Node, ctype: str, limits: MimeLimits, out: _Builder) -> No
 
 def _read_text(node: _Node, html: bool, limits: MimeLimits, out: _Builder) -> None:
     part, defects = node.part, out.defects
+    where = _label(node.path)
     raw = part.get_payload(decode=True)
     if not isinstance(raw, bytes):
         return
-    where = _label(node.path)
+    if str(part.get("Content-Transfer-Encoding", "")).strip().lower() == "base64" and any(
+        "Base64" in type(d).__name__ for d in part.defects
+    ):
+        # The stdlib hands back undecoded text on bad base64: decode what is base64 in it.
+        raw = _lenient_base64(part.get_payload(decode=False))
+        defects.add(f"bad base64 in {where}; the valid characters were decoded", note=True)
     raw = raw[: limits.max_text_chars * 4]  # no charset needs more than 4 bytes a character
     text = _decode_text(raw, part.get_content_charset(), where, defects)
     if len(text) > limits.max_text_chars:
-        defects.add(f"text of {where} longer than {limits.max_text_chars} characters was cut")
+        defects.add(
+            f"text of {where} longer than {limits.max_text_chars} characters was cut", unread=True
+        )
         text = text[: limits.max_text_chars]
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
     if html:
@@ -613,6 +642,17 @@ def _read_text(node: _Node, html: bool, limits: MimeLimits, out: _Builder) -> No
     else:
         forward = out.forwards[node.forward]
         (forward.html if html else forward.plain).append(text)
+
+
+def _lenient_base64(payload: object) -> bytes:
+    chars = re.sub(r"[^A-Za-z0-9+/]", "", payload if isinstance(payload, str) else "")
+    if len(chars) % 4 == 1:
+        chars = chars[:-1]  # a lone trailing character carries no whole byte
+    chars += "=" * (-len(chars) % 4)
+    try:
+        return binascii.a2b_base64(chars)
+    except (binascii.Error, ValueError):
+        return b""
 
 
 def _read_attachment(
@@ -627,7 +667,9 @@ def _read_attachment(
 ) -> None:
     defects = out.defects
     if len(out.attachments) >= limits.max_attachments:
-        defects.add(f"more than {limits.max_attachments} attachments; the rest were skipped")
+        defects.add(
+            f"more than {limits.max_attachments} attachments; the rest were skipped", unread=True
+        )
         return
     part = node.part
     head = _head_bytes(part, cte, limits.pdf_magic_window)
@@ -637,7 +679,7 @@ def _read_attachment(
         decoded = part.get_payload(decode=True)
         data = decoded if isinstance(decoded, bytes) else b""
         if b"%PDF-" not in data[: limits.pdf_magic_window + 4]:  # bad base64 shifted the bytes
-            defects.add(f"the PDF in {_label(node.path)} could not be decoded")
+            defects.add(f"the PDF in {_label(node.path)} could not be decoded", unread=True)
             is_pdf, data = False, b""
     filename = ""
     if raw_name:
@@ -646,6 +688,10 @@ def _read_attachment(
         )
     if not filename:
         filename = f"attachment-{len(out.attachments) + 1}.{'pdf' if is_pdf else 'bin'}"
+    if not is_pdf and (filename.lower().endswith(".pdf") or ctype == "application/pdf"):
+        defects.add(
+            f"the attachment {filename} is called a PDF but is not one; not read", note=True
+        )
     out.attachments.append(
         Attachment(
             filename=filename,

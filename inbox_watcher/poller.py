@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from extractors.message import PdfOutcome, extract_email
 from extractors.rules import CustomerRules
 from extractors.types import Attachment, Unreadable
-from inbox_watcher.isolation import Done, Failed, IsolatedPool
+from inbox_watcher.isolation import Done, IsolatedPool
 from inbox_watcher.mailbox import (
     AuthFailed,
     FolderMissing,
@@ -447,17 +447,25 @@ class Poller:
         )
         out: dict[int, Analysis | AnalysisFailed] = {}
         for uid, res in zip(uids, results, strict=True):
-            if isinstance(res, Done):
+            if isinstance(res, Done) and not isinstance(res.value, AnalysisFailed):
                 out[uid] = res.value
+                continue
+            first = res.value if isinstance(res, Done) else None
+            if isinstance(first, AnalysisFailed):
+                why = first.error
             else:
-                log.warning(
-                    "message task died; reading it again with each PDF isolated",
-                    extra={"uid": uid, "kind": res.kind.value},
-                )
-                out[uid] = self._careful(raws[uid], res)
+                why = res.kind.value if not isinstance(res, Done) else "unknown"
+            log.warning(
+                "message task failed; reading it again with each PDF isolated",
+                extra={"uid": uid, "why": why},
+            )
+            careful = self._careful(raws[uid])
+            if isinstance(careful, AnalysisFailed) and isinstance(first, AnalysisFailed):
+                careful = first  # the first error says more than the second
+            out[uid] = careful
         return out
 
-    def _careful(self, raw: bytes, first: Failed) -> Analysis | AnalysisFailed:
+    def _careful(self, raw: bytes) -> Analysis | AnalysisFailed:
         """The slow path: parse without PDFs in a worker, then each PDF in a task of its own."""
         [parsed] = self.pool.map(
             read_only,

@@ -90,7 +90,8 @@ def test_unknown_charset_in_subject_is_best_effort_with_defect() -> None:
 def test_cr_lf_nul_removed_from_subject() -> None:
     encoded = base64.b64encode(b"PO 4711\r\nBcc: victim@x.example\x00!").decode()
     mail = read_message(raw(f"Subject: =?utf-8?B?{encoded}?=", body="x"))
-    assert mail.subject == "PO 4711Bcc: victim@x.example!"
+    # The line break separates the words; the NUL goes; no header can be smuggled in.
+    assert mail.subject == "PO 4711 Bcc: victim@x.example!"
 
 
 def test_raw_8bit_subject_utf8_and_latin1() -> None:

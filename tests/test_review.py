@@ -155,11 +155,3 @@ def test_dismiss_keeps_the_reason_and_leaves_the_digest(
     assert run(path, "flagged") == 0
     out = capsys.readouterr().out
     assert "(2 open flag(s);" in out
-
-
-def test_reprocess_is_not_implemented_yet(
-    setup: tuple[Path, Config], capsys: pytest.CaptureFixture[str]
-) -> None:
-    path, _ = setup
-    assert run(path, "reprocess") == 2
-    assert "not yet implemented" in capsys.readouterr().err

@@ -18,11 +18,7 @@ from inbox_watcher.poller import PollSummary
 from inbox_watcher.runtime import make_poller, make_pool, open_store
 from inbox_watcher.store import Store, StoredMessage
 from tests.pdfgen import (
-    bomb_pdf,
-    encrypted_pdf,
     invoice_pdf,
-    self_referencing_xobject_pdf,
-    truncated_pdf,
 )
 
 KNOWN = "2024-00815-MT"
@@ -48,7 +44,9 @@ def stored(db: Path) -> list[StoredMessage]:
         return list(store.messages())
 
 
-def head(seq: int, subject: bytes | str, *, sender: bytes | str = SENDER, extra: bytes = b"") -> bytes:
+def head(
+    seq: int, subject: bytes | str, *, sender: bytes | str = SENDER, extra: bytes = b""
+) -> bytes:
     """The usual top headers (no Content-Type: the caller adds its own)."""
     subj = subject.encode() if isinstance(subject, str) else subject
     frm = sender.encode() if isinstance(sender, str) else sender
@@ -57,7 +55,8 @@ def head(seq: int, subject: bytes | str, *, sender: bytes | str = SENDER, extra:
         b"To: po@example.com\r\n"
         b"Subject: " + subj + b"\r\n"
         b"Date: Fri, 01 Mar 2024 09:30:00 +0000\r\n"
-        b"Message-ID: <hostile-%d@test.example>\r\n" % seq
+        b"Message-ID: <hostile-%d@test.example>\r\n"
+        % seq
         + b"X-Test-Seq: %d\r\n" % seq
         + b"MIME-Version: 1.0\r\n"
         + extra
@@ -85,7 +84,9 @@ def with_attachments(
 ) -> bytes:
     """multipart/mixed: a text part, then (content type, Content-Disposition params, data) parts."""
     boundary = b"b0undary-%d" % seq
-    out = head(seq, subject) + b'Content-Type: multipart/mixed; boundary="' + boundary + b'"\r\n\r\n'
+    out = (
+        head(seq, subject) + b'Content-Type: multipart/mixed; boundary="' + boundary + b'"\r\n\r\n'
+    )
     out += b"--" + boundary + b"\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
     out += body.encode() + CRLF
     for ctype, disposition, data in attachments:
@@ -182,7 +183,7 @@ def unknown_charset(seq: int) -> bytes:
 
 def mislabelled_8bit(seq: int) -> bytes:
     """Header and body in cp1252 bytes, labelled UTF-8 (and an 8-bit Subject)."""
-    body = f"Grüße, PO {KNOWN} – danke".encode("cp1252")
+    body = f"Grüße, PO {KNOWN} \u2013 danke".encode("cp1252")
     return (
         head(seq, "Bestellbestätigung Müller".encode("cp1252"))
         + b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
@@ -205,8 +206,7 @@ def broken_base64_text(seq: int) -> bytes:
 def broken_qp_text(seq: int) -> bytes:
     body = f"=ZZ=4 soft=\r\nbreak PO {KNOWN} =E2=80=9Cquoted=E2=80 trailing=".encode()
     return (
-        head(seq, "Broken QP")
-        + b"Content-Type: text/plain; charset=utf-8\r\n"
+        head(seq, "Broken QP") + b"Content-Type: text/plain; charset=utf-8\r\n"
         b"Content-Transfer-Encoding: quoted-printable\r\n\r\n" + body + CRLF
     )
 
@@ -220,15 +220,19 @@ def broken_base64_pdf(seq: int) -> bytes:
         b"--b0undary-%d--" % seq,
         b"--b0undary-%d\r\nContent-Type: application/pdf\r\n"
         b'Content-Disposition: attachment; filename="invoice.pdf"\r\n'
-        b"Content-Transfer-Encoding: base64\r\n\r\n" % seq
-        + broken
-        + b"\r\n--b0undary-%d--" % seq,
+        b"Content-Transfer-Encoding: base64\r\n\r\n" % seq + broken + b"\r\n--b0undary-%d--" % seq,
     )
 
 
 def empty_message(seq: int) -> bytes:
+    """Nothing but the test's sequence header: no From, no Subject, no body."""
+    return b"X-Test-Seq: %d\r\n\r\n" % seq
+
+
+def truly_empty_message(seq: int) -> bytes:
+    """Zero bytes of content (a bare line break: IMAP APPEND needs a literal)."""
     del seq
-    return b"\r\n"
+    return CRLF
 
 
 def headers_only(seq: int) -> bytes:
@@ -329,12 +333,7 @@ def many_pages_pdf(pages: int = 10_000) -> bytes:
     return _assemble(objects)
 
 
-def pdf_cases() -> dict[str, bytes]:
-    """Hostile PDF files by name (the bomb inflates to 2 GiB)."""
-    return {
-        "truncated": truncated_pdf(),
-        "encrypted": encrypted_pdf("user-secret"),
-        "10000-pages": many_pages_pdf(),
-        "flate-bomb": bomb_pdf(),
-        "reference-cycle": self_referencing_xobject_pdf(),
-    }
+def page_without_mediabox_pdf() -> bytes:
+    """A one-object PDF that PDFium refuses and pdfplumber's fallback raises TypeError on (a Page
+    without a MediaBox, a Root that does not exist): found by tests/reliability/test_fuzz.py."""
+    return b"%PDF-1.7\n1 0 obj\n<< /Type /Page >>\nendobj\ntrailer\n<< /Root 2 0 R >>\n"

@@ -826,7 +826,10 @@ def test_disk_full_under_sqlite(
             )
             _, err = proc.communicate(timeout=120)
             assert proc.returncode != 0, "the poll did not fail on a file it could not grow"
-            assert "StoreUnavailable: database unavailable" in err.decode(), err.decode()
+            text = err.decode()
+            assert "the database is not usable now: database unavailable" in text, text
+            assert "Traceback" not in text, text
+            assert proc.returncode == 75, text
         assert count_records(db) == 3  # nothing of the failed poll is in the database
         with Store.open(f"sqlite:///{db}") as store:
             state = store.folder_state(load_config(cfg).imap.account, "INBOX")

@@ -10,7 +10,7 @@ unchanged mailbox changes nothing. The 50 MB messages get mailboxes and limits o
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,8 +19,10 @@ import pytest
 from inbox_watcher.model import PoRecord, Status
 from inbox_watcher.poller import PollSummary
 from inbox_watcher.store import Store, StoredMessage
+from tests import pdfgen
 from tests.reliability import hostile_mail as h
 from tests.reliability.hostile_mail import poll, stored
+from tests.reliability.invariants import check_invariants
 from tests.servers import Dovecot, ImapUser
 from tests.setup_config import write_config
 
@@ -80,7 +82,8 @@ def _sources_safe(m: StoredMessage) -> None:
     assert sources, "the PDFs were not read"
     for source in sources:
         name = source.removeprefix("attachment:")
-        assert "/" not in name and "\\" not in name, source
+        assert "/" not in name, source
+        assert "\\" not in name, source
         assert not any(ch in name for ch in "\x00\r\n\u202e\u202d\u2066\u2067"), repr(source)
         assert not name.startswith("."), source
 
@@ -120,10 +123,6 @@ LINKED = frozenset({Status.LINKED})
 UNREADABLE = frozenset({Status.UNREADABLE})
 FLAGGED_EMPTY = frozenset({Status.MISSING, Status.UNREADABLE})
 
-BUG_DEFECTS = (
-    "BUG: MIME defects (parts, depth, attachment limits) never reach the stored reasons; the "
-    "message reads 'No PO number was found' although parts were skipped"
-)
 
 CASES = [
     pytest.param(Case(h.unclosed_multipart, LINKED, po=(h.KNOWN,)), id="multipart-no-closing"),
@@ -134,18 +133,14 @@ CASES = [
     pytest.param(
         Case(h.many_parts, UNREADABLE, reasons=("MIME parts",)),
         id="10000-mime-parts-po-beyond-limit",
-        marks=pytest.mark.xfail(strict=True, reason=BUG_DEFECTS),
     ),
     pytest.param(
-        Case(
-            lambda s: h.nested_rfc822(s, subject=f"Fwd: PO {h.KNOWN}"), LINKED, po=(h.KNOWN,)
-        ),
+        Case(lambda s: h.nested_rfc822(s, subject=f"Fwd: PO {h.KNOWN}"), LINKED, po=(h.KNOWN,)),
         id="rfc822-nested-50-po-on-top",
     ),
     pytest.param(
         Case(h.nested_rfc822, FLAGGED_EMPTY, reasons=("nested",)),
         id="rfc822-nested-50-po-innermost",
-        marks=pytest.mark.xfail(strict=True, reason=BUG_DEFECTS),
     ),
     pytest.param(
         Case(h.long_header, LINKED, po=(h.KNOWN,), check=_subject_bounded), id="1mb-header-line"
@@ -157,11 +152,6 @@ CASES = [
     pytest.param(
         Case(h.control_chars_subject, LINKED, po=(h.KNOWN,)),
         id="crlf-nul-subject-still-links",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="BUG: CR/LF/NUL inside an encoded-word Subject are deleted, not turned into "
-            "a space: 'PO 2024-00815-MT\\r\\nBcc:' becomes '2024-00815-MTBcc', flagged malformed",
-        ),
     ),
     pytest.param(
         Case(h.control_chars_filename, LINKED, po=(h.KNOWN,), check=_sources_safe),
@@ -187,12 +177,6 @@ CASES = [
     pytest.param(
         Case(h.broken_base64_text, frozenset(Status), check=_recovered_or_explained),
         id="broken-base64-body",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="BUG: a text body with junk inside its base64 decodes to nothing and the "
-            "message is flagged 'No PO number was found in the subject or the body', without a "
-            "word about the broken encoding",
-        ),
     ),
     pytest.param(Case(h.broken_qp_text, LINKED, po=(h.KNOWN,)), id="broken-quoted-printable"),
     pytest.param(
@@ -214,7 +198,7 @@ CASES = [
     ),
     pytest.param(
         Case(
-            lambda s: h.pdf_only(s, "Invoice", b'filename="cut.pdf"', h.truncated_pdf()),
+            lambda s: h.pdf_only(s, "Invoice", b'filename="cut.pdf"', pdfgen.truncated_pdf()),
             UNREADABLE,
             reasons=("cut.pdf", "damaged or truncated"),
         ),
@@ -222,7 +206,9 @@ CASES = [
     ),
     pytest.param(
         Case(
-            lambda s: h.pdf_only(s, "Invoice", b'filename="locked.pdf"', h.encrypted_pdf("pw")),
+            lambda s: h.pdf_only(
+                s, "Invoice", b'filename="locked.pdf"', pdfgen.encrypted_pdf("pw")
+            ),
             UNREADABLE,
             reasons=("locked.pdf", "password-protected"),
         ),
@@ -230,16 +216,13 @@ CASES = [
     ),
     pytest.param(
         Case(
-            lambda s: h.pdf_only(s, "Invoice", b'filename="Locked-ABC.PDF"', h.encrypted_pdf("pw")),
+            lambda s: h.pdf_only(
+                s, "Invoice", b'filename="Locked-ABC.PDF"', pdfgen.encrypted_pdf("pw")
+            ),
             UNREADABLE,
             check=_reason_names("Locked-ABC.PDF"),
         ),
         id="encrypted-pdf-name-kept-in-reason",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="BUG: triage writes problem reasons with str.capitalize(), which lower-cases "
-            "the rest: 'Attachment:locked-abc.pdf: the pdf is password-protected'",
-        ),
     ),
     pytest.param(
         Case(
@@ -252,7 +235,7 @@ CASES = [
     ),
     pytest.param(
         Case(
-            lambda s: h.pdf_only(s, "Invoice", b'filename="bomb.pdf"', h.bomb_pdf()),
+            lambda s: h.pdf_only(s, "Invoice", b'filename="bomb.pdf"', pdfgen.bomb_pdf()),
             UNREADABLE,
             reasons=("bomb.pdf", "memory"),
         ),
@@ -261,7 +244,7 @@ CASES = [
     pytest.param(
         Case(
             lambda s: h.pdf_only(
-                s, "Invoice", b'filename="cycle.pdf"', h.self_referencing_xobject_pdf()
+                s, "Invoice", b'filename="cycle.pdf"', pdfgen.self_referencing_xobject_pdf()
             ),
             LINKED,
             po=(PDF_PO,),
@@ -272,11 +255,6 @@ CASES = [
     pytest.param(
         Case(h.zip_renamed_pdf, frozenset({Status.MISSING}), reasons=("invoice.pdf",)),
         id="zip-renamed-pdf",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="BUG: an attachment named invoice.pdf that is not a PDF (a ZIP) is dropped "
-            "silently; the flag says only 'No PO number was found in the subject or the body'",
-        ),
     ),
     pytest.param(
         Case(lambda s: h.many_pdfs(s, po_in=1), LINKED, po=(h.KNOWN,)),
@@ -285,7 +263,6 @@ CASES = [
     pytest.param(
         Case(lambda s: h.many_pdfs(s, po_in=150), FLAGGED_EMPTY, reasons=("100 attachments",)),
         id="200-pdfs-po-beyond-limit",
-        marks=pytest.mark.xfail(strict=True, reason=BUG_DEFECTS),
     ),
 ]
 SEQ = {str(p.id): 1000 + i for i, p in enumerate(CASES)}  # X-Test-Seq of each hostile message
@@ -293,91 +270,58 @@ SEQ = {str(p.id): 1000 + i for i, p in enumerate(CASES)}  # X-Test-Seq of each h
 
 @dataclass
 class Run:
-    db: Path
-    by_seq: dict[int, StoredMessage]
-    uids: dict[int, int]  # seq -> UID
+    user: ImapUser
+    cfg: Path
+    by_seq: dict[int, StoredMessage]  # the records after the first poll
     normal: list[int]  # seqs of the ordinary messages
     first: PollSummary
-    second: PollSummary
-    before: list[tuple[object, ...]]
-    after: list[tuple[object, ...]]
-    seconds: float
-
-
-def _snapshot(records: list[StoredMessage]) -> list[tuple[object, ...]]:
-    return sorted(
-        (m.key.uid, m.status.value, m.po_numbers, m.reasons, m.updated_at) for m in records
-    )
 
 
 @pytest.fixture(scope="module")
-def hostile_run(dovecot: Dovecot, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+def hostile_run(dovecot: Dovecot, tmp_path_factory: pytest.TempPathFactory) -> Run:
     tmp = tmp_path_factory.mktemp("hostile")
     user = new_user(dovecot, "hostile")
     cfg = write_config(tmp, user, batch_size=10, extra=LIMITS)
-    db = tmp / "state.db"
-    seed_pos(db)
+    seed_pos(tmp / "state.db")
     messages: list[bytes] = []
     seqs: list[int] = []
     normal: list[int] = []
     for i, param in enumerate(CASES):
         seq = SEQ[str(param.id)]
-        messages.append(param.values[0].build(seq))  # type: ignore[union-attr]
+        case = param.values[0]
+        assert isinstance(case, Case)
+        messages.append(case.build(seq))
         seqs.append(seq)
         if i % (len(CASES) // NORMAL + 1) == 0:
             nseq = 1 + len(normal)
             messages.append(h.plain(nseq, f"Normal order {nseq}", f"Please ship PO {h.KNOWN}."))
             seqs.append(nseq)
             normal.append(nseq)
-    uid_list = dovecot.append(user.username, "INBOX", messages)
-    uids = dict(zip(seqs, uid_list, strict=True))
-    started = time.monotonic()
+    uids = dict(zip(seqs, dovecot.append(user.username, "INBOX", messages), strict=True))
     first = poll(cfg)
-    seconds = time.monotonic() - started
-    records = stored(db)
-    before = _snapshot(records)
-    second = poll(cfg)
-    after = _snapshot(stored(db))
-    by_uid = {m.key.uid: m for m in records}
-    yield Run(
-        db=db,
-        by_seq={seq: by_uid[uid] for seq, uid in uids.items() if uid in by_uid},
-        uids=uids,
-        normal=normal,
-        first=first,
-        second=second,
-        before=before,
-        after=after,
-        seconds=seconds,
-    )
+    by_uid = {m.key.uid: m for m in stored(tmp / "state.db")}
+    by_seq = {seq: by_uid[uid] for seq, uid in uids.items() if uid in by_uid}
+    return Run(user=user, cfg=cfg, by_seq=by_seq, normal=normal, first=first)
 
 
-def test_invariants_after_the_hostile_poll(hostile_run: Run) -> None:
+def test_invariants_after_the_hostile_poll(dovecot: Dovecot, hostile_run: Run) -> None:
+    """Every message recorded once, in a terminal status, consistent; a further poll changes
+    nothing (tests/reliability/invariants.py); the ordinary mail between them is linked."""
     run = hostile_run
     assert run.first.errors == []
-    records = stored(run.db)
-    # every message on the server has exactly one record, in a terminal status
-    keys = [m.key for m in records]
-    assert len(keys) == len(set(keys))
-    assert sorted(m.key.uid for m in records) == sorted(run.uids.values())
-    assert all(m.status in TERMINAL for m in records)
-    # no message linked to the same PO twice
-    for m in records:
-        assert len(m.po_numbers) == len(set(m.po_numbers)), m.po_numbers
-    # the ordinary mail around the hostile messages is linked as usual
+    report = check_invariants(dovecot, run.user, run.cfg)
+    assert len(report.records) == len(CASES) + len(run.normal)
+    assert all(m.status in TERMINAL for m in report.records)
     for seq in run.normal:
-        m = run.by_seq[seq]
+        m = report.record_for_seq(seq)
         assert (m.status, m.po_numbers) == (Status.LINKED, (h.KNOWN,)), (m.subject, m.reasons)
-    # a further poll over the unchanged mailbox changes nothing
-    assert run.second.recorded == 0
-    assert sum(f.fetched for f in run.second.folders) == 0
-    assert run.after == run.before
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_hostile_message_outcome(
     hostile_run: Run, case: Case, request: pytest.FixtureRequest
 ) -> None:
+    """The message's record has the status and the reasons the table row names."""
     m = hostile_run.by_seq.get(SEQ[request.node.callspec.id])
     assert m is not None, "the message was not recorded"
     assert m.status in case.statuses, (m.status, m.reasons)
@@ -420,6 +364,7 @@ def big_mail() -> bytes:
 )
 def test_fifty_mb_message(
     dovecot: Dovecot,
+    *,
     tmp_path: Path,
     big_mail: bytes,
     limit: str,
@@ -447,3 +392,53 @@ def test_fifty_mb_message(
         assert big.po_numbers == (h.KNOWN,)
         assert big.size == len(big_mail)
     assert seconds < 60, f"the poll took {seconds:.1f}s"
+
+
+# --- a PDF that makes the reader raise ----------------------------------------------------------
+
+
+@dataclass
+class RaisingPdfRun:
+    uids: list[int]
+    first: dict[int, StoredMessage]
+    last: dict[int, StoredMessage]
+
+
+@pytest.fixture(scope="module")
+def raising_pdf_run(dovecot: Dovecot, tmp_path_factory: pytest.TempPathFactory) -> RaisingPdfRun:
+    """A message with its PO in the body and a PDF the reader raises on, between two ordinary
+    ones; polled ``max_attempts`` (2) times."""
+    tmp = tmp_path_factory.mktemp("raising")
+    user = new_user(dovecot, "raisingpdf")
+    cfg = write_config(tmp, user, extra="[limits]\nmax_attempts = 2\n")
+    seed_pos(tmp / "state.db")
+    mails = [
+        h.plain(1, "before", f"PO {h.KNOWN}"),
+        h.with_attachments(
+            2,
+            f"PO {h.KNOWN}",
+            f"Please ship PO {h.KNOWN}; the scan is attached.",
+            [(b"application/pdf", b'filename="scan.pdf"', h.page_without_mediabox_pdf())],
+        ),
+        h.plain(3, "after", f"PO {h.KNOWN}"),
+    ]
+    uids = dovecot.append(user.username, "INBOX", mails)
+    poll(cfg)
+    first = {m.key.uid: m for m in stored(tmp / "state.db")}
+    poll(cfg)
+    last = {m.key.uid: m for m in stored(tmp / "state.db")}
+    return RaisingPdfRun(uids, first, last)
+
+
+def test_a_pdf_the_reader_raises_on_costs_nothing_else(raising_pdf_run: RaisingPdfRun) -> None:
+    run = raising_pdf_run
+    for uid in (run.uids[0], run.uids[2]):  # the neighbours are recorded in the first poll
+        assert run.first[uid].status is Status.LINKED
+    assert sorted(run.last) == sorted(run.uids)  # recorded by the last attempt at the latest
+
+
+def test_a_pdf_the_reader_raises_on_is_one_reason(raising_pdf_run: RaisingPdfRun) -> None:
+    m = raising_pdf_run.first.get(raising_pdf_run.uids[1])
+    assert m is not None, "not recorded in the first poll: held for a retry"
+    assert (m.status, m.po_numbers) == (Status.LINKED, (h.KNOWN,)), m.reasons
+    assert any("scan.pdf" in r and "damaged" in r.lower() for r in m.reasons), m.reasons

@@ -37,9 +37,9 @@ from tests.setup_config import REPO
 
 CUSTOMERS = load_customers()
 BY_ID = {c.id: c for c in CUSTOMERS}
-ASCII = st.characters(codec="ascii", exclude_categories=("Cc",))
+ASCII = st.characters(min_codepoint=0x20, max_codepoint=0x7E)
 PROPS = settings(
-    max_examples=150,
+    max_examples=100,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
@@ -188,17 +188,13 @@ TOML_VALUES: st.SearchStrategy[str] = st.recursive(
     lambda inner: st.lists(inner, max_size=4).map(lambda xs: "[" + ", ".join(xs) + "]"),
     max_leaves=8,
 )
-KEYS = st.one_of(
-    st.sampled_from(
-        [
-            "host", "port", "security", "username", "password", "password_env", "password_file",
-            "folders", "url", "to", "smtp_host", "dir", "pattern", "format", "valid", "labels",
-            "senders", "name", "timeout", "digest_at", "poll_every", "allow_inline_secrets",
-            "allow_plaintext", "pdf_max_pages", "workers", "health_port", "ca_file",
-        ]
-    ),  # fmt: skip
-    st.from_regex(r"[a-z_]{1,12}", fullmatch=True),
-)
+KNOWN_KEYS = [
+    *("host", "port", "security", "username", "password", "password_env", "password_file"),
+    *("folders", "url", "to", "smtp_host", "dir", "pattern", "format", "valid", "labels"),
+    *("senders", "name", "timeout", "digest_at", "poll_every", "allow_inline_secrets"),
+    *("allow_plaintext", "pdf_max_pages", "workers", "health_port", "ca_file"),
+]
+KEYS = st.one_of(st.sampled_from(KNOWN_KEYS), st.from_regex(r"[a-z_]{1,12}", fullmatch=True))
 TABLES = st.sampled_from(
     ["imap", "database", "schedule", "digest", "limits", "customers", "service", "po", "x", ""]
 )
@@ -249,13 +245,15 @@ def _load(watcher: str, customer: str) -> Config | ConfigError:
         (root / "watcher.toml").write_text(watcher, encoding="utf-8")
         problems = check_config(root / "watcher.toml")
         try:
-            config = load_config(root / "watcher.toml")
+            result: Config | ConfigError = load_config(root / "watcher.toml")
         except ConfigError as exc:
-            assert exc.problems == problems
-            assert all(p.file and p.message for p in exc.problems)
-            return exc
+            result = exc
+    if isinstance(result, ConfigError):
+        assert result.problems == problems
+        assert all(p.file and p.message for p in result.problems)
+    else:
         assert problems == []
-        return config
+    return result
 
 
 def test_the_sound_documents_load() -> None:
@@ -278,12 +276,6 @@ def test_config_loader_on_random_bytes(data: bytes) -> None:
             load_config(path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a watcher.toml with deeply nested arrays (x = [[[...]]], 500 levels) makes "
-    "tomllib raise RecursionError, which load_config lets through: `check` and `run` crash "
-    "with a traceback instead of a ConfigError (run: exit 78)",
-)
 def test_config_loader_on_deeply_nested_arrays() -> None:
     result = _load(SOUND_WATCHER + "x = " + "[" * 500 + "]" * 500 + "\n", SOUND_CUSTOMER)
     assert isinstance(result, ConfigError)
@@ -296,7 +288,9 @@ NORMALIZE = normalizer(CUSTOMERS)
 _VALID_NUMBER = {c.id: re.compile(c.valid.pattern) for c in CUSTOMERS}
 SAFE_TEXT = st.text(
     alphabet=st.characters(
-        codec="latin-1", exclude_categories=("Cc",), exclude_characters="\",;\t=+-@\xa0\xad"
+        min_codepoint=0x20,
+        max_codepoint=0xFF,
+        exclude_characters='",;\t=+-@\x7f\xa0\xad' + "".join(map(chr, range(0x80, 0xA0))),
     ),
     max_size=20,
 ).map(str.strip)
@@ -340,6 +334,7 @@ JUNK_LINE = st.text(
     order=st.randoms(use_true_random=False),
 )
 def test_csv_import_keeps_every_good_row(
+    *,
     good: list[dict[str, str]],
     junk: list[str],
     unterminated: bool,
@@ -389,4 +384,3 @@ def test_csv_import_never_raises(data: bytes, bom: bytes) -> None:
     for record in result.records:
         assert record.customer in KNOWN_CUSTOMERS
         assert BY_ID[record.customer].is_valid(record.po_number)
-
