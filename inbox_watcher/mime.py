@@ -40,7 +40,7 @@ import email.utils
 import quopri
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from email import errors as email_errors
@@ -487,6 +487,7 @@ class _Node:
     depth: int
     path: str  # IMAP-style section number, "" for the top message
     forward: int | None  # index into _Builder.forwards, None for the top message's own parts
+    plain_twin: bool = False  # an HTML part whose multipart/alternative has a real plain text
 
 
 def _label(path: str) -> str:
@@ -572,14 +573,28 @@ def _visit(node: _Node, limits: MimeLimits, out: _Builder) -> list[_Node]:
         if maintype == "message":  # delivery-status and similar: header blocks, no text
             return []
         prefix = f"{node.path}." if node.path else ""
+        twin = ctype == "multipart/alternative" and _has_plain_twin(payload)
         return [
-            _Node(child, node.depth + 1, f"{prefix}{i}", node.forward)
+            _Node(child, node.depth + 1, f"{prefix}{i}", node.forward, plain_twin=twin)
             for i, child in enumerate(payload, start=1)
             if isinstance(child, Message)
         ]
     _read_leaf(node, ctype, limits, out)
     _report_parser_defects(part, node.path, defects)
     return []
+
+
+def _has_plain_twin(parts: Sequence[object]) -> bool:
+    """Whether a multipart/alternative carries a plain-text version worth reading instead of the
+    HTML one (not a stub such as "view this mail in HTML"): then the HTML is not converted, which
+    is the costliest step of reading most mail (the stdlib HTML parser)."""
+    plain = [p for p in parts if isinstance(p, Message) and p.get_content_type() == "text/plain"]
+    html = [p for p in parts if isinstance(p, Message) and p.get_content_type() == "text/html"]
+    if len(plain) != 1 or not html:
+        return False
+    plain_size = len(str(plain[0].get_payload()))
+    html_size = max(len(str(h.get_payload())) for h in html)
+    return plain_size >= 200 and plain_size * 8 >= html_size
 
 
 def _looks_like_message(part: object) -> bool:
@@ -602,6 +617,8 @@ def _read_leaf(node: _Node, ctype: str, limits: MimeLimits, out: _Builder) -> No
         raw_name is not None and disposition != "inline"
     )
     if is_text and not is_attachment:
+        if subtype == "html" and node.plain_twin:
+            return  # its plain-text twin is read instead
         _read_text(node, subtype == "html", limits, out)
         return
     _read_attachment(

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from extractors.message import PdfOutcome, extract_email
 from extractors.rules import CustomerRules
 from extractors.types import Attachment, Unreadable
-from inbox_watcher.isolation import Done, IsolatedPool
+from inbox_watcher.isolation import Done, Failed, IsolatedPool
 from inbox_watcher.mailbox import (
     AuthFailed,
     FolderMissing,
@@ -38,13 +38,16 @@ from inbox_watcher.mailbox import (
 )
 from inbox_watcher.model import LinkHow, MessageKey, Outcome, PoRecord, ProcessedMessage, Status
 from inbox_watcher.pipeline import (
+    STALE,
     Analysis,
     AnalysisFailed,
     Limits,
     MessageTask,
     PdfTask,
     analyse,
+    analyse_light,
     content_hash,
+    context_token,
     failed_pdf,
     pdf_task,
     read_only,
@@ -440,11 +443,38 @@ class Poller:
     # -- analysis ---------------------------------------------------------------------------
     def analyse_many(self, raws: Mapping[int, bytes]) -> dict[int, Analysis | AnalysisFailed]:
         uids = list(raws)
-        results = self.pool.map(
-            analyse,
-            [MessageTask(raws[u], self.customers, self.limits) for u in uids],
-            time_limit=self.limits.message_time_limit,
-        )
+        token = context_token(self.customers, self.limits)
+        results: list[Done[Analysis | AnalysisFailed] | Failed] = []
+        if token:
+            light = self.pool.map(
+                analyse_light,
+                [(token, raws[u]) for u in uids],
+                time_limit=self.limits.message_time_limit,
+            )
+            stale = [i for i, r in enumerate(light) if isinstance(r, Done) and r.value == STALE]
+            heavy = (
+                self.pool.map(
+                    analyse,
+                    [MessageTask(raws[uids[i]], self.customers, self.limits) for i in stale],
+                    time_limit=self.limits.message_time_limit,
+                )
+                if stale
+                else []
+            )
+            redo = dict(zip(stale, heavy, strict=True))
+            for i, r in enumerate(light):
+                if i in redo:
+                    results.append(redo[i])
+                elif isinstance(r, Done) and not isinstance(r.value, str):
+                    results.append(Done(r.value))
+                elif isinstance(r, Failed):
+                    results.append(r)
+        else:
+            results = self.pool.map(
+                analyse,
+                [MessageTask(raws[u], self.customers, self.limits) for u in uids],
+                time_limit=self.limits.message_time_limit,
+            )
         out: dict[int, Analysis | AnalysisFailed] = {}
         for uid, res in zip(uids, results, strict=True):
             if isinstance(res, Done) and not isinstance(res.value, AnalysisFailed):

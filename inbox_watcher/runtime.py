@@ -13,7 +13,7 @@ from inbox_watcher.logs import register_secret
 from inbox_watcher.mailbox import ImapEndpoint, Mailbox
 from inbox_watcher.mime import MimeLimits
 from inbox_watcher.model import ProcessedMessage
-from inbox_watcher.pipeline import Limits
+from inbox_watcher.pipeline import Limits, install_context
 from inbox_watcher.poller import FolderAction, Poller, PollSettings
 from inbox_watcher.store import Store
 
@@ -67,6 +67,8 @@ def open_store(config: Config) -> Store:
 
 
 def make_pool(config: Config) -> IsolatedPool:
+    """A worker pool that holds this configuration's rules (installed before the workers fork)."""
+    install_context(tuple(config.customers), limits_of(config))
     workers = config.limits.workers or (os.cpu_count() or 1)
     return IsolatedPool(processes=workers, memory_limit=config.limits.pdf_memory_limit)
 

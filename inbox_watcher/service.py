@@ -171,6 +171,9 @@ class Service:
         ):
             log.warning("[service] health endpoint changed: it takes effect at the next restart")
         self.config = new
+        # Workers hold the rules they were forked with: a new pool holds the new ones.
+        stale_pool, self.pool = self.pool, make_pool(new)
+        stale_pool.close()
         if self.health is not None:
             self.health.watch(new.imap.account, tuple(new.imap.folders))
         self.schedule()
