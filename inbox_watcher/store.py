@@ -508,25 +508,33 @@ class Store:
         inserted = 0
         with self._write() as s:
             seen, failures = _batch_lookup(s, [m.key for m in messages])
-            for message in messages:
-                if message.key in seen:
-                    continue
-                seen.add(message.key)
-                attempts = failures.get(message.key, 0)
-                if _insert_message(s, message, hows.get(message.key, "found"), attempts, now):
-                    inserted += 1
-                    kind = (actions or {}).get(message.key)
-                    if kind is not None:
-                        k = message.key
-                        s.add(
-                            PendingActionRow(
-                                account=k.account,
-                                folder=k.folder,
-                                uidvalidity=k.uidvalidity,
-                                uid=k.uid,
-                                kind=kind,
-                            )
+            fresh = list({m.key: m for m in messages if m.key not in seen}.values())
+            try:
+                with s.begin_nested():  # the fast path: three multi-row INSERTs for the batch
+                    _insert_batch(s, fresh, hows, failures, now)
+                done = fresh
+            except IntegrityError:
+                # Another instance recorded some of these keys meanwhile: one at a time, skipping
+                # those (the slow path, only in that race).
+                done = []
+                for message in fresh:
+                    attempts = failures.get(message.key, 0)
+                    how = hows.get(message.key, "found")
+                    if _insert_message(s, message, how, attempts, now):
+                        done.append(message)
+            inserted = len(done)
+            owed = [(m.key, (actions or {}).get(m.key)) for m in done]
+            for k, kind in owed:
+                if kind is not None:
+                    s.add(
+                        PendingActionRow(
+                            account=k.account,
+                            folder=k.folder,
+                            uidvalidity=k.uidvalidity,
+                            uid=k.uid,
+                            kind=kind,
                         )
+                    )
             for failed in failures:
                 s.exec(delete(FailureRow).where(*_key_filter(FailureRow, failed)))
             if checkpoint is not None:
@@ -1117,6 +1125,90 @@ def _batch_lookup(
                     else:
                         failures[found] = attempts
     return seen, failures
+
+
+def _message_values(message: ProcessedMessage, attempts: int, now: dt.datetime) -> dict[str, Any]:
+    key = message.key
+    outcome = message.outcome
+    return {
+        "account": key.account,
+        "folder": key.folder,
+        "uidvalidity": key.uidvalidity,
+        "uid": key.uid,
+        "message_id": _clean_opt(message.message_id),
+        "sender": _clean(message.sender),
+        "subject": _clean(message.subject),
+        "date": _clean_opt(message.date),
+        "customer": outcome.customer,
+        "status": outcome.status.value,
+        "reasons": [_clean(r) for r in outcome.reasons],
+        "suggestions": [_clean(r) for r in outcome.suggestions],
+        "content_hash": message.content_hash,
+        "size": message.size,
+        "in_reply_to": _clean_opt(message.in_reply_to),
+        "references": [_clean(r) for r in message.references],
+        "created_at": now,
+        "updated_at": now,
+        "review": Review.OPEN.value if outcome.status.flagged else None,
+        "attempts": attempts,
+    }
+
+
+def _candidate_values(msg_id: int, candidates: Sequence[JudgedCandidate]) -> list[dict[str, Any]]:
+    rows = []
+    for position, judged in enumerate(candidates):
+        c = _clean_candidate(judged).candidate
+        rows.append(
+            {
+                "msg_id": msg_id,
+                "position": position,
+                "raw": c.raw,
+                "normalized": c.normalized,
+                "source": c.source,
+                "valid": c.valid,
+                "known": judged.known,
+                "page": c.page,
+                "quoted": c.quoted,
+                "labelled": c.labelled,
+                "context": c.context,
+                "customer": c.customer,
+            }
+        )
+    return rows
+
+
+def _insert_batch(
+    s: Session,
+    messages: Sequence[ProcessedMessage],
+    hows: Mapping[MessageKey, LinkHow],
+    failures: Mapping[MessageKey, int],
+    now: dt.datetime,
+) -> None:
+    """Messages, candidates and links of a batch in three multi-row INSERTs (IntegrityError when
+    a key is taken)."""
+    if not messages:
+        return
+    values = [_message_values(m, failures.get(m.key, 0), now) for m in messages]
+    ids = (
+        s.execute(
+            insert(MessageRow).returning(col(MessageRow.id), sort_by_parameter_order=True), values
+        )
+        .scalars()
+        .all()
+    )
+    candidates: list[dict[str, Any]] = []
+    links: list[dict[str, Any]] = []
+    for msg_id, m in zip(ids, messages, strict=True):
+        candidates.extend(_candidate_values(msg_id, m.outcome.candidates))
+        how = hows.get(m.key, "found")
+        links.extend(
+            {"msg_id": msg_id, "customer": m.outcome.customer, "po_number": n, "how": how}
+            for n in _numbers(m.outcome)
+        )
+    if candidates:
+        s.execute(insert(CandidateRow), candidates)
+    if links:
+        s.execute(insert(LinkRow), links)
 
 
 def _insert_message(
