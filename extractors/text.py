@@ -108,6 +108,7 @@ def scan_text(
     labels: list[tuple[int, int]] = []
     matches: list[regex.Match[str]] = []
     quoted_from, quoted_lines = 0, list[tuple[int, int]]()
+    timed_out = False
     try:
         for lab in rules.label_pattern.finditer(text, timeout=timeout):
             labels.append((lab.start(), lab.end()))
@@ -116,7 +117,9 @@ def scan_text(
         if not quoted:
             quoted_from, quoted_lines = _quoted_regions(text, timeout)
     except TimeoutError:
-        # What was found before the time ran out still counts; the rest of the text is unread.
+        # What was found before the time ran out still counts; the rest of the text is unread,
+        # so a label there cannot be called malformed (the pattern might have matched it).
+        timed_out = True
         problems.append(
             Problem(source, Unreadable.PATTERN_TIMEOUT, f"customer {rules.id}", blocking=False)
         )
@@ -174,7 +177,7 @@ def scan_text(
             )
         )
 
-    for lstart, lend in labels:
+    for lstart, lend in [] if timed_out else labels:
         value = _value_after(text, lend)
         if value is None:
             continue

@@ -4,7 +4,6 @@ scanned (subject, bodies, forwarded parts, PDFs through the reader the caller pa
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import pytest
 
@@ -12,43 +11,8 @@ from extractors.message import Extraction, PdfOutcome, extract_email, route
 from extractors.rules import CustomerRules
 from extractors.text import scan_text
 from extractors.types import Attachment, Candidate, Email, Problem, TextPart, Unreadable
+from tests.customers import ACME, NORDWIND, WESTSIDE, compiled
 
-
-def _compiled(customer_id: str, **kwargs: Any) -> CustomerRules:
-    rules = CustomerRules.compile(customer_id, **kwargs)
-    assert isinstance(rules, CustomerRules), rules
-    return rules
-
-
-WESTSIDE = _compiled(
-    "westside",
-    name="Westside Tools Ltd",
-    senders=["*@westside-tools.example", "purchasing@ws-group.example"],
-    pattern=(
-        r"(?<![\w/])(?P<year>20\d{2})[-/ ]?(?P<seq>\d{3,5})[-/ ]?(?P<dept>[A-Za-z]{2})(?![\w/])"
-    ),
-    format="{year}-{seq:0>5}-{dept:upper}",
-    valid=r"20\d{2}-\d{5}-[A-Z]{2}",
-    labels=["PO", "P.O.", "Purchase Order", "Order Ref", "Your ref"],
-)
-ACME = _compiled(
-    "acme",
-    name="Acme Corporation",
-    senders=["*@acme-corp.example", "*@*.acme-corp.example"],
-    pattern=r"(?<![\w-])(?:ACME[- ]?)?(?:PO[- ]?)?(?P<num>\d{6})(?![\w-])",
-    format="ACME-{num}",
-    valid=r"ACME-\d{6}",
-    labels=["PO", "P.O.", "Purchase Order"],
-)
-NORDWIND = _compiled(
-    "nordwind",
-    name="Nordwind Handel GmbH",
-    senders=["*@nordwind-handel.example", "einkauf@nordwind.example"],
-    pattern=r"(?<![\w-])BN[- ]?(?P<year>20\d{2})[-/ ]?(?P<seq>\d{4})(?![\w-])",
-    format="BN-{year}-{seq}",
-    valid=r"BN-20\d{2}-\d{4}",
-    labels=["Bestellnummer", "Bestell-Nr.", "Bestellung", "PO"],
-)
 CUSTOMERS = (WESTSIDE, ACME, NORDWIND)
 
 
@@ -128,7 +92,7 @@ def test_sender_routed_message_without_po_keeps_customer() -> None:
 
 
 def test_overlapping_globs_pick_the_customer_whose_pattern_matched() -> None:
-    other = _compiled(
+    other = compiled(
         "westside-north",
         name="Westside North",
         senders=["*@westside-tools.example"],
@@ -270,7 +234,7 @@ def test_pdf_from_unknown_sender_routes_by_pattern() -> None:
 
 
 def test_pattern_timeout_is_a_problem_of_the_message() -> None:
-    evil = _compiled(
+    evil = compiled(
         "evil",
         name="Evil",
         senders=["*@evil.example"],

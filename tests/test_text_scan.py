@@ -15,43 +15,8 @@ import pytest
 from extractors.rules import CustomerRules
 from extractors.text import MAX_TEXT_CHARS, scan_text
 from extractors.types import Candidate, Problem, Unreadable
+from tests.customers import ACME, NORDWIND, WESTSIDE, compiled
 
-
-def _compiled(customer_id: str, **kwargs: Any) -> CustomerRules:
-    rules = CustomerRules.compile(customer_id, **kwargs)
-    assert isinstance(rules, CustomerRules), rules
-    return rules
-
-
-WESTSIDE = _compiled(
-    "westside",
-    name="Westside Tools Ltd",
-    senders=["*@westside-tools.example", "purchasing@ws-group.example"],
-    pattern=(
-        r"(?<![\w/])(?P<year>20\d{2})[-/ ]?(?P<seq>\d{3,5})[-/ ]?(?P<dept>[A-Za-z]{2})(?![\w/])"
-    ),
-    format="{year}-{seq:0>5}-{dept:upper}",
-    valid=r"20\d{2}-\d{5}-[A-Z]{2}",
-    labels=["PO", "P.O.", "Purchase Order", "Order Ref", "Your ref"],
-)
-ACME = _compiled(
-    "acme",
-    name="Acme Corporation",
-    senders=["*@acme-corp.example"],
-    pattern=r"(?<![\w-])(?:ACME[- ]?)?(?:PO[- ]?)?(?P<num>\d{6})(?![\w-])",
-    format="ACME-{num}",
-    valid=r"ACME-\d{6}",
-    labels=["PO", "P.O.", "Purchase Order"],
-)
-NORDWIND = _compiled(
-    "nordwind",
-    name="Nordwind Handel GmbH",
-    senders=["*@nordwind-handel.example"],
-    pattern=r"(?<![\w-])BN[- ]?(?P<year>20\d{2})[-/ ]?(?P<seq>\d{4})(?![\w-])",
-    format="BN-{year}-{seq}",
-    valid=r"BN-20\d{2}-\d{4}",
-    labels=["Bestellnummer", "Bestell-Nr.", "Bestellung", "Ihre Bestellung", "PO"],
-)
 RULES = {"westside": WESTSIDE, "acme": ACME, "nordwind": NORDWIND}
 
 
@@ -339,7 +304,7 @@ def test_malformed_in_quote_is_quoted() -> None:
 
 # --- runaway patterns and hostile input ---------------------------------------------------------
 
-CATASTROPHIC = _compiled(
+CATASTROPHIC = compiled(
     "evil",
     name="Evil Patterns plc",
     senders=["*@evil.example"],

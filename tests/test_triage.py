@@ -9,37 +9,11 @@ from typing import Any
 import pytest
 
 from extractors.message import Extraction
-from extractors.rules import CustomerRules
 from extractors.types import Candidate, Problem, Unreadable
 from inbox_watcher.model import Outcome, PoRecord, Status
 from inbox_watcher.triage import PoIndex, judge
+from tests.customers import ACME, WESTSIDE
 
-
-def _compiled(customer_id: str, **kwargs: Any) -> CustomerRules:
-    rules = CustomerRules.compile(customer_id, **kwargs)
-    assert isinstance(rules, CustomerRules), rules
-    return rules
-
-
-WESTSIDE = _compiled(
-    "westside",
-    name="Westside Tools Ltd",
-    senders=["*@westside-tools.example", "purchasing@ws-group.example"],
-    pattern=(
-        r"(?<![\w/])(?P<year>20\d{2})[-/ ]?(?P<seq>\d{3,5})[-/ ]?(?P<dept>[A-Za-z]{2})(?![\w/])"
-    ),
-    format="{year}-{seq:0>5}-{dept:upper}",
-    valid=r"20\d{2}-\d{5}-[A-Z]{2}",
-    labels=["PO", "P.O.", "Purchase Order", "Order Ref", "Your ref"],
-)
-ACME = _compiled(
-    "acme",
-    name="Acme Corporation",
-    senders=["*@acme-corp.example"],
-    pattern=r"(?<![\w-])(?:ACME[- ]?)?(?:PO[- ]?)?(?P<num>\d{6})(?![\w-])",
-    format="ACME-{num}",
-    valid=r"ACME-\d{6}",
-)
 RULES = {"westside": WESTSIDE, "acme": ACME}
 NAMES = {"westside": "Westside Tools Ltd", "acme": "Acme Corporation", "eastside": "Eastside Ltd"}
 
