@@ -1,0 +1,210 @@
+"""The command line as a person uses it: check, try (message and PDF), messages in each format."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from extractors.types import Candidate
+from inbox_watcher.cli import main
+from inbox_watcher.model import JudgedCandidate, MessageKey, Outcome, ProcessedMessage, Status
+from inbox_watcher.store import Store
+from tests.pdfgen import invoice_pdf
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG = REPO / "config" / "watcher.toml"
+SAMPLES = REPO / "config" / "samples"
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_check_passes_on_the_example(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--config", str(CONFIG), "check")
+    assert code == 0
+    assert "configuration is sound" in out
+
+
+def test_check_lists_each_problem_and_exits_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    shutil.copytree(REPO / "config" / "customers", tmp_path / "customers")
+    (tmp_path / "demo-imap-password").write_text("x\n", encoding="utf-8")
+    text = CONFIG.read_text(encoding="utf-8").replace('poll_every = "5m"', 'poll_evry = "5m"')
+    (tmp_path / "watcher.toml").write_text(text, encoding="utf-8")
+    bad = (tmp_path / "customers" / "acme.toml").read_text(encoding="utf-8")
+    bad = bad.replace("(?P<num>", "(?P<num")
+    (tmp_path / "customers" / "acme.toml").write_text(bad, encoding="utf-8")
+    code, _, err = run(capsys, "--config", str(tmp_path / "watcher.toml"), "check")
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert any(
+        "watcher.toml: schedule.poll_evry" in line and "poll_every" in line for line in lines
+    )
+    assert any("acme.toml: po.pattern: does not compile" in line for line in lines)
+
+
+def test_try_on_a_sample_message(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys, "--config", str(CONFIG), "try", str(SAMPLES / "12-malformed-did-you-mean.eml")
+    )
+    assert code == 0
+    assert "customer: westside" in out
+    assert "MALFORMED" in out
+    assert "2024-O673O-IT" in out
+    assert "would be: malformed" in out
+
+
+def test_try_on_a_message_with_a_pdf_shows_the_page(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys, "--config", str(CONFIG), "try", str(SAMPLES / "02-linked-pdf-only.eml")
+    )
+    assert code == 0
+    assert "PDF attachments: 1" in out
+    assert "attachment:" in out
+    assert "attachment:PurchaseOrder.pdf page 2" in out
+    assert "would be: PO numbers found: ACME-231430" in out
+
+
+def test_try_on_a_pdf(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    pdf = tmp_path / "invoice.pdf"
+    pdf.write_bytes(invoice_pdf(po="2024/815/mt", placement="header", pages=2, po_page=2))
+    code, out, _ = run(capsys, "--config", str(CONFIG), "try", str(pdf))
+    assert code == 0
+    assert "pages: 2" in out
+    assert "2024-00815-MT" in out
+    assert "attachment:invoice.pdf page 2" in out
+
+
+def test_try_on_an_encrypted_pdf_names_the_reason(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from tests.pdfgen import encrypted_pdf
+
+    pdf = tmp_path / "locked.pdf"
+    pdf.write_bytes(encrypted_pdf("secret"))
+    code, out, _ = run(capsys, "--config", str(CONFIG), "try", str(pdf))
+    assert code == 0
+    assert "password-protected" in out
+    assert "would be: unreadable" in out
+
+
+def test_try_on_a_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, _ = run(capsys, "--config", str(CONFIG), "try", str(tmp_path / "nope.eml"))
+    assert code == 2
+    assert "cannot read" in out
+
+
+@pytest.fixture
+def recorded(tmp_path: Path) -> Path:
+    """A configuration whose database holds one linked and one flagged message."""
+    shutil.copytree(REPO / "config" / "customers", tmp_path / "customers")
+    (tmp_path / "demo-imap-password").write_text("x\n", encoding="utf-8")
+    text = CONFIG.read_text(encoding="utf-8")
+    (tmp_path / "watcher.toml").write_text(text, encoding="utf-8")
+    linked = Candidate("2024/815/mt", "2024-00815-MT", "subject", True, labelled=True)
+    bad = Candidate("=2024-0815", "=2024-0815", "body", False, labelled=True)
+    with Store.open(f"sqlite:///{tmp_path / 'po-watcher.db'}") as store:
+        store.record(
+            [
+                ProcessedMessage(
+                    MessageKey("po@example.com@127.0.0.1", "INBOX", 7, 1),
+                    "<a@x>",
+                    "b@w.example",
+                    "Order 2024/815/mt",
+                    None,
+                    "h1",
+                    10,
+                    None,
+                    (),
+                    Outcome(
+                        Status.LINKED,
+                        ("2024-00815-MT",),
+                        (),
+                        "westside",
+                        (JudgedCandidate(linked, True),),
+                    ),
+                ),
+                ProcessedMessage(
+                    MessageKey("po@example.com@127.0.0.1", "INBOX", 7, 2),
+                    "<b@x>",
+                    "b@w.example",
+                    "=cmd|' /C calc'!A0",
+                    None,
+                    "h2",
+                    10,
+                    None,
+                    (),
+                    Outcome(
+                        Status.MALFORMED,
+                        (),
+                        ("'=2024-0815' is not a PO.",),
+                        "westside",
+                        (JudgedCandidate(bad, False),),
+                    ),
+                ),
+            ],
+            checkpoint=MessageKey("po@example.com@127.0.0.1", "INBOX", 7, 2),
+        )
+    return tmp_path / "watcher.toml"
+
+
+def test_messages_as_jsonl(capsys: pytest.CaptureFixture[str], recorded: Path) -> None:
+    code, out, _ = run(capsys, "--config", str(recorded), "messages", "--format", "jsonl")
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["status"] for r in rows] == ["linked", "malformed"]
+    assert rows[0]["po_numbers"] == ["2024-00815-MT"]
+    assert rows[0]["candidates"] == [
+        {
+            "raw": "2024/815/mt",
+            "normalized": "2024-00815-MT",
+            "source": "subject",
+            "valid": True,
+            "known": True,
+        }
+    ]
+    assert set(rows[0]) == {
+        "message_id",
+        "folder",
+        "uid",
+        "uidvalidity",
+        "sender",
+        "subject",
+        "customer",
+        "status",
+        "po_numbers",
+        "candidates",
+        "reasons",
+    }
+
+
+def test_messages_as_csv_neutralises_formulas(
+    capsys: pytest.CaptureFixture[str], recorded: Path
+) -> None:
+    code, out, _ = run(
+        capsys, "--config", str(recorded), "messages", "--format", "csv", "--status", "malformed"
+    )
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == 1
+    assert rows[0]["subject"].startswith("'=")  # a spreadsheet will not run it
+    assert rows[0]["status"] == "malformed"
+
+
+def test_messages_table_and_bad_status(capsys: pytest.CaptureFixture[str], recorded: Path) -> None:
+    code, out, _ = run(capsys, "--config", str(recorded), "messages")
+    assert code == 0
+    assert "(2 message(s))" in out
+    assert "2024-00815-MT" in out
+    code, _, err = run(capsys, "--config", str(recorded), "messages", "--status", "lost")
+    assert code == 2
+    assert "unknown status 'lost'" in err
