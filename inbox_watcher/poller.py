@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from extractors.message import PdfOutcome, extract_email
 from extractors.rules import CustomerRules
-from extractors.types import Attachment, Unreadable
+from extractors.types import Attachment
 from inbox_watcher.isolation import Done, Failed, IsolatedPool
 from inbox_watcher.mailbox import (
     AuthFailed,
@@ -608,12 +608,3 @@ def _processed(key: MessageKey, a: Analysis, outcome: Outcome) -> ProcessedMessa
         outcome=outcome,
     )
 
-
-__all__ = [
-    "FolderReport",
-    "MailboxError",
-    "PollSettings",
-    "PollSummary",
-    "Poller",
-    "Unreadable",
-]
