@@ -607,4 +607,3 @@ def _processed(key: MessageKey, a: Analysis, outcome: Outcome) -> ProcessedMessa
         references=a.references,
         outcome=outcome,
     )
-

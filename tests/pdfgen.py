@@ -201,7 +201,7 @@ def encrypted_pdf(user_password: str = "", *, aes: bool = True) -> bytes:
 # --- hostile files, written by hand (fpdf2 will not make broken PDFs) -------------------------
 
 
-def _assemble(objects: list[bytes], *, root: int = 1) -> bytes:
+def assemble(objects: list[bytes], *, root: int = 1) -> bytes:
     """A PDF from numbered object bodies (object i+1 = objects[i]) with a correct xref."""
     out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
@@ -248,7 +248,7 @@ def bomb_pdf(inflated_bytes: int = 2 << 30, *, chunk: int = 16 << 20) -> bytes:
     """
     head = b"BT /F1 12 Tf 72 720 Td (PO Number: 2023-00125-WS) Tj ET\n"
     content = _deflate_repeated(head, b" " * chunk, max(0, inflated_bytes - len(head)) // chunk)
-    return _assemble(
+    return assemble(
         [
             b"<< /Type /Catalog /Pages 2 0 R >>",
             b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
@@ -289,12 +289,12 @@ def xobject_fanout_pdf(depth: int = 12, fanout: int = 10) -> bytes:
                 body,
             )
         )
-    return _assemble(objects)
+    return assemble(objects)
 
 
 def self_referencing_xobject_pdf() -> bytes:
     """A form XObject that draws itself (a cycle), plus a Pages tree whose kid is its parent."""
-    return _assemble(
+    return assemble(
         [
             b"<< /Type /Catalog /Pages 2 0 R >>",
             b"<< /Type /Pages /Kids [3 0 R 2 0 R] /Count 2 >>",

@@ -17,9 +17,7 @@ from inbox_watcher.config import load_config
 from inbox_watcher.poller import PollSummary
 from inbox_watcher.runtime import make_poller, make_pool, open_store
 from inbox_watcher.store import Store, StoredMessage
-from tests.pdfgen import (
-    invoice_pdf,
-)
+from tests.pdfgen import assemble, invoice_pdf
 
 KNOWN = "2024-00815-MT"
 DECOY = "2024-00816-MT"
@@ -297,23 +295,6 @@ def many_pdfs(seq: int, count: int = 200, *, po_in: int = 1) -> bytes:
 # --- PDFs ---------------------------------------------------------------------------------------
 
 
-def _assemble(objects: list[bytes]) -> bytes:
-    out = bytearray(b"%PDF-1.7\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for off in offsets:
-        out += b"%010d 00000 n \n" % off
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return bytes(out)
-
-
 def many_pages_pdf(pages: int = 10_000) -> bytes:
     """``pages`` pages sharing one content stream that carries the PO label and number."""
     content = f"BT /F1 12 Tf 72 720 Td (PO Number: {KNOWN}) Tj ET".encode()
@@ -330,7 +311,7 @@ def many_pages_pdf(pages: int = 10_000) -> bytes:
         b"/Resources << /Font << /F1 4 0 R >> >> >>"
     )
     objects.extend(page for _ in range(pages))
-    return _assemble(objects)
+    return assemble(objects)
 
 
 def page_without_mediabox_pdf() -> bytes:
