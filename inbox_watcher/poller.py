@@ -30,7 +30,6 @@ from extractors.types import Attachment
 from inbox_watcher.isolation import Done, Failed, IsolatedPool
 from inbox_watcher.mailbox import (
     AuthFailed,
-    FolderInfo,
     FolderMissing,
     Mailbox,
     MailboxError,
@@ -260,104 +259,48 @@ class Poller:
             return
         po_index = self.store.po_index()
         total = len(uids)
+        done = 0
         batches = list(mailbox.iter_batches(uids, self.settings.batch_size))
         # The next batch is fetched (network-bound, in a thread) while this one is analysed in
         # the worker processes and recorded; not when mailbox actions share the connection.
         prefetch = not self.settings.actions_for(folder)
-        # Judging and recording a batch (the parent's share, ~16 % of a poll) runs on a commit
-        # thread while the workers analyse the next batch; commits stay in order, one at a time.
-        # Mailbox actions share the IMAP connection, so with them every step stays on this thread.
-        overlap = prefetch
-        committing: Future[None] | None = None
-        with (
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="fetch") as fetcher,
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="commit") as committer,
-        ):
-            try:
-                committing = self._walk_batches(
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fetch") as fetcher:
+            pending: Future[_Fetched] | None = fetcher.submit(self._fetch, mailbox, batches[0])
+            for i, batch in enumerate(batches):
+                if self.stop.is_set() or pending is None:
+                    summary.stopped = True
+                    return
+                clock = time.monotonic()
+                fetched = pending.result() if prefetch or i == 0 else self._fetch(mailbox, batch)
+                summary.stage_seconds["fetch (waiting)"] += time.monotonic() - clock
+                pending = None
+                if i + 1 < len(batches) and not self.stop.is_set():
+                    pending = (
+                        fetcher.submit(self._fetch, mailbox, batches[i + 1])
+                        if prefetch
+                        else _done_future()
+                    )
+                self._batch(
                     mailbox,
-                    fetcher,
-                    committer,
                     folder=folder,
-                    info=info,
-                    batches=batches,
-                    prefetch=prefetch,
-                    overlap=overlap,
+                    uidvalidity=info.uidvalidity,
+                    batch=batch,
+                    fetched=fetched,
                     po_index=po_index,
                     report=report,
                     summary=summary,
                     reconcile=reconcile,
                 )
-            finally:
-                if committing is not None:
-                    committing.result()  # the last commit, and any error it raised
-        if summary.stopped:
-            return
+                done += len(batch)
+                if self.progress and total >= 500:
+                    print(f"\r{folder}: {done}/{total}", end="", file=sys.stderr, flush=True)
+                if pending is None and i + 1 < len(batches):
+                    summary.stopped = True
+                    return
         if self.progress and total >= 500:
             print(file=sys.stderr)
         if reconcile:
             self.store.finish_reconcile(account, folder)
-
-    def _walk_batches(
-        self,
-        mailbox: Mailbox,
-        fetcher: ThreadPoolExecutor,
-        committer: ThreadPoolExecutor,
-        *,
-        folder: str,
-        info: FolderInfo,
-        batches: list[list[int]],
-        prefetch: bool,
-        overlap: bool,
-        po_index: Mapping[str, Mapping[str, PoRecord]],
-        report: FolderReport,
-        summary: PollSummary,
-        reconcile: bool,
-    ) -> Future[None] | None:
-        """Fetch, analyse and record the batches; returns the commit still running, if any."""
-        total = sum(len(b) for b in batches)
-        done = 0
-        committing: Future[None] | None = None
-        pending: Future[_Fetched] | None = fetcher.submit(self._fetch, mailbox, batches[0])
-        for i, batch in enumerate(batches):
-            if self.stop.is_set() or pending is None:
-                summary.stopped = True
-                return committing
-            clock = time.monotonic()
-            fetched = pending.result() if prefetch or i == 0 else self._fetch(mailbox, batch)
-            summary.stage_seconds["fetch (waiting)"] += time.monotonic() - clock
-            pending = None
-            if i + 1 < len(batches) and not self.stop.is_set():
-                pending = (
-                    fetcher.submit(self._fetch, mailbox, batches[i + 1])
-                    if prefetch
-                    else _done_future()
-                )
-            finish = self._batch(
-                mailbox,
-                folder=folder,
-                uidvalidity=info.uidvalidity,
-                batch=batch,
-                fetched=fetched,
-                po_index=po_index,
-                report=report,
-                summary=summary,
-                reconcile=reconcile,
-            )
-            if committing is not None:
-                committing.result()  # batches are recorded in order
-                committing = None
-            if overlap:
-                committing = committer.submit(finish)
-            else:
-                finish()
-            done += len(batch)
-            if self.progress and total >= 500:
-                print(f"\r{folder}: {done}/{total}", end="", file=sys.stderr, flush=True)
-            if pending is None and i + 1 < len(batches):
-                summary.stopped = True
-                return committing
-        return committing
 
     def _fetch(self, mailbox: Mailbox, batch: list[int]) -> _Fetched:
         """Sizes, then the messages under the size limit (runs in the fetch thread)."""
@@ -378,9 +321,7 @@ class Poller:
         report: FolderReport,
         summary: PollSummary,
         reconcile: bool,
-    ) -> Callable[[], None]:
-        """Analyse a batch now (the worker pool); return the step that judges and records it
-        (run on the commit thread, while the next batch is analysed)."""
+    ) -> None:
         account = self.settings.account
         recorded = self.store.recorded_uids(account, folder, uidvalidity, batch)
         sizes, big = fetched.sizes, fetched.big
@@ -395,74 +336,69 @@ class Poller:
         analyses = self.analyse_many(raws)
         summary.stage_seconds["analyse"] += time.monotonic() - clock
 
-        def finish() -> None:
-            clock = time.monotonic()
-            messages: list[ProcessedMessage] = []
-            held: list[int] = []
-            batch_threads: dict[str, tuple[tuple[str, str], ...]] = {}
-            for uid in todo:
-                key = MessageKey(account, folder, uidvalidity, uid)
-                if uid in big:
-                    messages.append(self._too_large(key, sizes[uid]))
-                    continue
-                if uid not in raws:
-                    continue  # expunged between SIZE and FETCH
-                result = analyses[uid]
-                if isinstance(result, AnalysisFailed):
-                    attempts = self.store.note_failure(key, result.error)
-                    if attempts < self.settings.max_attempts:
-                        log.warning(
-                            "message failed, will retry",
-                            extra={"key": str(key), "error": result.error, "attempt": attempts},
-                        )
-                        held.append(uid)
-                        continue
-                    messages.append(self._unreadable(key, raws[uid], result))
-                    continue
-                if reconcile and self.store.already_recorded(
-                    account, folder, result.message_id, result.content_hash
-                ):
-                    report.already += 1
-                    continue
-                outcome = self.judge_one(result, po_index, batch_threads)
-                if result.message_id and outcome.po_numbers and outcome.customer:
-                    batch_threads[result.message_id] = tuple(
-                        (outcome.customer, n) for n in outcome.po_numbers
+        clock = time.monotonic()
+        messages: list[ProcessedMessage] = []
+        held: list[int] = []
+        batch_threads: dict[str, tuple[tuple[str, str], ...]] = {}
+        for uid in todo:
+            key = MessageKey(account, folder, uidvalidity, uid)
+            if uid in big:
+                messages.append(self._too_large(key, sizes[uid]))
+                continue
+            if uid not in raws:
+                continue  # expunged between SIZE and FETCH
+            result = analyses[uid]
+            if isinstance(result, AnalysisFailed):
+                attempts = self.store.note_failure(key, result.error)
+                if attempts < self.settings.max_attempts:
+                    log.warning(
+                        "message failed, will retry",
+                        extra={"key": str(key), "error": result.error, "attempt": attempts},
                     )
-                messages.append(_processed(key, result, outcome))
-            if held:
-                report.first_held = min(
-                    [*held, *([report.first_held] if report.first_held else [])]
+                    held.append(uid)
+                    continue
+                messages.append(self._unreadable(key, raws[uid], result))
+                continue
+            if reconcile and self.store.already_recorded(
+                account, folder, result.message_id, result.content_hash
+            ):
+                report.already += 1
+                continue
+            outcome = self.judge_one(result, po_index, batch_threads)
+            if result.message_id and outcome.po_numbers and outcome.customer:
+                batch_threads[result.message_id] = tuple(
+                    (outcome.customer, n) for n in outcome.po_numbers
                 )
-            # The checkpoint never passes a message that will be tried again on the next poll.
-            checkpoint_uid = (
-                batch[-1] if report.first_held is None else min(batch[-1], report.first_held - 1)
+            messages.append(_processed(key, result, outcome))
+        if held:
+            report.first_held = min([*held, *([report.first_held] if report.first_held else [])])
+        # The checkpoint never passes a message that will be tried again on the next poll.
+        checkpoint_uid = (
+            batch[-1] if report.first_held is None else min(batch[-1], report.first_held - 1)
+        )
+        checkpoint = MessageKey(account, folder, uidvalidity, checkpoint_uid)
+        acts = self.settings.actions_for(folder)
+        owed = {m.key: _action_kind(m) for m in messages} if acts else {}
+        kinds = {a.on for a in acts}
+        self._commit(messages, checkpoint, {k: v for k, v in owed.items() if v in kinds})
+        if acts:
+            self._apply_actions(mailbox, folder, uidvalidity)
+        summary.stage_seconds["judge+store"] += time.monotonic() - clock
+        report.recorded += len(messages)
+        report.held += len(held)
+        for m in messages:
+            summary.statuses[m.outcome.status.value] += 1
+            log.info(
+                "recorded",
+                extra={
+                    "key": str(m.key),
+                    "status": m.outcome.status.value,
+                    "customer": m.outcome.customer,
+                    "po": ",".join(m.outcome.po_numbers),
+                },
             )
-            checkpoint = MessageKey(account, folder, uidvalidity, checkpoint_uid)
-            acts = self.settings.actions_for(folder)
-            owed = {m.key: _action_kind(m) for m in messages} if acts else {}
-            kinds = {a.on for a in acts}
-            self._commit(messages, checkpoint, {k: v for k, v in owed.items() if v in kinds})
-            if acts:
-                self._apply_actions(mailbox, folder, uidvalidity)
-            summary.stage_seconds["judge+store"] += time.monotonic() - clock
-            report.recorded += len(messages)
-            report.held += len(held)
-            for m in messages:
-                summary.statuses[m.outcome.status.value] += 1
-                log.info(
-                    "recorded",
-                    extra={
-                        "key": str(m.key),
-                        "status": m.outcome.status.value,
-                        "customer": m.outcome.customer,
-                        "po": ",".join(m.outcome.po_numbers),
-                    },
-                )
-            if self.on_committed is not None and messages:
-                self.on_committed(messages)
-
-        return finish
+        if self.on_committed is not None and messages:
+            self.on_committed(messages)
 
     def _commit(
         self,
