@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import regex
+
 from extractors.layout import layout_scan
 from extractors.pdf import DEFAULT_MAX_BYTES, DEFAULT_MAX_PAGES, read_pdf
 from extractors.rules import CustomerRules
@@ -107,6 +109,17 @@ def extract_pdf(
     )
 
 
+_LINE_REST = regex.compile(r"[ \t:#.\-=]*([^\n]{0,40})")
+
+
+def _value_elsewhere(text: str, label_end: int) -> bool:
+    """Whether the rest of the label's line holds no value: nothing, or words without digits."""
+    m = _LINE_REST.match(text, label_end)
+    rest = m.group(1).strip() if m else ""
+    first = rest.split(maxsplit=1)[0] if rest else ""
+    return not any(ch.isdigit() for ch in first)
+
+
 def _label_without_value(
     page: int,
     text: str,
@@ -116,9 +129,12 @@ def _label_without_value(
     """Whether the customer's label is on the page but the text pass could not pair it with
     exactly one well-formed number."""
     try:
-        if customer.label_pattern.search(text, timeout=_LABEL_TIMEOUT) is None:
-            return False
+        labels = list(customer.label_pattern.finditer(text, timeout=_LABEL_TIMEOUT))
     except TimeoutError:
+        return False
+    # Layout can only help a label whose value is not beside it on its text line: the label ends
+    # the line, or a column header follows it ("PO Number   Date   Amount").
+    if not any(_value_elsewhere(text, m.end()) for m in labels):
         return False
     found, _ = scan(page, text, customer)
     valid = {c.normalized for c in found if c.valid}
