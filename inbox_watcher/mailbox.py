@@ -85,7 +85,6 @@ class Mailbox:
     def __init__(self, endpoint: ImapEndpoint) -> None:
         self.endpoint = endpoint
         self._client: IMAPClient | None = None
-        self._folder: str | None = None
 
     # -- connection ---------------------------------------------------------------------------
     def connect(self) -> None:
@@ -176,7 +175,6 @@ class Mailbox:
             raise FolderMissing(
                 f"the folder {folder!r} cannot be opened: {_describe(exc)}"
             ) from exc
-        self._folder = folder
         return FolderInfo(
             name=folder,
             uidvalidity=int(info[b"UIDVALIDITY"]),

@@ -29,7 +29,6 @@ class Limits:
     pattern_timeout: float = 0.5
     message_time_limit: float = 60.0
     pdf_time_limit: float = 20.0
-    memory_limit: int = 1024 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,6 @@ def limits_of(config: Config) -> Limits:
         pattern_timeout=lim.pattern_timeout,
         message_time_limit=max(lim.pdf_time_limit * 3, 30.0),
         pdf_time_limit=lim.pdf_time_limit,
-        memory_limit=lim.pdf_memory_limit,
     )
 
 
