@@ -26,7 +26,7 @@ Hostile input, and what guards it (also measured):
   read again headers-only, with a defect. Our own tree walk is iterative and stops at
   ``max_depth`` and ``max_parts`` (10,000 parts: 0.2 s in all).
 - HTML: ``html.parser`` on 3.11.7 is quadratic or worse when a construct is never closed:
-  40 KB of ``"<a "`` took 27 s, 40 KB of ``"</"`` 0.3 s. ``_defuse_html`` escapes every opener
+  40 KB of ``"<a "`` took 27 s, 40 KB of ``"</"`` 0.3 s. ``html_text`` escapes every opener
   that has no closer after it (one linear pass), which is the text the parser would have produced
   for it anyway; it also escapes ``<![`` sections that make the parser raise AssertionError.
 - long headers are cut to ``max_header_bytes`` before any decoding (a 1 MB Subject: 5 ms); text
@@ -48,12 +48,12 @@ from email.message import Message
 from email.parser import BytesParser
 from email.policy import Compat32
 from functools import partial
-from html.parser import HTMLParser
 from typing import TypeVar
 
 from mailparser.utils import get_addresses
 
 from extractors.types import Attachment, Email, TextPart
+from inbox_watcher.html_text import html_to_text
 
 __all__ = ["DEFAULT_LIMITS", "MimeLimits", "read_message"]
 
@@ -259,7 +259,7 @@ def _header(msg: Message, name: str, limits: MimeLimits, defects: _Defects) -> s
 
 _ENCODED_WORD = re.compile(r"=\?([^?\s]{1,80})\?([bBqQ])\?([^?\s]*)\?=")
 _CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-_SPACES = re.compile(r" {2,}")
+_SPACES = re.compile(r"[ \t\r\n\f\v\xa0]+")  # no-break spaces too: "PO\xa0123"
 _SURROGATES = re.compile(r"[\udc80-\udcff]")
 
 
@@ -653,7 +653,9 @@ def _read_text(node: _Node, html: bool, limits: MimeLimits, out: _Builder) -> No
         text = text[: limits.max_text_chars]
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
     if html:
-        text = _html_to_text(text, where, defects)
+        text, readable = html_to_text(text)
+        if not readable:
+            defects.add(f"unreadable HTML in {where}")
     if node.forward is None:
         (out.html if html else out.plain).append(text)
     else:
@@ -763,160 +765,3 @@ def _clean_filename(name: str, limits: MimeLimits) -> str:
         else:
             name = name[:cap].rstrip(" .")
     return name
-
-
-# --------------------------------------------------------------------------------------------
-# HTML to text
-
-_SKIP_TAGS = {"script", "style", "head", "title", "template"}
-_LINE_TAGS = {"br", "tr", "li", "dt", "dd", "div", "option", "thead", "tbody", "tfoot"}
-_PARAGRAPH_TAGS = {
-    "address", "article", "aside", "blockquote", "caption", "dl", "fieldset", "figcaption",
-    "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "main",
-    "nav", "ol", "p", "pre", "section", "table", "ul",
-}  # fmt: skip
-_CELL_TAGS = {"td", "th"}
-_SPACES = re.compile(r"[ \t\r\n\f\v\xa0]+")
-
-
-class _HtmlText(HTMLParser):
-    """Readable text of an HTML body: line tags break lines, paragraph tags leave a blank line,
-    table cells are joined with " | ", script/style/head are dropped, entities decoded."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.chunks: list[str] = []
-        self._skip = 0
-        self._pre = 0
-        self._breaks = 0  # newlines owed before the next text (the larger request wins)
-        self._cell_gap = False  # " | " owed before the next text of this row
-        self._cells: list[int] = [0]  # cells seen in the current row, per open table
-
-    def _break(self, newlines: int) -> None:
-        if self.chunks:
-            self._breaks = max(self._breaks, newlines)
-
-    def _layout(self, tag: str) -> None:
-        if tag in _LINE_TAGS:
-            self._break(1)
-        elif tag in _PARAGRAPH_TAGS:
-            self._break(2)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIP_TAGS:
-            self._skip += 1
-        elif tag == "pre":
-            self._pre += 1
-        elif tag == "table":
-            self._cells.append(0)
-        elif tag == "tr":
-            self._cells[-1] = 0
-        elif tag in _CELL_TAGS:
-            self._cell_gap = self._cells[-1] > 0
-            self._cells[-1] += 1
-        self._layout(tag)
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self._layout(tag)  # <br/>, <hr/>: no content, so no skip, pre or cell state to open
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP_TAGS and self._skip:
-            self._skip -= 1
-        elif tag == "pre" and self._pre:
-            self._pre -= 1
-        elif tag == "table" and len(self._cells) > 1:
-            self._cells.pop()
-        self._layout(tag)
-
-    def handle_data(self, data: str) -> None:
-        if self._skip:
-            return
-        text = data.replace("\xa0", " ") if self._pre else _SPACES.sub(" ", data)
-        if not text.strip() and (self._breaks or self._cell_gap or not self.chunks):
-            return  # whitespace between blocks or cells is layout, not text
-        if self._breaks:
-            self.chunks.append("\n" * self._breaks)
-            text = text if self._pre else text.lstrip(" ")
-        elif self._cell_gap:
-            self.chunks.append(" | ")
-            text = text.lstrip(" ")
-        self._breaks = 0
-        self._cell_gap = False
-        self.chunks.append(text)
-
-    def unknown_decl(self, data: str) -> None:
-        if data[:6].lower() == "cdata[":  # <![CDATA[ text ]]>
-            self.handle_data(data[6:])
-
-    def text(self) -> str:
-        lines = [line.strip(" ") for line in "".join(self.chunks).split("\n")]
-        out: list[str] = []
-        for line in lines:
-            if line or (out and out[-1]):
-                out.append(line)
-        return "\n".join(out).strip("\n")
-
-
-_COMMENT_CLOSE = re.compile(r"--\s*>")
-_SECTION_CLOSE = re.compile(r"\]\s*\]\s*>")  # <![CDATA[ ... ]]> and the other SGML keywords
-_MS_SECTION_CLOSE = re.compile(r"\]\s*>")  # Outlook's <![if ...]> ... <![endif]>
-_SECTION_OPEN = re.compile(r"<!\[([a-zA-Z][-_.a-zA-Z0-9]*)?")
-_SGML_SECTIONS = {"temp", "cdata", "ignore", "include", "rcdata"}
-_MS_SECTIONS = {"if", "else", "endif"}
-
-
-def _last_start(pattern: re.Pattern[str], text: str) -> int:
-    start = -1
-    for m in pattern.finditer(text):
-        start = m.start()
-    return start
-
-
-def _defuse_html(html: str) -> str:
-    """Escape openers that are never closed, which html.parser would rescan to the end each time.
-
-    An unclosed ``<``, ``<!--`` or ``<![`` ends up as text anyway; escaping it up front gives the
-    same text in one linear pass instead of a quadratic one. A ``<![`` section with a keyword
-    html.parser does not know (it raises AssertionError on those) is escaped too.
-    """
-    last_gt = html.rfind(">")
-    if "<" in html[last_gt + 1 :]:
-        html = html[: last_gt + 1] + html[last_gt + 1 :].replace("<", "&lt;")
-    comment_close = _last_start(_COMMENT_CLOSE, html)
-    first_open = html.find("<!--", max(comment_close - 3, 0))
-    if first_open >= 0:  # html.parser looks for the close from 4 characters after the opener
-        html = html[:first_open] + html[first_open:].replace("<!--", "&lt;!--")
-    if "<![" not in html:
-        return html
-    closes = {
-        True: _last_start(_MS_SECTION_CLOSE, html),
-        False: _last_start(_SECTION_CLOSE, html),
-    }
-    pieces: list[str] = []
-    pos = 0
-    for m in _SECTION_OPEN.finditer(html):
-        name = (m.group(1) or "").lower()
-        known = name in _MS_SECTIONS or name in _SGML_SECTIONS
-        if not known or m.start() + 3 > closes[name in _MS_SECTIONS]:
-            pieces.append(html[pos : m.start()])
-            pieces.append("&lt;![")
-            pos = m.start() + 3
-    pieces.append(html[pos:])
-    return "".join(pieces)
-
-
-def _html_to_text(html: str, where: str, defects: _Defects) -> str:
-    source = _defuse_html(html)
-    for attempt in range(2):
-        parser = _HtmlText()
-        try:
-            parser.feed(source)
-            parser.close()
-        except AssertionError:  # html.parser's reaction to a malformed <![ ... ]> section
-            source = source.replace("<![", "&lt;![")
-            if attempt == 0:
-                continue
-            defects.add(f"unreadable HTML in {where}")
-            return ""
-        return parser.text()
-    return ""
