@@ -67,11 +67,12 @@ _QUOTE_MARKERS = regex.compile(
     )""",
     regex.IGNORECASE | regex.VERBOSE | regex.MULTILINE,
 )
-# Every quote marker contains one of these: a cheap test before the expensive line-anchored search.
-_QUOTE_HINT = regex.compile(
-    r"wrote:|schrieb|crit|original|forward|weitergeleitet|urspr|_{8}|(?:from|von|de):[ \t]",
-    regex.IGNORECASE,
-)
+# Every quote marker contains one of these (lower-cased) on its first or second line. They are
+# found with ``str.find`` and the marker pattern is tried only at the start of those lines and the
+# lines before them: a full line-anchored search costs ~0.3 ms on a 4 KB text.
+_QUOTE_HINTS = ("wrote:", "schrieb", "crit", "original", "forward", "weitergeleitet", "urspr",
+                "________", "from:", "von:", "de:")  # fmt: skip
+_MAX_HINTS = 200  # hint occurrences tried one by one; past this, one search over the text
 _QUOTED_LINE = regex.compile(r"^[ \t]*>[^\n]*", regex.MULTILINE)
 _VALUE_TOKEN = regex.compile(r"[A-Za-z0-9][A-Za-z0-9\-/_.]*")
 _NEXT_PIECE = regex.compile(r" ([A-Za-z0-9]{1,5})(?![A-Za-z0-9\-/])")
@@ -327,13 +328,37 @@ def _inside_address(text: str, start: int, end: int) -> bool:
 def _quoted_regions(text: str, timeout: float) -> tuple[int, list[tuple[int, int]]]:
     """(offset where quoted history starts or 0, spans of ">"-quoted lines). Cached: the same
     text is scanned once per customer."""
-    marker = _QUOTE_MARKERS.search(text, timeout=timeout) if _QUOTE_HINT.search(text) else None
+    marker = _first_quote_marker(text, timeout)
     quoted_from = 0
     # A message that *starts* with a marker (blank lines aside) is a bare forward: not quoted.
-    if marker is not None and text[: marker.start()].strip():
-        quoted_from = marker.start()
+    if marker is not None and text[:marker].strip():
+        quoted_from = marker
     lines = [(m.start(), m.end()) for m in _QUOTED_LINE.finditer(text, timeout=timeout)]
     return quoted_from, lines
+
+
+def _first_quote_marker(text: str, timeout: float) -> int | None:
+    """Where the first quote marker starts, or None: the marker pattern is tried at the line of
+    each hint word and the line before it (a marker may span two lines), earliest first."""
+    low = text.lower()
+    if len(low) != len(text):  # a character whose lower case is longer: offsets would shift
+        m = _QUOTE_MARKERS.search(text, timeout=timeout)
+        return m.start() if m else None
+    starts: set[int] = set()
+    for hint in _QUOTE_HINTS:
+        pos = low.find(hint)
+        while pos >= 0:
+            line = text.rfind("\n", 0, pos) + 1
+            starts.add(line)
+            starts.add(text.rfind("\n", 0, max(line - 1, 0)) + 1 if line else 0)
+            if len(starts) > _MAX_HINTS:
+                m = _QUOTE_MARKERS.search(text, timeout=timeout)
+                return m.start() if m else None
+            pos = low.find(hint, pos + len(hint))
+    for start in sorted(starts):
+        if _QUOTE_MARKERS.match(text, start, timeout=timeout):
+            return start
+    return None
 
 
 def _clean(raw: str) -> str:

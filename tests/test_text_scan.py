@@ -11,7 +11,10 @@ import time
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from extractors import text as text_module
 from extractors.rules import CustomerRules
 from extractors.text import MAX_TEXT_CHARS, scan_text
 from extractors.types import Candidate, Problem, Unreadable
@@ -401,3 +404,39 @@ def test_leading_blank_line_does_not_change_a_bare_forward() -> None:
 def test_malformed_value_stops_at_the_next_word(text: str) -> None:
     cands, _ = scan(text, ACME)
     assert [(c.raw, c.valid) for c in cands] == [("12345", False)]
+
+
+# The quote-marker search tries the marker pattern only at lines holding a hint word (and the line
+# before). It must find exactly what one search of the whole text finds.
+_MARKER_PIECES = [
+    "On Mon, 3 Jun 2024 at 10:00, Anna <a@x.example> wrote:",
+    "On Mon, 3 Jun 2024, Anna Smith\n<a@x.example> wrote:",
+    "Am 03.06.2024 um 10:00 schrieb Anna:",
+    "Le 3 juin 2024, Anna a écrit :",
+    "-----Original Message-----",
+    "---------- Forwarded message ---------",
+    "Begin forwarded message:",
+    "From: Anna\nSent: Monday",
+    "Von: Anna\nGesendet: Montag",
+    "________________________________",
+    "the original PO is 2024-00815-MT",
+    "we forward it; code: 12 from: here",
+    "İstanbul office wrote: nothing",
+    "> quoted PO 2024-00815-MT",
+    "Please ship PO 2024-00815-MT.",
+    "",
+    "   ",
+]
+
+
+@given(st.lists(st.sampled_from(_MARKER_PIECES), max_size=12))
+@settings(max_examples=400, deadline=None)
+def test_quote_marker_search_finds_what_a_full_search_finds(lines: list[str]) -> None:
+    text = "\n".join(lines)
+    full = text_module._QUOTE_MARKERS.search(text)
+    assert text_module._first_quote_marker(text, 1.0) == (full.start() if full else None)
+
+
+def test_quote_marker_after_many_hint_words_is_still_found() -> None:
+    text = "code: 1\n" * 300 + "On Monday Anna wrote:\n> PO 2024-00815-MT"
+    assert text_module._first_quote_marker(text, 1.0) == text.index("On Monday")
