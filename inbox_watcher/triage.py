@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from extractors.message import Extraction
 from extractors.rules import CustomerRules
-from extractors.suggest import closest, fold
+from extractors.suggest import Lookalikes, fold
 from extractors.types import Candidate
 from inbox_watcher.model import JudgedCandidate, LinkHow, Outcome, PoRecord, Status
 
@@ -221,7 +221,25 @@ def _suggest(
             number = rule.normalize(m)
             if number is not None and number in known:
                 return number
-    return closest(text, known.keys())
+    return _lookalikes(known).closest(text)
+
+
+# The folded numbers of a PO table, built once per table object: a poll judges thousands of
+# messages against the same index. Keyed by identity, holding the table (so its id cannot be
+# reused while cached) and its size (a table grown in place is folded again).
+_LOOKALIKES: dict[int, tuple[Mapping[str, PoRecord], int, Lookalikes]] = {}
+_LOOKALIKES_KEPT = 8
+
+
+def _lookalikes(known: Mapping[str, PoRecord]) -> Lookalikes:
+    hit = _LOOKALIKES.get(id(known))
+    if hit is not None and hit[0] is known and hit[1] == len(known):
+        return hit[2]
+    built = Lookalikes(known.keys())
+    if len(_LOOKALIKES) >= _LOOKALIKES_KEPT:
+        _LOOKALIKES.pop(next(iter(_LOOKALIKES), 0), None)
+    _LOOKALIKES[id(known)] = (known, len(known), built)
+    return built
 
 
 def _refold(text: str) -> str:

@@ -6,8 +6,10 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from extractors.suggest import closest, distance, fold
+from extractors.suggest import Lookalikes, closest, distance, fold
 
 KNOWN = ["2023-00125-WS", "2023-00126-WS", "2023-00128-WS", "2024-00815-MT", "2021-04711-QA"]
 
@@ -110,3 +112,46 @@ def test_closest_allows_at_most_two_edits_on_long_numbers() -> None:
 @pytest.mark.parametrize(("typed", "known"), [("12", "13"), ("123", "124")])
 def test_short_numbers_need_under_a_third(typed: str, known: str) -> None:
     assert closest(typed, [known]) is None
+
+
+def _reference_distance(a: str, b: str) -> int:
+    """Textbook Levenshtein, full table: the reference the fast one is checked against."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def _reference_closest(number: str, known: list[str]) -> str | None:
+    target = fold(number)
+    if not target:
+        return None
+    allowed = min(2, (len(target) - 1) // 3)
+    scored = []
+    for candidate in known:
+        d = _reference_distance(target, fold(candidate))
+        if d <= allowed:
+            literal = min(
+                _reference_distance(
+                    number.upper().translate(str.maketrans("", "", " -/_.")),
+                    candidate.upper().translate(str.maketrans("", "", " -/_.")),
+                ),
+                7,
+            )
+            scored.append((d + literal / 10, candidate))
+    return min(scored)[1] if scored else None
+
+
+_PO_CHARS = st.text(alphabet="0123456789OISBZ-/ ", min_size=0, max_size=12)
+
+
+@given(st.lists(_PO_CHARS, max_size=30), _PO_CHARS)
+@settings(max_examples=300, deadline=None)
+def test_lookalikes_agree_with_the_textbook_distance(known: list[str], typed: str) -> None:
+    assert Lookalikes(known).closest(typed) == _reference_closest(typed, known)
+    assert distance(typed, "2023-00125-WS", limit=3) == min(
+        _reference_distance(typed, "2023-00125-WS"), 4
+    )
