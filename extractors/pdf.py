@@ -2,10 +2,13 @@
 
 The one importer of pypdfium2 and pdfplumber. Two readers, each for what it does best:
 
-- pypdfium2 (PDFium) reads the text of every page up to ``max_pages``: about 2 ms a page.
-- pdfplumber (pdfminer) gives words with their boxes and table cells, at 60-130 ms a page, so only
-  for the pages the caller asks for through ``layout_pages(page_no, page_text)``. When PDFium
-  cannot open a file at all, pdfplumber reads it instead (slowly, but damaged files are rare).
+- pypdfium2 (PDFium) reads the text of every page up to ``max_pages``: about 1-2 ms a page, and
+  for the pages the caller asks for through ``layout_pages(page_no, page_text)`` the words with
+  their boxes, from PDFium's character boxes (~1 ms a page; pdfplumber's ``extract_words`` took
+  60-130 ms a page and glued words that have no space character between them).
+- pdfplumber (pdfminer) finds table cells (``read_tables``, 60-200 ms a page): only on request.
+  When PDFium cannot open a file at all, pdfplumber reads it instead, words included (slowly, but
+  damaged files are rare).
 
 Every outcome is a value: ``read_pdf`` never raises on bad input. What went wrong is a ``Problem``
 (encrypted, corrupt, no text layer, too many pages, too large). ``MemoryError`` is the exception:
@@ -16,9 +19,10 @@ contained by running this in such a worker, not here.
 
 from __future__ import annotations
 
+import ctypes
 import io
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import pdfplumber
@@ -75,7 +79,7 @@ def read_pdf(
     if not data.strip():
         return PdfContent(0, (), (Problem(source, Unreadable.CORRUPT, "the file is empty"),))
 
-    read = _read_with_pdfium(data, max_pages, source)
+    read = _read_with_pdfium(data, max_pages, source, layout_pages)
     if isinstance(read, Problem) and read.kind is Unreadable.CORRUPT:
         fallback = _read_with_pdfplumber(data, max_pages, layout_pages, layout_tables, source)
         if isinstance(fallback, Problem):
@@ -95,12 +99,10 @@ def read_pdf(
         return _content(fallback, max_pages, source)
     if isinstance(read, Problem):
         return PdfContent(0, (), (read,))
-    read.want_tables = layout_tables
-
-    if layout_pages is not None:
-        wanted = [n for n, text in enumerate(read.texts, start=1) if layout_pages(n, text)]
-        if wanted:
-            _add_layout(data, wanted, read, source)
+    if layout_tables and read.words:
+        tables, problems = read_tables(data, [n for n, _ in read.words], source)
+        read.tables.extend(tables)
+        read.problems.extend(problems)
     return _content(read, max_pages, source)
 
 
@@ -146,7 +148,9 @@ def _content(read: _Pages, max_pages: int, source: str) -> PdfContent:
 # -- PDFium: the fast text pass -----------------------------------------------------------------
 
 
-def _read_with_pdfium(data: bytes, max_pages: int, source: str) -> _Pages | Problem:
+def _read_with_pdfium(
+    data: bytes, max_pages: int, source: str, layout_pages: LayoutPages | None
+) -> _Pages | Problem:
     try:
         doc = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
@@ -164,6 +168,9 @@ def _read_with_pdfium(data: bytes, max_pages: int, source: str) -> _Pages | Prob
                     textpage = page.get_textpage()
                     try:
                         text = _clean(textpage.get_text_bounded())
+                        if layout_pages is not None and layout_pages(index + 1, text):
+                            words = _pdfium_words(page, textpage, index + 1, read, source)
+                            read.words.append((index + 1, words))
                     finally:
                         textpage.close()
                     blank = pdfium_c.FPDFPage_CountObjects(page.raw) <= 0
@@ -178,6 +185,60 @@ def _read_with_pdfium(data: bytes, max_pages: int, source: str) -> _Pages | Prob
         return read
     finally:
         doc.close()
+
+
+# Words the way pdfplumber's extract_words cuts them (x and y tolerance 3 points): a character
+# starts a new word after whitespace, after a gap wider than the tolerance, or on another line.
+_WORD_GAP = 3.0
+_NOT_IN_WORDS = frozenset({0xA0, 0xAD, 0xFFFE, 0xFEFF, 0xFFFD, 0x2028, 0x2029})
+MAX_LAYOUT_CHARS = 20_000  # characters of one page turned into words; the rest are not
+
+
+def _pdfium_words(
+    page: pdfium.PdfPage, textpage: pdfium.PdfTextPage, number: int, read: _Pages, source: str
+) -> tuple[Word, ...]:
+    """The page's words with their boxes (points, origin top-left), from PDFium's character boxes
+    (the loose box: font ascent to descent, like pdfplumber's, not the glyph's ink)."""
+    tp = textpage.raw
+    height = pdfium_c.FPDF_GetPageHeightF(page.raw)
+    count = pdfium_c.FPDFText_CountChars(tp)
+    if count > MAX_LAYOUT_CHARS:
+        detail = (
+            f"page {number}: layout read for the first {MAX_LAYOUT_CHARS:,} of {count:,} characters"
+        )
+        read.problems.append(Problem(source, Unreadable.TOO_LARGE, detail, blocking=False))
+        count = MAX_LAYOUT_CHARS
+    rect = pdfium_c.FS_RECTF()
+    box = ctypes.byref(rect)
+    words: list[Word] = []
+    chars: list[str] = []
+    x0 = top = x1 = bottom = 0.0
+    for i in range(count):
+        code = pdfium_c.FPDFText_GetUnicode(tp, i)
+        char = chr(code) if 32 < code < 0x110000 and code not in _NOT_IN_WORDS else " "
+        if (
+            char.isspace()
+            or pdfium_c.FPDFText_IsGenerated(tp, i) == 1
+            or not pdfium_c.FPDFText_GetLooseCharBox(tp, i, box)
+        ):
+            if chars:
+                words.append(Word(_clean("".join(chars)), x0, top, x1, bottom))
+                chars.clear()
+            continue
+        c_top, c_bottom = height - rect.top, height - rect.bottom
+        if chars and (
+            rect.left - x1 > _WORD_GAP or rect.left < x0 - _WORD_GAP or abs(c_top - top) > _WORD_GAP
+        ):
+            words.append(Word(_clean("".join(chars)), x0, top, x1, bottom))
+            chars.clear()
+        if chars:
+            x1, top, bottom = max(x1, rect.right), min(top, c_top), max(bottom, c_bottom)
+        else:
+            x0, top, x1, bottom = rect.left, c_top, rect.right, c_bottom
+        chars.append(char)
+    if chars:
+        words.append(Word(_clean("".join(chars)), x0, top, x1, bottom))
+    return tuple(words)
 
 
 def _clean(text: str) -> str:
@@ -256,27 +317,46 @@ def _plumber_pages(
         return read
 
 
-def _add_layout(data: bytes, numbers: list[int], read: _Pages, source: str) -> None:
+def read_tables(
+    data: bytes, numbers: Sequence[int], source: str = "attachment"
+) -> tuple[list[tuple[int, Table]], list[Problem]]:
+    """Table cells of the given pages (1-based), by pdfplumber: 60-200 ms a page, so only for
+    pages whose words could not be paired. Never raises on bad input (``MemoryError`` aside)."""
+    tables: list[tuple[int, Table]] = []
+    problems: list[Problem] = []
     pdf = _open_plumber(data, source)
     if isinstance(pdf, Problem):
-        detail = f"layout could not be read: {pdf.detail}"
-        read.problems.append(Problem(source, pdf.kind, detail, blocking=False))
-        return
-    with pdf:
-        for number in numbers:
-            try:
-                page = pdf.pages[number - 1]
+        detail = f"tables could not be read: {pdf.detail}"
+        return tables, [Problem(source, pdf.kind, detail, blocking=False)]
+    try:
+        with pdf:
+            for number in numbers:
                 try:
-                    _page_layout(page, number, read)
-                finally:
-                    page.close()
-            except Exception as exc:  # per page: made a Problem, the next page is read
-                _reraise_memory(exc)
-                detail = f"page {number}: layout could not be read: {_describe(exc)}"
-                read.problems.append(Problem(source, Unreadable.CORRUPT, detail, blocking=False))
+                    page = pdf.pages[number - 1]
+                    try:
+                        tables.extend((number, rows) for rows in _page_tables(page))
+                    finally:
+                        page.close()
+                except Exception as exc:  # per page: made a Problem, the next page is read
+                    _reraise_memory(exc)
+                    detail = f"page {number}: tables could not be read: {_describe(exc)}"
+                    problems.append(Problem(source, Unreadable.CORRUPT, detail, blocking=False))
+    except Exception as exc:  # pdfminer raises anything on a damaged file, closing included
+        _reraise_memory(exc)
+        detail = f"tables could not be read: {_describe(exc)}"
+        problems.append(Problem(source, Unreadable.CORRUPT, detail, blocking=False))
+    return tables, problems
+
+
+def _page_tables(page: Page) -> list[Table]:
+    return [
+        tuple(tuple(_clean(cell) if cell is not None else None for cell in row) for row in table)
+        for table in page.extract_tables()
+    ]
 
 
 def _page_layout(page: Page, number: int, read: _Pages) -> None:
+    """pdfplumber's words (and tables) of a page: only for files PDFium could not open."""
     words = tuple(
         Word(
             text=_clean(str(w["text"])),
@@ -288,13 +368,8 @@ def _page_layout(page: Page, number: int, read: _Pages) -> None:
         for w in page.extract_words()
     )
     read.words.append((number, words))
-    if not read.want_tables:
-        return
-    for table in page.extract_tables():
-        rows = tuple(
-            tuple(_clean(cell) if cell is not None else None for cell in row) for row in table
-        )
-        read.tables.append((number, rows))
+    if read.want_tables:
+        read.tables.extend((number, rows) for rows in _page_tables(page))
 
 
 def _caused_by(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> bool:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import os
 
+import pdfplumber
 import pytest
+from fpdf import FPDF
 
+from extractors import pdf_extract
 from extractors.layout import layout_candidates
 from extractors.pdf import read_pdf
 from extractors.pdf_extract import PdfExtraction, PdfLimits, extract_pdf
@@ -233,6 +237,74 @@ def test_without_layout_callback_no_words() -> None:
     assert content.words == ()
     assert content.tables == ()
     assert "PO Number" in content.pages[0]
+
+
+@pytest.mark.parametrize("placement", ["header", "table", "above", "kv_table"])
+def test_pdfium_words_are_pdfplumbers_words(placement: str) -> None:
+    """The layout words come from PDFium's character boxes; pdfplumber's extract_words, the
+    reference they replaced, cuts the same words at (within a point) the same places."""
+    data = pdfgen.invoice_pdf(placement=placement, po="2023-125")
+    content = read_pdf(data, layout_pages=lambda _page, _text: True, layout_tables=False)
+    (page, words) = content.words[0]
+    with pdfplumber.open(io.BytesIO(data)) as pdf:
+        reference = pdf.pages[0].extract_words()
+
+    def reading_order(boxes: list[tuple[str, float, float, float, float]]) -> list[tuple[str, ...]]:
+        return sorted(boxes, key=lambda b: (round(b[2]), b[1]))
+
+    ours = reading_order([(w.text, w.x0, w.top, w.x1, w.bottom) for w in words])
+    theirs = reading_order(
+        [(str(w["text"]), w["x0"], w["top"], w["x1"], w["bottom"]) for w in reference]
+    )
+    assert page == 1
+    assert [w[0] for w in ours] == [w[0] for w in theirs]
+    for mine, ref in zip(ours, theirs, strict=True):
+        # Left and right within a point and a half; top and bottom within a quarter of the
+        # height (PDFium takes the font's ascent from its bounding box, pdfplumber from its size).
+        height = ref[4] - ref[2]
+        assert abs(mine[1] - ref[1]) <= 1.5, (mine, ref)
+        assert abs(mine[3] - ref[3]) <= 1.5, (mine, ref)
+        assert abs(mine[2] - ref[2]) <= height / 4, (mine, ref)
+        assert abs(mine[4] - ref[4]) <= height / 4, (mine, ref)
+
+
+def _tall_table_pdf(label: str, value: str) -> bytes:
+    """A ruled table whose rows are so tall that the value cell's text sits more than three
+    line heights below its label: only the table's cells pair them."""
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    pdf.set_xy(40, 60)
+    pdf.cell(300, 14, "Westside Tools Ltd - Purchase confirmation")
+    pdf.set_xy(40, 100)
+    with pdf.table(width=360, col_widths=(140, 220), line_height=70) as table:
+        for key, cell in ((label, "Notes"), (value, "Deliver to dock 4")):
+            row = table.row()
+            row.cell(key)
+            row.cell(cell)
+    return bytes(pdf.output())
+
+
+def test_table_cells_are_read_only_where_words_cannot_pair(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[list[int]] = []
+    real = pdf_extract.read_tables
+
+    def counting(data: bytes, pages: list[int], source: str = "attachment") -> object:
+        calls.append(list(pages))
+        return real(data, pages, source)
+
+    monkeypatch.setattr(pdf_extract, "read_tables", counting)
+    near = extract(pdfgen.invoice_pdf(po="2023-125", placement="table"))
+    assert summary(near.candidates) == [("2023-125", False, True, 1)]
+    assert calls == []  # the words below the label paired it: no table reading
+
+    far = extract(_tall_table_pdf("PO Number", "2023-125"))
+    assert calls == [[1]]
+    assert summary(far.candidates) == [("2023-125", False, True, 1)]
+    text_only = extract(_tall_table_pdf("PO Number", "2023-125"), PdfLimits(layout=False))
+    assert summary(text_only.candidates) == []
 
 
 # -- layout_candidates on hand-made words ------------------------------------------------------
