@@ -25,13 +25,15 @@ from sqlalchemy import (
     Index,
     Numeric,
     String,
+    Table,
     TypeDecorator,
     UniqueConstraint,
     event,
     func,
     text,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy import select as sa_select
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Field, Session, SQLModel, col, create_engine, delete, insert, select, update
 
@@ -238,6 +240,12 @@ class LinkRow(SQLModel, table=True):
     customer: str | None = None
     po_number: str
     how: str
+
+
+# The tables behind the rows, for the batch path's Core statements.
+_MESSAGE: Table = MessageRow.__table__  # type: ignore[attr-defined]
+_CANDIDATE: Table = CandidateRow.__table__  # type: ignore[attr-defined]
+_LINK: Table = LinkRow.__table__  # type: ignore[attr-defined]
 
 
 class FolderRow(SQLModel, table=True):
@@ -1189,13 +1197,11 @@ def _insert_batch(
     if not messages:
         return
     values = [_message_values(m, failures.get(m.key, 0), now) for m in messages]
-    ids = (
-        s.execute(
-            insert(MessageRow).returning(col(MessageRow.id), sort_by_parameter_order=True), values
-        )
-        .scalars()
-        .all()
-    )
+    # Core executemany, then the new ids by key: an INSERT ... RETURNING that must keep the rows'
+    # order runs row by row on SQLite (one statement a message: the costliest part of storing).
+    conn = s.connection()
+    conn.execute(_MESSAGE.insert(), values)
+    ids = _ids_by_key(conn, [m.key for m in messages])
     candidates: list[dict[str, Any]] = []
     links: list[dict[str, Any]] = []
     for msg_id, m in zip(ids, messages, strict=True):
@@ -1206,9 +1212,29 @@ def _insert_batch(
             for n in _numbers(m.outcome)
         )
     if candidates:
-        s.execute(insert(CandidateRow), candidates)
+        conn.execute(_CANDIDATE.insert(), candidates)
     if links:
-        s.execute(insert(LinkRow), links)
+        conn.execute(_LINK.insert(), links)
+
+
+def _ids_by_key(conn: Connection, keys: Sequence[MessageKey]) -> list[int]:
+    """The row ids of recorded messages, in the order of ``keys``."""
+    groups: dict[tuple[str, str, int], list[int]] = {}
+    for k in keys:
+        groups.setdefault((k.account, k.folder, k.uidvalidity), []).append(k.uid)
+    found: dict[MessageKey, int] = {}
+    t = _MESSAGE.c
+    for (account, folder, validity), uids in groups.items():
+        for start in range(0, len(uids), _PAGE):
+            query = sa_select(t.id, t.uid).where(
+                t.account == account,
+                t.folder == folder,
+                t.uidvalidity == validity,
+                t.uid.in_(uids[start : start + _PAGE]),
+            )
+            for row_id, uid in conn.execute(query):
+                found[MessageKey(account, folder, validity, uid)] = row_id
+    return [found[k] for k in keys]
 
 
 def _insert_message(
