@@ -54,6 +54,7 @@ from mailparser.utils import get_addresses
 
 from extractors.types import Attachment, Email, TextPart
 from inbox_watcher.html_text import html_to_text
+from inbox_watcher.mime_split import split_message
 
 __all__ = ["DEFAULT_LIMITS", "MimeLimits", "read_message"]
 
@@ -206,6 +207,9 @@ _POLICY = _RawHeaderPolicy()
 
 
 def _parse(data: bytes, defects: _Defects) -> Message:
+    quick = split_message(data, _POLICY)  # the same tree ~10x faster, or None when unsure
+    if quick is not None:
+        return quick
     try:
         return BytesParser(policy=_POLICY).parsebytes(data)
     except RecursionError:
