@@ -8,6 +8,12 @@ a native library that aborts because an allocation failed. A worker that dies an
 (segfault, abort, OOM killer) becomes ``WORKER_CRASHED`` with the signal's name; an exception raised
 by the function is ``WORKER_CRASHED`` too, with its type and message in ``error``.
 
+A worker holds up to two tasks: the one it runs and, when the task is small (``_QUEUE_BYTES``), the
+next one, already in its pipe, so it never waits for the parent between tasks (a parent busy
+elsewhere made each worker idle for ~40 % of a poll). The next task's deadline starts when the
+first one's result arrives; a worker killed or dead with a task queued behind the failed one
+gets that task run again elsewhere, never reported for a failure that was not its own.
+
 Workers die with the daemon: each asks the kernel for SIGKILL when its parent dies
 (``PR_SET_PDEATHSIG``) and also checks its parent id while idle. ``close()`` (or leaving the
 ``with`` block) ends and reaps every worker; nothing is left behind, no process, no descriptor.
@@ -23,14 +29,17 @@ import contextlib
 import ctypes
 import faulthandler
 import os
+import pickle
 import resource
 import signal
 import time
 import traceback
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, Pipe, wait
+from multiprocessing.reduction import ForkingPickler
 from typing import Any, Generic, TypeVar
 
 from extractors.types import Unreadable
@@ -46,6 +55,9 @@ _CLOSE_GRACE = 2.0  # seconds close() waits for idle workers to exit before kill
 # the worker's memory had grown to this share of the limit is taken as running out of memory.
 _OOM_SIGNALS = frozenset({signal.SIGABRT, signal.SIGSEGV, signal.SIGBUS, signal.SIGTRAP})
 _OOM_SHARE = 0.25
+# A task this small (pickled) may wait in a busy worker's pipe: it fits in the socket buffer
+# (~200 KB on Linux), so handing it over never blocks the parent.
+_QUEUE_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +83,14 @@ class _Worker:
     pid: int
     conn: Connection
     baseline_rss: int  # bytes resident at fork (shared with the parent), for the OOM guess
-    task: int | None = None
-    deadline: float = 0.0
+    tasks: deque[tuple[int, bytes]] = field(default_factory=deque)  # running first, then queued
+    deadline: float = 0.0  # of the running task
     started: float = field(default_factory=time.monotonic)
+
+    @property
+    def task(self) -> int | None:
+        """The index of the task the worker is running, None when idle."""
+        return self.tasks[0][0] if self.tasks else None
 
 
 class IsolatedPool:
@@ -172,20 +189,37 @@ class IsolatedPool:
     def _run(
         self, fn: Callable[[T], R], todo: Iterator[tuple[int, T]], time_limit: float
     ) -> Iterator[tuple[int, Done[R] | Failed]]:
+        again: deque[tuple[int, bytes]] = deque()  # queued behind a task that failed: run again
+        held: tuple[int, bytes] | None = None  # too large to queue: waits for an idle worker
         exhausted = False
         while True:
-            while not exhausted and (worker := self._idle_worker()) is not None:
-                nxt = next(todo, None)
-                if nxt is None:
-                    exhausted = True
+            while True:
+                if held is None and again:
+                    held = again.popleft()
+                if held is None and not exhausted:
+                    nxt = next(todo, None)
+                    if nxt is None:
+                        exhausted = True
+                    else:
+                        packed = _pack(fn, nxt[1])
+                        if isinstance(packed, Failed):
+                            yield nxt[0], packed
+                            continue
+                        held = (nxt[0], packed)
+                if held is None:
                     break
-                index, item = nxt
-                refused = self._dispatch(worker, fn, index, item, time_limit)
-                if refused is not None:
-                    yield index, refused
-            busy = [w for w in self._workers if w.task is not None]
+                worker = self._free_worker(queue=len(held[1]) <= _QUEUE_BYTES)
+                if worker is None:
+                    break
+                sent = self._dispatch(worker, held, time_limit)
+                if sent is False:
+                    break  # the worker died; collecting it below frees the way
+                if isinstance(sent, Failed):
+                    yield held[0], sent
+                held = None
+            busy = [w for w in self._workers if w.tasks]
             if not busy:
-                if exhausted:
+                if exhausted and held is None and not again:
                     return
                 continue
             now = time.monotonic()
@@ -193,11 +227,12 @@ class IsolatedPool:
             ready = wait([w.conn for w in busy], timeout=timeout)
             for w in busy:
                 if w.conn in ready:
-                    yield from self._collect(w)
+                    yield from self._collect(w, again, time_limit)
             now = time.monotonic()
             for w in busy:
-                if w.task is not None and now >= w.deadline:
-                    index = w.task
+                if w.tasks and now >= w.deadline:
+                    index = w.tasks[0][0]
+                    again.extend(list(w.tasks)[1:])
                     self._discard(w, kill=True)
                     yield (
                         index,
@@ -206,52 +241,61 @@ class IsolatedPool:
                         ),
                     )
 
-    def _idle_worker(self) -> _Worker | None:
+    def _free_worker(self, *, queue: bool) -> _Worker | None:
+        """An idle worker (started if the pool is not full), else, if ``queue``, one running a
+        task with none queued behind it."""
         for w in self._workers:
-            if w.task is None:
+            if not w.tasks:
                 return w
         if len(self._workers) < self.processes:
             return self._start_worker()
+        if queue:
+            for w in self._workers:
+                if len(w.tasks) == 1:
+                    return w
         return None
 
-    def _dispatch(
-        self, w: _Worker, fn: Callable[[T], R], index: int, item: T, time_limit: float
-    ) -> Failed | None:
+    def _dispatch(self, w: _Worker, task: tuple[int, bytes], time_limit: float) -> Failed | bool:
+        """Hand a task over: True when sent, False when the worker turned out dead while running
+        a task (its pipe says so next; the task waits), Failed when it cannot be sent at all."""
         try:
-            w.conn.send((fn, item))  # pickles first: a pickling error sends nothing
-        except (BrokenPipeError, ConnectionResetError, EOFError):
+            w.conn.send_bytes(task[1])
+        except (BrokenPipeError, ConnectionResetError, EOFError) as exc:
+            if w.tasks:
+                return False
             # The idle worker had died (killed from outside); replace it and try once more.
             self._discard(w, kill=True)
             w = self._start_worker()
             try:
-                w.conn.send((fn, item))
-            except (BrokenPipeError, ConnectionResetError, EOFError) as exc:
+                w.conn.send_bytes(task[1])
+            except (BrokenPipeError, ConnectionResetError, EOFError):
                 self._discard(w, kill=True)
                 return Failed(Unreadable.WORKER_CRASHED, f"could not hand the task over: {exc}")
-        except (TypeError, AttributeError, ValueError) as exc:  # what pickle raises
-            return Failed(
-                Unreadable.WORKER_CRASHED,
-                "the task could not be sent to a worker",
-                error=f"{type(exc).__name__}: {exc}",
-            )
-        w.task = index
-        w.deadline = time.monotonic() + time_limit
-        return None
+        if not w.tasks:
+            w.deadline = time.monotonic() + time_limit
+        w.tasks.append(task)
+        return True
 
-    def _collect(self, w: _Worker) -> Iterator[tuple[int, Done[R] | Failed]]:
-        index = w.task
-        if index is None:  # never: only busy workers are collected
+    def _collect(
+        self, w: _Worker, again: deque[tuple[int, bytes]], time_limit: float
+    ) -> Iterator[tuple[int, Done[R] | Failed]]:
+        if not w.tasks:  # never: only busy workers are collected
             return
+        index = w.tasks[0][0]
         try:
             message: tuple[str, Any, Any, Any] = w.conn.recv()
         except (EOFError, OSError):
+            again.extend(list(w.tasks)[1:])
             yield index, self._death(w)
             return
         tag, payload, error, tb = message
-        w.task = None
+        w.tasks.popleft()
+        w.deadline = time.monotonic() + time_limit  # the queued task, if any, starts now
         if tag == "ok":
             yield index, Done(payload)
         elif tag == "memory":
+            again.extend(w.tasks)
+            w.tasks.clear()
             self._discard(w, kill=True)  # a worker that ran out of memory is not reused
             yield index, Failed(Unreadable.MEMORY_LIMIT, payload, error=error, traceback=tb)
         else:
@@ -259,6 +303,7 @@ class IsolatedPool:
 
     def _death(self, w: _Worker) -> Failed:
         """Reap a worker whose pipe closed mid-task and say why it died."""
+        w.tasks.clear()
         self._workers.remove(w)
         w.conn.close()
         reaped = _reap(w.pid, block=True)
@@ -357,6 +402,19 @@ def _worker_main(conn: Connection, parent_pid: int, memory_limit: int | None) ->
             return 0
         if reply[0] == "memory":
             return 0
+
+
+def _pack(fn: Callable[[T], R], item: T) -> bytes | Failed:
+    """The task as the worker's ``conn.recv()`` reads it; a value that cannot be pickled is a
+    Failed outcome (nothing is sent)."""
+    try:
+        return bytes(ForkingPickler.dumps((fn, item)))
+    except (TypeError, AttributeError, ValueError, pickle.PicklingError) as exc:
+        return Failed(
+            Unreadable.WORKER_CRASHED,
+            "the task could not be sent to a worker",
+            error=f"{type(exc).__name__}: {exc}",
+        )
 
 
 def _error(exc: BaseException) -> str:

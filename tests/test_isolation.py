@@ -35,6 +35,8 @@ def _task(item: str) -> str:
         os._exit(3)
     elif item == "pid":
         return str(os.getpid())
+    elif item == "nap":
+        time.sleep(0.6)
     return item.upper()
 
 
@@ -77,6 +79,34 @@ def test_time_limit_kills_only_that_task() -> None:
     assert isinstance(failed, Failed)
     assert failed.kind is Unreadable.TIME_LIMIT
     assert took < 5.0
+
+
+def test_tasks_queued_behind_a_killed_one_run_again() -> None:
+    """With one worker, the tasks after "sleep" wait in its pipe; it is killed at the deadline,
+    and they are run by its replacement, not reported as failed."""
+    with IsolatedPool(processes=1) as pool:
+        results = pool.map(_task, ["a", "sleep", "b", "c"], time_limit=1.0)
+    assert results[0] == Done("A")
+    assert isinstance(results[1], Failed)
+    assert results[1].kind is Unreadable.TIME_LIMIT
+    assert results[2:] == [Done("B"), Done("C")]
+
+
+def test_a_queued_task_gets_its_time_limit_from_when_it_starts() -> None:
+    """Three 0.6 s tasks on one worker with a 1 s limit: each is within its limit, although the
+    second and third were handed over before the first had finished."""
+    with IsolatedPool(processes=1) as pool:
+        results = pool.map(_task, ["nap", "nap", "nap"], time_limit=1.0)
+    assert results == [Done("NAP"), Done("NAP"), Done("NAP")]
+
+
+def test_large_tasks_wait_for_an_idle_worker() -> None:
+    """A task too large to wait in a busy worker's pipe is handed over when the worker is idle
+    (handing it over earlier could block the parent); everything still comes back, in order."""
+    big = "x" * (2 << 20)
+    with IsolatedPool(processes=1) as pool:
+        results = pool.map(_task, ["nap", big, "nap", big], time_limit=5.0)
+    assert results == [Done("NAP"), Done(big.upper()), Done("NAP"), Done(big.upper())]
 
 
 def test_memory_error_is_memory_limit_and_pool_goes_on() -> None:
