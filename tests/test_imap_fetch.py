@@ -1,0 +1,154 @@
+"""The streamed FETCH: against a real Dovecot (same bytes as imapclient's fetch, the connection
+in step afterwards), and its response reader on server transcripts of shapes Dovecot does not
+produce (a body after its UID, NIL, a quoted string, BYE, NO, a cut connection)."""
+
+from __future__ import annotations
+
+import pytest
+
+from inbox_watcher.imap_fetch import (
+    ConnectionClosed,
+    FetchRefused,
+    _uid_set,
+    fetch_bodies,
+)
+from inbox_watcher.mailbox import ImapEndpoint, Mailbox
+from tests.servers import Dovecot, ImapUser
+
+
+def _message(n: int, body: bytes = b"") -> bytes:
+    return (
+        b"From: buyer@westside-tools.example\r\nTo: orders@example.com\r\n"
+        b"Subject: PO 2024-%05d-MT\r\nMessage-ID: <m%d@example>\r\n\r\n"
+        % (n, n)
+        + (body or b"Please ship order %d.\r\n" % n)
+    )
+
+
+def _mailbox(user: ImapUser) -> Mailbox:
+    endpoint = ImapEndpoint(user.host, user.port, "none", user.username, lambda: user.password)
+    return Mailbox(endpoint)
+
+
+@pytest.mark.servers
+def test_same_bytes_as_imapclient(dovecot: Dovecot, imap_user: ImapUser) -> None:
+    messages = [
+        _message(1),
+        _message(2, "Grüße, Bestellung BN-2024-0815 \u20ac\r\n".encode()),  # 8-bit
+        _message(3, b"\x00\xff raw bytes }{5}\r\n) * 3 FETCH (UID 9 BODY[] {3}\r\n"),
+        _message(4, b"x" * (3 << 20)),  # larger than any socket buffer
+        _message(5, b"no line end at the end"),
+        _message(6, b"\n".join(b"line %d" % i for i in range(2000))),  # bare LF lines
+    ]
+    uids = dovecot.append(imap_user.username, "INBOX", messages)
+    with _mailbox(imap_user) as mailbox:
+        mailbox.open_folder("INBOX")
+        ours = mailbox.fetch(uids)
+        theirs = mailbox._fetch_slowly(uids)
+        assert ours == theirs
+        assert sorted(ours) == uids
+        assert ours[uids[3]].endswith(b"x" * 1000)
+        # the connection is in step: the next command through imapclient works
+        assert mailbox.uids_after(0) == uids
+
+
+@pytest.mark.servers
+def test_missing_uids_are_absent(dovecot: Dovecot, imap_user: ImapUser) -> None:
+    uids = dovecot.append(imap_user.username, "INBOX", [_message(n) for n in range(1, 6)])
+    with dovecot.client(imap_user.username) as other:
+        other.select_folder("INBOX")
+        other.delete_messages([uids[1]])
+        other.expunge()
+    with _mailbox(imap_user) as mailbox:
+        mailbox.open_folder("INBOX")
+        got = mailbox.fetch([*uids, uids[-1] + 100])
+        assert sorted(got) == [uids[0], *uids[2:]]
+
+
+@pytest.mark.servers
+def test_news_arriving_during_the_fetch_are_skipped(dovecot: Dovecot, imap_user: ImapUser) -> None:
+    """Another client appends and expunges while we are selected: Dovecot tells us with EXISTS
+    and EXPUNGE responses in the middle of our FETCH's; the bodies still come out right."""
+    uids = dovecot.append(imap_user.username, "INBOX", [_message(n) for n in range(1, 4)])
+    with _mailbox(imap_user) as mailbox:
+        mailbox.open_folder("INBOX")
+        more = dovecot.append(imap_user.username, "INBOX", [_message(n) for n in range(4, 7)])
+        with dovecot.client(imap_user.username) as other:
+            other.select_folder("INBOX")
+            other.delete_messages([uids[0]])
+            other.expunge()
+        got = mailbox.fetch([*uids, *more])
+        assert sorted(got) == [*uids[1:], *more]
+        assert got[more[0]] == _message(4)
+        assert mailbox.uids_after(0) == [*uids[1:], *more]
+
+
+class _Transcript:
+    """A server's side of a conversation, as bytes, behind imaplib's I/O methods."""
+
+    def __init__(self, server: bytes) -> None:
+        self.server = server
+        self.pos = 0
+        self.sent: list[bytes] = []
+
+    def send(self, data: bytes) -> None:
+        self.sent.append(data)
+
+    def readline(self) -> bytes:
+        end = self.server.find(b"\n", self.pos)
+        end = len(self.server) if end < 0 else end + 1
+        line, self.pos = self.server[self.pos : end], end
+        return line
+
+    def read(self, size: int) -> bytes:
+        data, self.pos = self.server[self.pos : self.pos + size], self.pos + size
+        return data
+
+
+def test_reader_takes_a_body_in_either_order_and_skips_the_rest() -> None:
+    conn = _Transcript(
+        b"* 1 FETCH (UID 7 BODY[] {5}\r\nhello)\r\n"
+        b"* 4 EXISTS\r\n"
+        b"* 2 FETCH (BODY[] {3}\r\nabc UID 9)\r\n"
+        b"* 3 FETCH (FLAGS (\\Seen) UID 12)\r\n"
+        b"T1 OK done\r\n"
+        b"* 9 EXISTS\r\n"
+    )
+    got = fetch_bodies(conn, [9, 7, 8], b"T1")
+    assert conn.sent == [b"T1 UID FETCH 7:9 (UID BODY.PEEK[])\r\n"]
+    assert got.bodies == {7: b"hello", 9: b"abc"}
+    assert not got.unsure
+    assert conn.readline() == b"* 9 EXISTS\r\n"  # nothing read past the completion
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        b'* 1 FETCH (UID 7 BODY[] "short")\r\n',
+        b"* 1 FETCH (UID 7 BODY[] NIL)\r\n",
+        b"* 1 FETCH (BODY[] {5}\r\nhello)\r\n",  # no UID
+    ],
+)
+def test_reader_calls_other_shapes_unsure(response: bytes) -> None:
+    got = fetch_bodies(_Transcript(response + b"T2 OK done\r\n"), [7], b"T2")
+    assert got.bodies == {}
+    assert got.unsure
+
+
+def test_reader_errors() -> None:
+    with pytest.raises(FetchRefused, match="no such message"):
+        fetch_bodies(_Transcript(b"T3 NO no such message\r\n"), [1], b"T3")
+    with pytest.raises(ConnectionClosed, match="shutting down"):
+        fetch_bodies(_Transcript(b"* BYE shutting down\r\n"), [1], b"T4")
+    with pytest.raises(ConnectionClosed, match="inside a message"):
+        fetch_bodies(_Transcript(b"* 1 FETCH (UID 1 BODY[] {50}\r\nshort"), [1], b"T5")
+    with pytest.raises(ConnectionClosed, match="closed"):
+        fetch_bodies(_Transcript(b"* 1 FETCH (UID 1 BODY[] {5}\r\nhello)\r\n"), [1], b"T6")
+
+
+@pytest.mark.parametrize(
+    ("uids", "text"),
+    [([5], "5"), ([1, 2, 3, 7, 9, 10], "1:3,7,9:10"), ([10, 9, 9, 1], "1,9:10")],
+)
+def test_uid_set(uids: list[int], text: str) -> None:
+    assert _uid_set(uids) == text
