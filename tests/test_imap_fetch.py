@@ -25,13 +25,20 @@ def _message(n: int, body: bytes = b"") -> bytes:
     )
 
 
-def _mailbox(user: ImapUser) -> Mailbox:
-    endpoint = ImapEndpoint(user.host, user.port, "none", user.username, lambda: user.password)
+def _mailbox(user: ImapUser, *, tls: bool = False) -> Mailbox:
+    if tls:
+        endpoint = ImapEndpoint(
+            user.host, user.ssl_port, "ssl", user.username, lambda: user.password,
+            ca_file=str(user.ca_file),
+        )  # fmt: skip
+    else:
+        endpoint = ImapEndpoint(user.host, user.port, "none", user.username, lambda: user.password)
     return Mailbox(endpoint)
 
 
 @pytest.mark.servers
-def test_same_bytes_as_imapclient(dovecot: Dovecot, imap_user: ImapUser) -> None:
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_same_bytes_as_imapclient(dovecot: Dovecot, imap_user: ImapUser, tls: bool) -> None:
     messages = [
         _message(1),
         _message(2, "Grüße, Bestellung BN-2024-0815 \u20ac\r\n".encode()),  # 8-bit
@@ -41,7 +48,7 @@ def test_same_bytes_as_imapclient(dovecot: Dovecot, imap_user: ImapUser) -> None
         _message(6, b"\n".join(b"line %d" % i for i in range(2000))),  # bare LF lines
     ]
     uids = dovecot.append(imap_user.username, "INBOX", messages)
-    with _mailbox(imap_user) as mailbox:
+    with _mailbox(imap_user, tls=tls) as mailbox:
         mailbox.open_folder("INBOX")
         ours = mailbox.fetch(uids)
         theirs = mailbox._fetch_slowly(uids)
