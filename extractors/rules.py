@@ -8,6 +8,7 @@ a match is ``rules.normalize(match)``; validating a canonical number is ``rules.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,9 +30,7 @@ DEFAULT_LABELS: tuple[str, ...] = (
 )
 
 # Words that may sit between a label and its value: "PO No.", "P.O. Number", "Order Ref #".
-_LABEL_SUFFIX = (
-    r"(?:\s*(?:No\.?|Nr\.?|Num\.?|Number|Nummer|Numero|Ref\.?|Reference|ID|Nbr\.?|\#)(?![\w]))?"
-)
+_SUFFIX_WORDS = r"No\.?|Nr\.?|Num\.?|Number|Nummer|Numero|Ref\.?|Reference|ID|Nbr\.?|\#"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,16 +74,17 @@ def format_fields(fmt: str) -> list[str]:
     return names
 
 
-def label_regex(labels: Sequence[str]) -> str:
+def label_regex(labels: Sequence[str], *, lowered: bool = False) -> str:
     """A regex source that finds any of the labels, with optional "No."/"Number"/"#" after it.
 
     Dots in a label are optional and may be followed by spaces ("P.O." matches "PO", "P. O.");
-    spaces match any run of whitespace; "P.O. Box" is never a label.
+    spaces match any run of whitespace; "P.O. Box" is never a label. ``lowered``: the same in
+    lower case, to be matched case-sensitively on lower-cased text (see ``lowered_text``).
     """
     alternatives = []
     for label in sorted({lab.strip() for lab in labels if lab.strip()}, key=len, reverse=True):
         parts = []
-        for ch in label:
+        for ch in label.lower() if lowered else label:
             if ch == ".":
                 parts.append(r"\.?\s*")
             elif ch.isspace():
@@ -93,7 +93,26 @@ def label_regex(labels: Sequence[str]) -> str:
                 parts.append(regex.escape(ch))
         alternatives.append("".join(parts))
     body = "|".join(alternatives) or r"(?!)"
-    return rf"(?<![\w])(?:{body})(?![^\W\d_])(?![\s.\-]*Box\b){_LABEL_SUFFIX}"
+    words = _SUFFIX_WORDS.lower() if lowered else _SUFFIX_WORDS
+    box = "box" if lowered else "Box"
+    # Not after a word character. When every label starts with one, "\b" says the same and lets
+    # the regex engine skip ahead faster (~30 % of the label search).
+    starts_word = all(regex.match(r"\w", lab.strip()) for lab in labels if lab.strip())
+    head = r"\b" if alternatives and starts_word else r"(?<![\w])"
+    return rf"{head}(?:{body})(?![^\W\d_])(?![\s.\-]*{box}\b)(?:\s*(?:{words})(?![\w]))?"
+
+
+@functools.lru_cache(maxsize=16)
+def lowered_text(text: str) -> str | None:
+    """``text.lower()`` when a lower-case pattern of ASCII letters finds in it exactly what the
+    same pattern with IGNORECASE finds in ``text`` (same offsets), else None. The exceptions are
+    the two characters whose case folds to an ASCII letter that ``lower()`` does not give:
+    U+0130 (dotted capital I, which also lengthens) and U+017F (long s). Cached: the same text
+    is read once per customer. Case-insensitive matching in ``regex`` is about twice as slow."""
+    low = text.lower()
+    if len(low) != len(text) or "\u017f" in text:
+        return None
+    return low
 
 
 @dataclass(frozen=True)
@@ -108,6 +127,8 @@ class CustomerRules:
     valid: regex.Pattern[str]
     labels: tuple[str, ...]
     label_pattern: regex.Pattern[str]
+    # The labels in lower case for lower-cased text; None when a label is not all ASCII.
+    label_pattern_lower: regex.Pattern[str] | None = None
 
     @staticmethod
     def compile(
@@ -187,6 +208,11 @@ class CustomerRules:
                 errors.append(RuleError(f"senders[{i}]", "is not a non-empty string"))
         all_labels = tuple(labels) if labels is not None else DEFAULT_LABELS
         label_re = regex.compile(label_regex(all_labels), regex.IGNORECASE)
+        label_lower = (
+            regex.compile(label_regex(all_labels, lowered=True))
+            if all(label.isascii() for label in all_labels)
+            else None
+        )
         if errors or compiled is None or valid_re is None:
             return errors or [RuleError("po", "could not be compiled")]
         return CustomerRules(
@@ -198,7 +224,17 @@ class CustomerRules:
             valid=valid_re,
             labels=all_labels,
             label_pattern=label_re,
+            label_pattern_lower=label_lower,
         )
+
+    def label_spans(self, text: str, *, timeout: float) -> list[tuple[int, int]]:
+        """Where the customer's labels are in ``text`` (raises TimeoutError past ``timeout``)."""
+        low = lowered_text(text) if self.label_pattern_lower is not None else None
+        if self.label_pattern_lower is not None and low is not None:
+            found = self.label_pattern_lower.finditer(low, timeout=timeout)
+        else:
+            found = self.label_pattern.finditer(text, timeout=timeout)
+        return [m.span() for m in found]
 
     def normalize(self, match: regex.Match[str]) -> str | None:
         """The canonical number for a match, or None when the format cannot be applied."""

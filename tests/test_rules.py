@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 import regex
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from extractors.rules import CustomerRules, RuleError, label_regex
+from extractors.rules import DEFAULT_LABELS, CustomerRules, RuleError, label_regex
 
 WESTSIDE_PATTERN = (
     r"(?<![\w/])(?P<year>20\d{2})[-/ ]?(?P<seq>\d{3,5})[-/ ]?(?P<dept>[A-Za-z]{2})(?![\w/])"
@@ -292,3 +294,29 @@ def labels_of(rules_labels: Sequence[str] | None) -> tuple[str, ...]:
 def test_default_labels_when_none_given() -> None:
     assert "Purchase Order" in labels_of(None)
     assert "PO" in labels_of(None)
+
+
+# Labels are searched in lower-cased text with a lower-case pattern (twice as fast as
+# IGNORECASE) that starts with \b (faster than a lookbehind). Both shortcuts must find exactly
+# what the plain case-insensitive pattern finds.
+_LABEL_TEXT_PIECES = [
+    "PO", "po", "P.O.", "p. o.", "Purchase Order", "PURCHASE\nORDER", "Order Ref", "your REF",
+    "Bestellnummer", "BESTELLUNG", "P.O. Box", "PO-Box", "No.", "Nr", "#", "2024-00815-MT",
+    " ", "\n", ":", "x", "_", "\u0130", "\u017f", "\u212a", "ß", "Ä", "é", "ΣΑΣ", "ǅ", "PӦ",
+    "PO\u0307", "Purcha\u017fe Order", "Be\u017ftellung", "\u212aunden", "P\u0130O",
+]  # fmt: skip
+
+
+@given(st.lists(st.sampled_from(_LABEL_TEXT_PIECES), max_size=14), st.sampled_from(["", " "]))
+@settings(max_examples=500, deadline=None)
+def test_label_search_shortcuts_find_what_ignorecase_finds(pieces: list[str], glue: str) -> None:
+    text = glue.join(pieces)
+    rules = CustomerRules.compile(
+        "c", name="C", senders=["*@c.example"], pattern=r"\d{6}", labels=list(DEFAULT_LABELS)
+    )
+    assert isinstance(rules, CustomerRules)
+    assert rules.label_pattern_lower is not None  # the shortcut is in use
+    plain = label_regex(DEFAULT_LABELS).replace(r"\b", r"(?<![\w])", 1)
+    assert plain.startswith(r"(?<![\w])")
+    reference = [m.span() for m in regex.finditer(plain, text, flags=regex.IGNORECASE)]
+    assert rules.label_spans(text, timeout=1.0) == reference
