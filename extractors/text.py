@@ -23,7 +23,7 @@ from collections.abc import Iterable
 
 import regex
 
-from extractors.rules import CustomerRules
+from extractors.rules import CustomerRules, lowered_text
 from extractors.types import Candidate, Problem, Unreadable
 
 MAX_TEXT_CHARS = 1_000_000  # per source; beyond this the text is cut (recorded as a problem)
@@ -80,6 +80,9 @@ _DATE_LIKE = regex.compile(
     r"^(?:\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{1,2}\.?\s*[A-Za-z]{3,9}\.?\s*\d{2,4})$"
 )
 _WHITESPACE = regex.compile(r"\s")
+_SPACES = regex.compile(r"\s+")
+_GROUP_BEFORE = regex.compile(r"[\d)+][ \-./]?$")
+_GROUP_AFTER = regex.compile(r"[ \-./]?\d")
 _INSIDE_ADDRESS = regex.compile(r"[@]|://|www\.", regex.IGNORECASE)
 
 
@@ -327,7 +330,7 @@ def _in_digit_group(text: str, start: int, end: int) -> bool:
         return False
     before = text[max(0, start - 3) : start]
     after = text[end : end + 2]
-    return bool(regex.search(r"[\d)+][ \-./]?$", before)) or bool(regex.match(r"[ \-./]?\d", after))
+    return bool(_GROUP_BEFORE.search(before)) or bool(_GROUP_AFTER.match(after))
 
 
 def _inside_address(text: str, start: int, end: int) -> bool:
@@ -359,8 +362,8 @@ def _quoted_regions(text: str, timeout: float) -> tuple[int, list[tuple[int, int
 def _first_quote_marker(text: str, timeout: float) -> int | None:
     """Where the first quote marker starts, or None: the marker pattern is tried at the line of
     each hint word and the line before it (a marker may span two lines), earliest first."""
-    low = text.lower()
-    if len(low) != len(text):  # a character whose lower case is longer: offsets would shift
+    low = lowered_text(text)
+    if low is None:  # a character whose lower case is longer: offsets would shift
         m = _QUOTE_MARKERS.search(text, timeout=timeout)
         return m.start() if m else None
     starts: set[int] = set()
@@ -381,10 +384,10 @@ def _first_quote_marker(text: str, timeout: float) -> int | None:
 
 
 def _clean(raw: str) -> str:
-    return regex.sub(r"\s+", " ", raw).strip(" .,;:()[]").upper()
+    return _SPACES.sub(" ", raw).strip(" .,;:()[]").upper()
 
 
 def _context(text: str, start: int, end: int) -> str:
     left = text[max(0, start - CONTEXT_CHARS) : start]
     right = text[end : end + CONTEXT_CHARS]
-    return regex.sub(r"\s+", " ", f"{left}[{text[start:end]}]{right}").strip()
+    return _SPACES.sub(" ", f"{left}[{text[start:end]}]{right}").strip()
