@@ -143,12 +143,12 @@ def _label_without_value(
     """Whether the customer's label is on the page but the text pass could not pair it with
     exactly one well-formed number."""
     try:
-        labels = list(customer.label_pattern.finditer(text, timeout=_LABEL_TIMEOUT))
+        labels = customer.label_spans(text, timeout=_LABEL_TIMEOUT)
     except TimeoutError:
         return False
     # Layout can only help a label whose value is not beside it on its text line: the label ends
     # the line, or a column header follows it ("PO Number   Date   Amount").
-    if not any(_value_elsewhere(text, m.end()) for m in labels):
+    if not any(_value_elsewhere(text, end) for _, end in labels):
         return False
     found, _ = scan(page, text, customer)
     valid = {c.normalized for c in found if c.valid}
