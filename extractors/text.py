@@ -114,8 +114,7 @@ def scan_text(
     quoted_from, quoted_lines = 0, list[tuple[int, int]]()
     timed_out = False
     try:
-        for lab in rules.label_pattern.finditer(text, timeout=timeout):
-            labels.append((lab.start(), lab.end()))
+        labels = rules.label_spans(text, timeout=timeout)
         for m in rules.pattern.finditer(text, timeout=timeout):
             matches.append(m)
         if not quoted:
