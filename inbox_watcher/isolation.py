@@ -83,7 +83,8 @@ class _Worker:
     pid: int
     conn: Connection
     baseline_rss: int  # bytes resident at fork (shared with the parent), for the OOM guess
-    tasks: deque[tuple[int, bytes]] = field(default_factory=deque)  # running first, then queued
+    # (index, pickled task): the running one first (its bytes dropped), then the queued one
+    tasks: deque[tuple[int, bytes]] = field(default_factory=deque)
     deadline: float = 0.0  # of the running task
     started: float = field(default_factory=time.monotonic)
 
@@ -273,6 +274,7 @@ class IsolatedPool:
                 return Failed(Unreadable.WORKER_CRASHED, f"could not hand the task over: {exc}")
         if not w.tasks:
             w.deadline = time.monotonic() + time_limit
+            task = (task[0], b"")  # running: its bytes are not needed again
         w.tasks.append(task)
         return True
 
@@ -290,7 +292,9 @@ class IsolatedPool:
             return
         tag, payload, error, tb = message
         w.tasks.popleft()
-        w.deadline = time.monotonic() + time_limit  # the queued task, if any, starts now
+        if tag != "memory" and w.tasks:  # the queued task starts now
+            w.deadline = time.monotonic() + time_limit
+            w.tasks[0] = (w.tasks[0][0], b"")  # running: its bytes are not needed again
         if tag == "ok":
             yield index, Done(payload)
         elif tag == "memory":
