@@ -5,8 +5,8 @@
 Paths (cumulative, as ``extractors.pdf.read_pdf`` runs them):
 
 - text:          pypdfium2 text of every page (the fast pass every PDF gets)
-- text+words:    plus pdfplumber words with positions on every page
-- text+tables:   plus pdfplumber words and tables on every page
+- text+words:    plus words with positions on every page (from PDFium's character boxes)
+- text+tables:   plus pdfplumber's table cells on every page
 
 ``ms/page`` is the best wall time over the repeats divided by the pages (the best, not the
 median: this machine is shared, and interference only ever adds time); the derived rows

@@ -234,6 +234,19 @@ def poll_in_process(config: Path) -> PollSummary:
         store.close()
 
 
+def _cpu() -> tuple[float, float]:
+    """CPU seconds so far of this process and of its reaped children (the pool's workers are
+    reaped when the poll closes its pool)."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime, children.ru_utime + children.ru_stime
+
+
+def _cpu_since(before: tuple[float, float], n: int) -> tuple[float, float]:
+    now = _cpu()
+    return 1000 * (now[0] - before[0]) / n, 1000 * (now[1] - before[1]) / n
+
+
 # -- analyse in-process, split into its parts --------------------------------------------------
 
 
@@ -305,6 +318,7 @@ class Result:
     cli_ledger: Ledger
     second_poll_recorded: int
     inproc: PollSummary
+    cpu: tuple[float, float]  # CPU ms a message of the in-process poll: (parent, workers)
     inproc_ledger: Ledger
     split: Split
 
@@ -343,7 +357,9 @@ def measure(n: int, args: argparse.Namespace) -> tuple[Result, Built]:
         in_cfg = write_config(in_dir, user, batch_size=args.batch_size, extra=extra)
         seed_pos(in_cfg, args.seed)
         print(f"[{n:,}] po-watcher poll (in-process, for stage times)", flush=True)
+        before = _cpu()
         inproc = poll_in_process(in_cfg)
+        cpu = _cpu_since(before, n)
         inproc_ledger = ledger(in_dir / "state.db", built)
 
         cfg = load_config(in_cfg)
@@ -359,6 +375,7 @@ def measure(n: int, args: argparse.Namespace) -> tuple[Result, Built]:
         cli_ledger=cli_ledger,
         second_poll_recorded=second.recorded,
         inproc=inproc,
+        cpu=cpu,
         inproc_ledger=inproc_ledger,
         split=split,
     )
@@ -390,6 +407,12 @@ def print_poll_table(results: Sequence[Result], batch_size: int, workers: int) -
     print(_row("  peak RSS, all processes summed (MiB)", [f"{r.cli.rss_sum_mib:,.0f}" for r in r_]))
     print(
         _row("po-watcher poll (in-process): msg/s", [f"{r.n / r.inproc.seconds:,.0f}" for r in r_])
+    )
+    print(
+        _row(
+            "  CPU ms/message: parent + workers",
+            [f"{r.cpu[0]:.2f} + {r.cpu[1]:.2f}" for r in r_],
+        )
     )
     stages = list(dict.fromkeys(k for r in r_ for k in r.inproc.stage_seconds))
     for stage in stages:
