@@ -4,8 +4,8 @@ The one importer of pypdfium2 and pdfplumber. Two readers, each for what it does
 
 - pypdfium2 (PDFium) reads the text of every page up to ``max_pages``: about 1-2 ms a page, and
   for the pages the caller asks for through ``layout_pages(page_no, page_text)`` the words with
-  their boxes, from PDFium's character boxes (~1 ms a page; pdfplumber's ``extract_words`` took
-  60-130 ms a page and glued words that have no space character between them).
+  their boxes, from PDFium's character boxes (~2 ms a page; pdfplumber's ``extract_words`` took
+  30-130 ms a page and glued words that have no space character between them).
 - pdfplumber (pdfminer) finds table cells (``read_tables``, 60-200 ms a page): only on request.
   When PDFium cannot open a file at all, pdfplumber reads it instead, words included (slowly, but
   damaged files are rare).

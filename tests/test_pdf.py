@@ -96,8 +96,8 @@ def test_label_below_is_found_only_by_layout(placement: str) -> None:
 
 @pytest.mark.parametrize("placement", ["table", "above"])
 def test_one_unlabelled_number_needs_no_layout(placement: str) -> None:
-    """The text pass already found the page's one well-formed number: the 60-130 ms a page of
-    pdfplumber would only confirm it."""
+    """The text pass already found the page's one well-formed number: the layout pass would
+    only confirm it."""
     result = extract(pdfgen.invoice_pdf(placement=placement))
     assert result.layout_pages == ()
     assert summary(result.candidates) == [(PO, True, False, 1)]
