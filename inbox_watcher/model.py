@@ -6,11 +6,13 @@ These travel between mailbox, triage, store and digest. They are frozen; money i
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
+from extractors.suggest import Lookalikes
 from extractors.types import Candidate
 
 LinkHow = Literal["found", "thread", "manual"]
@@ -102,3 +104,13 @@ class PoRecord:
     @property
     def closed(self) -> bool:
         return self.status.strip().lower() in {"closed", "cancelled", "canceled", "complete"}
+
+
+class PoTable(dict[str, PoRecord]):
+    """One customer's PO records by canonical number, with the "did you mean" index of their
+    numbers built on first use (once per table: a poll judges thousands of messages against it).
+    Read-only once built: the index does not follow later changes."""
+
+    @functools.cached_property
+    def lookalikes(self) -> Lookalikes:
+        return Lookalikes(self.keys())

@@ -10,7 +10,7 @@ import sys
 
 from extractors.rules import CustomerRules
 from inbox_watcher.config import Config
-from inbox_watcher.model import Review
+from inbox_watcher.model import PoTable, Review
 from inbox_watcher.runtime import open_store
 from inbox_watcher.store import Store, StoredMessage
 
@@ -156,7 +156,7 @@ def resolve(config: Config, store: Store, ref: str, typed: str) -> int:
         print(f"not linked: {found}", file=sys.stderr)
         return EXIT_REFUSED
     customer, number = found
-    record = store.po_index().get(customer, {}).get(number)
+    record = store.po_index().get(customer, PoTable()).get(number)
     if record is None:
         print(
             f"warning: PO {number} is not in the records of {customer} (linked anyway; "

@@ -44,6 +44,7 @@ from inbox_watcher.model import (
     MessageKey,
     Outcome,
     PoRecord,
+    PoTable,
     ProcessedMessage,
     Review,
     Status,
@@ -591,12 +592,12 @@ class Store:
 
     # --- PO records -----------------------------------------------------------------------------
 
-    def po_index(self) -> dict[str, dict[str, PoRecord]]:
+    def po_index(self) -> dict[str, PoTable]:
         """customer -> canonical number -> record, in one query."""
-        index: dict[str, dict[str, PoRecord]] = {}
+        index: dict[str, PoTable] = {}
         with self._read() as s:
             for row in s.exec(select(PoRow)):
-                index.setdefault(row.customer, {})[row.po_number] = _po_record(row)
+                index.setdefault(row.customer, PoTable())[row.po_number] = _po_record(row)
         return index
 
     def upsert_pos(self, records: Sequence[PoRecord]) -> tuple[int, int]:

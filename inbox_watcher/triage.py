@@ -20,7 +20,7 @@ from extractors.message import Extraction
 from extractors.rules import CustomerRules
 from extractors.suggest import Lookalikes, fold
 from extractors.types import Candidate
-from inbox_watcher.model import JudgedCandidate, LinkHow, Outcome, PoRecord, Status
+from inbox_watcher.model import JudgedCandidate, LinkHow, Outcome, PoRecord, PoTable, Status
 
 PoIndex = Mapping[str, Mapping[str, PoRecord]]  # customer -> canonical number -> record
 
@@ -221,25 +221,8 @@ def _suggest(
             number = rule.normalize(m)
             if number is not None and number in known:
                 return number
-    return _lookalikes(known).closest(text)
-
-
-# The folded numbers of a PO table, built once per table object: a poll judges thousands of
-# messages against the same index. Keyed by identity, holding the table (so its id cannot be
-# reused while cached) and its size (a table grown in place is folded again).
-_LOOKALIKES: dict[int, tuple[Mapping[str, PoRecord], int, Lookalikes]] = {}
-_LOOKALIKES_KEPT = 8
-
-
-def _lookalikes(known: Mapping[str, PoRecord]) -> Lookalikes:
-    hit = _LOOKALIKES.get(id(known))
-    if hit is not None and hit[0] is known and hit[1] == len(known):
-        return hit[2]
-    built = Lookalikes(known.keys())
-    if len(_LOOKALIKES) >= _LOOKALIKES_KEPT:
-        _LOOKALIKES.pop(next(iter(_LOOKALIKES), 0), None)
-    _LOOKALIKES[id(known)] = (known, len(known), built)
-    return built
+    lookalikes = known.lookalikes if isinstance(known, PoTable) else Lookalikes(known.keys())
+    return lookalikes.closest(text)
 
 
 def _refold(text: str) -> str:

@@ -10,7 +10,7 @@ import pytest
 
 from extractors.message import Extraction
 from extractors.types import Candidate, Problem, Unreadable
-from inbox_watcher.model import Outcome, PoRecord, Status
+from inbox_watcher.model import Outcome, PoRecord, PoTable, Status
 from inbox_watcher.triage import PoIndex, judge
 from tests.customers import ACME, WESTSIDE
 
@@ -18,10 +18,11 @@ RULES = {"westside": WESTSIDE, "acme": ACME}
 NAMES = {"westside": "Westside Tools Ltd", "acme": "Acme Corporation", "eastside": "Eastside Ltd"}
 
 
-def index(*records: PoRecord) -> PoIndex:
+def index(*records: PoRecord, plain: bool = False) -> PoIndex:
+    """PO records by customer as the store hands them over (``PoTable``), or as plain dicts."""
     out: dict[str, dict[str, PoRecord]] = {}
     for r in records:
-        out.setdefault(r.customer, {})[r.po_number] = r
+        out.setdefault(r.customer, {} if plain else PoTable())[r.po_number] = r
     return out
 
 
@@ -217,6 +218,19 @@ def test_malformed_did_you_mean(raw: str, hint: str) -> None:
     assert out.suggestions == (hint,)
     assert f"Did you mean PO {hint}?" in out.reasons
     assert raw in text_of(out)
+
+
+def test_did_you_mean_is_the_same_from_plain_dicts() -> None:
+    """A PoTable folds its numbers once and keeps them; a plain mapping is folded per question.
+    Both give the same hints."""
+    plain = index(*(r for table in POS.values() for r in table.values()), plain=True)
+    assert not any(isinstance(t, PoTable) for t in plain.values())
+    for raw, hint in LOOKALIKES:
+        out = judge(extraction(bad(raw)), plain, rules=RULES, names=NAMES)
+        assert out.suggestions == (hint,), raw
+    table = POS["westside"]
+    assert isinstance(table, PoTable)
+    assert table.lookalikes is table.lookalikes  # built once
 
 
 def test_malformed_did_you_mean_without_rules_uses_edit_distance() -> None:
