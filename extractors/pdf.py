@@ -6,7 +6,7 @@ The one importer of pypdfium2 and pdfplumber. Two readers, each for what it does
   for the pages the caller asks for through ``layout_pages(page_no, page_text)`` the words with
   their boxes, from PDFium's character boxes (~2 ms a page; pdfplumber's ``extract_words`` took
   30-130 ms a page and glued words that have no space character between them).
-- pdfplumber (pdfminer) finds table cells (``read_tables``, 60-200 ms a page): only on request.
+- pdfplumber (pdfminer) finds table cells (``read_tables``, 20-200 ms a page): only on request.
   When PDFium cannot open a file at all, pdfplumber reads it instead, words included (slowly, but
   damaged files are rare).
 
@@ -320,7 +320,7 @@ def _plumber_pages(
 def read_tables(
     data: bytes, numbers: Sequence[int], source: str = "attachment"
 ) -> tuple[list[tuple[int, Table]], list[Problem]]:
-    """Table cells of the given pages (1-based), by pdfplumber: 60-200 ms a page, so only for
+    """Table cells of the given pages (1-based), by pdfplumber: 20-200 ms a page, so only for
     pages whose words could not be paired. Never raises on bad input (``MemoryError`` aside)."""
     tables: list[tuple[int, Table]] = []
     problems: list[Problem] = []

@@ -4,7 +4,7 @@ Each page's text goes through ``scan_text`` for every customer's rules. The layo
 (words with positions) is asked for only on pages where a customer's label appears but the text
 gave no labelled, valid number: the label sits above its value, or in a table cell. Where the
 words pair no value with the label either, the page's table cells are read too (pdfplumber, the
-slow part: 60-200 ms a page). Layout candidates are merged with the text's, one per number and
+slow part: 20-200 ms a page). Layout candidates are merged with the text's, one per number and
 page (the labelled one wins).
 
 Pure: bytes in, values out. Run it in an ``IsolatedPool`` worker: hostile PDFs are stopped there.
@@ -155,6 +155,6 @@ def _label_without_value(
     if any(c.labelled and c.valid for c in found):
         return False
     # One well-formed number on the page and nothing labelled: the layout pass (2-3 ms a page
-    # for words, 20-30 more for tables) could only confirm it. Ask for it when the text gave
+    # for words, 20-200 more for tables) could only confirm it. Ask for it when the text gave
     # nothing, or several numbers and no label to tell them apart.
     return len(valid) != 1
