@@ -1,8 +1,8 @@
 """Reading a ``UID FETCH ... (UID BODY.PEEK[])`` response as it streams in: UID -> raw bytes.
 
-Public API: ``fetch_bodies(conn, uids, tag) -> FetchedBodies``, where ``conn`` is anything with
-the ``send``/``readline``/``read`` methods of ``imaplib.IMAP4`` (documented there as overridable;
-``mailbox.py`` passes imapclient's connection).
+Public API: ``fetch_bodies(conn, uids, tag, max_literal=None) -> FetchedBodies``, where ``conn``
+is anything with the ``send``/``readline``/``read`` methods of ``imaplib.IMAP4`` (documented
+there as overridable; ``mailbox.py`` passes imapclient's connection).
 
 Why not imapclient's ``fetch``: on a 10,000-message mailbox (23 KB a message) it costs 225 us of
 CPU a message in the polling process (imaplib files every response line, then imapclient
@@ -15,7 +15,10 @@ A FETCH response is taken only in the one shape asked for: a UID and a ``BODY[]`
 other shape of a response that carries a body (a quoted string, NIL, no UID) lands in
 ``unsure``, and the caller fetches those UIDs again the slow way. Untagged responses that are not
 FETCH (EXISTS, EXPUNGE, RECENT ...) are skipped: the poller asks for UIDs afresh each poll. ``NO``
-or ``BAD`` for the command raises ``FetchRefused``; ``BYE`` raises ``ConnectionClosed``.
+or ``BAD`` for the command raises ``FetchRefused``; ``BYE`` raises ``ConnectionClosed``. A literal
+larger than ``max_literal`` (a server announcing more than the size it reported) is read in
+chunks and dropped, and its UID and size land in ``oversized``: memory stays bounded and the
+stream in step.
 """
 
 from __future__ import annotations
@@ -52,17 +55,23 @@ class ConnectionClosed(Exception):
 @dataclass(slots=True)
 class FetchedBodies:
     bodies: dict[int, bytes] = field(default_factory=dict)
+    oversized: dict[int, int] = field(default_factory=dict)  # UID -> bytes announced, not kept
     unsure: bool = False  # a response carried a body in another shape: fetch again the slow way
 
 
-def fetch_bodies(conn: ImapConnection, uids: Sequence[int], tag: bytes) -> FetchedBodies:
+_DRAIN = 1 << 20  # bytes read at a time from a literal that is dropped
+
+
+def fetch_bodies(
+    conn: ImapConnection, uids: Sequence[int], tag: bytes, max_literal: int | None = None
+) -> FetchedBodies:
     """Send one UID FETCH for ``uids`` and read its responses up to the tagged completion."""
     out = FetchedBodies()
     if not uids:
         return out
     conn.send(b"%s UID FETCH %s (UID BODY.PEEK[])\r\n" % (tag, _uid_set(uids).encode("ascii")))
     while True:
-        texts, literals = _response(conn)
+        texts, literals = _response(conn, max_literal)
         head = texts[0]
         if head.startswith(tag + b" "):
             status = head[len(tag) + 1 :].split(b" ", 1)[0].upper()
@@ -76,10 +85,10 @@ def fetch_bodies(conn: ImapConnection, uids: Sequence[int], tag: bytes) -> Fetch
         _take(texts, literals, out)
 
 
-def _take(texts: list[bytes], literals: list[bytes], out: FetchedBodies) -> None:
+def _take(texts: list[bytes], literals: list[bytes | int], out: FetchedBodies) -> None:
     """One ``* n FETCH (...)`` response: its UID and its BODY[] literal, or mark it unsure."""
     uid: int | None = None
-    body: bytes | None = None
+    body: bytes | int | None = None
     for i, text in enumerate(texts):
         found = _UID.search(text)
         if found is not None:
@@ -87,15 +96,21 @@ def _take(texts: list[bytes], literals: list[bytes], out: FetchedBodies) -> None
         if i < len(literals) and _BODY.search(text):
             body = literals[i]
     if body is not None and uid is not None:
-        out.bodies[uid] = body
+        if isinstance(body, int):
+            out.oversized[uid] = body
+        else:
+            out.bodies[uid] = body
     elif any(_BODY_ANY.search(t) for t in texts):
         out.unsure = True  # a body, but not as a literal with its UID
 
 
-def _response(conn: ImapConnection) -> tuple[list[bytes], list[bytes]]:
-    """One whole response: its text pieces and the literals between them."""
+def _response(
+    conn: ImapConnection, max_literal: int | None
+) -> tuple[list[bytes], list[bytes | int]]:
+    """One whole response: its text pieces and the literals between them (a literal over
+    ``max_literal`` is read and dropped: its size stands in its place)."""
     texts: list[bytes] = []
-    literals: list[bytes] = []
+    literals: list[bytes | int] = []
     while True:
         line = conn.readline()
         if not line:
@@ -106,8 +121,18 @@ def _response(conn: ImapConnection) -> tuple[list[bytes], list[bytes]]:
         size = _LITERAL.search(line)
         if size is None:
             return texts, literals
-        data = conn.read(int(size.group(1)))
-        if len(data) != int(size.group(1)):
+        wanted = int(size.group(1))
+        if max_literal is not None and wanted > max_literal:
+            left = wanted
+            while left:
+                chunk = conn.read(min(left, _DRAIN))
+                if not chunk:
+                    raise ConnectionClosed("the connection ended inside a message")
+                left -= len(chunk)
+            literals.append(wanted)
+            continue
+        data = conn.read(wanted)
+        if len(data) != wanted:
             raise ConnectionClosed("the connection ended inside a message")
         literals.append(data)
 

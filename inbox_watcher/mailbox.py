@@ -20,7 +20,7 @@ from typing import Any, Literal
 from imapclient import IMAPClient
 from imapclient import exceptions as imap_errors
 
-from inbox_watcher.imap_fetch import ConnectionClosed, FetchRefused, fetch_bodies
+from inbox_watcher.imap_fetch import ConnectionClosed, FetchedBodies, FetchRefused, fetch_bodies
 
 Security = Literal["ssl", "starttls", "none"]
 
@@ -196,30 +196,34 @@ class Mailbox:
         data = self._call("reading sizes", lambda: self.client.fetch(list(uids), ["RFC822.SIZE"]))
         return {int(uid): int(item.get(b"RFC822.SIZE", 0)) for uid, item in data.items()}
 
-    def fetch(self, uids: Sequence[int]) -> dict[int, bytes]:
-        """Full raw messages, without touching \\Seen (BODY.PEEK[]).
+    def fetch(self, uids: Sequence[int], *, max_size: int | None = None) -> FetchedBodies:
+        """Full raw messages, without touching \\Seen (BODY.PEEK[]); a message the server sends
+        larger than ``max_size`` bytes is not kept but listed in ``oversized`` with its size.
 
         The responses are read straight off imapclient's connection (``imap_fetch``: 16 us a
         message against 225 us through imapclient's parser); a body the server sent in another
         shape than the usual literal is fetched again through imapclient."""
         if not uids:
-            return {}
+            return FetchedBodies()
         wanted = set(uids)
         self._tags += 1
         tag = b"POW%d" % self._tags
         # imaplib.IMAP4 under imapclient: send/readline/read are its documented I/O methods.
         conn = self.client._imap
         try:
-            got = self._call("fetching", lambda: fetch_bodies(conn, sorted(wanted), tag))
+            got = self._call("fetching", lambda: fetch_bodies(conn, sorted(wanted), tag, max_size))
         except ConnectionClosed as exc:
             self._client = None
             raise MailboxUnavailable(f"fetching failed: {exc}") from exc
         except FetchRefused as exc:
             raise MailboxError(f"the server refused to send messages: {exc}") from exc
-        out = {uid: body for uid, body in got.bodies.items() if uid in wanted}
+        out = FetchedBodies(
+            bodies={u: b for u, b in got.bodies.items() if u in wanted},
+            oversized={u: n for u, n in got.oversized.items() if u in wanted},
+        )
         if got.unsure:
-            missing = [u for u in sorted(wanted) if u not in out]
-            out.update(self._fetch_slowly(missing))
+            missing = [u for u in sorted(wanted) if u not in out.bodies and u not in out.oversized]
+            out.bodies.update(self._fetch_slowly(missing))
         return out
 
     def _fetch_slowly(self, uids: Sequence[int]) -> dict[int, bytes]:

@@ -304,10 +304,13 @@ class Poller:
 
     def _fetch(self, mailbox: Mailbox, batch: list[int]) -> _Fetched:
         """Sizes, then the messages under the size limit (runs in the fetch thread)."""
+        limit = self.settings.max_message_size
         sizes = mailbox.sizes(batch)
-        big = {u for u, n in sizes.items() if n > self.settings.max_message_size}
-        raws = mailbox.fetch([u for u in batch if u in sizes and u not in big])
-        return _Fetched(sizes, big, raws)
+        big = {u for u, n in sizes.items() if n > limit}
+        got = mailbox.fetch([u for u in batch if u in sizes and u not in big], max_size=limit)
+        # A server sending more than the size it reported: recorded as too large, not dropped.
+        sizes.update(got.oversized)
+        return _Fetched(sizes, big | set(got.oversized), got.bodies)
 
     def _batch(
         self,

@@ -80,7 +80,8 @@ def _folder(
                 )
             uids = [m.key.uid for m in current]
             for i in range(0, len(uids), BATCH):
-                raws.update(mailbox.fetch(uids[i : i + BATCH]))
+                got = mailbox.fetch(uids[i : i + BATCH], max_size=poller.settings.max_message_size)
+                raws.update(got.bodies)
     except MailboxError as exc:
         notes.append(
             f"{folder}: cannot fetch the messages again ({exc}); judged from their "

@@ -4,8 +4,12 @@ produce (a body after its UID, NIL, a quoted string, BYE, NO, a cut connection).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 import pytest
 
+from inbox_watcher.config import load_config
 from inbox_watcher.imap_fetch import (
     ConnectionClosed,
     FetchRefused,
@@ -13,7 +17,10 @@ from inbox_watcher.imap_fetch import (
     fetch_bodies,
 )
 from inbox_watcher.mailbox import ImapEndpoint, Mailbox
+from inbox_watcher.model import Status
+from inbox_watcher.runtime import endpoint_of, make_poller, make_pool, open_store
 from tests.servers import Dovecot, ImapUser
+from tests.setup_config import make_mail, write_config
 
 
 def _message(n: int, body: bytes = b"") -> bytes:
@@ -50,7 +57,7 @@ def test_same_bytes_as_imapclient(dovecot: Dovecot, imap_user: ImapUser, tls: bo
     uids = dovecot.append(imap_user.username, "INBOX", messages)
     with _mailbox(imap_user, tls=tls) as mailbox:
         mailbox.open_folder("INBOX")
-        ours = mailbox.fetch(uids)
+        ours = mailbox.fetch(uids).bodies
         theirs = mailbox._fetch_slowly(uids)
         assert ours == theirs
         assert sorted(ours) == uids
@@ -68,7 +75,7 @@ def test_missing_uids_are_absent(dovecot: Dovecot, imap_user: ImapUser) -> None:
         other.expunge()
     with _mailbox(imap_user) as mailbox:
         mailbox.open_folder("INBOX")
-        got = mailbox.fetch([*uids, uids[-1] + 100])
+        got = mailbox.fetch([*uids, uids[-1] + 100]).bodies
         assert sorted(got) == [uids[0], *uids[2:]]
 
 
@@ -84,10 +91,54 @@ def test_news_arriving_during_the_fetch_are_skipped(dovecot: Dovecot, imap_user:
             other.select_folder("INBOX")
             other.delete_messages([uids[0]])
             other.expunge()
-        got = mailbox.fetch([*uids, *more])
+        got = mailbox.fetch([*uids, *more]).bodies
         assert sorted(got) == [*uids[1:], *more]
         assert got[more[0]] == _message(4)
         assert mailbox.uids_after(0) == [*uids[1:], *more]
+
+
+@pytest.mark.servers
+def test_a_message_larger_than_the_limit_is_listed_not_kept(
+    dovecot: Dovecot, imap_user: ImapUser
+) -> None:
+    big = _message(2, b"y" * (3 << 20))
+    uids = dovecot.append(imap_user.username, "INBOX", [_message(1), big, _message(3)])
+    with _mailbox(imap_user) as mailbox:
+        mailbox.open_folder("INBOX")
+        got = mailbox.fetch(uids, max_size=1 << 20)
+        assert sorted(got.bodies) == [uids[0], uids[2]]
+        assert got.oversized == {uids[1]: len(big)}
+        assert mailbox.uids_after(0) == uids  # the dropped literal left the stream in step
+
+
+class _UnderReporting(Mailbox):
+    """A server whose RFC822.SIZE says every message is tiny (some do, for some messages)."""
+
+    def sizes(self, uids: Sequence[int]) -> dict[int, int]:
+        return dict.fromkeys(super().sizes(uids), 1)
+
+
+@pytest.mark.servers
+def test_a_message_larger_than_its_reported_size_is_recorded_too_large(
+    dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path
+) -> None:
+    cfg = write_config(tmp_path, imap_user, extra_imap='max_message_size = "1MB"')
+    big = make_mail("PO 2024-00815-MT", body="z" * (2 << 20))
+    uids = dovecot.append(imap_user.username, "INBOX", [make_mail("PO 2024-00815-MT"), big])
+    config = load_config(cfg)
+    store = open_store(config)
+    try:
+        with make_pool(config) as pool:
+            poller = make_poller(config, store, pool)
+            poller.mailbox_factory = lambda: _UnderReporting(endpoint_of(config))
+            summary = poller.poll()
+        assert summary.recorded == 2
+        recorded = {m.key.uid: m for m in store.messages()}
+        assert recorded[uids[0]].status is not Status.UNREADABLE
+        assert recorded[uids[1]].status is Status.UNREADABLE
+        assert "too large" in " ".join(recorded[uids[1]].reasons)
+    finally:
+        store.close()
 
 
 class _Transcript:
@@ -140,6 +191,17 @@ def test_reader_calls_other_shapes_unsure(response: bytes) -> None:
     got = fetch_bodies(_Transcript(response + b"T2 OK done\r\n"), [7], b"T2")
     assert got.bodies == {}
     assert got.unsure
+
+
+def test_reader_drops_a_literal_over_the_limit_and_stays_in_step() -> None:
+    conn = _Transcript(
+        b"* 1 FETCH (UID 7 BODY[] {12}\r\n0123456789ab)\r\n"
+        b"* 2 FETCH (UID 8 BODY[] {3}\r\nabc)\r\n"
+        b"T7 OK done\r\n"
+    )
+    got = fetch_bodies(conn, [7, 8], b"T7", max_literal=5)
+    assert got.bodies == {8: b"abc"}
+    assert got.oversized == {7: 12}
 
 
 def test_reader_errors() -> None:
