@@ -1120,20 +1120,34 @@ def _batch_lookup(
     for (account, folder, validity), uids in groups.items():
         for start in range(0, len(uids), _PAGE):
             chunk = uids[start : start + _PAGE]
+            wanted = set(chunk)
             for table in (MessageRow, FailureRow):
                 query = select(table.uid, table.attempts).where(
                     col(table.account) == account,
                     col(table.folder) == folder,
                     col(table.uidvalidity) == validity,
-                    col(table.uid).in_(chunk),
+                    _uids_among(col(table.uid), chunk),
                 )
                 for uid, attempts in s.exec(query):
+                    if uid not in wanted:
+                        continue  # in the range asked for, not in the batch
                     found = MessageKey(account, folder, validity, uid)
                     if table is MessageRow:
                         seen.add(found)
                     else:
                         failures[found] = attempts
     return seen, failures
+
+
+def _uids_among(column: Any, uids: Sequence[int]) -> Any:
+    """A condition on a UID column that holds for these UIDs: a range when they are nearly
+    consecutive (a batch usually is), else an IN list. A range may also hold for other UIDs, so
+    callers keep only those they asked for. (SQLAlchemy renders an IN list of 200 values in
+    ~0.8 ms; a range costs two parameters.)"""
+    low, high = min(uids), max(uids)
+    if high - low < 2 * len(uids) + 16:
+        return column.between(low, high)
+    return column.in_(uids)
 
 
 def _message_values(message: ProcessedMessage, attempts: int, now: dt.datetime) -> dict[str, Any]:
@@ -1227,11 +1241,12 @@ def _ids_by_key(conn: Connection, keys: Sequence[MessageKey]) -> list[int]:
     t = _MESSAGE.c
     for (account, folder, validity), uids in groups.items():
         for start in range(0, len(uids), _PAGE):
+            chunk = uids[start : start + _PAGE]
             query = sa_select(t.id, t.uid).where(
                 t.account == account,
                 t.folder == folder,
                 t.uidvalidity == validity,
-                t.uid.in_(uids[start : start + _PAGE]),
+                _uids_among(t.uid, chunk),
             )
             for row_id, uid in conn.execute(query):
                 found[MessageKey(account, folder, validity, uid)] = row_id

@@ -346,6 +346,23 @@ def test_recorded_uids(store: Store) -> None:
     assert store.recorded_uids(ACCOUNT, "INBOX", 7, list(range(1, 1500))) == {1, 3}
 
 
+def test_recorded_uids_asks_for_a_range_or_a_list_and_answers_only_what_was_asked(
+    store: Store,
+) -> None:
+    """Nearly consecutive UIDs are looked up as a range, scattered ones as a list: either way
+    only the UIDs asked for come back, and a new batch gets the ids of its own rows."""
+    store.record([linked(u) for u in (10, 11, 13, 14, 16)], checkpoint=None)
+    assert store.recorded_uids(ACCOUNT, "INBOX", 7, [10, 12, 16]) == {10, 16}  # a range
+    assert store.recorded_uids(ACCOUNT, "INBOX", 7, [11, 50_000]) == {11}  # a list
+    assert store.recorded_uids(ACCOUNT, "INBOX", 7, [12, 15]) == set()  # 13, 14 lie between
+    # A batch whose UIDs interleave with recorded ones: each message gets its own candidates.
+    store.record([linked(12, "PO-12"), linked(15, "PO-15")], checkpoint=None)
+    rows = {m.key.uid: m for m in store.messages()}
+    assert {u for u in rows if 10 <= u <= 16} == {10, 11, 12, 13, 14, 15, 16}
+    assert (rows[12].po_numbers, rows[15].po_numbers) == (("PO-12",), ("PO-15",))
+    assert rows[13].po_numbers == ("PO-1",)
+
+
 def test_set_checkpoint_sets_exactly(store: Store) -> None:
     store.set_checkpoint(ACCOUNT, "Archive", 99, 40)
     store.set_checkpoint(ACCOUNT, "Archive", 99, 12)
