@@ -11,7 +11,7 @@ from fpdf import FPDF
 
 from extractors import pdf_extract
 from extractors.layout import layout_candidates
-from extractors.pdf import read_pdf
+from extractors.pdf import read_pdf, read_tables
 from extractors.pdf_extract import PdfExtraction, PdfLimits, extract_pdf
 from extractors.rules import CustomerRules
 from extractors.types import Candidate, Problem, Unreadable, Word
@@ -249,7 +249,9 @@ def test_pdfium_words_are_pdfplumbers_words(placement: str) -> None:
     with pdfplumber.open(io.BytesIO(data)) as pdf:
         reference = pdf.pages[0].extract_words()
 
-    def reading_order(boxes: list[tuple[str, float, float, float, float]]) -> list[tuple[str, ...]]:
+    Box = tuple[str, float, float, float, float]
+
+    def reading_order(boxes: list[Box]) -> list[Box]:
         return sorted(boxes, key=lambda b: (round(b[2]), b[1]))
 
     ours = reading_order([(w.text, w.x0, w.top, w.x1, w.bottom) for w in words])
@@ -289,7 +291,7 @@ def test_table_cells_are_read_only_where_words_cannot_pair(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls: list[list[int]] = []
-    real = pdf_extract.read_tables
+    real = read_tables
 
     def counting(data: bytes, pages: list[int], source: str = "attachment") -> object:
         calls.append(list(pages))
