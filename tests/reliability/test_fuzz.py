@@ -37,7 +37,7 @@ from inbox_watcher.mime import MimeLimits
 from inbox_watcher.model import PoRecord
 from inbox_watcher.pipeline import Analysis, Limits, MessageTask, analyse
 from inbox_watcher.triage import judge
-from tests.corpus import corpus_files, in_ci, missing_reason
+from tests.corpus import corpus_files, missing_reason, skip_or_fail
 from tests.mailgen import generate, load_customers
 from tests.reliability import hostile_mail as h
 
@@ -248,10 +248,7 @@ def test_grammar_fuzz(raw: bytes) -> None:
 def test_corpus_seeded_fuzz(tmp_path: Path) -> None:
     files = corpus_files("emails", "**/*.eml")
     if not files:
-        reason = missing_reason("emails", "**/*.eml") or "no corpus emails"
-        if in_ci():
-            pytest.fail(f"CI=true and {reason}", pytrace=False)
-        pytest.skip(reason)
+        skip_or_fail(missing_reason("emails", "**/*.eml") or "no corpus emails")
     rng = random.Random(SEED)
     pool = [p.read_bytes() for p in rng.sample(files, min(len(files), 200))]
     run_fuzz(pool, min(SECONDS, 4.0), SEED + 1, tmp_path)
