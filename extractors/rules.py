@@ -115,6 +115,31 @@ def lowered_text(text: str) -> str | None:
     return low
 
 
+@functools.lru_cache(maxsize=64)
+def _label_patterns(
+    labels: tuple[str, ...],
+) -> tuple[regex.Pattern[str], regex.Pattern[str] | None]:
+    """The labels' pattern, and its lower-case twin when every label is ASCII (else None)."""
+    label_re = regex.compile(label_regex(labels), regex.IGNORECASE)
+    if not all(label.isascii() for label in labels):
+        return label_re, None
+    return label_re, regex.compile(label_regex(labels, lowered=True))
+
+
+@functools.lru_cache(maxsize=16)
+def find_labels(labels: tuple[str, ...], text: str, timeout: float) -> tuple[tuple[int, int], ...]:
+    """The spans of the labels in ``text`` (raises TimeoutError past ``timeout``). Cached: a
+    message that no sender glob routes is read by every customer, and most customers share
+    their label list (the default one), so the search runs once per list, not per customer."""
+    label_re, lower_re = _label_patterns(labels)
+    low = lowered_text(text) if lower_re is not None else None
+    if lower_re is not None and low is not None:
+        found = lower_re.finditer(low, timeout=timeout)
+    else:
+        found = label_re.finditer(text, timeout=timeout)
+    return tuple(m.span() for m in found)
+
+
 @dataclass(frozen=True)
 class CustomerRules:
     """Compiled PO rules of one customer (picklable: the regex package pickles patterns)."""
@@ -207,12 +232,7 @@ class CustomerRules:
             if not isinstance(s, str) or not s.strip():
                 errors.append(RuleError(f"senders[{i}]", "is not a non-empty string"))
         all_labels = tuple(labels) if labels is not None else DEFAULT_LABELS
-        label_re = regex.compile(label_regex(all_labels), regex.IGNORECASE)
-        label_lower = (
-            regex.compile(label_regex(all_labels, lowered=True))
-            if all(label.isascii() for label in all_labels)
-            else None
-        )
+        label_re, label_lower = _label_patterns(all_labels)
         if errors or compiled is None or valid_re is None:
             return errors or [RuleError("po", "could not be compiled")]
         return CustomerRules(
@@ -229,12 +249,7 @@ class CustomerRules:
 
     def label_spans(self, text: str, *, timeout: float) -> list[tuple[int, int]]:
         """Where the customer's labels are in ``text`` (raises TimeoutError past ``timeout``)."""
-        low = lowered_text(text) if self.label_pattern_lower is not None else None
-        if self.label_pattern_lower is not None and low is not None:
-            found = self.label_pattern_lower.finditer(low, timeout=timeout)
-        else:
-            found = self.label_pattern.finditer(text, timeout=timeout)
-        return [m.span() for m in found]
+        return list(find_labels(self.labels, text, timeout))
 
     def normalize(self, match: regex.Match[str]) -> str | None:
         """The canonical number for a match, or None when the format cannot be applied."""

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 
 import regex
 
-from extractors.rules import CustomerRules, lowered_text
+from extractors.rules import CustomerRules, find_labels, lowered_text
 from extractors.types import Candidate, Problem, Unreadable
 
 MAX_TEXT_CHARS = 1_000_000  # per source; beyond this the text is cut (recorded as a problem)
@@ -114,7 +114,7 @@ def scan_text(
     quoted_from, quoted_lines = 0, list[tuple[int, int]]()
     timed_out = False
     try:
-        labels = rules.label_spans(text, timeout=timeout)
+        labels = list(_live_labels(rules.labels, text, timeout))
         for m in rules.pattern.finditer(text, timeout=timeout):
             matches.append(m)
         if not quoted:
@@ -139,8 +139,6 @@ def scan_text(
         )
         matches = matches[:MAX_CANDIDATES]
         labels = labels[:MAX_CANDIDATES]
-    # A label inside a decoy phrase ("our ref", "order confirmation") is no label.
-    labels = [lab for lab in labels if not _inside_decoy(text, *lab)]
     label_ends = sorted(end for _, end in labels)
     label_starts = {start for start, _ in labels}
 
@@ -205,6 +203,14 @@ def scan_text(
         )
         bisect.insort(claimed, (vstart, vend))
     return dedupe(found), problems
+
+
+@functools.lru_cache(maxsize=16)
+def _live_labels(labels: tuple[str, ...], text: str, timeout: float) -> tuple[tuple[int, int], ...]:
+    """The labels' spans in ``text`` without those inside a decoy phrase ("our ref", "order
+    confirmation"): those are no labels. Cached like ``rules.find_labels``: customers sharing a
+    label list share this, which is most of the cost of a customer beyond the first."""
+    return tuple(lab for lab in find_labels(labels, text, timeout) if not _inside_decoy(text, *lab))
 
 
 def _overlaps(spans: list[tuple[int, int]], start: int, end: int) -> bool:

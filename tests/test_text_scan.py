@@ -464,3 +464,23 @@ def test_decoys_at_word_starts_are_what_a_window_search_finds(
     hi = min(len(text), lo + width)
     expected = [m.span() for m in text_module._DECOY.finditer(text, lo, hi)]
     assert [m.span() for m in text_module._decoys(text, lo, hi)] == expected
+
+
+# --- the label search is shared by customers with the same labels, and only by them ----------
+
+
+def test_each_customer_reads_the_same_text_with_its_own_labels() -> None:
+    def customer(cid: str, labels: list[str]) -> CustomerRules:
+        return compiled(cid, name=cid, senders=[f"*@{cid}.example"], pattern=r"\d{6}",
+                        labels=labels)  # fmt: skip
+
+    text = "Auftrag 123456\nBestellnummer 654321\nsee ticket 777777"
+    orders, bestell = customer("a", ["Auftrag"]), customer("b", ["Bestellnummer"])
+    same_as_orders = customer("c", ["Auftrag"])
+    for _ in range(2):  # the second round reads from the cache
+        for rules, labelled in (
+            (orders, {"123456"}), (bestell, {"654321"}), (same_as_orders, {"123456"})
+        ):  # fmt: skip
+            found, _ = scan(text, rules)
+            assert {c.normalized for c in found if c.labelled} == labelled, rules.id
+            assert all(c.customer == rules.id for c in found)
