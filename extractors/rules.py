@@ -30,7 +30,7 @@ DEFAULT_LABELS: tuple[str, ...] = (
 )
 
 # Words that may sit between a label and its value: "PO No.", "P.O. Number", "Order Ref #".
-_SUFFIX_WORDS = r"No\.?|Nr\.?|Num\.?|Number|Nummer|Numero|Ref\.?|Reference|ID|Nbr\.?|\#"
+_SUFFIX_WORDS = r"No\.?|Nr\.?|Num\.?|Number|Nummer|Num[eé]ro|N[°º]|Ref\.?|Reference|ID|Nbr\.?|\#"
 
 
 @dataclass(frozen=True, slots=True)

@@ -484,3 +484,42 @@ def test_each_customer_reads_the_same_text_with_its_own_labels() -> None:
             found, _ = scan(text, rules)
             assert {c.normalized for c in found if c.labelled} == labelled, rules.id
             assert all(c.customer == rules.id for c in found)
+
+
+# --- what real mail writes between a label and its number, and inside it ----------------------
+
+LUMIERE = compiled(
+    "lumiere", name="Lumière", senders=["*@lumiere.example"], pattern=r"L\d{7}",
+    labels=["bon de commande", "commande"],
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "text", ["bon de commande n° L240087", "Bon de commande Nº L240087", "commande numéro L240087"]
+)
+def test_number_sign_words_between_label_and_value(text: str) -> None:
+    found, _ = scan(text, LUMIERE)
+    assert [(c.raw, c.valid, c.labelled) for c in found] == [("L240087", False, True)]
+
+
+@pytest.mark.parametrize(
+    ("rules", "text", "number"),
+    [
+        (LUMIERE, "bon de commande n° L2400871", "L2400871"),
+        (WESTSIDE, "PO 2023\u201300125\u2013WS", "2023-00125-WS"),  # en dashes
+        (WESTSIDE, "PO 2023\u201100125\u2011WS", "2023-00125-WS"),  # non-breaking hyphens
+        (ACME, "Purchase Order PO\u2212123456", "ACME-123456"),  # a minus sign
+        (WESTSIDE, "PO 2023\u00a000125\u00a0WS", "2023-00125-WS"),  # no-break spaces
+        (WESTSIDE, "PO:\u202f2023\u202f00125\u202fWS", "2023-00125-WS"),  # narrow ones
+    ],
+)
+def test_typographic_dashes_and_spaces_read_as_plain_ones(
+    rules: CustomerRules, text: str, number: str
+) -> None:
+    found, _ = scan(text, rules)
+    assert valid_numbers(found) == {number}
+
+
+def test_an_em_dash_after_a_number_still_ends_it() -> None:
+    found, _ = scan("PO 123456\u2014please ship today", ACME)
+    assert valid_numbers(found) == {"ACME-123456"}
