@@ -807,7 +807,9 @@ class PoRules(BaseModel):
         REQUIRED,
         "regex",
         "Regular expression (the `regex` package) finding a PO number as written; named groups "
-        "feed `format`.",
+        "feed `format`. Text is searched with typographic dashes (en dash, minus sign, "
+        "non-breaking hyphen) read as `-` and non-breaking spaces as spaces, so write `-` and "
+        "` `.",
     )
     format: StrictStr | None = _key(
         None,
@@ -823,7 +825,10 @@ class PoRules(BaseModel):
         None,
         "list of text",
         'Words that introduce a PO number in this customer\'s mail ("PO", "Order Ref"). '
-        "Default: a built-in English and German list.",
+        "Default: a built-in English and German list. Between a label and its number may "
+        'stand separators (`:`, `#`, `-`, `=`) and one of "No.", "Nr.", "Num.", '
+        '"Number", "Nummer", "Numéro", "N°", "Nº", "Ref", "Reference", "ID"; do not list '
+        'those. Dots in a label are optional ("P.O." finds "PO").',
     )
     ignore_case: StrictBool = _key(True, "boolean", "`pattern` ignores letter case.")
 
