@@ -117,7 +117,7 @@ def judge(
         status = Status.MALFORMED
         po_numbers = ()
         for c in malformed:
-            owner_number = _known_elsewhere(c.raw, customer or c.customer, pos, rules)
+            owner_number = _known_elsewhere(_as_written(c), customer or c.customer, pos, rules)
             if owner_number is not None:
                 other, number = owner_number
                 reasons.append(
@@ -236,23 +236,37 @@ def _refold(text: str) -> str:
     return "".join(chars)
 
 
+def _as_written(c: Candidate) -> tuple[str, ...]:
+    """The value, and the label with the value as the context marks it ("[PO-2024-00123]"): a
+    number of another customer may begin with a word that is also a label ("PO-", "BN-")."""
+    raw = " ".join(c.raw.split())
+    end = c.context.find(raw + "]")
+    start = c.context.rfind("[", 0, end + 1) if end >= 0 else -1
+    marked = c.context[start + 1 : end + len(raw)] if start >= 0 else ""
+    return (c.raw, marked) if marked and marked != raw else (c.raw,)
+
+
 def _known_elsewhere(
-    raw: str, customer: str | None, pos: PoIndex, rules: Mapping[str, CustomerRules]
+    texts: Sequence[str],
+    customer: str | None,
+    pos: PoIndex,
+    rules: Mapping[str, CustomerRules],
 ) -> tuple[str, str] | None:
-    """(other customer, canonical number) when another customer's rules read ``raw`` as one of
-    that customer's known POs."""
+    """(other customer, canonical number) when another customer's rules read one of ``texts``
+    (the value as written, with or without its label) as one of that customer's known POs."""
     for other, rule in rules.items():
         if other == customer or not pos.get(other):
             continue
-        try:
-            m = rule.pattern.search(raw, timeout=0.5)
-        except TimeoutError:
-            continue
-        if m is None:
-            continue
-        number = rule.normalize(m)
-        if number is not None and number in pos[other]:
-            return other, number
+        for text in texts:
+            try:
+                m = rule.pattern.search(text, timeout=0.5)
+            except TimeoutError:
+                continue
+            if m is None:
+                continue
+            number = rule.normalize(m)
+            if number is not None and number in pos[other]:
+                return other, number
     return None
 
 

@@ -272,6 +272,30 @@ def test_number_known_only_under_another_customer() -> None:
     assert "2023-00900-ES" in text_of(out)
 
 
+@pytest.mark.parametrize("written", ["PO-2024-00123", "PO 2024-00123"])
+def test_number_of_another_customer_that_starts_with_a_label_word(written: str) -> None:
+    """Harbor's POs begin with "PO-", which is also Bergmann's label: the label is read off the
+    value, and the wrong-customer check must still see the number as it was written."""
+    from extractors.message import extract_email
+    from tests.customers import compiled
+    from tests.test_message_extract import mail
+
+    bergmann = compiled("bergmann", name="Bergmann", senders=["*@bergmann.example"],
+                        pattern=r"45\d{8}", labels=["PO"])  # fmt: skip
+    harbor = compiled("harbor", name="Harbor", senders=["*@harbor.example"],
+                      pattern=r"PO[- ]?(?P<y>20\d{2})-(?P<n>\d{5})", format="PO-{y}-{n}",
+                      labels=["PO"])  # fmt: skip
+    ex = extract_email(
+        mail("buyer@bergmann.example", subject=f"Order {written}"), [bergmann, harbor]
+    )
+    assert ex.customer == "bergmann"
+    pos = index(PoRecord("PO-2024-00123", "harbor"), PoRecord("4500123456", "bergmann"))
+    out = judge(ex, pos, rules={"bergmann": bergmann, "harbor": harbor},
+                names={"bergmann": "Bergmann", "harbor": "Harbor"})  # fmt: skip
+    assert out.status is Status.MALFORMED
+    assert "PO PO-2024-00123 of Harbor, not of Bergmann: wrong customer?" in text_of(out)
+
+
 def test_parts_disagree() -> None:
     out = run(
         extraction(
