@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy import (
@@ -33,8 +34,8 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy import select as sa_select
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import Field, Session, SQLModel, col, create_engine, delete, insert, select, update
 
 from extractors.types import Candidate
@@ -415,6 +416,27 @@ class Store:
                     engine.dispose()
                     raise StoreUnavailable(f"cannot create the tables: {exc.orig or exc}") from exc
         return cls(engine, clock)
+
+    @classmethod
+    def existing_po_index(cls, url: str) -> dict[str, PoTable] | None:
+        """The PO records of a database that exists, creating nothing: None when its SQLite file
+        does not exist yet. Raises StoreUnavailable when it cannot be read (no tables, no
+        connection)."""
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            path = parsed.database
+            if not path or path == ":memory:" or not Path(path).is_file():
+                return None
+        try:
+            store = cls.open(url, create=False)
+        except DBAPIError as exc:
+            raise StoreUnavailable(f"database unavailable: {exc.orig or exc}") from exc
+        try:
+            return store.po_index()
+        except DBAPIError as exc:  # no tables yet (PostgreSQL says so with ProgrammingError)
+            raise StoreUnavailable(f"database unreadable: {exc.orig or exc}") from exc
+        finally:
+            store.close()
 
     def close(self) -> None:
         self._engine.dispose()

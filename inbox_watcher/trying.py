@@ -1,9 +1,12 @@
-"""``po-watcher try FILE``: what po-watcher would find in one .eml or .pdf, without a database.
+"""``po-watcher try FILE``: what po-watcher would find in one .eml or .pdf, and its verdict.
 
 For the person writing a customer's pattern: the customer chosen, every candidate with its
-source, page and the words around it, what could not be read, and the status the message would
-get before PO records are consulted (``missing``, ``malformed`` or the valid numbers found).
-The file is read in the same isolated worker as in the daemon, with the same limits.
+source, page and the words around it, what could not be read, and the status with the reasons a
+poll would give, judged against the PO records in the configured database (read only; nothing is
+written). Without a database yet, the status before PO records are consulted (``missing``,
+``malformed`` or the valid numbers found). Threads are not looked up: a reply without a PO of its
+own shows as ``missing`` here. The file is read in the same isolated worker as in the daemon,
+with the same limits.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from inbox_watcher.config import Config
 from inbox_watcher.isolation import Done
 from inbox_watcher.pipeline import AnalysisFailed, MessageTask, PdfTask, analyse, pdf_task
 from inbox_watcher.runtime import limits_of, make_pool
+from inbox_watcher.store import Store, StoreUnavailable
+from inbox_watcher.triage import judge
 
 PDF_MAGIC = b"%PDF-"
 
@@ -44,7 +49,9 @@ def try_file(config: Config, path: Path) -> int:
             print(f"pages: {outcome.page_count}")
             _print_candidates(outcome.candidates)
             _print_problems(outcome.problems)
-            _print_verdict(Extraction(None, "none", outcome.candidates, outcome.problems, 1))
+            _print_verdict(
+                config, Extraction(None, "none", outcome.candidates, outcome.problems, 1)
+            )
             return 0
         [res] = pool.map(
             analyse, [MessageTask(data, customers, limits)], time_limit=limits.message_time_limit
@@ -71,7 +78,7 @@ def try_file(config: Config, path: Path) -> int:
         print(f"defect: {defect}")
     _print_candidates(ex.candidates)
     _print_problems(ex.problems)
-    _print_verdict(ex)
+    _print_verdict(config, ex)
     return 0
 
 
@@ -94,7 +101,26 @@ def _print_problems(problems: Sequence[Problem]) -> None:
         print(f"unreadable part: {p.describe()}")
 
 
-def _print_verdict(ex: Extraction) -> None:
+def _print_verdict(config: Config, ex: Extraction) -> None:
+    try:
+        records = Store.existing_po_index(config.database.url_with_password())
+        why_not = "the database does not exist yet (import PO records with `pos import`)"
+    except StoreUnavailable as exc:
+        records, why_not = None, f"the PO records could not be read: {exc}"
+    if records is None:
+        print(f"PO records: not consulted: {why_not}")
+        _print_unjudged(ex)
+        return
+    customers = {c.id: c for c in config.customers}
+    outcome = judge(ex, records, rules=customers, names={c.id: c.name for c in config.customers})
+    print(f"PO records: {sum(len(t) for t in records.values()):,} in the database")
+    numbers = f": {', '.join(outcome.po_numbers)}" if outcome.po_numbers else ""
+    print(f"would be: {outcome.status.value}{numbers}")
+    for reason in outcome.reasons:
+        print(f"  why: {_printable(reason)}")
+
+
+def _print_unjudged(ex: Extraction) -> None:
     own = [c for c in ex.candidates if c.valid and not c.quoted]
     valid = own or [c for c in ex.candidates if c.valid]
     numbers = list(dict.fromkeys(c.normalized for c in valid))

@@ -52,21 +52,65 @@ def test_check_lists_each_problem_and_exits_2(
     assert any("acme.toml: po.pattern: does not compile" in line for line in lines)
 
 
-def test_try_on_a_sample_message(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(
-        capsys, "--config", str(CONFIG), "try", str(SAMPLES / "12-malformed-did-you-mean.eml")
-    )
+@pytest.fixture
+def demo(tmp_path: Path) -> Path:
+    """The example configuration in a folder of its own: no database there yet."""
+    shutil.copytree(REPO / "config" / "customers", tmp_path / "customers")
+    (tmp_path / "demo-imap-password").write_text("x\n", encoding="utf-8")
+    shutil.copy(CONFIG, tmp_path / "watcher.toml")
+    return tmp_path / "watcher.toml"
+
+
+def try_(capsys: pytest.CaptureFixture[str], config: Path, file: Path) -> tuple[int, str]:
+    code, out, _ = run(capsys, "--config", str(config), "try", str(file))
+    return code, out
+
+
+def test_try_on_a_sample_message(capsys: pytest.CaptureFixture[str], demo: Path) -> None:
+    code, out = try_(capsys, demo, SAMPLES / "12-malformed-did-you-mean.eml")
     assert code == 0
     assert "customer: westside" in out
     assert "MALFORMED" in out
     assert "2024-O673O-IT" in out
+    assert "PO records: not consulted: the database does not exist yet" in out
     assert "would be: malformed" in out
+    assert not (demo.parent / "po-watcher.db").exists()  # try creates nothing
 
 
-def test_try_on_a_message_with_a_pdf_shows_the_page(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(
-        capsys, "--config", str(CONFIG), "try", str(SAMPLES / "02-linked-pdf-only.eml")
-    )
+def test_try_judges_against_the_po_records(capsys: pytest.CaptureFixture[str], demo: Path) -> None:
+    """With records in the database, try gives a poll's verdict and reasons, and writes nothing."""
+    code, _, err = run(capsys, "--config", str(demo), "pos", "import", str(SAMPLES / "pos.csv"))
+    assert code == 0, err
+    db = demo.parent / "po-watcher.db"
+    before = db.read_bytes()
+    code, out = try_(capsys, demo, SAMPLES / "12-malformed-did-you-mean.eml")
+    assert code == 0
+    assert "would be: malformed" in out
+    assert "why: Did you mean PO 2024-06730-IT?" in out
+    code, out = try_(capsys, demo, SAMPLES / "13-ambiguous-two-pos.eml")
+    assert "would be: ambiguous: " in out
+    code, out = try_(capsys, demo, SAMPLES / "10-unknown-po.eml")
+    assert "would be: unknown" in out
+    assert "is well-formed but is not in the PO records" in out
+    code, out = try_(capsys, demo, SAMPLES / "02-linked-pdf-only.eml")
+    assert "would be: linked: ACME-231430" in out
+    assert db.read_bytes() == before
+
+
+def test_try_says_when_the_records_cannot_be_read(
+    capsys: pytest.CaptureFixture[str], demo: Path
+) -> None:
+    (demo.parent / "po-watcher.db").write_bytes(b"this is not a database" * 100)
+    code, out = try_(capsys, demo, SAMPLES / "10-unknown-po.eml")
+    assert code == 0
+    assert "PO records: not consulted: the PO records could not be read" in out
+    assert "would be: PO numbers found: " in out
+
+
+def test_try_on_a_message_with_a_pdf_shows_the_page(
+    capsys: pytest.CaptureFixture[str], demo: Path
+) -> None:
+    code, out = try_(capsys, demo, SAMPLES / "02-linked-pdf-only.eml")
     assert code == 0
     assert "PDF attachments: 1" in out
     assert "attachment:" in out
@@ -74,10 +118,10 @@ def test_try_on_a_message_with_a_pdf_shows_the_page(capsys: pytest.CaptureFixtur
     assert "would be: PO numbers found: ACME-231430" in out
 
 
-def test_try_on_a_pdf(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_try_on_a_pdf(capsys: pytest.CaptureFixture[str], tmp_path: Path, demo: Path) -> None:
     pdf = tmp_path / "invoice.pdf"
     pdf.write_bytes(invoice_pdf(po="2024/815/mt", placement="header", pages=2, po_page=2))
-    code, out, _ = run(capsys, "--config", str(CONFIG), "try", str(pdf))
+    code, out = try_(capsys, demo, pdf)
     assert code == 0
     assert "pages: 2" in out
     assert "2024-00815-MT" in out
@@ -85,20 +129,22 @@ def test_try_on_a_pdf(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Non
 
 
 def test_try_on_an_encrypted_pdf_names_the_reason(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, demo: Path
 ) -> None:
     from tests.pdfgen import encrypted_pdf
 
     pdf = tmp_path / "locked.pdf"
     pdf.write_bytes(encrypted_pdf("secret"))
-    code, out, _ = run(capsys, "--config", str(CONFIG), "try", str(pdf))
+    code, out = try_(capsys, demo, pdf)
     assert code == 0
     assert "password-protected" in out
     assert "would be: unreadable" in out
 
 
-def test_try_on_a_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code, out, _ = run(capsys, "--config", str(CONFIG), "try", str(tmp_path / "nope.eml"))
+def test_try_on_a_missing_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, demo: Path
+) -> None:
+    code, out = try_(capsys, demo, tmp_path / "nope.eml")
     assert code == 2
     assert "cannot read" in out
 
