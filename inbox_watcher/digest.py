@@ -248,7 +248,8 @@ def _clip(text: str, limit: int = MAX_FIELD) -> str:
 
 
 def _when(value: dt.datetime, tz: dt.tzinfo) -> str:
-    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    """The time in the digest's zone, which is named: "2024-03-12 09:14 CET"."""
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z").rstrip()
 
 
 def _message_date(m: StoredMessage, tz: dt.tzinfo) -> str:
@@ -292,6 +293,12 @@ def _candidates(m: StoredMessage) -> list[str]:
     if more > 0:
         lines.append(f"and {more} more")
     return lines
+
+
+def _why(m: StoredMessage) -> list[str]:
+    """The reasons to show; a "Did you mean" among them is left to the suggestion line."""
+    reasons = [r for r in m.reasons if not (m.suggestions and r.startswith("Did you mean"))]
+    return [_clip(r, 2 * MAX_FIELD) for r in reasons[:5]]
 
 
 def _suggestion(m: StoredMessage) -> str | None:
@@ -385,7 +392,7 @@ def render_text(d: Digest) -> str:
                 out.append(
                     f"     Date: {_message_date(m, d.tz)}   Folder: {_clip(m.key.folder, 80)}"
                 )
-                out += [f"     Why: {_clip(r, 2 * MAX_FIELD)}" for r in m.reasons[:5]]
+                out += [f"     Why: {r}" for r in _why(m)]
                 out += [f"     Found: {c}" for c in _candidates(m)]
                 suggestion = _suggestion(m)
                 if suggestion:
@@ -448,7 +455,7 @@ def _html_message(m: StoredMessage, tz: dt.tzinfo) -> str:
         ("Date", _e(_message_date(m, tz))),
         ("Folder", _e(_clip(m.key.folder, 80))),
     ]
-    rows += [("Why", _e(_clip(r, 2 * MAX_FIELD))) for r in m.reasons[:5]]
+    rows += [("Why", _e(r)) for r in _why(m)]
     rows += [("Found", _e(c)) for c in _candidates(m)]
     suggestion = _suggestion(m)
     if suggestion:

@@ -91,28 +91,28 @@ def judge(
         for number in known_nums:
             record = pos.get(customer, {}).get(number) if customer else None
             if record is not None and record.closed:
-                reasons.append(f"PO {number} is closed (status '{record.status}').")
+                reasons.append(f"{_po(number)} is closed (status '{record.status}').")
         for number in unknown_nums:
-            reasons.append(f"PO {number} is also named but is not in the PO records.")
+            reasons.append(f"{_po(number)} is also named but is not in the PO records.")
     elif unknown_nums:
         status = Status.UNKNOWN
         po_numbers = ()
         for number in unknown_nums:
             where = _where(next(c for c in valid if c.normalized == number))
             reasons.append(
-                f"PO {number} (found in {where}) is well-formed but is not in the PO records"
+                f"{_po(number)} (found in {where}) is well-formed but is not in the PO records"
                 f"{' of ' + _name(customer, names) if customer else ''}."
             )
             other = _other_owner(number, customer, pos)
             if other:
                 reasons.append(
-                    f"PO {number} belongs to {_name(other, names)}, not to "
+                    f"{_po(number)} belongs to {_name(other, names)}, not to "
                     f"{_name(customer, names)}: wrong customer?"
                 )
             hint = _suggest(number, customer, pos, rules)
             if hint and hint != number:
                 suggestions.append(hint)
-                reasons.append(f"Did you mean PO {hint}?")
+                reasons.append(f"Did you mean {_po(hint)}?")
     elif malformed:
         status = Status.MALFORMED
         po_numbers = ()
@@ -121,7 +121,7 @@ def judge(
             if owner_number is not None:
                 other, number = owner_number
                 reasons.append(
-                    f"'{c.raw}' in {_where(c)} is PO {number} of {_name(other, names)}, not of "
+                    f"'{c.raw}' in {_where(c)} is {_po(number)} of {_name(other, names)}, not of "
                     f"{_name(customer or c.customer, names)}: wrong customer?"
                 )
                 continue
@@ -132,7 +132,7 @@ def judge(
             hint = _suggest(c.raw, customer or c.customer, pos, rules)
             if hint:
                 suggestions.append(hint)
-                reasons.append(f"Did you mean PO {hint}?")
+                reasons.append(f"Did you mean {_po(hint)}?")
     elif thread_pos:
         inherited = _unique(num for _, num in thread_pos)
         status = Status.AMBIGUOUS if len(inherited) > 1 else Status.LINKED
@@ -171,7 +171,7 @@ def judge(
     return Outcome(
         status=status,
         po_numbers=po_numbers,
-        reasons=tuple(_unique(reasons)),
+        reasons=tuple(_unique(_one_stop(r) for r in reasons)),
         customer=customer,
         candidates=judged,
         suggestions=tuple(_unique(suggestions)),
@@ -275,6 +275,17 @@ def _other_owner(number: str, customer: str | None, pos: PoIndex) -> str | None:
         if other != customer and number in records:
             return other
     return None
+
+
+def _po(number: str) -> str:
+    """ "PO 2023-00125-WS", but "PO-2024-00123" as it is when the number itself starts so."""
+    head = number[:3].upper()
+    return number if head.startswith("PO") and not head[2:].isalpha() else f"PO {number}"
+
+
+def _one_stop(reason: str) -> str:
+    """A sentence ending in a name that ends with a dot ("Harbor Inc.") gets one full stop."""
+    return reason[:-1] if reason.endswith("..") and not reason.endswith("...") else reason
 
 
 def _name(customer: str | None, names: Mapping[str, str]) -> str:

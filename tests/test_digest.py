@@ -112,7 +112,10 @@ def processed(
     po_numbers: tuple[str, ...] = (),
     folder: str = "INBOX",
 ) -> ProcessedMessage:
-    reasons = () if status is Status.LINKED else (f"Flagged as {status.value} (test {uid}).",)
+    reasons: tuple[str, ...] = ()
+    if status is not Status.LINKED:  # as triage words them, "Did you mean" included
+        reasons = (f"Flagged as {status.value} (test {uid}).",)
+        reasons += tuple(f"Did you mean PO {s}?" for s in suggestions)
     return ProcessedMessage(
         key=MessageKey(ACCOUNT, folder, 1, uid),
         message_id=f"<m{uid}@customer.example>",
@@ -227,10 +230,11 @@ def test_digest_email_has_both_parts_escaped_and_grouped(
 
     # each message: sender, date (in the configured zone), folder, what was found, did you mean
     assert "From: buyer2@customer.example" in text
-    assert "Date: 2024-04-30 18:45   Folder: INBOX" in text
+    assert "Date: 2024-04-30 18:45 CEST   Folder: INBOX" in text
     assert "ACME-PO-123457 (read as ACME-123457) in the message text: not in our records" in text
-    assert text.count("Did you mean ACME-123456?") == 2
+    assert text.count("Did you mean ACME-123456?") == 2  # once a message, not twice
     assert rich.count("Did you mean ACME-123456?") == 2
+    assert "Did you mean PO" not in text + rich
     assert "Acme Corporation (2)" in rich
 
 

@@ -293,7 +293,7 @@ def test_number_of_another_customer_that_starts_with_a_label_word(written: str) 
     out = judge(ex, pos, rules={"bergmann": bergmann, "harbor": harbor},
                 names={"bergmann": "Bergmann", "harbor": "Harbor"})  # fmt: skip
     assert out.status is Status.MALFORMED
-    assert "PO PO-2024-00123 of Harbor, not of Bergmann: wrong customer?" in text_of(out)
+    assert "is PO-2024-00123 of Harbor, not of Bergmann: wrong customer?" in text_of(out)
 
 
 def test_parts_disagree() -> None:
@@ -440,3 +440,20 @@ def test_closed_po_of_an_unrouted_message_is_reported() -> None:
     out = run(extraction(closed, customer=None, routed_by="pattern"))
     assert (out.status, out.customer) == (Status.LINKED, "westside")
     assert any("2022-00777-WS is closed" in r for r in out.reasons)
+
+
+def test_reasons_read_as_plain_sentences_for_numbers_and_names_with_dots() -> None:
+    pos = index(PoRecord("PO-2024-00999", "acme"), PoRecord("POLE-1", "acme"))
+    out = judge(
+        extraction(cand("PO-2024-00123"), cand("POLE-2"), customer="acme"),
+        pos,
+        names={"acme": "Harbor Freight Inc."},
+    )
+    assert out.status is Status.UNKNOWN
+    text = text_of(out)
+    assert "PO-2024-00123 (found in the message body)" in text
+    assert "PO PO-" not in text
+    assert "PO POLE-2 (found in" in text  # "POLE" is no "PO" prefix
+    assert "records of Harbor Freight Inc." in text
+    assert ".." not in text
+    assert_plain_words(out)
