@@ -222,6 +222,9 @@ def _message_row(m: StoredMessage) -> dict[str, Any]:
                 "raw": j.candidate.raw,
                 "normalized": j.candidate.normalized,
                 "source": j.candidate.source,
+                "page": j.candidate.page,
+                "quoted": j.candidate.quoted,
+                "labelled": j.candidate.labelled,
                 "valid": j.candidate.valid,
                 "known": j.known,
             }
@@ -244,7 +247,7 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
     headers = ("folder", "uid", "status", "customer", "po_numbers", "subject", "why")
     table = [
         [_short(row[h], 30) for h in headers[:-1]]
-        + [_short(row["reasons"][0] if row["reasons"] and row["status"] != "linked" else "", 70)]
+        + [_short(row["reasons"][0] if row["reasons"] else "", 70)]  # linked too: a closed PO
         for row in rows
     ]
     widths = [max([len(h)] + [len(r[i]) for r in table]) for i, h in enumerate(headers)]

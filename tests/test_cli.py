@@ -174,7 +174,7 @@ def recorded(tmp_path: Path) -> Path:
                     Outcome(
                         Status.LINKED,
                         ("2024-00815-MT",),
-                        (),
+                        ("PO 2024-00815-MT is closed (status 'closed').",),
                         "westside",
                         (JudgedCandidate(linked, True),),
                     ),
@@ -214,6 +214,9 @@ def test_messages_as_jsonl(capsys: pytest.CaptureFixture[str], recorded: Path) -
             "raw": "2024/815/mt",
             "normalized": "2024-00815-MT",
             "source": "subject",
+            "page": None,
+            "quoted": False,
+            "labelled": True,
             "valid": True,
             "known": True,
         }
@@ -251,6 +254,8 @@ def test_messages_table_and_bad_status(capsys: pytest.CaptureFixture[str], recor
     assert code == 0
     assert "(2 message(s))" in out
     assert "2024-00815-MT" in out
+    linked = next(line for line in out.splitlines() if " linked " in line)
+    assert "is closed (status 'closed')" in linked  # a linked message's reason shows too
     code, _, err = run(capsys, "--config", str(recorded), "messages", "--status", "lost")
     assert code == 2
     assert "unknown status 'lost'" in err
