@@ -53,10 +53,23 @@ class Lookalikes:
         return len(self._numbers)
 
     def closest(self, number: str) -> str | None:
-        """The known number most like ``number`` (ties: the first in sorted order), or None."""
+        """The known number most like ``number`` (of equally close ones the first in sorted
+        order), or None."""
+        tied = self._nearest(number)
+        return tied[0] if tied else None
+
+    def closest_all(self, number: str, limit: int = 3) -> list[str]:
+        """The known numbers most like ``number``, all equally close, sorted: when two POs are
+        one keystroke away, a person must see both. More than ``limit`` equally close (a typo
+        in the last digit of a long run of numbers) is no hint at all: none."""
+        tied = self._nearest(number)
+        return tied if len(tied) <= limit else []
+
+    def _nearest(self, number: str) -> list[str]:
+        """Every known number at the smallest distance from ``number``, sorted, each once."""
         target = fold(number)
         if not target:
-            return None
+            return []
         allowed = min(2, (len(target) - 1) // 3)  # under a third of the length, at most 2
         near = process.extract(
             target,
@@ -66,14 +79,15 @@ class Lookalikes:
             limit=None,
         )
         literal_typed = number.upper().translate(_SEPARATORS)
-        best: tuple[float, str] | None = None
+        scored: list[tuple[float, str]] = []
         for _, d, index in near:
             candidate = self._numbers[index]
             literal = distance(literal_typed, candidate.upper().translate(_SEPARATORS), 6)
-            score = d + literal / 10
-            if best is None or (score, candidate) < best:
-                best = (score, candidate)
-        return best[1] if best else None
+            scored.append((d + literal / 10, candidate))
+        if not scored:
+            return []
+        best = min(score for score, _ in scored)
+        return sorted({c for score, c in scored if score == best})
 
 
 def closest(number: str, known: Iterable[str]) -> str | None:

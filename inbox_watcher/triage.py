@@ -109,10 +109,10 @@ def judge(
                     f"{_po(number)} belongs to {_name(other, names)}, not to "
                     f"{_name(customer, names)}: wrong customer?"
                 )
-            hint = _suggest(number, customer, pos, rules)
-            if hint and hint != number:
-                suggestions.append(hint)
-                reasons.append(f"Did you mean {_po(hint)}?")
+            hints = [h for h in _suggest(number, customer, pos, rules) if h != number]
+            if hints:
+                suggestions.extend(hints)
+                reasons.append(_did_you_mean(hints))
     elif malformed:
         status = Status.MALFORMED
         po_numbers = ()
@@ -129,10 +129,10 @@ def judge(
                 f"'{c.raw}' in {_where(c)} is labelled as a PO but is not a well-formed PO number"
                 f"{' for ' + _name(customer, names) if customer else ''}."
             )
-            hint = _suggest(c.raw, customer or c.customer, pos, rules)
-            if hint:
-                suggestions.append(hint)
-                reasons.append(f"Did you mean {_po(hint)}?")
+            hints = _suggest(c.raw, customer or c.customer, pos, rules)
+            if hints:
+                suggestions.extend(hints)
+                reasons.append(_did_you_mean(hints))
     elif thread_pos:
         inherited = _unique(num for _, num in thread_pos)
         status = Status.AMBIGUOUS if len(inherited) > 1 else Status.LINKED
@@ -203,12 +203,13 @@ def _disagreements(valid: Sequence[Candidate]) -> list[str]:
 
 def _suggest(
     text: str, customer: str | None, pos: PoIndex, rules: Mapping[str, CustomerRules]
-) -> str | None:
+) -> list[str]:
+    """The known POs closest to ``text`` (several when equally close), or none."""
     if customer is None:
-        return None
+        return []
     known = pos.get(customer, {})
     if not known:
-        return None
+        return []
     rule = rules.get(customer)
     if rule is not None:
         # Look-alike letters folded to digits may make the text a valid, known number.
@@ -220,9 +221,13 @@ def _suggest(
         if m is not None:
             number = rule.normalize(m)
             if number is not None and number in known:
-                return number
+                return [number]
     lookalikes = known.lookalikes if isinstance(known, PoTable) else Lookalikes(known.keys())
-    return lookalikes.closest(text)
+    return lookalikes.closest_all(text)
+
+
+def _did_you_mean(hints: Sequence[str]) -> str:
+    return f"Did you mean {' or '.join(_po(h) for h in hints)}?"
 
 
 def _refold(text: str) -> str:

@@ -155,3 +155,18 @@ def test_lookalikes_agree_with_the_textbook_distance(known: list[str], typed: st
     assert distance(typed, "2023-00125-WS", limit=3) == min(
         _reference_distance(typed, "2023-00125-WS"), 4
     )
+
+
+def test_equally_close_numbers_are_all_suggested() -> None:
+    """ "450012345" (a digit left out) is one edit from both: a person must see both."""
+    from extractors.suggest import Lookalikes
+
+    known = Lookalikes(["4500123456", "4500123457", "4500999999"])
+    assert known.closest_all("450012345") == ["4500123456", "4500123457"]
+    assert known.closest("450012345") == "4500123456"
+    assert known.closest_all("4500123456") == ["4500123456"]  # an exact one stands alone
+    assert known.closest_all("4500O23456") == ["4500123456"]  # look-alike: nearer than a typo
+    assert known.closest_all("123") == []
+    many = Lookalikes([f"450012345{d}" for d in "0123"])
+    assert many.closest_all("4500123459") == []  # four equally close: no hint
+    assert many.closest_all("4500123459", limit=4) == [f"450012345{d}" for d in "0123"]

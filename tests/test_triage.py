@@ -239,19 +239,37 @@ def test_malformed_did_you_mean_without_rules_uses_edit_distance() -> None:
 
 
 @pytest.mark.parametrize(
-    ("number", "hint"),
+    ("number", "hints"),
     [
-        pytest.param("2023-00124-WS", "2023-00125-WS", id="one-digit-off"),
-        pytest.param("2023-00152-WS", "2023-00125-WS", id="transposed"),
-        pytest.param("2023-00125-W5", "2023-00125-WS", id="five-for-s"),
-        pytest.param("2023-00123-WS", "2023-00125-WS", id="one-digit-off-tie-sorted-first"),
+        # Westside's known numbers: 2023-00125-WS, 2023-00126-WS, 2023-00128-WS.
+        pytest.param("2023-00135-WS", ["2023-00125-WS"], id="one-digit-off"),
+        pytest.param(
+            "2023-00152-WS",
+            ["2023-00125-WS", "2023-00126-WS", "2023-00128-WS"],
+            id="transposed-ties-with-two-substitutions",
+        ),  # fmt: skip
+        pytest.param("2023-00125-W5", ["2023-00125-WS"], id="five-for-s"),
+        pytest.param(
+            "2023-00124-WS",
+            ["2023-00125-WS", "2023-00126-WS", "2023-00128-WS"],
+            id="one-digit-off-all-ties-listed",
+        ),  # fmt: skip
     ],
 )
-def test_unknown_did_you_mean(number: str, hint: str) -> None:
+def test_unknown_did_you_mean(number: str, hints: list[str]) -> None:
     out = run(extraction(cand(number)))
     assert out.status is Status.UNKNOWN
-    assert out.suggestions == (hint,)
-    assert f"Did you mean PO {hint}?" in out.reasons
+    assert out.suggestions == tuple(hints)
+    assert f"Did you mean {' or '.join('PO ' + h for h in hints)}?" in out.reasons
+
+
+def test_no_suggestion_when_too_many_are_equally_close() -> None:
+    """A typo in the last digit of a run of POs is one edit from each of them: no hint."""
+    pos = index(*(PoRecord(f"2023-0012{d}-WS", "westside") for d in "01235"))
+    out = judge(extraction(cand("2023-00127-WS")), pos, rules=RULES, names=NAMES)
+    assert out.status is Status.UNKNOWN
+    assert out.suggestions == ()
+    assert "Did you mean" not in text_of(out)
 
 
 def test_no_suggestion_for_a_number_far_from_every_known_one() -> None:
@@ -457,3 +475,11 @@ def test_reasons_read_as_plain_sentences_for_numbers_and_names_with_dots() -> No
     assert "records of Harbor Freight Inc." in text
     assert ".." not in text
     assert_plain_words(out)
+
+
+def test_did_you_mean_names_every_equally_close_po() -> None:
+    pos = index(PoRecord("2023-00125-WS", "westside"), PoRecord("2023-00126-WS", "westside"))
+    out = judge(extraction(cand("2023-0012-WS", valid=False)), pos, rules=RULES, names=NAMES)
+    assert out.status is Status.MALFORMED
+    assert out.suggestions == ("2023-00125-WS", "2023-00126-WS")
+    assert "Did you mean PO 2023-00125-WS or PO 2023-00126-WS?" in text_of(out)
