@@ -118,11 +118,13 @@ def scan_text(
     if not text.isascii():
         text = _plain(text)
     labels: list[tuple[int, int]] = []
+    label_count = 0
     matches: list[regex.Match[str]] = []
     quoted_from, quoted_lines = 0, list[tuple[int, int]]()
     timed_out = False
     try:
-        labels = list(_live_labels(rules.labels, text, timeout))
+        label_count, live = _live_labels(rules.labels, text, timeout)
+        labels = list(live)
         for m in rules.pattern.finditer(text, timeout=timeout):
             matches.append(m)
         if not quoted:
@@ -135,18 +137,17 @@ def scan_text(
             Problem(source, Unreadable.PATTERN_TIMEOUT, f"customer {rules.id}", blocking=False)
         )
 
-    if len(matches) > MAX_CANDIDATES or len(labels) > MAX_CANDIDATES:
+    if len(matches) > MAX_CANDIDATES or label_count > MAX_CANDIDATES:
         problems.append(
             Problem(
                 source,
                 Unreadable.TOO_LARGE,
-                f"{max(len(matches), len(labels)):,} possible PO numbers; only the first "
+                f"{max(len(matches), label_count):,} possible PO numbers; only the first "
                 f"{MAX_CANDIDATES} were looked at",
                 blocking=False,
             )
         )
         matches = matches[:MAX_CANDIDATES]
-        labels = labels[:MAX_CANDIDATES]
     label_ends = sorted(end for _, end in labels)
     label_starts = {start for start, _ in labels}
 
@@ -214,11 +215,16 @@ def scan_text(
 
 
 @functools.lru_cache(maxsize=16)
-def _live_labels(labels: tuple[str, ...], text: str, timeout: float) -> tuple[tuple[int, int], ...]:
-    """The labels' spans in ``text`` without those inside a decoy phrase ("our ref", "order
-    confirmation"): those are no labels. Cached like ``rules.find_labels``: customers sharing a
-    label list share this, which is most of the cost of a customer beyond the first."""
-    return tuple(lab for lab in find_labels(labels, text, timeout) if not _inside_decoy(text, *lab))
+def _live_labels(
+    labels: tuple[str, ...], text: str, timeout: float
+) -> tuple[int, tuple[tuple[int, int], ...]]:
+    """(how many labels are in ``text``, the spans of the first ``MAX_CANDIDATES`` of them that
+    are not inside a decoy phrase such as "our ref" or "order confirmation": those are no
+    labels). Cached like ``rules.find_labels``: customers sharing a label list share this, which
+    is most of the cost of a customer beyond the first."""
+    found = find_labels(labels, text, timeout)
+    first = found[:MAX_CANDIDATES]
+    return len(found), tuple(lab for lab in first if not _inside_decoy(text, *lab))
 
 
 def _plain(text: str) -> str:
