@@ -185,6 +185,25 @@ def test_unreachable_postgresql_is_unavailable_not_a_crash() -> None:
         Store.open("postgresql://po@127.0.0.1:1/nothing", busy_timeout=1)
 
 
+def test_existing_po_index_reads_and_creates_nothing(db_url: str, tmp_path: Path) -> None:
+    """What `try` uses: None before a SQLite file exists, unavailable before the tables exist
+    (PostgreSQL), the records once they do; no tables or files are made along the way."""
+    if db_url.startswith("sqlite"):
+        assert Store.existing_po_index(db_url) is None
+        assert not (tmp_path / "state.db").exists()
+    else:
+        with pytest.raises(StoreUnavailable):
+            Store.existing_po_index(db_url)
+        with pytest.raises(StoreUnavailable):  # still no tables: the first call made none
+            Store.existing_po_index(db_url)
+    with Store.open(db_url) as store:
+        store.upsert_pos([PoRecord("PO-1", "westside"), PoRecord("PO-2", "acme", status="closed")])
+    index = Store.existing_po_index(db_url)
+    assert index is not None
+    assert {c: sorted(t) for c, t in index.items()} == {"westside": ["PO-1"], "acme": ["PO-2"]}
+    assert index["acme"]["PO-2"].closed
+
+
 def test_reopen_keeps_data(db_url: str, clock: Clock) -> None:
     with Store.open(db_url, clock=clock) as first:
         first.record([linked(1)], checkpoint=key(1))
