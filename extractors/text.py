@@ -119,11 +119,12 @@ def scan_text(
         text = _plain(text)
     labels: list[tuple[int, int]] = []
     label_count = 0
+    values: tuple[tuple[int, int] | None, ...] = ()
     matches: list[regex.Match[str]] = []
     quoted_from, quoted_lines = 0, list[tuple[int, int]]()
     timed_out = False
     try:
-        label_count, live = _live_labels(rules.labels, text, timeout)
+        label_count, live, values = _live_labels(rules.labels, text, timeout)
         labels = list(live)
         for m in rules.pattern.finditer(text, timeout=timeout):
             matches.append(m)
@@ -187,16 +188,13 @@ def scan_text(
             )
         )
 
-    for lstart, lend in [] if timed_out else labels:
-        value = _value_after(text, lend)
+    for (lstart, _), value in [] if timed_out else zip(labels, values, strict=True):
         if value is None:
             continue
         vstart, vend = value
         if _overlaps(claimed, vstart, vend):
             continue
         raw = text[vstart:vend]
-        if not _looks_like_attempt(raw) or _inside_address(text, vstart, vend):
-            continue
         found.append(
             Candidate(
                 raw=raw,
@@ -217,14 +215,26 @@ def scan_text(
 @functools.lru_cache(maxsize=16)
 def _live_labels(
     labels: tuple[str, ...], text: str, timeout: float
-) -> tuple[int, tuple[tuple[int, int], ...]]:
-    """(how many labels are in ``text``, the spans of the first ``MAX_CANDIDATES`` of them that
-    are not inside a decoy phrase such as "our ref" or "order confirmation": those are no
-    labels). Cached like ``rules.find_labels``: customers sharing a label list share this, which
-    is most of the cost of a customer beyond the first."""
+) -> tuple[int, tuple[tuple[int, int], ...], tuple[tuple[int, int] | None, ...]]:
+    """How many labels are in ``text``; the spans of the first ``MAX_CANDIDATES`` of them that
+    are not inside a decoy phrase such as "our ref" or "order confirmation" (those are no
+    labels); and for each of those the span of the value written after it when that looks like
+    an attempt at a number (else None). Cached like ``rules.find_labels``: customers sharing a
+    label list share all of this, which is most of the cost of a customer beyond the first."""
     found = find_labels(labels, text, timeout)
-    first = found[:MAX_CANDIDATES]
-    return len(found), tuple(lab for lab in first if not _inside_decoy(text, *lab))
+    live = tuple(lab for lab in found[:MAX_CANDIDATES] if not _inside_decoy(text, *lab))
+    return len(found), live, tuple(_attempt_after(text, end) for _, end in live)
+
+
+def _attempt_after(text: str, label_end: int) -> tuple[int, int] | None:
+    """The span of the value after a label when it looks like an attempt at a PO number."""
+    value = _value_after(text, label_end)
+    if value is None:
+        return None
+    vstart, vend = value
+    if not _looks_like_attempt(text[vstart:vend]) or _inside_address(text, vstart, vend):
+        return None
+    return value
 
 
 def _plain(text: str) -> str:
