@@ -71,7 +71,8 @@ def extract_pdf(
             return False
         # A page where some customer's label already has its number needs no layout at all:
         # the message goes to that customer.
-        found = [c for r in rules for c in scan(page, text, r)[0] if c.valid]
+        # Weak evidence (a register number in the footer) settles nothing.
+        found = [c for r in rules for c in scan(page, text, r)[0] if c.valid and not c.weak]
         if any(c.labelled for c in found) or len({(c.customer, c.normalized) for c in found}) == 1:
             return False
         wanting = [c for c in rules if _label_without_value(page, text, c, scan)]
@@ -151,7 +152,7 @@ def _label_without_value(
     if not any(_value_elsewhere(text, end) for _, end in labels):
         return False
     found, _ = scan(page, text, customer)
-    valid = {c.normalized for c in found if c.valid}
+    valid = {c.normalized for c in found if c.valid and not c.weak}
     if any(c.labelled and c.valid for c in found):
         return False
     # One well-formed number on the page and nothing labelled: the layout pass (2-3 ms a page

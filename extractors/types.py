@@ -80,6 +80,13 @@ class Candidate:
     labelled: bool = False  # preceded by (or laid out next to) one of the customer's labels
     customer: str | None = None  # the customer whose rules produced it
 
+    @property
+    def weak(self) -> bool:
+        """Weak evidence: an unlabelled bare run of digits (a phone or register number?) or a
+        match spread over several words ("in 2023 150 kg"). It counts only as a known PO."""
+        raw = self.raw.strip()
+        return not self.labelled and (raw.isdigit() or any(ch.isspace() for ch in raw))
+
 
 @dataclass(frozen=True, slots=True)
 class Word:

@@ -53,12 +53,9 @@ def judge(
         return c.valid and cust is not None and c.normalized in pos.get(cust, {})
 
     def counts(c: Candidate) -> bool:
-        """An unlabelled bare run of digits (a phone or register number?) or a match spread over
-        several words ("in 2023 150 kg") counts only when it is a known PO: otherwise it is weak
-        evidence and is not flagged as unknown."""
-        raw = c.raw.strip()
-        weak = not c.labelled and (raw.isdigit() or any(ch.isspace() for ch in raw))
-        return not weak or is_known(c)
+        """Weak evidence (``Candidate.weak``) counts only when it is a known PO: it is never
+        flagged as unknown."""
+        return not c.weak or is_known(c)
 
     judged = tuple(JudgedCandidate(c, is_known(c)) for c in cands)
     own_valid = [c for c in cands if c.valid and not c.quoted and counts(c)]

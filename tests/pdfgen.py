@@ -44,6 +44,7 @@ class InvoiceSpec:
     po_page: int = 1  # 1-based page that carries the PO
     decoys: bool = True
     lines_per_page: int = 12  # filler item lines, so pages look like real invoices
+    footer: str | None = None  # a last line on every page ("Registered in England 04511872")
 
 
 def invoice_pdf(spec: InvoiceSpec | None = None, **overrides: Any) -> bytes:
@@ -72,6 +73,9 @@ def invoice_pdf(spec: InvoiceSpec | None = None, **overrides: Any) -> bytes:
             elif base.placement == "kv_table":
                 _po_kv_table(pdf, base.label, base.po)
         _items(pdf, base.lines_per_page, page)
+        if base.footer:
+            pdf.set_xy(40, 815)
+            pdf.cell(500, 10, base.footer)
     return bytes(pdf.output())
 
 

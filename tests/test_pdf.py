@@ -103,6 +103,25 @@ def test_one_unlabelled_number_needs_no_layout(placement: str) -> None:
     assert summary(result.candidates) == [(PO, True, False, 1)]
 
 
+@pytest.mark.parametrize("placement", ["table", "above"])
+def test_an_unlabelled_register_number_does_not_stand_in_for_the_po(placement: str) -> None:
+    """A bare run of digits in the footer ("Registered in England 04511872") fits a numeric
+    customer's pattern but is weak evidence: it must not stop the layout pass that pairs the
+    PO header cell with the number below it."""
+    numeric = CustomerRules.compile(
+        "kestrel", name="Kestrel", senders=["*@kestrel.example"],
+        pattern=r"(?<![\w-])(?:PO[- ]?)?(?P<num>\d{8})(?![\w-])", format="PO{num}",
+        valid=r"PO\d{8}", labels=["PO", "PO Number"],
+    )  # fmt: skip
+    assert isinstance(numeric, CustomerRules)
+    data = pdfgen.invoice_pdf(
+        po="45012345", placement=placement, decoys=False, footer="Registered in England 04511872"
+    )
+    result = extract_pdf(data, "po.pdf", [numeric], PdfLimits())
+    assert result.layout_pages == (1,)
+    assert ("PO45012345", True, True, 1) in summary(result.candidates)
+
+
 def test_header_block_needs_no_layout() -> None:
     result = extract(pdfgen.invoice_pdf(placement="header"))
     assert result.layout_pages == ()

@@ -247,13 +247,13 @@ def test_malformed_did_you_mean_without_rules_uses_edit_distance() -> None:
             "2023-00152-WS",
             ["2023-00125-WS", "2023-00126-WS", "2023-00128-WS"],
             id="transposed-ties-with-two-substitutions",
-        ),  # fmt: skip
+        ),
         pytest.param("2023-00125-W5", ["2023-00125-WS"], id="five-for-s"),
         pytest.param(
             "2023-00124-WS",
             ["2023-00125-WS", "2023-00126-WS", "2023-00128-WS"],
             id="one-digit-off-all-ties-listed",
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_unknown_did_you_mean(number: str, hints: list[str]) -> None:
