@@ -49,10 +49,20 @@ _DECOY_WORDS = r"""(?<![\w])(?:
 _DECOY = regex.compile(_DECOY_WORDS, regex.IGNORECASE | regex.VERBOSE)
 _DECOY_REACH = 40  # characters before a match (or around a label) searched for decoy words
 # What may stand between a label and its value: separators and "No."/"#" words.
+# "Our PO is 45099999", "Bestellnummer lautet 4500123456": a verb may stand there too.
 _GAP = regex.compile(
-    r"[\s:#.\-=(\[]*(?:(?:no|nr|num|number|nummer|num[eé]ro|n[°º]|reference|ref|id)\.?[\s:#.\-=]*)?",
+    r"[\s:#.\-=(\[]*(?:(?:no|nr|num|number|nummer|num[eé]ro|n[°º]|reference|ref|id)\.?[\s:#.\-=]*)?"
+    r"(?:(?P<verb>is|was|ist|war|lautet|est)\b[\s:#]*)?",
     regex.IGNORECASE,
 )
+# A value after "is" is an attempt at a PO only with this many digits ("order is 100% done").
+_MIN_DIGITS_AFTER_VERB = 4
+# Short words that end a value rather than continue it ("PO 4501 2345 for delivery").
+_STOPWORDS = frozenset(
+    {"and", "are", "but", "due", "for", "has", "not", "our", "per", "see", "the", "via", "was",
+     "you", "aux", "bei", "das", "dem", "den", "der", "des", "die", "est", "ist", "les", "mit",
+     "par", "une", "und", "vom", "von", "zum", "zur"}
+)  # fmt: skip
 _LABEL_REACH = 24  # characters between the end of a label and the start of its value
 _QUOTE_MARKERS = regex.compile(
     r"""^(?:
@@ -232,7 +242,11 @@ def _attempt_after(text: str, label_end: int) -> tuple[int, int] | None:
     if value is None:
         return None
     vstart, vend = value
-    if not _looks_like_attempt(text[vstart:vend]) or _inside_address(text, vstart, vend):
+    raw = text[vstart:vend]
+    if not _looks_like_attempt(raw) or _inside_address(text, vstart, vend):
+        return None
+    gap = _GAP.match(text, label_end, vstart)
+    if gap and gap["verb"] and sum(ch.isdigit() for ch in raw) < _MIN_DIGITS_AFTER_VERB:
         return None
     return value
 
@@ -346,7 +360,7 @@ def _value_after(text: str, label_end: int) -> tuple[int, int] | None:
             break
         last = nxt.group(1)
         # Letters join only a number already in groups ("2023 125 ws"), not "12345 is late".
-        if not last.isdigit() and (len(last) > 3 or digit_groups < 2):
+        if not last.isdigit() and (len(last) > 3 or digit_groups < 2 or last.lower() in _STOPWORDS):
             break
         digit_groups += last.isdigit()
         end = nxt.end()

@@ -827,8 +827,9 @@ class PoRules(BaseModel):
         'Words that introduce a PO number in this customer\'s mail ("PO", "Order Ref"). '
         "Default: a built-in English and German list. Between a label and its number may "
         'stand separators (`:`, `#`, `-`, `=`) and one of "No.", "Nr.", "Num.", '
-        '"Number", "Nummer", "Numéro", "N°", "Nº", "Ref", "Reference", "ID"; do not list '
-        'those. Dots in a label are optional ("P.O." finds "PO").',
+        '"Number", "Nummer", "Numéro", "N°", "Nº", "Ref", "Reference", "ID", then a verb '
+        '("is", "was", "ist", "lautet", "est": "our PO is 45012345"); do not list those. '
+        'Dots in a label are optional ("P.O." finds "PO").',
     )
     ignore_case: StrictBool = _key(True, "boolean", "`pattern` ignores letter case.")
 

@@ -523,3 +523,43 @@ def test_typographic_dashes_and_spaces_read_as_plain_ones(
 def test_an_em_dash_after_a_number_still_ends_it() -> None:
     found, _ = scan("PO 123456\u2014please ship today", ACME)
     assert valid_numbers(found) == {"ACME-123456"}
+
+
+KESTREL = compiled(
+    "kestrel", name="Kestrel", senders=["*@kestrel.example"],
+    pattern=r"(?<![\w-])(?:PO[- ]?)?(?P<num>\d{8})(?![\w-])", format="PO{num}",
+    valid=r"PO\d{8}", labels=["PO", "PO Number", "Your order", "Bestellnummer"],
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("our PO is 45099999", [("PO45099999", True, True)]),
+        ("PO number is: 45012345", [("PO45012345", True, True)]),
+        ("Die Bestellnummer lautet 45012345.", [("PO45012345", True, True)]),
+        ("Our PO is 4509999, sorry", [("4509999", False, True)]),  # a digit short: malformed
+        ("The PO was 450123", [("450123", False, True)]),
+        # after a verb, a value needs four digits to be an attempt at a PO
+        ("Your order is 100% shipped", []),
+        ("Your order is 25 days late", []),
+        # a word starting with a verb's letters is no verb
+        ("PO issue 12345678 raised", [("PO12345678", True, False)]),
+    ],
+)
+def test_a_verb_between_label_and_value(text: str, expected: list[tuple[str, bool, bool]]) -> None:
+    found, _ = scan(text, KESTREL)
+    assert [(c.normalized, c.valid, c.labelled) for c in found] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "raw"),
+    [
+        ("PO 4501 2345 for delivery", "4501 2345"),
+        ("PO 4501 2345 und Lieferung", "4501 2345"),
+        ("PO 4501 2345 abc", "4501 2345 abc"),  # a short code still joins
+    ],
+)
+def test_a_short_common_word_ends_a_value(text: str, raw: str) -> None:
+    found, _ = scan(text, KESTREL)
+    assert [c.raw for c in found] == [raw]
