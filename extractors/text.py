@@ -95,6 +95,7 @@ _DATE_LIKE = regex.compile(
 _PLAIN = tuple((ch, "-") for ch in "\u2010\u2011\u2012\u2013\u2212\ufe63\uff0d") + tuple(
     (ch, " ") for ch in "\u00a0\u2007\u2009\u202f"
 )
+_WRAPPED_AFTER_HYPHEN = regex.compile(r"(?<=[A-Za-z0-9]-)[ \t]*\r?\n[ \t]*(?=\d)")
 _WHITESPACE = regex.compile(r"\s")
 _SPACES = regex.compile(r"\s+")
 _GROUP_BEFORE = regex.compile(r"[\d)+][ \-./]?$")
@@ -125,7 +126,7 @@ def scan_text(
             )
         )
         text = text[:MAX_TEXT_CHARS]
-    if not text.isascii():
+    if not text.isascii() or "-\n" in text or "-\r\n" in text:
         text = _plain(text)
     labels: list[tuple[int, int]] = []
     label_count = 0
@@ -254,10 +255,14 @@ def _attempt_after(text: str, label_end: int) -> tuple[int, int] | None:
 @functools.lru_cache(maxsize=16)
 def _plain(text: str) -> str:
     """``text`` with typographic dashes and spaces as ASCII ones (str.replace: ~1 ns a character
-    for all of them, where str.translate takes ~50). Cached: the same text is read once per
-    customer, and the same string object keeps its hash for the caches after this one."""
+    for all of them, where str.translate takes ~50), and a number broken after a hyphen at the
+    end of a line joined again ("4100-" / "330022": mail wrapped at 72 characters, a narrow PDF
+    cell). Cached: the same text is read once per customer, and the same string object keeps its
+    hash for the caches after this one."""
     for odd, plain in _PLAIN:
         text = text.replace(odd, plain)
+    if "-\n" in text or "-\r\n" in text:
+        text = _WRAPPED_AFTER_HYPHEN.sub("", text)
     return text
 
 

@@ -563,3 +563,17 @@ def test_a_verb_between_label_and_value(text: str, expected: list[tuple[str, boo
 def test_a_short_common_word_ends_a_value(text: str, raw: str) -> None:
     found, _ = scan(text, KESTREL)
     assert [c.raw for c in found] == [raw]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Please ship against our PO 2023-\n00125-WS by Friday.",  # wrapped at 72 characters
+        "PO 2023-00125-\r\n  WS",  # not before letters: stays broken
+        "PO 2023-\r\n   00125-WS",
+    ],
+)
+def test_a_number_broken_after_a_hyphen_at_a_line_end(text: str) -> None:
+    found, _ = scan(text)
+    joined = "\n  WS" not in text
+    assert (valid_numbers(found) == {"2023-00125-WS"}) is joined
