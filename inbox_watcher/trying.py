@@ -87,13 +87,17 @@ def _print_candidates(cands: Sequence[Candidate]) -> None:
         print("candidates: none")
         return
     print(f"candidates ({len(cands)}):")
+    several = len({c.customer for c in cands}) > 1  # an unrouted message or a bare PDF
     for c in cands:
         where = c.source + (f" page {c.page}" if c.page else "") + (" (quoted)" if c.quoted else "")
         verdict = "valid" if c.valid else "MALFORMED"
         label = ", labelled" if c.labelled else ""
-        print(f"  {c.normalized:<20} {verdict}{label}  raw={c.raw!r}  in {where}")
+        whose = f"  by {c.customer}'s rules" if several and c.customer else ""
+        print(f"  {c.normalized:<20} {verdict}{label}  raw={c.raw!r}  in {where}{whose}")
         if c.context:
             print(f"      …{_printable(c.context)}…")
+        if c.valid and c.weak:
+            print("      (weak: an unlabelled bare number counts only when it is a known PO)")
 
 
 def _print_problems(problems: Sequence[Problem]) -> None:

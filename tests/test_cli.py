@@ -128,6 +128,22 @@ def test_try_on_a_pdf(capsys: pytest.CaptureFixture[str], tmp_path: Path, demo: 
     assert "attachment:invoice.pdf page 2" in out
 
 
+def test_try_on_a_pdf_says_whose_rules_and_what_is_weak(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, demo: Path
+) -> None:
+    pdf = tmp_path / "invoice.pdf"
+    pdf.write_bytes(invoice_pdf(po="2024/815/mt", footer="Registered in England 482113"))
+    code, out = try_(capsys, demo, pdf)
+    assert code == 0
+    lines = out.splitlines()
+    westside = next(i for i, line in enumerate(lines) if line.lstrip().startswith("2024-00815-MT"))
+    acme = next(i for i, line in enumerate(lines) if line.lstrip().startswith("ACME-482113"))
+    assert "by westside's rules" in lines[westside]
+    assert "by acme's rules" in lines[acme]
+    assert "weak:" in lines[acme + 2]  # after its context line
+    assert not any("weak:" in line for line in lines[westside : westside + 3])
+
+
 def test_try_on_an_encrypted_pdf_names_the_reason(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, demo: Path
 ) -> None:
