@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import regex
 
 from extractors.rules import CustomerRules
-from extractors.text import dedupe, scan_text
+from extractors.text import dedupe, names_another_number, scan_text
 from extractors.types import Candidate, Problem, Unreadable, Word
 
 Table = tuple[tuple[str | None, ...], ...]
@@ -217,6 +217,48 @@ def _cell_around(words: Sequence[Word], first: int, last: int, height: float) ->
     while last + 1 < len(words) and words[last + 1].x0 - words[last].x1 <= gap:
         last += 1
     return tuple(words[first : last + 1])
+
+
+# -- values under another number's column header ----------------------------------------------
+
+
+def under_decoy_header(words: Sequence[Word], raw: str, rules: CustomerRules) -> bool:
+    """Whether every place ``raw`` is written on the page sits under a column header naming
+    another number ("Invoice No.", "Delivery Note No.", "Customer No.") and no label of the
+    customer. A row of values under a row of headers reads, as text, like a run of numbers: the
+    text pass cannot tell the invoice number from the PO, the headers can."""
+    tokens = raw.split(maxsplit=1)
+    if not tokens:
+        return False
+    token = tokens[0]
+    lines = _lines(words)
+    seen = False
+    for index, line in enumerate(lines):
+        for w in line.words:
+            if w.text.strip(_SEPARATORS + ",;()[]") != token:
+                continue
+            seen = True
+            header = _header_above(lines, index, w)
+            if not header or not names_another_number(header):
+                return False
+            if rules.label_pattern.search(header, timeout=_TIMEOUT):
+                return False
+    return seen
+
+
+def _header_above(lines: list[_Line], index: int, word: Word) -> str:
+    """The cell of the nearest line above ``word`` (in reach) whose words overlap it."""
+    line = lines[index]
+    for above in reversed(lines[:index]):
+        if line.top - above.bottom > _BELOW_REACH * line.height:
+            return ""
+        overlapping = [
+            i for i, w in enumerate(above.words) if w.x1 > word.x0 - 2 and w.x0 < word.x1 + 2
+        ]
+        if overlapping:
+            cell = _cell_around(above.words, overlapping[0], overlapping[-1], above.height)
+            return " ".join(w.text for w in cell)
+    return ""
 
 
 # -- tables -------------------------------------------------------------------------------------

@@ -5,7 +5,9 @@ Each page's text goes through ``scan_text`` for every customer's rules. The layo
 gave no labelled, valid number: the label sits above its value, or in a table cell. Where the
 words pair no value with the label either, the page's table cells are read too (pdfplumber, the
 slow part: 20-200 ms a page). Layout candidates are merged with the text's, one per number and
-page (the labelled one wins).
+page (the labelled one wins). Where words are read, an unlabelled number that sits under a column
+header naming another number ("Invoice No.", "Delivery Note No.") is dropped; the words are also
+read for that alone when the text shows such a header line right above such a number.
 
 Pure: bytes in, values out. Run it in an ``IsolatedPool`` worker: hostile PDFs are stopped there.
 """
@@ -17,10 +19,10 @@ from dataclasses import dataclass
 
 import regex
 
-from extractors.layout import layout_scan
+from extractors.layout import layout_scan, under_decoy_header
 from extractors.pdf import DEFAULT_MAX_BYTES, DEFAULT_MAX_PAGES, read_pdf, read_tables
 from extractors.rules import CustomerRules
-from extractors.text import dedupe, scan_text
+from extractors.text import dedupe, names_another_number, scan_text
 from extractors.types import Candidate, Problem
 
 _LABEL_TIMEOUT = 0.5
@@ -57,6 +59,8 @@ def extract_pdf(
     source = f"attachment:{filename}"
     scans: dict[tuple[int, str], tuple[list[Candidate], list[Problem]]] = {}
     needs_layout: dict[int, list[CustomerRules]] = {}
+    header_checks: set[int] = set()  # pages whose words are read to see the column headers
+    by_id = {r.id: r for r in rules}
 
     def scan(
         page: int, text: str, customer: CustomerRules
@@ -67,18 +71,25 @@ def extract_pdf(
         return scans[key]
 
     def wants_layout(page: int, text: str) -> bool:
-        if len(needs_layout) >= limits.max_layout_pages:
+        if len(needs_layout) + len(header_checks) >= limits.max_layout_pages:
             return False
-        # A page where some customer's label already has its number needs no layout at all:
-        # the message goes to that customer.
         # Weak evidence (a register number in the footer) settles nothing.
         found = [c for r in rules for c in scan(page, text, r)[0] if c.valid and not c.weak]
+        # An unlabelled number in a row of values under headers such as "Invoice No." may be
+        # that other number: the words tell which header is above it.
+        for c in _unlabelled(found):
+            owner = by_id.get(c.customer or "")
+            if owner is not None and _under_header_line(text, c.raw, owner):
+                header_checks.add(page)
+                break
+        # A page where some customer's label already has its number needs no layout pairing:
+        # the message goes to that customer.
         if any(c.labelled for c in found) or len({(c.customer, c.normalized) for c in found}) == 1:
-            return False
+            return page in header_checks
         wanting = [c for c in rules if _label_without_value(page, text, c, scan)]
         if wanting:
             needs_layout[page] = wanting
-        return bool(wanting)
+        return bool(wanting) or page in header_checks
 
     content = read_pdf(
         data,
@@ -90,13 +101,19 @@ def extract_pdf(
     )
     candidates: list[Candidate] = []
     problems: list[Problem] = list(content.problems)
+    words = dict(content.words)
     for page, text in enumerate(content.pages, start=1):
         for customer in rules:
             found, trouble = scan(page, text, customer)
+            if page in words:  # read for some reason: the column headers are known too
+                page_words = words[page]
+                decoys = [
+                    c for c in _unlabelled(found) if under_decoy_header(page_words, c.raw, customer)
+                ]
+                found = [c for c in found if c not in decoys]
             candidates.extend(found)
             problems.extend(trouble)
 
-    words = dict(content.words)
     unpaired: dict[int, list[CustomerRules]] = {}
     for page, wanting in needs_layout.items():
         for customer in wanting:
@@ -120,8 +137,29 @@ def extract_pdf(
         problems=tuple(dict.fromkeys(problems)),
         page_count=content.page_count,
         pages_read=len(content.pages),
-        layout_pages=tuple(sorted(p for p in needs_layout if p in words)),
+        layout_pages=tuple(sorted(p for p in {*needs_layout, *header_checks} if p in words)),
     )
+
+
+def _unlabelled(found: Sequence[Candidate]) -> list[Candidate]:
+    """The well-formed numbers that stand on their own: no label, not weak evidence."""
+    return [c for c in found if c.valid and not c.labelled and not c.weak]
+
+
+def _under_header_line(text: str, raw: str, rules: CustomerRules) -> bool:
+    """Whether ``raw`` is on a line right below one that names another number ("Invoice No.")
+    and none of the customer's labels: a row of values under a row of headers."""
+    previous = ""
+    for line in text.splitlines():
+        if raw in line and previous and names_another_number(previous):
+            try:
+                if not rules.label_pattern.search(previous, timeout=_LABEL_TIMEOUT):
+                    return True
+            except TimeoutError:
+                return False
+        if line.strip():
+            previous = line
+    return False
 
 
 _LINE_REST = regex.compile(r"[ \t:#.\-=]*([^\n]{0,40})")

@@ -301,6 +301,11 @@ def dedupe(candidates: Iterable[Candidate]) -> list[Candidate]:
     return list(best.values())
 
 
+def names_another_number(text: str) -> bool:
+    """Whether ``text`` holds a decoy label ("Invoice No.", "Delivery note", "Customer No.")."""
+    return _DECOY.search(text) is not None
+
+
 def _decoy_before(text: str, start: int) -> bool:
     """Whether a decoy label ("Invoice No.", "Tel", "IBAN" ...) ends right before ``start``."""
     lo = max(0, start - _DECOY_REACH)

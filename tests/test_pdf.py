@@ -122,6 +122,21 @@ def test_an_unlabelled_register_number_does_not_stand_in_for_the_po(placement: s
     assert ("PO45012345", True, True, 1) in summary(result.candidates)
 
 
+@pytest.mark.parametrize("header", ["Invoice No.", "Delivery Note No.", "Customer No."])
+def test_a_number_under_another_numbers_column_header_is_no_po(header: str) -> None:
+    """A row of headers over a row of values reads, as text, like a run of numbers; the words
+    show the westside-shaped number sits under "Invoice No.": it is that, not a PO."""
+    data = pdfgen.invoice_pdf(po="2023-00991-WS", placement="table", label=header, decoys=False)
+    result = extract(data)
+    assert result.candidates == ()
+    assert result.layout_pages == (1,)
+
+
+def test_a_number_under_a_po_column_header_stays() -> None:
+    data = pdfgen.invoice_pdf(po=PO, placement="table", label="Your ref", decoys=False)
+    assert [c.normalized for c in extract(data).candidates] == [PO]
+
+
 def test_header_block_needs_no_layout() -> None:
     result = extract(pdfgen.invoice_pdf(placement="header"))
     assert result.layout_pages == ()
