@@ -57,8 +57,15 @@ class Problem:
             return self.detail
         if self.kind is Unreadable.PARTLY_UNREAD:
             return f"part of the message was not read: {self.detail}"
-        words = f"{self.source}: {UNREADABLE_WORDS[self.kind]}"
-        return f"{words} ({self.detail})" if self.detail else words
+        words = f"{_where(self.source)}: {UNREADABLE_WORDS[self.kind]}"
+        return f"{words} (details: {self.detail})" if self.detail else words
+
+
+def _where(source: str) -> str:
+    """A source as people say it: "the attachment order.pdf", "the message body"."""
+    if source.startswith("attachment:"):
+        return f"the attachment {source.removeprefix('attachment:')}"
+    return {"subject": "the subject", "body": "the message body"}.get(source, source)
 
 
 @dataclass(frozen=True, slots=True)
