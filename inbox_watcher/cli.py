@@ -6,6 +6,7 @@ import argparse
 import csv
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_CONFIG_CHECK = 2
+EXIT_CANTCREAT = 73  # EX_CANTCREAT: the lock file next to the SQLite database cannot be made
 EXIT_UNAVAILABLE = 75  # EX_TEMPFAIL: the database is locked, full or unreachable: try again
 EXIT_CONFIG = 78  # EX_CONFIG: the daemon does not start on a broken configuration
 
@@ -104,7 +106,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(line, file=sys.stderr)
         return EXIT_CONFIG if args.command == "run" else EXIT_BAD_CONFIG_CHECK
     handler = COMMANDS[args.command]
-    return handler(config, args)
+    try:
+        return handler(config, args)
+    except BrokenPipeError:
+        # "po-watcher messages | head": the reader left; say nothing more, as other tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILED
 
 
 # -- commands --------------------------------------------------------------------------------
@@ -125,9 +133,18 @@ def cmd_try(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_poll(config: Config, args: argparse.Namespace) -> int:
+    from inbox_watcher.instance import InstanceLock, InstanceLockError, LockFileUnusable
     from inbox_watcher.runtime import make_poller, make_pool, open_store
     from inbox_watcher.store import StoreError
 
+    # On SQLite one process polls a database: a poll beside the daemon would fetch and read the
+    # same messages twice (the store keeps one record of each, but the work and the counts
+    # would be doubled).
+    try:
+        lock = InstanceLock.acquire(config)
+    except InstanceLockError as exc:
+        print(f"po-watcher: {exc}", file=sys.stderr)
+        return EXIT_CANTCREAT if isinstance(exc, LockFileUnusable) else EXIT_UNAVAILABLE
     try:
         store = open_store(config)
         try:
@@ -139,10 +156,13 @@ def cmd_poll(config: Config, args: argparse.Namespace) -> int:
     except StoreError as exc:
         print(f"po-watcher: the database is not usable now: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
+    finally:
+        lock.release()
     print(summary.line())
     for error in summary.errors:
         print(f"  error: {error}", file=sys.stderr)
-    return EXIT_FAILED if summary.errors and not summary.recorded else EXIT_OK
+    # A folder that failed fails the run, whatever the other folders recorded (that is kept).
+    return EXIT_FAILED if summary.errors else EXIT_OK
 
 
 MESSAGE_FIELDS = (

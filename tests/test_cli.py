@@ -6,15 +6,20 @@ import csv
 import io
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from extractors.types import Candidate
 from inbox_watcher.cli import main
+from inbox_watcher.config import load_config
 from inbox_watcher.model import JudgedCandidate, MessageKey, Outcome, ProcessedMessage, Status
 from inbox_watcher.store import Store
 from tests.pdfgen import invoice_pdf
+from tests.servers import Dovecot, ImapUser
+from tests.setup_config import make_mail, write_config
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "config" / "watcher.toml"
@@ -275,3 +280,56 @@ def test_messages_table_and_bad_status(capsys: pytest.CaptureFixture[str], recor
     code, _, err = run(capsys, "--config", str(recorded), "messages", "--status", "lost")
     assert code == 2
     assert "unknown status 'lost'" in err
+
+
+# --- poll from the command line: exit codes, one poller per SQLite database, pipes -----------
+
+
+def _po_watcher(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "inbox_watcher", "--config", str(cfg), *args],
+        cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def test_poll_exits_1_while_a_folder_fails_even_when_others_recorded(
+    dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path
+) -> None:
+    cfg = write_config(tmp_path, imap_user, folders=("Gone", "INBOX"))
+    dovecot.append(imap_user.username, "INBOX", [make_mail("PO 2024-00815-MT")])
+    first = _po_watcher(cfg, "poll")
+    assert "1 unknown" in first.stdout  # recorded (no PO records here)
+    assert "Gone" in first.stderr
+    assert first.returncode == 1
+    again = _po_watcher(cfg, "poll")  # nothing new, the folder still missing: the same answer
+    assert again.returncode == 1
+    dovecot.create_folder(imap_user.username, "Gone")
+    assert _po_watcher(cfg, "poll").returncode == 0
+
+
+def test_poll_refuses_to_run_beside_another_poller_on_the_same_sqlite_database(
+    tmp_path: Path, demo: Path
+) -> None:
+    from inbox_watcher.instance import InstanceLock
+
+    lock = InstanceLock.acquire(load_config(demo))  # as the daemon holds it
+    try:
+        refused = _po_watcher(demo, "poll")
+    finally:
+        lock.release()
+    assert refused.returncode == 75
+    assert "already running on the database" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_output_into_a_pipe_that_closes_early_is_no_traceback(recorded: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "inbox_watcher", "--config", str(recorded), "messages",
+         "--format", "jsonl"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    proc.stdout.close()  # the reader leaves before the first line, like `| head -0`
+    _, err = proc.communicate(timeout=60)
+    assert b"Traceback" not in err
+    assert b"BrokenPipeError" not in err
