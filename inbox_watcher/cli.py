@@ -177,6 +177,8 @@ MESSAGE_FIELDS = (
     "po_numbers",
     "candidates",
     "reasons",
+    "review",
+    "review_note",
 )
 
 
@@ -251,6 +253,8 @@ def _message_row(m: StoredMessage) -> dict[str, Any]:
             for j in m.candidates
         ],
         "reasons": list(m.reasons),
+        "review": m.review.value if m.review is not None else None,
+        "review_note": m.review_note,
     }
 
 
@@ -266,8 +270,8 @@ def _csv_cell(value: Any) -> str:
 def _print_table(rows: list[dict[str, Any]]) -> None:
     headers = ("folder", "uid", "status", "customer", "po_numbers", "subject", "why")
     table = [
-        [_short(row[h], 30) for h in headers[:-1]]
-        + [_short(row["reasons"][0] if row["reasons"] else "", 70)]  # linked too: a closed PO
+        [_short(_status_cell(row) if h == "status" else row[h], 30) for h in headers[:-1]]
+        + [_short(_why_cell(row), 70)]
         for row in rows
     ]
     widths = [max([len(h)] + [len(r[i]) for r in table]) for i, h in enumerate(headers)]
@@ -276,6 +280,18 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
     for r in table:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
     print(f"({len(rows)} message(s))")
+
+
+def _status_cell(row: dict[str, Any]) -> str:
+    """ "unknown, resolved": what a person decided shows next to the verdict."""
+    done = row["review"] in ("resolved", "dismissed")
+    return f"{row['status']}, {row['review']}" if done else str(row["status"])
+
+
+def _why_cell(row: dict[str, Any]) -> str:
+    if row["review"] in ("resolved", "dismissed") and row["review_note"]:
+        return str(row["review_note"])
+    return row["reasons"][0] if row["reasons"] else ""  # linked too: a closed PO
 
 
 def _short(value: Any, width: int = 40) -> str:

@@ -796,7 +796,8 @@ class Store:
 
     def rejudge(self, message_db_id: int, outcome: Outcome, *, how: LinkHow = "found") -> bool:
         """Replace a stored message's verdict: status, reasons, suggestions, customer,
-        candidates (with their known flags) and its non-manual links. Manual links stay. A message
+        candidates (with their known flags) and its non-manual links. Manual links stay, alone: a
+        message a person linked by hand gets no links found besides. A message
         that becomes linked no longer needs review (open -> none); one that becomes flagged
         without a review gets an open one. Returns True when something changed."""
         with self._write() as s:
@@ -826,8 +827,10 @@ class Store:
         *,
         po: tuple[str, str] | None = None,
     ) -> None:
-        """Record what a person did. ``po`` (customer, number) adds a manual link and is only
-        allowed with ``Review.RESOLVED``."""
+        """Record what a person did. ``po`` (customer, number) is only allowed with
+        ``Review.RESOLVED``: that PO becomes the message's one link (a person's decision
+        replaces the links found and any earlier manual one). Dismissing ("not a PO matter")
+        removes manual links and keeps the ones found."""
         if po is not None and review is not Review.RESOLVED:
             raise StoreError("a PO link can only be added when resolving a message")
         with self._write() as s:
@@ -835,20 +838,18 @@ class Store:
             row.review = review.value
             row.review_note = _clean(note)
             row.updated_at = self._clock()
+            msg_id = _id(row)
             if po is not None:
                 customer, po_number = po
-                link = s.exec(
-                    select(LinkRow).where(LinkRow.msg_id == row.id, LinkRow.po_number == po_number)
-                ).first()
-                if link is None:
-                    s.add(
-                        LinkRow(
-                            msg_id=_id(row), customer=customer, po_number=po_number, how="manual"
-                        )
+                s.exec(delete(LinkRow).where(col(LinkRow.msg_id) == msg_id))
+                s.flush()
+                s.add(LinkRow(msg_id=msg_id, customer=customer, po_number=po_number, how="manual"))
+            elif review is Review.DISMISSED:
+                s.exec(
+                    delete(LinkRow).where(
+                        col(LinkRow.msg_id) == msg_id, col(LinkRow.how) == "manual"
                     )
-                else:
-                    link.customer = customer
-                    link.how = "manual"
+                )
 
     # --- digest ---------------------------------------------------------------------------------
 
@@ -1440,7 +1441,8 @@ def _replace_links(s: Session, row: MessageRow, outcome: Outcome, how: str) -> b
     current = _link_rows(s, [msg_id])
     manual = {link.po_number for link in current if link.how == "manual"}
     old = {(link.customer, link.po_number, link.how) for link in current if link.how != "manual"}
-    numbers = [n for n in _numbers(outcome) if n not in manual]
+    # A message a person linked by hand keeps that link alone: re-judging does not add others.
+    numbers = [] if manual else _numbers(outcome)
     if old == {(outcome.customer, n, how) for n in numbers}:
         return False
     s.exec(delete(LinkRow).where(col(LinkRow.msg_id) == msg_id, col(LinkRow.how) != "manual"))

@@ -254,6 +254,8 @@ def test_messages_as_jsonl(capsys: pytest.CaptureFixture[str], recorded: Path) -
         "po_numbers",
         "candidates",
         "reasons",
+        "review",
+        "review_note",
     }
 
 

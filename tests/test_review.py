@@ -155,3 +155,59 @@ def test_dismiss_keeps_the_reason_and_leaves_the_digest(
     assert run(path, "flagged") == 0
     out = capsys.readouterr().out
     assert "(2 open flag(s);" in out
+
+
+def _links(config: Config, ref: str) -> list[tuple[str, str]]:
+    with Store.open(config.database.url) as store:
+        stored = store.message(ref)
+        assert stored is not None
+        return sorted((link.po_number, link.how) for link in stored.links)
+
+
+def test_resolving_again_replaces_the_link_and_dismissing_removes_it(
+    setup: tuple[Path, Config], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, config = setup
+    assert run(path, "resolve", "2", "--po", "2024-00815-MT") == 0
+    assert _links(config, "2") == [("2024-00815-MT", "manual")]
+    assert run(path, "resolve", "2", "--po", "2024-00816-MT") == 0  # a second thought
+    assert _links(config, "2") == [("2024-00816-MT", "manual")]
+    assert run(path, "dismiss", "2", "--reason", "a quote request, not an order") == 0
+    assert _links(config, "2") == []
+    capsys.readouterr()
+    assert run(path, "messages", "--format", "table") == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if "Westside order" in line)
+    assert "malformed, dismissed" in row
+    assert "a quote request, not an order" in row
+
+
+def test_resolving_an_ambiguous_message_keeps_only_the_po_chosen(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_config(tmp_path, smtp_port=9)
+    config = load_config(path)
+    with Store.open(config.database.url) as store:
+        store.upsert_pos([PoRecord("ACME-123456", "acme"), PoRecord("ACME-654321", "acme")])
+        both = ("ACME-123456", "ACME-654321")
+        store.record(
+            [processed(1, Status.AMBIGUOUS, customer="acme", subject="Two", po_numbers=both)],
+            checkpoint=None,
+        )
+    assert [n for n, _ in _links(config, "1")] == list(both)
+    assert run(path, "resolve", "1", "--po", "ACME-654321") == 0
+    assert _links(config, "1") == [("ACME-654321", "manual")]
+    # Re-judging (reprocess after a pattern change) does not bring the other link back.
+    from inbox_watcher.model import Outcome
+
+    with Store.open(config.database.url) as store:
+        stored = store.message("1")
+        assert stored is not None
+        store.rejudge(stored.id, Outcome(Status.AMBIGUOUS, both, ("again",), "acme"))
+    assert _links(config, "1") == [("ACME-654321", "manual")]
+    capsys.readouterr()
+    assert run(path, "messages", "--format", "jsonl") == 0
+    import json
+
+    [row] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert row["po_numbers"] == ["ACME-654321"]
+    assert (row["review"], row["review_note"]) == ("resolved", "linked by hand to ACME-654321")
