@@ -105,12 +105,10 @@ def extract_email(
         candidates = [c for c in candidates if c.customer == customer]
         how = "sender" if routed else "pattern"
         return Extraction(customer, how, tuple(candidates), tuple(problems), pdf_count)
+    # Still open: every customer's reading is kept, so that the PO records can settle it
+    # (``triage.judge``; ``one_per_raw`` is how to show them without records).
     return Extraction(
-        None,
-        "sender" if routed else "none",
-        tuple(_one_per_raw(candidates)),
-        tuple(problems),
-        pdf_count,
+        None, "sender" if routed else "none", tuple(candidates), tuple(problems), pdf_count
     )
 
 
@@ -127,7 +125,7 @@ def _pick_customer(candidates: Sequence[Candidate], order: Sequence[str]) -> str
     return None
 
 
-def _one_per_raw(candidates: Sequence[Candidate]) -> list[Candidate]:
+def one_per_raw(candidates: Sequence[Candidate]) -> list[Candidate]:
     """Without a customer, the same text read by several customers' rules is listed once."""
     seen: set[tuple[str, str, int | None, bool]] = set()
     out = []

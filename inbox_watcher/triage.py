@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from extractors.message import Extraction
+from extractors.message import Extraction, one_per_raw
 from extractors.rules import CustomerRules
 from extractors.suggest import Lookalikes, fold
 from extractors.types import Candidate
@@ -46,7 +46,7 @@ def judge(
     names = names or {}
     rules = rules or {}
     routed = extraction.customer
-    cands = extraction.candidates
+    cands = extraction.candidates if routed else _settle_customer(extraction.candidates, pos)
 
     def is_known(c: Candidate) -> bool:
         cust = routed or c.customer
@@ -174,6 +174,22 @@ def judge(
         suggestions=tuple(_unique(suggestions)),
         link_how=link_how,
     )
+
+
+def _settle_customer(cands: Sequence[Candidate], pos: PoIndex) -> tuple[Candidate, ...]:
+    """A message no sender glob decided (or that several customers' globs claim alike) was
+    read with each candidate customer's rules. When the PO records of exactly one of them hold a
+    number found, the message is that customer's: its reading alone counts. Else each written
+    number is listed once."""
+    owners = {
+        c.customer
+        for c in cands
+        if c.valid and c.customer is not None and c.normalized in pos.get(c.customer, {})
+    }
+    if len(owners) == 1:
+        owner = owners.pop()
+        return tuple(c for c in cands if c.customer in (owner, None))
+    return tuple(one_per_raw(cands))
 
 
 def _disagreements(valid: Sequence[Candidate]) -> list[str]:

@@ -136,11 +136,20 @@ def test_unknown_sender_without_any_po() -> None:
 
 
 def test_unknown_sender_with_malformed_po_stays_open_and_is_listed_once() -> None:
+    from extractors.message import one_per_raw
+    from inbox_watcher.triage import judge
+
     ex = extract_email(mail("stranger@freemail.example", body="PO: 2O23-00125-WS"), CUSTOMERS)
     assert ex.customer is None
     assert ex.routed_by == "none"
-    # Every customer has the label "PO"; the same text is listed once, not once per customer.
-    assert [(c.raw, c.valid) for c in ex.candidates] == [("2O23-00125-WS", False)]
+    # Every customer has the label "PO": each reading is kept for the records to settle...
+    assert {c.customer for c in ex.candidates} == {"westside", "acme", "nordwind"}
+    # ...and the same text is listed once, not once per customer, when they settle nothing.
+    assert [(c.raw, c.valid) for c in one_per_raw(ex.candidates)] == [("2O23-00125-WS", False)]
+    judged = judge(ex, {})
+    assert [(j.candidate.raw, j.candidate.valid) for j in judged.candidates] == [
+        ("2O23-00125-WS", False)
+    ]
 
 
 def test_unknown_sender_matching_two_customers_stays_open() -> None:

@@ -483,3 +483,28 @@ def test_did_you_mean_names_every_equally_close_po() -> None:
     assert out.status is Status.MALFORMED
     assert out.suggestions == ("2023-00125-WS", "2023-00126-WS")
     assert "Did you mean PO 2023-00125-WS or PO 2023-00126-WS?" in text_of(out)
+
+
+def test_customers_sharing_a_sender_are_told_apart_by_the_po_records() -> None:
+    """Two customer files claim the same senders with the same format (a renamed copy left
+    behind, or one buying platform for two customers): the records decide whose message it is,
+    and the other reading leaves no trace."""
+    from extractors.message import extract_email
+    from tests.customers import compiled
+    from tests.test_message_extract import mail
+
+    def acme_like(cid: str) -> Any:
+        return compiled(cid, name=cid.title(), senders=["*@acme-corp.example"],
+                        pattern=r"ACME-(?P<num>\d{6})", format="ACME-{num}")  # fmt: skip
+
+    old, new = acme_like("acme_old"), acme_like("acme")
+    ex = extract_email(mail("ap@acme-corp.example", subject="Order ACME-123456"), [old, new])
+    assert ex.customer is None  # the globs and patterns alone cannot tell
+    pos = index(PoRecord("ACME-123456", "acme"))
+    out = judge(ex, pos, rules={"acme_old": old, "acme": new})
+    assert (out.status, out.customer, out.po_numbers) == (Status.LINKED, "acme", ("ACME-123456",))
+    assert out.reasons == ()
+    assert {j.candidate.customer for j in out.candidates} == {"acme"}
+    nobody = judge(ex, index(PoRecord("ACME-999999", "acme")), rules={"acme_old": old, "acme": new})
+    assert nobody.status is Status.UNKNOWN
+    assert len(nobody.candidates) == 1  # one written number, listed once
