@@ -123,6 +123,16 @@ def cmd_check(config: Config, args: argparse.Namespace) -> int:
         f"{config.path}: configuration is sound: {len(config.customers)} customer(s) "
         f"({', '.join(c.id for c in config.customers)}), folders {', '.join(config.imap.folders)}"
     )
+    claimed: dict[str, list[str]] = {}
+    for customer in config.customers:
+        for glob in customer.senders:
+            claimed.setdefault(glob, []).append(customer.id)
+    for glob, owners in claimed.items():
+        if len(owners) > 1:
+            print(
+                f"note: customers {', '.join(owners)} share the sender glob {glob!r}: their mail "
+                "is told apart by PO pattern, then by the PO records (a copied customer file?)"
+            )
     return EXIT_OK
 
 

@@ -38,6 +38,17 @@ def test_check_passes_on_the_example(capsys: pytest.CaptureFixture[str]) -> None
     assert "configuration is sound" in out
 
 
+def test_check_notes_customers_that_share_a_sender_glob(
+    capsys: pytest.CaptureFixture[str], demo: Path
+) -> None:
+    customers = demo.parent / "customers"
+    shutil.copy(customers / "acme.toml", customers / "acme-old.toml")
+    code, out, _ = run(capsys, "--config", str(demo), "check")
+    assert code == 0
+    assert "note: customers acme-old, acme share the sender glob '*@acme-corp.example'" in out
+    assert "westside" not in out.split("note:", 1)[1]
+
+
 def test_check_lists_each_problem_and_exits_2(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
