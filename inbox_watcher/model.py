@@ -103,7 +103,11 @@ class PoRecord:
 
     @property
     def closed(self) -> bool:
-        return self.status.strip().lower() in {"closed", "cancelled", "canceled", "complete"}
+        return self.status.strip().lower() in CLOSED_STATUSES
+
+
+# A PO record whose status is one of these (any case) is closed; any other status is open.
+CLOSED_STATUSES = ("closed", "cancelled", "canceled", "complete", "completed")
 
 
 class PoTable(dict[str, PoRecord]):

@@ -3,8 +3,16 @@
 The header names ``po_number`` and ``customer`` and optionally ``status``, ``amount``,
 ``currency``, ``issued_on`` and ``buyer``, in any order and case. The file may be UTF-8 (with or
 without BOM), UTF-16 with BOM, or Windows-1252; comma-, semicolon- or tab-separated (an Excel
-``sep=;`` first line is honoured). Each bad row becomes a ``RowError`` naming its physical line
-and column; the good rows are kept.
+``sep=;`` first line is honoured). Each bad row becomes one ``RowError`` naming its physical line
+and (first bad) column; the good rows are kept.
+
+A quoted cell may hold line breaks, as Excel writes them: in the free-text ``buyer`` column (and
+in ignored columns) each run of them becomes one space; in the other columns a line break is
+refused. A multi-line cell whose inner lines look like rows of their own is taken for a quote
+left open, which would swallow those rows: that record is refused, naming its span.
+
+``status`` is free text; a value that is neither ``open`` nor one that ``PoRecord.closed`` counts
+as closed gets a note (the PO counts as open), once per distinct value.
 
 Amounts follow the file's convention: in a comma-separated file "." is the decimal point and ","
 groups thousands ("1,234.50", quoted); in a semicolon-separated file "," is the decimal comma and
@@ -25,13 +33,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TypeVar
 
-from inbox_watcher.model import PoRecord
+from inbox_watcher.model import CLOSED_STATUSES, PoRecord
 
 Normalizer = Callable[[str, str], str | None]
 """(customer, raw PO number) -> canonical number, or None when it is not a valid number."""
 
 REQUIRED = ("po_number", "customer")
 OPTIONAL = ("status", "amount", "currency", "issued_on", "buyer")
+FREE_TEXT = ("buyer",)  # where a line break inside a quoted cell is kept (as a space)
+OPEN_WORDS = ("open",)
+CLOSED_WORDS = CLOSED_STATUSES  # as PoRecord.closed decides
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 MAX_CELL_CHARS = 1000
 MAX_PO_CHARS = 100
@@ -39,6 +50,7 @@ MAX_RECORD_LINES = 50  # a quoted cell may span lines, but not more than this ma
 _DELIMITERS = (",", ";", "\t")
 _FORMULA_START = ("=", "+", "-", "@")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 _SEP_HINT = re.compile(r"sep=(.)\s*", re.IGNORECASE)
 _NUMBER = re.compile(r"\d(?:[\d.,]*\d)?")
@@ -69,8 +81,8 @@ class RowError:
 @dataclass(frozen=True, slots=True)
 class ImportResult:
     records: tuple[PoRecord, ...]
-    errors: tuple[RowError, ...]  # rows refused (or the whole file)
-    notes: tuple[RowError, ...] = ()  # things done on purpose: repeats, ignored columns, encoding
+    errors: tuple[RowError, ...]  # one per row refused (or the header, or the whole file)
+    notes: tuple[RowError, ...] = ()  # not fatal: repeats, ignored columns, encoding, odd statuses
     encoding: str = "utf-8"
     delimiter: str = ","
 
@@ -128,23 +140,33 @@ def read_pos_csv(
 
     reader = _RowReader(
         columns=columns,
+        delimiter=delimiter,
         decimal={",": ".", ";": ","}.get(delimiter),
         known_customers=None if known_customers is None else frozenset(known_customers),
         normalize=normalize,
     )
     kept: dict[tuple[str, str], tuple[int, PoRecord]] = {}
     errors: list[RowError] = []
+    odd_statuses: dict[str, list[int]] = {}
     for line, last, cells in _records(lines, header_at + 1, delimiter):
         if isinstance(cells, RowError):
             errors.append(cells)
             continue
-        record, problems = reader.read(line, cells)
-        errors.extend(problems)
-        if problems and last > line:
-            span = f"the refused record runs over lines {line}-{last}: is a quote left open?"
-            errors.append(RowError(line, span))
+        swallowed = reader.swallowed(cells) if last > line else None
+        if swallowed is not None:
+            message = (
+                f"a quoted cell runs over lines {line}-{last} and holds what look like rows: "
+                "is a quote left open?"
+            )
+            errors.append(RowError(line, message, column=swallowed))
+            continue
+        record, problem = reader.read(line, cells)
+        if problem is not None:
+            errors.append(problem)
         if record is None:
             continue
+        if not record.closed and record.status.strip().lower() not in OPEN_WORDS:
+            odd_statuses.setdefault(record.status.strip().lower(), []).append(line)
         key = (record.customer, record.po_number)
         if key in kept:
             earlier = kept.pop(key)[0]
@@ -157,7 +179,20 @@ def read_pos_csv(
             )
         kept[key] = (line, record)
     records = tuple(record for _, record in kept.values())
+    notes.extend(_status_note(status, at) for status, at in odd_statuses.items())
+    notes.sort(key=lambda note: note.line)
     return ImportResult(records, tuple(errors), tuple(notes), encoding, delimiter)
+
+
+def _status_note(status: str, lines: Sequence[int]) -> RowError:
+    later = lines[1:]
+    shown = ", ".join(map(str, later[:5])) + (", ..." if len(later) > 5 else "")
+    where = "" if not later else f" (also on line{'s' if len(later) > 1 else ''} {shown})"
+    message = (
+        f"status {status!r}{where} is not a known word: the PO counts as open (only "
+        f"{', '.join(CLOSED_WORDS[:-1])} and {CLOSED_WORDS[-1]} count as closed)"
+    )
+    return RowError(lines[0], message, column="status")
 
 
 # --- decoding and splitting ---------------------------------------------------------------------
@@ -266,40 +301,60 @@ def _records(
 @dataclass(frozen=True, slots=True)
 class _RowReader:
     columns: Sequence[str]
+    delimiter: str
     decimal: str | None  # the file's decimal mark, None when unknown (tab-separated)
     known_customers: frozenset[str] | None
     normalize: Normalizer | None
 
-    def read(self, line: int, cells: list[str]) -> tuple[PoRecord | None, list[RowError]]:
+    def swallowed(self, cells: Sequence[str]) -> str | None:
+        """The column of a multi-line cell whose inner lines look like rows, or None.
+
+        A line inside a quoted cell looks like a row when it holds as many delimiters as a full
+        row, or (customers known) names a known customer and a PO number where a row would."""
+        width = len(self.columns)
+        po_at, customer_at = self.columns.index("po_number"), self.columns.index("customer")
+        for index, cell in enumerate(cells):
+            for inner in _LINE_BREAK.split(cell)[1:]:
+                parts = inner.split(self.delimiter)
+                if len(parts) >= width or (
+                    self.known_customers is not None
+                    and len(parts) > max(po_at, customer_at)
+                    and parts[customer_at].strip() in self.known_customers
+                    and parts[po_at].strip()
+                ):
+                    return self.columns[index] if index < width else None
+        return None
+
+    def read(self, line: int, cells: list[str]) -> tuple[PoRecord | None, RowError | None]:
         width = len(self.columns)
         if len(cells) > width and any(c.strip() for c in cells[width:]):
             message = (
                 f"the row has {len(cells)} cells but the header has {width} "
                 "(a value holding the delimiter must be quoted)"
             )
-            return None, [RowError(line, message)]
+            return None, RowError(line, message)
         padded = cells + [""] * (width - len(cells))
         values = {
-            name: cell.strip()
+            name: _one_line(cell) if name in FREE_TEXT else cell.strip()
             for name, cell in zip(self.columns, padded, strict=False)
             if name in REQUIRED + OPTIONAL
         }
-        errors: list[RowError] = []
+        errors: list[tuple[str, str]] = []
         for name, value in values.items():
             try:
                 _check_cell(name, value)
             except _Refused as exc:
-                errors.append(RowError(line, str(exc), column=name))
+                errors.append((name, str(exc)))
         if errors:
-            return None, errors
+            return None, _row_error(line, errors)
         fields: dict[str, object] = {}
         for name, parse in self._parsers():
             try:
                 fields[name] = parse(values)
             except _Refused as exc:
-                errors.append(RowError(line, str(exc), column=name))
+                errors.append((name, str(exc)))
         if errors:
-            return None, errors
+            return None, _row_error(line, errors)
         record = PoRecord(
             po_number=str(fields["po_number"]),
             customer=str(fields["customer"]),
@@ -309,7 +364,7 @@ class _RowReader:
             issued_on=_typed(fields["issued_on"], dt.date),
             buyer=_typed(fields["buyer"], str),
         )
-        return record, []
+        return record, None
 
     def _parsers(self) -> list[tuple[str, Callable[[dict[str, str]], object]]]:
         return [
@@ -347,6 +402,20 @@ class _RowReader:
         return canonical
 
 
+def _one_line(cell: str) -> str:
+    """The cell with each run of line breaks (and the blanks around it) made one space."""
+    if "\r" not in cell and "\n" not in cell:
+        return cell.strip()
+    return " ".join(part.strip() for part in _LINE_BREAK.split(cell) if part.strip())
+
+
+def _row_error(line: int, problems: Sequence[tuple[str, str]]) -> RowError:
+    """One error for a refused row: its first bad column, then the others."""
+    (column, message), *others = problems
+    also = "".join(f"; also column {name}: {text}" for name, text in others)
+    return RowError(line, message + also, column=column)
+
+
 def _typed(value: object, kind: type[_T]) -> _T | None:
     return value if isinstance(value, kind) else None
 
@@ -354,8 +423,14 @@ def _typed(value: object, kind: type[_T]) -> _T | None:
 def _check_cell(name: str, value: str) -> None:
     if len(value) > MAX_CELL_CHARS:
         raise _Refused(f"the cell is longer than {MAX_CELL_CHARS} characters")
+    if _LINE_BREAK.search(value):
+        free = " or ".join(FREE_TEXT)
+        raise _Refused(
+            f"the cell holds a line break, which is not allowed in the {name} column "
+            f"(only in {free})"
+        )
     if _CONTROL.search(value):
-        raise _Refused("the cell holds control characters or a line break")
+        raise _Refused("the cell holds a control character")
     if value.startswith(_FORMULA_START):
         if name == "amount" and re.fullmatch(r"-\d[\d.,\s\u00a0\u202f]*", value):
             return  # a negative amount

@@ -185,13 +185,131 @@ def test_unterminated_quote_keeps_the_other_rows(tmp_path: Path) -> None:
 
 
 def test_quote_closed_lines_later_is_reported_with_its_span(tmp_path: Path) -> None:
+    """A quote left open swallows the next rows until a later quote closes it: that record is
+    refused once, with its span and the hint, whichever column (ignored ones too) swallowed."""
+    for column in ("buyer", "remarks"):
+        path = write(
+            tmp_path,
+            f'po_number,customer,{column}\nA,acme,"Jo\nB,acme,Kim\nC,acme,Lee"\nD,acme,X\n',
+        )
+        result = import_pos_csv(path)
+        assert [r.po_number for r in result.records] == ["D"]
+        assert only_errors(result) == [(2, column)]
+        assert "lines 2-4" in result.errors[0].message
+        assert "is a quote left open?" in result.errors[0].message
+
+
+def test_swallowed_short_row_of_a_known_customer_is_caught(tmp_path: Path) -> None:
+    """A swallowed row that omits its empty trailing cells still looks like a row when its
+    customer cell names a known customer."""
     path = write(
-        tmp_path, 'po_number,customer,buyer\nA,acme,"Jo\nB,acme,Kim\nC,acme,Lee"\nD,acme,X\n'
+        tmp_path,
+        "po_number,customer,status,amount,currency,issued_on,buyer\n"
+        'A,acme,open,,,,"Jo\nB,acme\nsee above"\nC,acme\n',
+    )
+    result = import_pos_csv(path, known_customers={"acme"})
+    assert [r.po_number for r in result.records] == ["C"]
+    assert only_errors(result) == [(2, "buyer")]
+    assert "lines 2-4" in result.errors[0].message
+
+
+# Excel writes a cell's line break (Alt+Enter) inside the quotes; rows end in CRLF.
+_EXCEL_MULTILINE = (
+    "po_number,customer,status,buyer,description\r\n"
+    'A,acme,open,"multi\r\nline",plain\r\n'
+    'B,acme,open,"Jane\r\n\r\n  Roe","Deliver to dock 3\r\nCall John, ext 42"\r\n'
+    "C,acme,open,x,y\r\n"
+    "D,acme,open,x,y,surplus\r\n"
+)
+
+
+def test_line_break_in_a_quoted_free_text_cell_becomes_a_space(tmp_path: Path) -> None:
+    result = import_pos_csv(write(tmp_path, _EXCEL_MULTILINE))
+    assert result.records == (
+        PoRecord("A", "acme", buyer="multi line"),
+        PoRecord("B", "acme", buyer="Jane Roe"),
+        PoRecord("C", "acme", buyer="x"),
+    )
+    # the physical line numbers after multi-line records stay right
+    assert only_errors(result) == [(9, None)]
+    assert "must be quoted" in result.errors[0].message
+    assert result.notes == (RowError(1, "unknown columns ignored: description"),)
+
+
+@pytest.mark.parametrize(
+    ("row", "column"),
+    [
+        ('"PO\r\n1",acme,open,Jane', "po_number"),
+        ('B,"ac\r\nme",open,Jane', "customer"),
+        ('B,acme,"open\r\nclosed",Jane', "status"),
+        ('B,acme,open,"Ja\x01ne"', "buyer"),  # a control character stays refused everywhere
+    ],
+)
+def test_line_break_in_a_key_column_is_refused_once_and_named(
+    tmp_path: Path, row: str, column: str
+) -> None:
+    path = write(tmp_path, f"po_number,customer,status,buyer\r\nA,acme,open,Kim\r\n{row}\r\n")
+    result = import_pos_csv(path)
+    assert result.records == (PoRecord("A", "acme", buyer="Kim"),)
+    assert len(result.errors) == 1  # one refused row, one error: the summary counts errors
+    error = result.errors[0]
+    assert (error.line, error.column) == (3, column)
+    assert str(error).startswith(f"line 3, column {column}: ")
+    assert "quote left open" not in str(error)
+    if column == "buyer":
+        assert "control character" in error.message
+    else:
+        assert "line break" in error.message
+        assert f"not allowed in the {column} column" in error.message
+
+
+def test_a_row_with_several_bad_cells_is_one_error_naming_each(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "po_number,customer,amount,issued_on,currency\n"
+        'A,acme,12x,yesterday,EURO\nB,acme,1,2024-01-01,EUR\n=1,acme,"\x01",,\n',
     )
     result = import_pos_csv(path)
-    assert [r.po_number for r in result.records] == ["D"]
-    assert [e.line for e in result.errors] == [2, 2]
-    assert "lines 2-4" in result.errors[1].message
+    assert [r.po_number for r in result.records] == ["B"]
+    assert only_errors(result) == [(2, "amount"), (4, "po_number")]
+    assert "also column issued_on: date 'yesterday'" in result.errors[0].message
+    assert "also column currency: currency 'EURO'" in result.errors[0].message
+    assert "also column amount: the cell holds a control character" in result.errors[1].message
+
+
+def test_unrecognised_status_words_are_noted_once_each(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "po_number,customer,status\n"
+        "A,acme,open\nB,acme, Closed \nC,acme,cancelled\nD,acme,opn\nE,acme,completed\n"
+        "F,acme,\nG,acme,OPN\nH,acme,canceled\nI,acme,complete\nJ,acme,OPEN\nK,acme,done\n",
+    )
+    result = import_pos_csv(path)
+    assert result.errors == ()
+    closed = {r.po_number: r.closed for r in result.records}
+    assert closed == {
+        "A": False,
+        "B": True,
+        "C": True,
+        "D": False,
+        "E": True,
+        "F": False,
+        "G": False,
+        "H": True,
+        "I": True,
+        "J": False,
+        "K": False,
+    }
+    assert [(n.line, n.column) for n in result.notes] == [(5, "status"), (12, "status")]
+    opn, done = (n.message for n in result.notes)
+    assert opn.startswith(
+        "status 'opn' (also on line 8) is not a known word: the PO counts as open"
+    )
+    assert done.startswith("status 'done' is not a known word")
+    # the words the note names as closed are exactly those the model treats as closed
+    listed = opn.split("only ")[1].split(" count")[0].replace(" and", ",").split(", ")
+    assert listed == ["closed", "cancelled", "canceled", "complete", "completed"]
+    assert all(PoRecord("X", "acme", status=word).closed for word in listed)
 
 
 def test_garbage_after_closing_quote(tmp_path: Path) -> None:
