@@ -100,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = args.log_level or ("INFO" if args.command == "run" else "WARNING")
     configure_logging(level, args.log_format)
     try:
-        config = load_config(args.config)
+        config = load_config(args.config, defer_secrets=args.command in DEFER_SECRETS)
     except ConfigError as exc:
         for line in str(exc).splitlines():
             print(line, file=sys.stderr)
@@ -108,11 +108,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = COMMANDS[args.command]
     try:
         return handler(config, args)
+    except ConfigError as exc:  # a password file read when needed (see DEFER_SECRETS)
+        for line in str(exc).splitlines():
+            print(line, file=sys.stderr)
+        return EXIT_BAD_CONFIG_CHECK
     except BrokenPipeError:
         # "po-watcher messages | head": the reader left; say nothing more, as other tools do.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_FAILED
+
+
+# Commands that may need no password (or only the database's or the SMTP one): their password
+# files are read when needed, so a finance user can list flags without the IMAP secret.
+DEFER_SECRETS = frozenset({"messages", "flagged", "resolve", "dismiss", "pos", "digest", "try"})
 
 
 # -- commands --------------------------------------------------------------------------------

@@ -236,7 +236,9 @@ def _check_readable_file(path: Path) -> Path:
     return path
 
 
-def _check_secret_file(path: Path) -> Path:
+def _check_secret_file(path: Path, info: ValidationInfo) -> Path:
+    if (info.context or {}).get("defer_secrets"):
+        return path  # read (and its problems reported) when the password is needed
     _read_secret_file(_check_readable_file(path))
     return path
 
@@ -887,9 +889,12 @@ class Config:
         return next((c for c in self.customers if c.id == customer_id), None)
 
 
-def load_config(path: Path) -> Config:
-    """Load and check `path` and its customer files; ConfigError lists every problem found."""
-    config, problems = _load(Path(path))
+def load_config(path: Path, *, defer_secrets: bool = False) -> Config:
+    """Load and check `path` and its customer files; ConfigError lists every problem found.
+    ``defer_secrets``: password files are not read now but when a password is needed (then a
+    problem with one raises ConfigError naming its key): for commands that may need none, such
+    as listing flags on a machine without the IMAP password."""
+    config, problems = _load(Path(path), defer_secrets=defer_secrets)
     if problems or config is None:
         raise ConfigError(problems or [ConfigProblem(str(path), "", "could not be loaded")])
     return config
@@ -900,13 +905,13 @@ def check_config(path: Path) -> list[ConfigProblem]:
     return _load(Path(path))[1]
 
 
-def _load(path: Path) -> tuple[Config | None, list[ConfigProblem]]:
+def _load(path: Path, *, defer_secrets: bool = False) -> tuple[Config | None, list[ConfigProblem]]:
     file = str(path)
     data, problem = _read_toml(path, file)
     if data is None:
         return None, [problem] if problem else []
     base_dir = Path(os.path.abspath(path)).parent
-    context = {"base_dir": base_dir, "file": file}
+    context = {"base_dir": base_dir, "file": file, "defer_secrets": defer_secrets}
     problems: list[ConfigProblem] = []
     for key in data:
         if key not in _SECTIONS:

@@ -346,3 +346,32 @@ def test_output_into_a_pipe_that_closes_early_is_no_traceback(recorded: Path) ->
     _, err = proc.communicate(timeout=60)
     assert b"Traceback" not in err
     assert b"BrokenPipeError" not in err
+
+
+def test_reading_commands_need_no_imap_password_file(
+    capsys: pytest.CaptureFixture[str], recorded: Path
+) -> None:
+    """A finance user lists and resolves flags without read access to the IMAP secret; the
+    commands that talk to the mailbox still refuse, naming the key."""
+    (recorded.parent / "demo-imap-password").unlink()
+    for argv in (["messages"], ["flagged"], ["digest", "--dry-run"]):
+        code, _, err = run(capsys, "--config", str(recorded), *argv)
+        assert code == 0, (argv, err)
+    for argv in (["check"], ["poll"]):
+        code, _, err = run(capsys, "--config", str(recorded), *argv)
+        assert code == 2, argv
+        assert "imap.password_file" in err
+        assert "does not exist" in err
+
+
+def test_a_password_file_missing_when_needed_is_a_clean_error(
+    capsys: pytest.CaptureFixture[str], recorded: Path
+) -> None:
+    text = recorded.read_text(encoding="utf-8")
+    url = 'url = "sqlite:///po-watcher.db"'
+    assert url in text
+    recorded.write_text(text.replace(url, url + '\npassword_file = "db-pw"'), encoding="utf-8")
+    code, _, err = run(capsys, "--config", str(recorded), "messages")
+    assert code == 2
+    assert "database.password_file" in err
+    assert "Traceback" not in err
