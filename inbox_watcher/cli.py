@@ -206,7 +206,7 @@ def cmd_messages(config: Config, args: argparse.Namespace) -> int:
     from inbox_watcher.runtime import open_store
 
     status = _status_arg(args.status)
-    if status is False:
+    if status is False or not _customer_arg(config, args.customer):
         return EXIT_BAD_CONFIG_CHECK
     store = open_store(config)
     try:
@@ -348,10 +348,19 @@ def cmd_reprocess(config: Config, args: argparse.Namespace) -> int:
     from inbox_watcher.reprocess import reprocess_command
 
     status = _status_arg(args.status)
-    if status is False:
+    if status is False or not _customer_arg(config, args.customer):
         return EXIT_BAD_CONFIG_CHECK
     chosen = status if isinstance(status, Status) else None
     return reprocess_command(config, status=chosen, customer=args.customer)
+
+
+def _customer_arg(config: Config, value: str | None) -> bool:
+    """Whether ``--customer`` names a configured customer (or is absent); says so when not."""
+    if value is None or config.customer(value) is not None:
+        return True
+    known = ", ".join(c.id for c in config.customers)
+    print(f"po-watcher: no customer {value!r}: the customers are {known}", file=sys.stderr)
+    return False
 
 
 COMMANDS = {

@@ -179,7 +179,7 @@ class Service:
         self.schedule()
         if self._polled_once:
             self.catch_up_digest()
-        log.warning(
+        log.info(
             "configuration reloaded",
             extra={
                 "customers": len(new.customers),
@@ -190,7 +190,7 @@ class Service:
     def run(self) -> int:
         self.schedule()
         self.scheduler.start()
-        log.warning(
+        log.info(
             "po-watcher running",
             extra={
                 "folders": ",".join(self.config.imap.folders),
@@ -213,7 +213,7 @@ class Service:
         finally:
             self.scheduler.shutdown(wait=True)  # a digest being sent finishes
             self.close()
-        log.warning("po-watcher stopped")
+        log.info("po-watcher stopped")
         return EXIT_OK
 
     def close(self) -> None:

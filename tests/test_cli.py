@@ -375,3 +375,13 @@ def test_a_password_file_missing_when_needed_is_a_clean_error(
     assert code == 2
     assert "database.password_file" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", ["messages", "reprocess"])
+def test_an_unknown_customer_is_refused_not_silently_empty(
+    capsys: pytest.CaptureFixture[str], recorded: Path, command: str
+) -> None:
+    code, out, err = run(capsys, "--config", str(recorded), command, "--customer", "nosuch")
+    assert code == 2
+    assert "no customer 'nosuch': the customers are acme, nordwind, westside" in err
+    assert out == ""
