@@ -490,7 +490,10 @@ class ImapConfig(_HasPassword):
     timeout: Duration = _key("30s", "duration", "Socket timeout for connecting and each command.")
     batch_size: StrictInt = _key(200, "integer", "Messages fetched per IMAP FETCH.", ge=1, le=10000)
     max_message_size: Size = _key(
-        "25MB", "size", "Larger messages are not downloaded; they are recorded as unreadable."
+        "25MB",
+        "size",
+        "Larger messages are not downloaded; they are recorded as unreadable, with the sender "
+        "and subject from their headers.",
     )
     actions: tuple[MailboxAction, ...] = _key(
         (),

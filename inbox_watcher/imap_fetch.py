@@ -19,6 +19,11 @@ or ``BAD`` for the command raises ``FetchRefused``; ``BYE`` raises ``ConnectionC
 larger than ``max_literal`` (a server announcing more than the size it reported) is read in
 chunks and dropped, and its UID and size land in ``oversized``: memory stays bounded and the
 stream in step.
+
+``fetch_headers(conn, uids, tag, fields, max_bytes)`` reads the same way a
+``UID FETCH ... (UID BODY.PEEK[HEADER.FIELDS (...)]<0.max_bytes>)``: a few header fields of
+messages too large to download, at most ``max_bytes`` of them a message (a literal longer than
+asked for is dropped into ``oversized`` as above).
 """
 
 from __future__ import annotations
@@ -28,7 +33,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-__all__ = ["ConnectionClosed", "FetchRefused", "FetchedBodies", "ImapConnection", "fetch_bodies"]
+__all__ = [
+    "ConnectionClosed",
+    "FetchRefused",
+    "FetchedBodies",
+    "ImapConnection",
+    "fetch_bodies",
+    "fetch_headers",
+]
 
 MAX_LINE = 64 * 1024  # a response line longer than this is not a FETCH we asked for
 _LITERAL = re.compile(rb"\{(\d{1,10})\}\r?\n\Z")
@@ -36,6 +48,12 @@ _FETCH = re.compile(rb"\* \d+ FETCH \(", re.IGNORECASE)
 _UID = re.compile(rb"[ (]UID (\d{1,10})(?=[ )])", re.IGNORECASE)
 _BODY = re.compile(rb"[ (]BODY\[\] \{\d{1,10}\}\r?\n\Z", re.IGNORECASE)
 _BODY_ANY = re.compile(rb"[ (]BODY\[\]", re.IGNORECASE)
+# BODY[HEADER.FIELDS (FROM SUBJECT)]<0> {123}: the answer to a partial header-fields fetch
+_FIELDS = re.compile(
+    rb"[ (]BODY\[HEADER\.FIELDS \([^()\r\n]*\)\](?:<\d{1,10}>)? \{\d{1,10}\}\r?\n\Z", re.IGNORECASE
+)
+_FIELDS_ANY = re.compile(rb"[ (]BODY\[HEADER\.FIELDS[ (]", re.IGNORECASE)
+_FIELD_NAME = re.compile(r"[A-Za-z0-9-]{1,64}\Z")
 
 
 class ImapConnection(Protocol):
@@ -66,10 +84,44 @@ def fetch_bodies(
     conn: ImapConnection, uids: Sequence[int], tag: bytes, max_literal: int | None = None
 ) -> FetchedBodies:
     """Send one UID FETCH for ``uids`` and read its responses up to the tagged completion."""
+    return _fetch(
+        conn, uids, tag, b"BODY.PEEK[]", literal=_BODY, any_shape=_BODY_ANY, max_literal=max_literal
+    )
+
+
+def fetch_headers(
+    conn: ImapConnection, uids: Sequence[int], tag: bytes, fields: Sequence[str], max_bytes: int
+) -> FetchedBodies:
+    """Send one UID FETCH of the header ``fields`` of ``uids`` (the first ``max_bytes`` of them,
+    without touching \\Seen) and read its responses up to the tagged completion. ``bodies`` holds
+    the header lines (and their blank line) by UID."""
+    if not fields or not all(_FIELD_NAME.match(f) for f in fields):
+        raise ValueError(f"not header field names: {list(fields)!r}")
+    if max_bytes <= 0:
+        raise ValueError(f"max_bytes must be positive, not {max_bytes}")
+    names = " ".join(f.upper() for f in fields).encode("ascii")
+    item = b"BODY.PEEK[HEADER.FIELDS (%s)]<0.%d>" % (names, max_bytes)
+    return _fetch(
+        conn, uids, tag, item, literal=_FIELDS, any_shape=_FIELDS_ANY, max_literal=max_bytes
+    )
+
+
+def _fetch(
+    conn: ImapConnection,
+    uids: Sequence[int],
+    tag: bytes,
+    item: bytes,
+    *,
+    literal: re.Pattern[bytes],
+    any_shape: re.Pattern[bytes],
+    max_literal: int | None,
+) -> FetchedBodies:
+    """``UID FETCH uids (UID item)``: the literal after text matching ``literal`` by UID; a
+    response with ``any_shape`` in another form makes the result unsure."""
     out = FetchedBodies()
     if not uids:
         return out
-    conn.send(b"%s UID FETCH %s (UID BODY.PEEK[])\r\n" % (tag, _uid_set(uids).encode("ascii")))
+    conn.send(b"%s UID FETCH %s (UID %s)\r\n" % (tag, _uid_set(uids).encode("ascii"), item))
     while True:
         texts, literals = _response(conn, max_literal)
         head = texts[0]
@@ -82,25 +134,31 @@ def fetch_bodies(
             raise ConnectionClosed(_printable(head[6:]))
         if not _FETCH.match(head):
             continue  # EXISTS, EXPUNGE, RECENT, FLAGS ...: not ours to keep
-        _take(texts, literals, out)
+        _take(texts, literals, out, literal, any_shape)
 
 
-def _take(texts: list[bytes], literals: list[bytes | int], out: FetchedBodies) -> None:
-    """One ``* n FETCH (...)`` response: its UID and its BODY[] literal, or mark it unsure."""
+def _take(
+    texts: list[bytes],
+    literals: list[bytes | int],
+    out: FetchedBodies,
+    literal: re.Pattern[bytes],
+    any_shape: re.Pattern[bytes],
+) -> None:
+    """One ``* n FETCH (...)`` response: its UID and the literal asked for, or mark it unsure."""
     uid: int | None = None
     body: bytes | int | None = None
     for i, text in enumerate(texts):
         found = _UID.search(text)
         if found is not None:
             uid = int(found.group(1))
-        if i < len(literals) and _BODY.search(text):
+        if i < len(literals) and literal.search(text):
             body = literals[i]
     if body is not None and uid is not None:
         if isinstance(body, int):
             out.oversized[uid] = body
         else:
             out.bodies[uid] = body
-    elif any(_BODY_ANY.search(t) for t in texts):
+    elif any(any_shape.search(t) for t in texts):
         out.unsure = True  # a body, but not as a literal with its UID
 
 

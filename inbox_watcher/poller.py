@@ -3,8 +3,10 @@
 For each folder: open it read-only, compare UIDVALIDITY with the stored one (a change means the
 folder was recreated: start from UID 0 and skip what is already recorded by content hash), list
 the UIDs above the checkpoint, and walk them in batches. Each batch is sized first (an over-size
-message is recorded as unreadable without downloading it), fetched with BODY.PEEK[], analysed in
-the worker pool, judged, and committed in one transaction together with the folder checkpoint.
+message is recorded as unreadable without downloading it: only its From, Subject, Date and
+message ids are fetched, in one FETCH a batch, and read in a worker, so that people can find it;
+when that fails it is recorded without them), fetched with BODY.PEEK[], analysed in the worker
+pool, judged, and committed in one transaction together with the folder checkpoint.
 
 Exactly once: the record key (account, folder, uidvalidity, uid) is unique, the checkpoint moves
 in the same transaction as the records, and a batch re-fetched after a crash skips keys already
@@ -24,9 +26,9 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from extractors.message import PdfOutcome, extract_email
+from extractors.message import PdfOutcome, extract_email, route
 from extractors.rules import CustomerRules
-from extractors.types import Attachment
+from extractors.types import Attachment, Email
 from inbox_watcher.isolation import Done, Failed, IsolatedPool
 from inbox_watcher.mailbox import (
     AuthFailed,
@@ -303,14 +305,31 @@ class Poller:
             self.store.finish_reconcile(account, folder)
 
     def _fetch(self, mailbox: Mailbox, batch: list[int]) -> _Fetched:
-        """Sizes, then the messages under the size limit (runs in the fetch thread)."""
+        """Sizes, then the messages under the size limit, then the headers of those over it
+        (runs in the fetch thread)."""
         limit = self.settings.max_message_size
         sizes = mailbox.sizes(batch)
         big = {u for u, n in sizes.items() if n > limit}
         got = mailbox.fetch([u for u in batch if u in sizes and u not in big], max_size=limit)
         # A server sending more than the size it reported: recorded as too large, not dropped.
         sizes.update(got.oversized)
-        return _Fetched(sizes, big | set(got.oversized), got.bodies)
+        big |= set(got.oversized)
+        return _Fetched(sizes, big, got.bodies, self._fetch_heads(mailbox, big))
+
+    def _fetch_heads(self, mailbox: Mailbox, uids: set[int]) -> dict[int, bytes]:
+        """The naming headers of messages too large to download, in one FETCH. Best effort: when
+        it fails the messages are recorded without them (a lost connection shows again at the
+        next command, and the folder is retried as usual)."""
+        if not uids:
+            return {}
+        try:
+            return mailbox.fetch_headers(sorted(uids))
+        except Exception as exc:  # never worth losing or holding back the message
+            log.warning(
+                "headers of messages too large to download not read; recorded without them",
+                extra={"uids": ",".join(map(str, sorted(uids))), "error": str(exc)[:200]},
+            )
+            return {}
 
     def _batch(
         self,
@@ -337,6 +356,7 @@ class Poller:
 
         clock = time.monotonic()
         analyses = self.analyse_many(raws)
+        heads = self._read_heads({u: fetched.heads[u] for u in todo if u in fetched.heads})
         summary.stage_seconds["analyse"] += time.monotonic() - clock
 
         clock = time.monotonic()
@@ -346,7 +366,7 @@ class Poller:
         for uid in todo:
             key = MessageKey(account, folder, uidvalidity, uid)
             if uid in big:
-                messages.append(self._too_large(key, sizes[uid]))
+                messages.append(self._too_large(key, sizes[uid], heads.get(uid)))
                 continue
             if uid not in raws:
                 continue  # expunged between SIZE and FETCH
@@ -498,6 +518,27 @@ class Poller:
             out[uid] = careful
         return out
 
+    def _read_heads(self, heads: Mapping[int, bytes]) -> dict[int, Email]:
+        """Header lines alone read as messages (mime.read_message, in a worker with the message
+        time limit); one that cannot be read is left out."""
+        uids = list(heads)
+        if not uids:
+            return {}
+        results = self.pool.map(
+            read_only,
+            [MessageTask(heads[u], (), self.limits) for u in uids],
+            time_limit=self.limits.message_time_limit,
+        )
+        out: dict[int, Email] = {}
+        for uid, res in zip(uids, results, strict=True):
+            if isinstance(res, Done) and isinstance(res.value, Email):
+                out[uid] = res.value
+            else:
+                log.warning(
+                    "headers of a message too large to download not read", extra={"uid": uid}
+                )
+        return out
+
     def _careful(self, raw: bytes) -> Analysis | AnalysisFailed:
         """The slow path: parse without PDFs in a worker, then each PDF in a task of its own."""
         [parsed] = self.pool.map(
@@ -551,8 +592,11 @@ class Poller:
                 thread = self.store.linked_pos_for_message_ids(parents)
         return judge(a.extraction, po_index, rules=self.rules, thread_pos=thread, names=self.names)
 
-    def _too_large(self, key: MessageKey, size: int) -> ProcessedMessage:
+    def _too_large(self, key: MessageKey, size: int, head: Email | None) -> ProcessedMessage:
+        """Unreadable, named by its headers when they were read (``head``), given to the one
+        customer whose sender globs match its From address."""
         limit_mb = self.settings.max_message_size / 1_048_576
+        routed = route(head.sender, self.customers) if head is not None else []
         outcome = Outcome(
             status=Status.UNREADABLE,
             po_numbers=(),
@@ -560,9 +604,24 @@ class Poller:
                 f"The message is too large to read ({size / 1_048_576:.1f} MB; the limit "
                 f"is {limit_mb:.0f} MB). It was not downloaded.",
             ),
-            customer=None,
+            customer=routed[0].id if len(routed) == 1 else None,
         )
-        return ProcessedMessage(key, None, "", "", None, f"size:{size}", size, None, (), outcome)
+        if head is None:
+            return ProcessedMessage(
+                key, None, "", "", None, f"size:{size}", size, None, (), outcome
+            )
+        return ProcessedMessage(
+            key=key,
+            message_id=head.message_id,
+            sender=head.sender,
+            subject=head.subject,
+            date=head.date,
+            content_hash=f"size:{size}",
+            size=size,
+            in_reply_to=head.in_reply_to,
+            references=head.references,
+            outcome=outcome,
+        )
 
     def _unreadable(self, key: MessageKey, raw: bytes, failed: AnalysisFailed) -> ProcessedMessage:
         outcome = Outcome(
@@ -584,6 +643,7 @@ class _Fetched:
     sizes: dict[int, int]
     big: set[int]
     raws: dict[int, bytes]
+    heads: dict[int, bytes] = field(default_factory=dict)  # header lines of the big ones
 
 
 def _done_future() -> Future[_Fetched]:

@@ -15,6 +15,7 @@ from inbox_watcher.imap_fetch import (
     FetchRefused,
     _uid_set,
     fetch_bodies,
+    fetch_headers,
 )
 from inbox_watcher.mailbox import ImapEndpoint, Mailbox
 from inbox_watcher.model import Status
@@ -137,8 +138,43 @@ def test_a_message_larger_than_its_reported_size_is_recorded_too_large(
         assert recorded[uids[0]].status is not Status.UNREADABLE
         assert recorded[uids[1]].status is Status.UNREADABLE
         assert "too large" in " ".join(recorded[uids[1]].reasons)
+        # Drained unread, then named by its headers alone.
+        assert recorded[uids[1]].subject == "PO 2024-00815-MT"
+        assert recorded[uids[1]].sender == "buyer@westside-tools.example"
+        assert recorded[uids[1]].message_id
+        assert recorded[uids[1]].customer == "westside"
     finally:
         store.close()
+
+
+_FIELDS = ("FROM", "SUBJECT", "DATE", "MESSAGE-ID", "IN-REPLY-TO", "REFERENCES")
+
+
+@pytest.mark.servers
+def test_headers_alone_as_imapclient_reads_them(dovecot: Dovecot, imap_user: ImapUser) -> None:
+    big = _message(2, b"y" * (3 << 20))
+    uids = dovecot.append(
+        imap_user.username, "INBOX", [_message(1), big, b"X-Only: this\r\n\r\nhi"]
+    )
+    item = f"BODY.PEEK[HEADER.FIELDS ({' '.join(_FIELDS)})]"
+    with _mailbox(imap_user) as mailbox:
+        mailbox.open_folder("INBOX")
+        ours = mailbox.fetch_headers([*uids, uids[-1] + 100])
+        assert ours[uids[1]] == (
+            b"From: buyer@westside-tools.example\r\nSubject: PO 2024-00002-MT\r\n"
+            b"Message-ID: <m2@example>\r\n\r\n"
+        )
+        theirs = mailbox.client.fetch(uids, [item])
+        key = item.replace(".PEEK", "").encode()
+        assert ours == {uid: theirs[uid][key] for uid in uids}
+        assert ours[uids[2]].strip() == b""  # none of the fields: nothing but the blank line
+        cut = mailbox.fetch_headers(uids, max_bytes=20)
+        assert cut == {uid: ours[uid][:20] for uid in uids}
+        # the slow path (a server answering in another shape) reads the same bytes
+        assert mailbox._fetch_headers_slowly(uids, _FIELDS, 1 << 16) == ours
+        assert mailbox._fetch_headers_slowly(uids, _FIELDS, 20) == cut
+        assert mailbox.uids_after(0) == uids  # the connection is in step
+        assert all(b"\\Seen" not in f for f in mailbox.client.get_flags(uids).values())
 
 
 class _Transcript:
@@ -202,6 +238,47 @@ def test_reader_drops_a_literal_over_the_limit_and_stays_in_step() -> None:
     got = fetch_bodies(conn, [7, 8], b"T7", max_literal=5)
     assert got.bodies == {8: b"abc"}
     assert got.oversized == {7: 12}
+
+
+def test_header_reader_sends_a_partial_peek_and_takes_the_literal() -> None:
+    conn = _Transcript(
+        b"* 1 FETCH (UID 7 BODY[HEADER.FIELDS (FROM SUBJECT)]<0> {18}\r\n"
+        b"Subject: hello\r\n\r\n)\r\n"
+        b"* 2 FETCH (BODY[HEADER.FIELDS (FROM SUBJECT)] {4}\r\n\r\n\r\n UID 9)\r\n"
+        b"* 3 FETCH (UID 11 BODY[HEADER.FIELDS (FROM SUBJECT)]<0> {30}\r\n" + b"z" * 30 + b")\r\n"
+        b"* 4 EXISTS\r\n"
+        b"T8 OK done\r\n"
+    )
+    got = fetch_headers(conn, [7, 9, 11], b"T8", ["From", "Subject"], 25)
+    assert conn.sent == [
+        b"T8 UID FETCH 7,9,11 (UID BODY.PEEK[HEADER.FIELDS (FROM SUBJECT)]<0.25>)\r\n"
+    ]
+    assert got.bodies == {7: b"Subject: hello\r\n\r\n", 9: b"\r\n\r\n"}
+    assert got.oversized == {11: 30}  # more than asked for: drained, not kept
+    assert not got.unsure
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        b"* 1 FETCH (UID 7 BODY[HEADER.FIELDS (FROM)]<0> NIL)\r\n",
+        b'* 1 FETCH (UID 7 BODY[HEADER.FIELDS (FROM)] "From: a@b\r\n")\r\n',
+        b"* 1 FETCH (BODY[HEADER.FIELDS (FROM)]<0> {4}\r\n\r\n\r\n)\r\n",  # no UID
+        b"* 1 FETCH (UID 7 BODY[] {4}\r\n\r\n\r\n)\r\n",  # not what was asked for
+    ],
+)
+def test_header_reader_calls_other_shapes_unsure_or_skips_them(response: bytes) -> None:
+    got = fetch_headers(_Transcript(response + b"T9 OK done\r\n"), [7], b"T9", ["FROM"], 100)
+    assert got.bodies == {}
+    assert got.unsure is (b"HEADER.FIELDS" in response)
+
+
+def test_header_reader_refuses_what_is_not_a_field_name() -> None:
+    for fields in ([], ["FROM)] BODY[]"], ["FROM SUBJECT"]):
+        with pytest.raises(ValueError, match="field names"):
+            fetch_headers(_Transcript(b""), [1], b"T10", fields, 100)
+    with pytest.raises(ValueError, match="positive"):
+        fetch_headers(_Transcript(b""), [1], b"T10", ["FROM"], 0)
 
 
 def test_reader_errors() -> None:

@@ -9,15 +9,17 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from inbox_watcher.config import load_config
+from inbox_watcher.mailbox import ImapEndpoint, Mailbox, MailboxError, MailboxUnavailable
 from inbox_watcher.model import PoRecord, Status
 from inbox_watcher.poller import PollSummary
-from inbox_watcher.runtime import make_poller, make_pool, open_store
+from inbox_watcher.runtime import endpoint_of, make_poller, make_pool, open_store
 from inbox_watcher.store import Store, StoredMessage, StoreUnavailable
 from tests.pdfgen import invoice_pdf
 from tests.servers import Dovecot, ImapUser
@@ -191,19 +193,137 @@ def test_uidvalidity_change_records_only_new_mail(
     assert poll(cfg).recorded == 0
 
 
-def test_over_size_message_is_unreadable_without_download(
+class _Counting(Mailbox):
+    """A mailbox that counts the bytes it reads off the server and keeps the commands it sends."""
+
+    def __init__(self, endpoint: ImapEndpoint) -> None:
+        super().__init__(endpoint)
+        self.received = 0
+        self.sent: list[bytes] = []
+
+    def connect(self) -> None:
+        super().connect()
+        imap = self.client._imap
+        read, readline, send = imap.read, imap.readline, imap.send
+
+        def counted_read(size: int) -> bytes:
+            data: bytes = read(size)
+            self.received += len(data)
+            return data
+
+        def counted_readline() -> bytes:
+            line: bytes = readline()
+            self.received += len(line)
+            return line
+
+        def kept_send(data: bytes) -> None:
+            self.sent.append(data)
+            send(data)
+
+        # imaplib reads and writes through these instance-level lookups (documented as
+        # overridable), imapclient and the streamed FETCH alike.
+        imap.read, imap.readline, imap.send = counted_read, counted_readline, kept_send
+
+
+def _poll_with(cfg: Path, mailbox: Callable[[ImapEndpoint], Mailbox]) -> PollSummary:
+    config = load_config(cfg)
+    store = open_store(config)
+    try:
+        with make_pool(config) as pool:
+            poller = make_poller(config, store, pool)
+            poller.mailbox_factory = lambda: mailbox(endpoint_of(config))
+            return poller.poll()
+    finally:
+        store.close()
+
+
+def test_over_size_message_is_unreadable_named_by_its_headers_without_download(
     dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path
 ) -> None:
     cfg = write_config(tmp_path, imap_user, extra_imap='max_message_size = "20KB"')
-    dovecot.append(
+    original = "<order-thread@westside-tools.example>"
+    huge = make_mail(
+        "Drawings for PO 2024-00815-MT",
+        "x" * 60_000,
+        message_id="<huge-1@westside-tools.example>",
+        in_reply_to=original,
+    )
+    big_uid, small_uid = dovecot.append(imap_user.username, "INBOX", [huge, make_mail("small")])
+    mailboxes: list[_Counting] = []
+
+    def counting(endpoint: ImapEndpoint) -> Mailbox:
+        mailboxes.append(_Counting(endpoint))
+        return mailboxes[-1]
+
+    summary = _poll_with(cfg, counting)
+    assert summary.errors == []
+    assert sum(f.fetched for f in summary.folders) == 1  # the small one's body alone
+    got = {m.key.uid: m for m in records(tmp_path)}
+    big = got[big_uid]
+    assert big.status is Status.UNREADABLE
+    assert len(big.reasons) == 1
+    assert "too large to read" in big.reasons[0]
+    assert "not downloaded" in big.reasons[0]
+    assert big.sender == "buyer@westside-tools.example"
+    assert big.subject == "Drawings for PO 2024-00815-MT"
+    assert big.message_id == "<huge-1@westside-tools.example>"
+    assert big.date == "2024-03-01T09:30:00+00:00"
+    assert big.in_reply_to == original
+    assert big.references == (original,)
+    assert big.customer == "westside"  # routed by its sender, as a readable message would be
+    assert big.po_numbers == ()
+    assert big.size >= len(huge)  # RFC822.SIZE (with CRLF line ends)
+    assert got[small_uid].subject == "small"
+    # Its header alone was read: one FETCH of the header fields, never its body.
+    [mailbox] = mailboxes
+    assert mailbox.received < 10_000 < len(huge)
+    untagged = [c.split(b" ", 1)[1] for c in mailbox.sent if b" FETCH " in c]
+    assert b"UID FETCH %d (UID BODY.PEEK[])\r\n" % small_uid in untagged
+    assert [c for c in untagged if b"BODY.PEEK[" in c] == [
+        b"UID FETCH %d (UID BODY.PEEK[])\r\n" % small_uid,
+        b"UID FETCH %d (UID BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE MESSAGE-ID IN-REPLY-TO "
+        b"REFERENCES)]<0.65536>)\r\n" % big_uid,
+    ]
+    with dovecot.client(imap_user.username) as imap:
+        imap.select_folder("INBOX", readonly=True)
+        assert b"\\Seen" not in imap.get_flags([big_uid])[big_uid]
+
+    again = poll(cfg)
+    assert again.recorded == 0
+    assert sum(f.fetched for f in again.folders) == 0
+    assert len(records(tmp_path)) == 2
+
+
+class _HeadersRefused(Mailbox):
+    error: type[MailboxError] = MailboxError
+
+    def fetch_headers(
+        self, uids: Sequence[int], *, fields: Sequence[str] = (), max_bytes: int = 0
+    ) -> dict[int, bytes]:
+        raise self.error("the server refused to send message headers: NO go away")
+
+
+class _HeadersLost(_HeadersRefused):
+    error = MailboxUnavailable
+
+
+@pytest.mark.parametrize("mailbox", [_HeadersRefused, _HeadersLost], ids=["refused", "lost"])
+def test_over_size_message_whose_headers_fail_is_still_recorded(
+    dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path, mailbox: type[Mailbox]
+) -> None:
+    cfg = write_config(tmp_path, imap_user, extra_imap='max_message_size = "20KB"')
+    big_uid, small_uid = dovecot.append(
         imap_user.username, "INBOX", [make_mail("huge", "x" * 60_000), make_mail("small")]
     )
-    poll(cfg)
-    got = by_subject(tmp_path)
-    big = next(m for m in records(tmp_path) if m.status is Status.UNREADABLE)
-    assert "too large" in big.reasons[0]
-    assert big.subject == ""  # never downloaded: nothing of it is known but its size
-    assert "small" in got
+    summary = _poll_with(cfg, mailbox)
+    assert summary.errors == []
+    got = {m.key.uid: m for m in records(tmp_path)}
+    big = got[big_uid]
+    assert big.status is Status.UNREADABLE
+    assert "too large to read" in big.reasons[0]
+    assert (big.sender, big.subject, big.message_id, big.customer) == ("", "", None, None)
+    assert got[small_uid].subject == "small"
+    assert poll(cfg).recorded == 0
 
 
 def test_tls_without_the_ca_is_refused(

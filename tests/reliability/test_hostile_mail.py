@@ -386,7 +386,8 @@ def test_fifty_mb_message(
     assert big.status is expect, big.reasons
     if expect is Status.UNREADABLE:
         assert "too large" in big.reasons[0]
-        assert big.subject == ""  # never downloaded
+        assert big.subject == f"PO {h.KNOWN} with the drawings"  # its headers name it
+        assert big.size > 50 * 1_000_000  # the body was never downloaded: the count below
         assert sum(f.fetched for f in summary.folders) == 1
     else:
         assert big.po_numbers == (h.KNOWN,)
