@@ -125,10 +125,16 @@ class Mailbox:
                         ) from exc
         except ssl.SSLCertVerificationError as exc:
             raise TlsRefused(
-                f"the TLS certificate of {ep.host}:{ep.port} is not trusted: {exc.verify_message}"
+                f"the TLS certificate of {ep.host}:{ep.port} is not trusted: {exc.verify_message} "
+                "(a private CA? name its certificate in imap.ca_file)"
             ) from exc
         except ssl.SSLError as exc:
-            raise TlsRefused(f"TLS with {ep.host}:{ep.port} failed: {exc.reason}") from exc
+            hint = (
+                ' (is this a plain-text port? port 143 takes security = "starttls", 993 "ssl")'
+                if exc.reason == "WRONG_VERSION_NUMBER"
+                else ""
+            )
+            raise TlsRefused(f"TLS with {ep.host}:{ep.port} failed: {exc.reason}{hint}") from exc
         except _TRANSIENT as exc:
             raise MailboxUnavailable(f"cannot reach {ep.host}:{ep.port}: {_describe(exc)}") from exc
         try:

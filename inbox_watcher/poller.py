@@ -418,6 +418,10 @@ class Poller:
                     "status": m.outcome.status.value,
                     "customer": m.outcome.customer,
                     "po": ",".join(m.outcome.po_numbers),
+                    # what was found when nothing is linked: "unknown" and "malformed" numbers
+                    "found": ",".join(
+                        dict.fromkeys(j.candidate.normalized for j in m.outcome.candidates)
+                    )[:200],
                 },
             )
         if self.on_committed is not None and messages:

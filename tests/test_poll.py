@@ -334,6 +334,21 @@ def test_tls_without_the_ca_is_refused(
     summary = poll(cfg)
     assert summary.recorded == 0
     assert "not trusted" in summary.errors[0]
+    assert "imap.ca_file" in summary.errors[0]  # what to do about it
+
+
+def test_tls_spoken_to_a_plain_text_port_says_so(
+    dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path
+) -> None:
+    cfg = write_config(tmp_path, imap_user, tls=True)
+    text = cfg.read_text(encoding="utf-8")
+    cfg.write_text(
+        text.replace(f"port = {imap_user.ssl_port}", f"port = {imap_user.port}"), encoding="utf-8"
+    )
+    summary = poll(cfg)
+    assert summary.recorded == 0
+    assert "plain-text port" in summary.errors[0]
+    assert "starttls" in summary.errors[0]
 
 
 def test_tls_with_a_wrong_host_name_is_refused(
