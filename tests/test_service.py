@@ -334,6 +334,8 @@ def test_json_logs_carry_keys_and_statuses_never_bodies(
     assert len(recorded_events) == 2
     stored = {str(m.key): m.status.value for m in records(tmp_path)}
     assert {e["key"]: e["status"] for e in recorded_events} == stored
+    # an unknown PO is named in its log line, though nothing is linked
+    assert any(e["found"] == "2024-09999-MT" and e["po"] == "" for e in recorded_events)
 
 
 def test_healthz_and_metrics(
