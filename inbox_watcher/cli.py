@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     pos_sub = pos.add_subparsers(dest="pos_command", required=True, metavar="ACTION")
     imp = pos_sub.add_parser("import", help="load PO records from a CSV file (upsert)")
     imp.add_argument("file", type=Path)
+    lst = pos_sub.add_parser("list", help="the PO records as CSV (what an import left)")
+    lst.add_argument("--customer", default=None)
 
     r = sub.add_parser("run", help="the daemon: poll on a schedule and send the daily digest")
     r.add_argument("--once", action="store_true", help=argparse.SUPPRESS)
@@ -321,8 +324,30 @@ def _short(value: Any, width: int = 40) -> str:
 
 def cmd_pos(config: Config, args: argparse.Namespace) -> int:
     from inbox_watcher.records import import_and_rejudge
+    from inbox_watcher.runtime import open_store
 
-    return import_and_rejudge(config, args.file)
+    if args.pos_command == "import":
+        return import_and_rejudge(config, args.file)
+    if not _customer_arg(config, args.customer):
+        return EXIT_BAD_CONFIG_CHECK
+    store = open_store(config)
+    try:
+        index = store.po_index()
+    finally:
+        store.close()
+    columns = ("po_number", "customer", "status", "closed", "amount", "currency", "issued_on",
+               "buyer")  # fmt: skip
+    writer = csv.writer(sys.stdout)
+    writer.writerow(columns)
+    for customer in sorted(index):
+        if args.customer is not None and customer != args.customer:
+            continue
+        for number in sorted(index[customer]):
+            r = index[customer][number]
+            row = (r.po_number, r.customer, r.status, "yes" if r.closed else "no",
+                   _money(r.amount), r.currency, r.issued_on, r.buyer)  # fmt: skip
+            writer.writerow([_csv_cell(v) for v in row])
+    return EXIT_OK
 
 
 def cmd_run(config: Config, args: argparse.Namespace) -> int:
@@ -352,6 +377,17 @@ def cmd_reprocess(config: Config, args: argparse.Namespace) -> int:
         return EXIT_BAD_CONFIG_CHECK
     chosen = status if isinstance(status, Status) else None
     return reprocess_command(config, status=chosen, customer=args.customer)
+
+
+def _money(amount: Decimal | None) -> str:
+    """1234.5000 as stored -> "1234.50"; more decimals than two are kept."""
+    if amount is None:
+        return ""
+    plain = amount.normalize()
+    exponent = plain.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > -2:
+        plain = plain.quantize(Decimal("0.01"))
+    return f"{plain:f}"
 
 
 def _customer_arg(config: Config, value: str | None) -> bool:

@@ -385,3 +385,23 @@ def test_an_unknown_customer_is_refused_not_silently_empty(
     assert code == 2
     assert "no customer 'nosuch': the customers are acme, nordwind, westside" in err
     assert out == ""
+
+
+def test_pos_list_shows_what_an_import_left(capsys: pytest.CaptureFixture[str], demo: Path) -> None:
+    csv_file = demo.parent / "pos.csv"
+    csv_file.write_text(
+        'po_number,customer,status,amount\n2024/815/mt,westside,Cancelled,"1,234.50"\n'
+        "ACME-123456,acme,open,\n=cmd,acme,open,\n",
+        encoding="utf-8",
+    )
+    _, out, err = run(capsys, "--config", str(demo), "pos", "import", str(csv_file))
+    assert "2 PO record(s) added, 0 updated, 1 row(s) refused" in out + err  # the formula
+    code, out, _ = run(capsys, "--config", str(demo), "pos", "list")
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [(r["po_number"], r["customer"], r["closed"], r["amount"]) for r in rows] == [
+        ("ACME-123456", "acme", "no", ""),
+        ("2024-00815-MT", "westside", "yes", "1234.50"),
+    ]
+    code, out, _ = run(capsys, "--config", str(demo), "pos", "list", "--customer", "acme")
+    assert [r["po_number"] for r in csv.DictReader(io.StringIO(out))] == ["ACME-123456"]
