@@ -95,7 +95,7 @@ _DATE_LIKE = regex.compile(
 _PLAIN = tuple((ch, "-") for ch in "\u2010\u2011\u2012\u2013\u2212\ufe63\uff0d") + tuple(
     (ch, " ") for ch in "\u00a0\u2007\u2009\u202f"
 )
-_WRAPPED_AFTER_HYPHEN = regex.compile(r"(?<=[A-Za-z0-9]-)[ \t]*\r?\n[ \t]*(?=\d)")
+_WRAPPED_AFTER_HYPHEN = regex.compile(r"(?<=[A-Za-z0-9])-\r?\n[ \t]*(?=\d)")
 _WHITESPACE = regex.compile(r"\s")
 _SPACES = regex.compile(r"\s+")
 _GROUP_BEFORE = regex.compile(r"[\d)+][ \-./]?$")
@@ -259,10 +259,11 @@ def _plain(text: str) -> str:
     end of a line joined again ("4100-" / "330022": mail wrapped at 72 characters, a narrow PDF
     cell). Cached: the same text is read once per customer, and the same string object keeps its
     hash for the caches after this one."""
-    for odd, plain in _PLAIN:
-        text = text.replace(odd, plain)
-    if "-\n" in text or "-\r\n" in text:
-        text = _WRAPPED_AFTER_HYPHEN.sub("", text)
+    if not text.isascii():
+        for odd, plain in _PLAIN:
+            text = text.replace(odd, plain)
+    if _WRAPPED_AFTER_HYPHEN.search(text):  # ~1.5 ns a character
+        text = _WRAPPED_AFTER_HYPHEN.sub("-", text)
     return text
 
 
