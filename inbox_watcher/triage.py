@@ -52,17 +52,30 @@ def judge(
         cust = routed or c.customer
         return c.valid and cust is not None and c.normalized in pos.get(cust, {})
 
+    # A sender no customer's globs match (a web shop, a carrier, a colleague forwarding): its
+    # order numbers are its own unless they are our known POs, so only those count; a labelled
+    # value that fits no format counts only when it is near a known PO (a typo of ours).
+    stranger = extraction.routed_by != "sender"
+
     def counts(c: Candidate) -> bool:
-        """Weak evidence (``Candidate.weak``) counts only when it is a known PO: it is never
-        flagged as unknown."""
-        return not c.weak or is_known(c)
+        """Weak evidence (``Candidate.weak``), and any number from a stranger, counts only when
+        it is a known PO: it is never flagged as unknown."""
+        return is_known(c) if stranger else not c.weak or is_known(c)
 
     judged = tuple(JudgedCandidate(c, is_known(c)) for c in cands)
     own_valid = [c for c in cands if c.valid and not c.quoted and counts(c)]
     valid = own_valid or [c for c in cands if c.valid and counts(c)]
     own_bad = [c for c in cands if not c.valid and not c.quoted]
     malformed = own_bad or ([c for c in cands if not c.valid] if not own_valid else [])
+    set_aside: list[Candidate] = []
+    if stranger:
+        set_aside = [c for c in cands if c.valid and not c.weak and not counts(c)]
+        near = [c for c in malformed if _suggest(c.raw, routed or c.customer, pos, rules)]
+        set_aside += [c for c in malformed if c not in near]
+        malformed = near
     customer = routed
+    if stranger and not valid:
+        customer = None  # a stranger's own numbers say nothing about whose message it is
     if not customer and valid:
         known_first = [c for c in valid if is_known(c)] or valid
         customer = known_first[0].customer
@@ -146,10 +159,18 @@ def judge(
     else:
         status = Status.MISSING
         po_numbers = ()
-        if customer is None and extraction.routed_by == "none":
+        if customer is None and stranger:
             reasons.append(
                 "No PO number was found, and the sender matches no customer's sender list."
             )
+            for c in _one_per_number(set_aside)[:3]:
+                whose = f" of {_name(c.customer, names)}" if c.valid and c.customer else ""
+                what = (
+                    f"looks like a PO number{whose} but is not in the PO records"
+                    if c.valid
+                    else "follows a PO label but fits no customer's PO format"
+                )
+                reasons.append(f"'{c.raw}' in {_where(c)} {what}: not counted from this sender.")
         else:
             where = (
                 "the subject, the body or the PDF attachments"
@@ -293,6 +314,10 @@ def _other_owner(number: str, customer: str | None, pos: PoIndex) -> str | None:
         if other != customer and number in records:
             return other
     return None
+
+
+def _one_per_number(cands: Sequence[Candidate]) -> list[Candidate]:
+    return list({c.normalized: c for c in reversed(cands)}.values())[::-1]
 
 
 def _po(number: str) -> str:

@@ -436,9 +436,47 @@ def test_unlabelled_bare_digits_count_only_when_known() -> None:
 
 def test_malformed_without_any_customer_does_not_crash() -> None:
     out = run(extraction(bad("2O23-00125-WS", customer=None), customer=None, routed_by="none"))
-    assert out.status is Status.MALFORMED
+    assert out.status is Status.MISSING  # a stranger's label on no one's format: not our PO
     assert out.suggestions == ()
     assert "2O23-00125-WS" in text_of(out)
+
+
+# --- a sender no customer's globs match: only our known POs count ----------------------------
+
+
+def test_a_strangers_own_order_number_is_not_flagged_as_ours() -> None:
+    """A web shop's "Order No. 204517" fits Acme's six digits; a hotel's booking reference fits
+    Westside's format. From a sender on no customer's list, a number that is not a known PO is
+    the sender's own: missing (no PO of ours), with the number named, no customer."""
+    for found in (
+        cand("ACME-204517", raw="204517", customer="acme"),
+        cand("2024-01187-KL", raw="2024/1187/KL", labelled=False),
+    ):
+        ex = extraction(found, customer=found.customer, routed_by="pattern")
+        out = run(ex)
+        assert (out.status, out.customer, out.po_numbers) == (Status.MISSING, None, ())
+        assert f"'{found.raw}' in the message body looks like a PO number of" in text_of(out)
+        assert "not counted from this sender" in text_of(out)
+        assert_plain_words(out)
+
+
+def test_a_strangers_label_on_no_format_is_missing_unless_near_a_known_po() -> None:
+    shop = extraction(bad("302-1234567-1234567", customer=None), customer=None, routed_by="none")
+    out = run(shop)
+    assert out.status is Status.MISSING
+    assert "fits no customer's PO format: not counted from this sender" in text_of(out)
+    typo = extraction(bad("2023-00I25-WS", customer="westside"), customer=None, routed_by="none")
+    out = run(typo)  # a colleague forwarding a customer's mistyped PO: still a flag worth having
+    assert out.status is Status.MALFORMED
+    assert out.suggestions == ("2023-00125-WS",)
+
+
+def test_a_strangers_known_po_links() -> None:
+    ex = extraction(cand("2023-00125-WS", labelled=False), customer=None, routed_by="none")
+    out = run(ex)
+    assert (out.status, out.customer, out.po_numbers) == (
+        Status.LINKED, "westside", ("2023-00125-WS",)
+    )  # fmt: skip
 
 
 def test_blocking_problem_in_a_reply_inherits_the_thread() -> None:
