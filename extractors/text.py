@@ -55,6 +55,15 @@ _GAP = regex.compile(
     r"(?:(?P<verb>is|was|ist|war|lautet|est)\b[\s:#]*)?",
     regex.IGNORECASE,
 )
+# A number followed by a unit or a share is a quantity, not a PO: "Order 25 pallets", "Your
+# order 100 pcs", "Order 75% complete", "order 12 of 20", "Bestellung: 12 Paletten".
+_QUANTITY_AFTER = regex.compile(
+    r"[ \t]*(?:%|(?:pcs?|pieces?|units?|items?|pallets?|cartons?|boxes|box|cases|rolls?|sets?"
+    r"|bags?|drums?|ea|each|kg|lbs?|tons?|tonnes?|litres?|liters?|of|x|days?|weeks?|months?"
+    r"|stk|st[üu]ck|paletten|palette|kartons?|rollen|tage|wochen|monate|von|pi[eè]ces?|jours?)"
+    r"(?![^\W\d_]))",
+    regex.IGNORECASE,
+)
 # A value after "is" is an attempt at a PO only with this many digits ("order is 100% done").
 _MIN_DIGITS_AFTER_VERB = 4
 # Short words that end a value rather than continue it ("PO 4501 2345 for delivery").
@@ -248,6 +257,8 @@ def _attempt_after(text: str, label_end: int) -> tuple[int, int] | None:
         return None
     gap = _GAP.match(text, label_end, vstart)
     if gap and gap["verb"] and sum(ch.isdigit() for ch in raw) < _MIN_DIGITS_AFTER_VERB:
+        return None
+    if _QUANTITY_AFTER.match(text, vend):
         return None
     return value
 

@@ -528,7 +528,8 @@ def test_an_em_dash_after_a_number_still_ends_it() -> None:
 KESTREL = compiled(
     "kestrel", name="Kestrel", senders=["*@kestrel.example"],
     pattern=r"(?<![\w-])(?:PO[- ]?)?(?P<num>\d{8})(?![\w-])", format="PO{num}",
-    valid=r"PO\d{8}", labels=["PO", "PO Number", "Your order", "Bestellnummer"],
+    valid=r"PO\d{8}", labels=["PO", "PO Number", "Your order", "Order", "Bestellnummer",
+                                 "Bestellung", "Purchase Order"],
 )  # fmt: skip
 
 
@@ -577,3 +578,26 @@ def test_a_number_broken_after_a_hyphen_at_a_line_end(text: str) -> None:
     found, _ = scan(text)
     joined = "\n  WS" not in text
     assert (valid_numbers(found) == {"2023-00125-WS"}) is joined
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Order 100% online",
+        "your order 12 units are still open",
+        "purchase order: 250 pcs of item 4711",
+        "Bestellung: 12 Paletten",
+        "Your order 75% complete",
+        "order number 12 of 20",
+        "Order 25 pallets",
+        "PO 300 Stück",
+    ],
+)
+def test_a_quantity_after_a_label_is_no_po_attempt(text: str) -> None:
+    found, _ = scan(text, KESTREL)
+    assert found == []
+
+
+def test_a_number_without_a_unit_after_a_label_is_still_an_attempt() -> None:
+    found, _ = scan("PO 4501234 please", KESTREL)
+    assert [(c.raw, c.valid, c.labelled) for c in found] == [("4501234", False, True)]
