@@ -215,12 +215,15 @@ def scan_text(
         if _overlaps(claimed, vstart, vend):
             continue
         raw = text[vstart:vend]
+        # "PO4500123456": a label glued to the number hides it from a pattern that wants a word
+        # boundary before it; the value alone may still be a well-formed number.
+        normalized = _valid_alone(raw, rules, timeout)
         found.append(
             Candidate(
                 raw=raw,
-                normalized=_clean(raw),
+                normalized=normalized or _clean(raw),
                 source=source,
-                valid=False,
+                valid=normalized is not None,
                 context=_context(text, lstart, vend),
                 page=page,
                 quoted=is_quoted(vstart),
@@ -230,6 +233,16 @@ def scan_text(
         )
         bisect.insort(claimed, (vstart, vend))
     return dedupe(found), problems
+
+
+def _valid_alone(raw: str, rules: CustomerRules, timeout: float) -> str | None:
+    """The canonical number when ``raw`` on its own is a whole, well-formed number."""
+    try:
+        m = rules.pattern.fullmatch(raw, timeout=timeout)
+    except TimeoutError:
+        return None
+    number = rules.normalize(m) if m is not None else None
+    return number if number is not None and rules.is_valid(number) else None
 
 
 @functools.lru_cache(maxsize=16)

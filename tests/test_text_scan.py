@@ -601,3 +601,17 @@ def test_a_quantity_after_a_label_is_no_po_attempt(text: str) -> None:
 def test_a_number_without_a_unit_after_a_label_is_still_an_attempt() -> None:
     found, _ = scan("PO 4501234 please", KESTREL)
     assert [(c.raw, c.valid, c.labelled) for c in found] == [("4501234", False, True)]
+
+
+SAP = compiled(
+    "sap", name="SAP", senders=["*@sap.example"], pattern=r"(?<![\w-])45\d{8}(?![\w-])",
+    labels=["PO"],
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("text", ["PO4500123456", "Re: PO4500123456 delivery", "PO#4500123456"])
+def test_a_label_glued_to_a_well_formed_number(text: str) -> None:
+    """The pattern wants a word boundary before the number, and the glued label has none: the
+    value read after the label is still the whole, well-formed number."""
+    found, _ = scan(text, SAP)
+    assert [(c.normalized, c.valid, c.labelled) for c in found] == [("4500123456", True, True)]
