@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+import regex
+
 from extractors.rules import CustomerRules
 from extractors.text import dedupe, scan_text
 from extractors.types import Attachment, Candidate, Email, Problem, Unreadable
@@ -39,6 +41,11 @@ class Extraction:
     pdf_count: int = 0
 
 
+_REPLY_PREFIX = regex.compile(
+    r"\s*(?:re|aw|antw|wg|fw|fwd|tr|sv|vs|rif|odp)\s*(?:\[\d+\])?\s*:", regex.IGNORECASE
+)
+
+
 def route(sender: str, customers: Sequence[CustomerRules]) -> list[CustomerRules]:
     """The customers whose sender globs match the address (domains are case-insensitive)."""
     if not sender:
@@ -53,7 +60,9 @@ def extract_text_sources(
     found: list[Candidate] = []
     problems: list[Problem] = []
     parts: list[tuple[str, str, bool]] = [
-        (email.subject, "subject", False),
+        # "Re: PO 4500123456" repeats the thread's subject: it counts like quoted text, so a
+        # new PO in the reply's own body is not "the parts disagree".
+        (email.subject, "subject", _REPLY_PREFIX.match(email.subject) is not None),
         (email.text_body, "body", False),
         (email.html_text, "body", False),
     ]

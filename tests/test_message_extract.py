@@ -271,3 +271,29 @@ def test_pdf_inside_a_forwarded_message_is_quoted() -> None:
         ("2023-00126-WS", "body", False),
         ("2023-00125-WS", "attachment:old-order.pdf", True),
     }
+
+
+@pytest.mark.parametrize("prefix", ["Re: ", "AW: ", "RE[2]: ", "Fwd: ", "WG: AW: "])
+def test_a_reply_subject_counts_like_quoted_text(prefix: str) -> None:
+    """The subject of a reply repeats the thread's: a new PO in the reply's own body is the
+    message's PO, not a disagreement with the old one; alone, the subject's PO still counts."""
+    from inbox_watcher.model import PoRecord, PoTable, Status
+    from inbox_watcher.triage import judge
+
+    table = PoTable()
+    for number in ("2023-00125-WS", "2023-00126-WS"):
+        table[number] = PoRecord(number, "westside")
+    pos = {"westside": table}
+    subject = f"{prefix}PO 2023-00125-WS"
+    newer = extract_email(
+        mail(subject=subject, body="Follow-up order: PO 2023-00126-WS"), CUSTOMERS
+    )
+    out = judge(newer, pos)
+    assert (out.status, out.po_numbers) == (Status.LINKED, ("2023-00126-WS",))
+    assert not any("disagree" in r for r in out.reasons)
+    alone = judge(extract_email(mail(subject=subject, body="Thanks, shipped."), CUSTOMERS), pos)
+    assert (alone.status, alone.po_numbers) == (Status.LINKED, ("2023-00125-WS",))
+    fresh = judge(
+        extract_email(mail(subject="PO 2023-00125-WS", body="PO 2023-00126-WS"), CUSTOMERS), pos
+    )
+    assert fresh.status is Status.AMBIGUOUS  # no reply prefix: the parts do disagree
