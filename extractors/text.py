@@ -42,6 +42,7 @@ _DECOY_WORDS = r"""(?<![\w])(?:
       | zip|postcode|post\s+code|plz
       | customer\s+(?:no|number|id|\#)|kundennummer|kunden-?nr|client\s+(?:no|number|id)
       | quote|quotation|angebot|case|ticket|rma|serial|s/n|sku|part|article|artikel|item
+      | art\.?[\s-]*(?:nr|no)|catalog(?:ue)?|cat\.?\s*no|material(?:nummer|nr)?|mat\.?-?nr
       | our\s+ref(?:erence)?|sales\s+order|order\s+confirmation|confirmation
       | p\.?\s*o\.?[\s-]*box|postfach
       | date|datum|due

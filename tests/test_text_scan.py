@@ -615,3 +615,13 @@ def test_a_label_glued_to_a_well_formed_number(text: str) -> None:
     value read after the label is still the whole, well-formed number."""
     found, _ = scan(text, SAP)
     assert [(c.normalized, c.valid, c.labelled) for c in found] == [("4500123456", True, True)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Art. no. 2021-450-SS", "Art.-Nr. 2021-450-SS", "catalogue no. 2021-450-SS",
+     "Materialnummer 2021-450-SS", "Cat. No 2021-450-SS"],
+)  # fmt: skip
+def test_article_and_catalogue_numbers_are_decoys(text: str) -> None:
+    found, _ = scan(text)
+    assert found == []
