@@ -1,6 +1,7 @@
 """A benchmark mailbox of N generated messages: built once, cached, loaded into Dovecot in seconds.
 
-``build(n, seed)`` writes ``bench/out/mix-<n>-s<seed>/``:
+``build(n, seed)`` writes ``bench/out/mix-<n>-s<seed>-<stamp>/`` (the stamp: a hash of the
+generators and the example customers, so that a mailbox made by other code is made again):
 
 - ``cur/``: one Maildir file per message (``tests.mailgen.mailbox_mix``: ~70 % text/HTML mail of
   5-20 KB, ~30 % with a 1-3 page PDF invoice), named so that Dovecot gives UIDs in order;
@@ -17,6 +18,7 @@ Maildir and runs ``doveadm force-resync``: ~1 s for 10,000 messages, against ~2 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -66,8 +68,18 @@ def _name(index: int, size: int) -> str:
     return f"{1_700_000_000 + index:010d}.M{index:07d}P1.bench,S={size},W={size}:2,"
 
 
+def _generator_stamp() -> str:
+    """A short hash of what generates the mailbox (the generators and the example customers):
+    a cached mailbox made by other code is made again."""
+    repo = Path(__file__).resolve().parent.parent
+    parts = [repo / "tests" / "mailgen.py", repo / "tests" / "pdfgen.py"]
+    parts += sorted((repo / "config" / "customers").glob("*.toml"))
+    digest = hashlib.sha256(b"".join(path.read_bytes() for path in parts))
+    return digest.hexdigest()[:8]
+
+
 def build(n: int, seed: int, *, quiet: bool = False) -> Built:
-    root = OUT / f"mix-{n}-s{seed}"
+    root = OUT / f"mix-{n}-s{seed}-{_generator_stamp()}"
     if (root / _DONE).exists():
         meta = json.loads((root / _DONE).read_text())
         return Built(root, int(meta["count"]), int(meta["bytes"]))

@@ -52,15 +52,18 @@ def judge(
         cust = routed or c.customer
         return c.valid and cust is not None and c.normalized in pos.get(cust, {})
 
-    # A sender no customer's globs match (a web shop, a carrier, a colleague forwarding): its
-    # order numbers are its own unless they are our known POs, so only those count; a labelled
-    # value that fits no format counts only when it is near a known PO (a typo of ours).
+    # A sender no customer's globs match (a web shop, a carrier, a colleague forwarding): a
+    # number it writes without a PO label is its own unless it is a known PO of ours (a booking
+    # reference that happens to fit a format); a labelled value that fits no format counts only
+    # when it is near a known PO (a typo of ours).
     stranger = extraction.routed_by != "sender"
 
     def counts(c: Candidate) -> bool:
-        """Weak evidence (``Candidate.weak``), and any number from a stranger, counts only when
-        it is a known PO: it is never flagged as unknown."""
-        return is_known(c) if stranger else not c.weak or is_known(c)
+        """Weak evidence (``Candidate.weak``), and a stranger's unlabelled number, counts only
+        when it is a known PO: it is never flagged as unknown."""
+        if stranger and not c.labelled:
+            return is_known(c)
+        return not c.weak or is_known(c)
 
     judged = tuple(JudgedCandidate(c, is_known(c)) for c in cands)
     own_valid = [c for c in cands if c.valid and not c.quoted and counts(c)]

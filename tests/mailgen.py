@@ -189,7 +189,7 @@ class AcmeScheme(Scheme):
     """``ACME-123456``: six digits, often written with "ACME-PO-" or after a "PO" label alone."""
 
     company = "Acme Corporation"
-    labels = (*Scheme.labels, "Customer PO:", "Order:", "Order #")
+    labels = (*Scheme.labels, "Customer PO:", "Order No.:", "Order Number")  # as acme.toml
 
     def new(self, rng: random.Random) -> str:
         return f"ACME-{rng.randint(100000, 999999)}"
@@ -1296,6 +1296,9 @@ def _order_lines(g: _Gen, c: _Customer, mention: str) -> list[str]:
     )
 
 
+_REPLY_PREFIX = regex.compile(r"^(?:(?:AW|WG|Re|Fwd|FW):\s*)+")
+
+
 def _subject_with(g: _Gen, c: _Customer, written: str) -> str:
     rng = g.rng
     if c.scheme.lang == "de":
@@ -1701,7 +1704,9 @@ def s_ambiguous(g: _Gen, c: _Customer) -> Scenario:
     ma, sa = _mention(g, c, a)
     if g.rng.random() < 0.5:
         wb = _written(g, c, b, labelled=True)
-        d.subject = _subject_with(g, c, wb.text)
+        # Not a reply's subject: "AW: Bestellung X" repeats an earlier PO, which the message's
+        # own body may replace; a fresh subject and a body naming two POs do disagree.
+        d.subject = _REPLY_PREFIX.sub("", _subject_with(g, c, wb.text))
         d.blocks = [_p(_greeting(g, d.lang)), _p(*_order_lines(g, c, ma))]
         how = f"subject+body:{sa}"
     else:
