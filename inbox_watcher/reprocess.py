@@ -112,9 +112,13 @@ def reprocess_command(config: Config, *, status: Status | None, customer: str | 
         m = ch.message
         pos = f" -> {', '.join(ch.outcome.po_numbers)}" if ch.outcome.po_numbers else ""
         how = "" if ch.refetched else " (from stored candidates)"
-        print(
-            f"message {m.id} ({m.key.folder} UID {m.key.uid}, {m.subject[:50]!r}): "
-            f"{m.status.value} -> {ch.outcome.status.value}{pos}{how}"
-        )
+        if ch.outcome.status is m.status and ch.outcome.po_numbers == m.po_numbers:
+            # Still the same verdict: what changed is the reasons (or the candidates behind them).
+            new = [r for r in ch.outcome.reasons if r not in m.reasons]
+            said = f"now also: {new[0][:120]}" if new else "reasons changed"
+            change = f"still {m.status.value}; {said}"
+        else:
+            change = f"{m.status.value} -> {ch.outcome.status.value}{pos}"
+        print(f"message {m.id} ({m.key.folder} UID {m.key.uid}, {m.subject[:50]!r}): {change}{how}")
     print(f"{len(changes)} message(s) changed")
     return 0

@@ -549,6 +549,21 @@ def test_reprocess_refetches_and_rejudges_after_a_pattern_change(
     assert "0 message(s) changed" in out.decode()
 
 
+def test_reprocess_says_what_changed_when_the_verdict_stays(
+    dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path
+) -> None:
+    cfg = write_config(tmp_path, imap_user)
+    dovecot.append(imap_user.username, "INBOX", [make_mail("typo", "our PO 2024-008I5-MT")])
+    poll(cfg)  # no PO records yet: malformed, and nothing to suggest
+    assert by_subject(tmp_path)["typo"].status is Status.MALFORMED
+    seed_pos(tmp_path)
+    proc = _cli(cfg, "reprocess", "--status", "malformed")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err.decode()
+    assert "still malformed; now also: Did you mean PO 2024-00815-MT?" in out.decode()
+    assert "malformed -> malformed" not in out.decode()
+
+
 def test_mailbox_actions_flag_linked_and_move_flagged(
     dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path
 ) -> None:
