@@ -32,8 +32,14 @@ def digest_command(config: Config, *, send: bool, html: Path | None) -> int:
                 return EXIT_FAILED
             return EXIT_OK if result.ok else EXIT_FAILED
         digest = build_digest(config, store, now=now)
+        sent_today = store.digest_sent_on(digest.local_date.isoformat())
     finally:
         store.close()
+    if sent_today:
+        print(
+            f"(the digest for {digest.local_date.isoformat()} was already sent; below is what "
+            "tomorrow's would hold so far: flags not in a digest yet)\n"
+        )
     print(f"To: {', '.join(config.digest.to)}")
     print(f"Subject: {subject_line(config, digest)}")
     print()

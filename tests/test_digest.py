@@ -437,6 +437,9 @@ def test_dry_run_prints_the_text_marks_nothing_and_writes_html(
     assert main(["--config", str(path), "digest", "--send"]) == 0
     assert "already sent" in capsys.readouterr().out
     assert len(smtp_sink.messages) == 1
+    assert "already sent" not in out  # the first dry run: nothing was sent yet
+    assert main(["--config", str(path), "digest"]) == 0  # a dry run after sending says so
+    assert "(the digest for 20" in capsys.readouterr().out
 
 
 def test_reviewed_flags_leave_the_digest(config: Config, store: Store) -> None:
