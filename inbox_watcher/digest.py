@@ -171,7 +171,10 @@ def local_date(config: Config, now: dt.datetime) -> dt.date:
 def build_digest(config: Config, store: Store, *, now: dt.datetime) -> Digest:
     flags = store.undigested_flags()
     listed, held_back = flags[:MAX_LISTED], max(0, len(flags) - MAX_LISTED)
-    events = store.feed_events(now - FEED_WINDOW)
+    watched = set(config.imap.folders)  # a folder taken out of the configuration is not news
+    events = [
+        e for e in store.feed_events(now - FEED_WINDOW) if not e.folder or e.folder in watched
+    ]
     failing = []
     for folder in config.imap.folders:
         state = store.folder_state(config.imap.account, folder)

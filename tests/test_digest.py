@@ -367,6 +367,13 @@ def test_feed_health_lists_failures_and_silent_customers(
         detail="old trouble",
         at=now - dt.timedelta(days=3),
     )
+    store.add_feed_event(
+        "folder_failed",
+        account=ACCOUNT,
+        folder="Old-Orders",  # taken out of the configuration since
+        detail="gone for good",
+        at=now - dt.timedelta(hours=1),
+    )
     clock.now = now - dt.timedelta(minutes=5)
     store.note_poll(ACCOUNT, "Orders", ok=False, error="SELECT failed: no such folder")
 
@@ -377,6 +384,7 @@ def test_feed_health_lists_failures_and_silent_customers(
     assert 'Folder "INBOX": could not log in to the mailbox (2 times in the last day' in health
     assert "LOGIN failed: wrong password" in health
     assert "old trouble" not in health  # older than a day
+    assert "gone for good" not in health  # a folder no longer watched
     assert 'Folder "Orders" is failing right now: SELECT failed: no such folder' in health
     assert "Acme Corporation: no mail for 20 days (the last arrived on 2024-05-01)." in health
     assert "Nordwind Handel GmbH: no mail from this customer has been received yet." in health
