@@ -588,7 +588,11 @@ class DatabaseConfig(_HasPassword):
             return url
         path = Path(os.path.abspath(_base_dir(info) / Path(file).expanduser()))
         if not path.parent.is_dir():
-            raise ValueError(f"the folder {path.parent} for the database does not exist")
+            hint = ""
+            top = file.split("/", 1)[0]
+            if "/" in file and top and Path("/", top).is_dir():  # "var/lib/...": /var exists
+                hint = f" (an absolute path takes four slashes: sqlite:////{file})"
+            raise ValueError(f"the folder {path.parent} for the database does not exist{hint}")
         return f"{m[1]}{m[2] or ''}:///{path.as_posix()}{sep}{query}"
 
     def __repr_args__(self) -> typing.Iterator[tuple[str | None, Any]]:

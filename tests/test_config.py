@@ -493,6 +493,16 @@ def test_sqlite_folder_must_exist(tmp_path: Path) -> None:
     assert message == f"the folder {tmp_path / 'nowhere'} for the database does not exist"
 
 
+def test_an_absolute_path_written_with_three_slashes_gets_a_hint(tmp_path: Path) -> None:
+    """ "sqlite:///var/lib/po-watcher/po.db" is relative to the config's folder; the admin meant
+    /var/lib/...: the message says how to write that."""
+    path = tree(tmp_path, BASE.replace("sqlite:///state/po.db", "sqlite:///tmp/po-watcher/po.db"))
+    message = only(problems_of(path), "database.url").message
+    assert message.endswith(
+        " (an absolute path takes four slashes: sqlite:////tmp/po-watcher/po.db)"
+    )
+
+
 def test_database_password_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PO_WATCHER_TEST_DB", "p@ss word")
     text = BASE.replace(
