@@ -110,6 +110,9 @@ _WHITESPACE = regex.compile(r"\s")
 _SPACES = regex.compile(r"\s+")
 _GROUP_BEFORE = regex.compile(r"[\d)+][ \-./]?$")
 _GROUP_AFTER = regex.compile(r"[ \-./]?\d")
+_LONG_NUMBER = 8  # digits from which a number followed by "/10" or "-10" is a PO and its line
+_ITEM_SUFFIX = regex.compile(r"[/-]\d{1,6}(?![\d./-])")
+_WITH_ITEM = regex.compile(rf"(\d{{{_LONG_NUMBER},}})[/-]\d{{1,6}}")
 _INSIDE_ADDRESS = regex.compile(r"[@]|://|www\.", regex.IGNORECASE)
 
 
@@ -237,13 +240,18 @@ def scan_text(
 
 
 def _valid_alone(raw: str, rules: CustomerRules, timeout: float) -> str | None:
-    """The canonical number when ``raw`` on its own is a whole, well-formed number."""
-    try:
-        m = rules.pattern.fullmatch(raw, timeout=timeout)
-    except TimeoutError:
-        return None
-    number = rules.normalize(m) if m is not None else None
-    return number if number is not None and rules.is_valid(number) else None
+    """The canonical number when ``raw`` on its own is a whole, well-formed number, or is one
+    with an item suffix ("4500998877-10": the PO and its line, as SAP writes it)."""
+    item = _WITH_ITEM.fullmatch(raw)
+    for whole in (raw, item[1]) if item else (raw,):
+        try:
+            m = rules.pattern.fullmatch(whole, timeout=timeout)
+        except TimeoutError:
+            return None
+        number = rules.normalize(m) if m is not None else None
+        if number is not None and rules.is_valid(number):
+            return number
+    return None
 
 
 @functools.lru_cache(maxsize=16)
@@ -418,8 +426,13 @@ def _in_digit_group(text: str, start: int, end: int) -> bool:
     if not text[start:end].isdigit():
         return False
     before = text[max(0, start - 3) : start]
-    after = text[end : end + 2]
-    return bool(_GROUP_BEFORE.search(before)) or bool(_GROUP_AFTER.match(after))
+    if _GROUP_BEFORE.search(before):
+        return True
+    # "4500123456/00010", "4500123456-10": a long number with an item or line suffix (SAP
+    # writes a PO's line so) is the number, not a group of a phone number.
+    if end - start >= _LONG_NUMBER and _ITEM_SUFFIX.match(text, end):
+        return False
+    return bool(_GROUP_AFTER.match(text, end, end + 2))
 
 
 def _inside_address(text: str, start: int, end: int) -> bool:

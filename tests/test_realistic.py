@@ -42,15 +42,6 @@ DISAGREE: dict[tuple[str, str], str] = {
         "the reviewer's own customer lists 'Your order' as a label, and the supplier's 'Your "
         "Order No. 30045566' fits its format: a configuration ambiguity, flagged unknown"
     ),
-    ("false-positives", "H05.eml"): (
-        "SAP item notation '4500123456/00010' without a label: an all-digit match followed by "
-        "'/digits' is read as part of a digit group (a phone or account number) and dropped"
-    ),
-    ("false-positives", "P06.eml"): "SAP item notation '4500123456/10', as H05",
-    ("false-positives", "H06.eml"): (
-        "'PO 4500998877-10': the customer's pattern forbids a hyphen after the number, so the "
-        "labelled value is malformed (the did-you-mean names the right PO)"
-    ),
     ("false-positives", "P17.eml"): (
         "'PO 12 is the line we discussed': a labelled two-digit value is flagged malformed; the "
         "reviewer would accept that"

@@ -625,3 +625,26 @@ def test_a_label_glued_to_a_well_formed_number(text: str) -> None:
 def test_article_and_catalogue_numbers_are_decoys(text: str) -> None:
     found, _ = scan(text)
     assert found == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a PO with its item (line), as SAP writes it: unlabelled it is weak evidence (it counts
+        # as a known PO), labelled it is the PO
+        ("please confirm 4500123456/10 today", [("4500123456", True, False)]),
+        ("Bestellung 4500123456/00010 vom 12.03.", [("4500123456", True, False)]),
+        ("PO 4500998877-10", [("4500998877", True, True)]),
+        ("PO 4500998877/10", [("4500998877", True, True)]),
+        # still a phone or account number's groups
+        ("Tel 0201/4500123456", []),
+        ("IBAN 4500123456 7890", []),
+        # a short number with a suffix is not a PO and its line
+        ("PO 450099887-10", [("450099887-10", False, True)]),
+    ],
+)
+def test_a_long_number_with_an_item_suffix(
+    text: str, expected: list[tuple[str, bool, bool]]
+) -> None:
+    found, _ = scan(text, SAP)
+    assert [(c.normalized, c.valid, c.labelled) for c in found] == expected
