@@ -3,7 +3,8 @@
 APScheduler 3 runs the poll every ``poll_every`` (one at a time, missed runs coalesced) and the
 digest daily at ``digest_at`` in the configured time zone; a digest that fails is retried every
 ``DIGEST_RETRY`` until it goes out, and a digest whose time passed today while the daemon was down
-goes out right after the first poll (so it includes the mail that came in meanwhile). The store
+goes out right after the first poll (so it includes the mail that came in meanwhile), unless the
+database was first written after today's digest time (a new install). The store
 decides "once per local date", so restarts and clock jumps cannot send two.
 
 Signals: SIGTERM/SIGINT set the stop flag: the poll in hand finishes its batch, commits and the
@@ -137,7 +138,8 @@ class Service:
 
     def catch_up_digest(self) -> None:
         """When today's digest time has passed and no digest went out today (the daemon was
-        down, or ``digest_at`` moved earlier on reload), send it now on the scheduler's thread."""
+        down, or ``digest_at`` moved earlier on reload), send it now on the scheduler's thread.
+        Not when this database was first written after today's digest time (a new install)."""
         tz = self.config.schedule.tzinfo
         now = dt.datetime.now(tz)
         at = self.config.schedule.digest_at
@@ -148,8 +150,20 @@ class Service:
             if self.store.digest_sent_on(day):
                 log.info("today's digest was already sent", extra={"date": day})
                 return
+            since = self.store.watching_since()
         except StoreUnavailable as exc:  # the digest job asks the store again, and retries
             log.warning("cannot tell whether today's digest was sent", extra={"error": str(exc)})
+            since = None
+        due = now.replace(hour=at.hour, minute=at.minute, second=0, microsecond=0)
+        if since is not None and since >= due:
+            # A new install (or a new database) was not watching at today's digest time: nothing
+            # was missed, and a digest minutes after the first poll of a backlog surprises.
+            log.info(
+                "watching since after today's digest time: the first digest goes out at the next "
+                "digest_at ('po-watcher digest' sends one now)",
+                extra={"since": since.isoformat(), "digest_at": at.strftime("%H:%M")},
+            )
+            return
         log.info("the digest time has passed today: sending it now", extra={"date": day})
         self.scheduler.add_job(self.digest_job, id=CATCH_UP_JOB, replace_existing=True)
 

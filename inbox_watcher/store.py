@@ -898,6 +898,17 @@ class Store:
             )
             return s.exec(query).first() is not None
 
+    def watching_since(self) -> dt.datetime | None:
+        """When this store recorded its first message or digest run (None: neither yet): how
+        long po-watcher has been in service on this database."""
+        with self._read() as s:
+            firsts = (
+                s.exec(select(func.min(MessageRow.created_at))).one(),
+                s.exec(select(func.min(DigestRunRow.created_at))).one(),
+            )
+        found = [first for first in firsts if first is not None]
+        return min(found) if found else None
+
     def mark_digested(self, message_db_ids: Sequence[int], local_date: str, run_id: int) -> int:
         """Mark messages as reported by a digest (only those not reported before); returns the
         number marked."""

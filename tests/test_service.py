@@ -492,6 +492,10 @@ def test_digest_overdue_at_start_is_sent_once(
     text = text.replace('timezone = "UTC"', f'timezone = "{zone}"')
     cfg.write_text(text, encoding="utf-8")
     config = load_config(cfg)
+    # In service since yesterday (its digest run then was left pending): today's was missed.
+    yesterday = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    with Store.open(config.database.url, clock=lambda: yesterday) as store:
+        assert store.start_digest(local_date(config, yesterday).isoformat()) is not None
     dovecot.append(imap_user.username, "INBOX", [make_mail("flag me", "no number at all")])
 
     d = daemons(cfg, "--log-level", "INFO")
@@ -506,3 +510,33 @@ def test_digest_overdue_at_start_is_sent_once(
     assert len(smtp_sink.messages) == 1
     with Store.open(config.database.url) as store:
         assert store.digest_sent_on(local_date(config, dt.datetime.now(dt.UTC)).isoformat())
+
+
+def test_new_install_after_digest_time_waits_for_the_next_digest(
+    dovecot: Dovecot,
+    imap_user: ImapUser,
+    tmp_path: Path,
+    smtp_sink: SmtpSink,
+    daemons: Callable[..., Daemon],
+) -> None:
+    """A first start after today's digest time missed nothing: no digest minutes after the
+    first poll of a backlog; the log says when the first one goes out."""
+    from zoneinfo import ZoneInfo
+
+    zone = _zone_at_midday()
+    cfg = write_config(tmp_path, imap_user, smtp_port=smtp_sink.port, extra=WORKERS)
+    a_minute_ago = (dt.datetime.now(ZoneInfo(zone)) - dt.timedelta(minutes=1)).strftime("%H:%M")
+    text = cfg.read_text(encoding="utf-8")
+    text = text.replace('digest_at = "07:00"', f'digest_at = "{a_minute_ago}"')
+    text = text.replace('timezone = "UTC"', f'timezone = "{zone}"')
+    cfg.write_text(text, encoding="utf-8")
+    config = load_config(cfg)
+    dovecot.append(imap_user.username, "INBOX", [make_mail("flag me", "no number at all")])
+
+    d = daemons(cfg, "--log-level", "INFO")
+    d.wait_for_log("the first digest goes out at the next digest_at")
+    assert d.stop() == 0
+    assert smtp_sink.messages == []
+    with Store.open(config.database.url) as store:
+        assert [m.subject for m in store.undigested_flags()] == ["flag me"]
+        assert not store.digest_sent_on(local_date(config, dt.datetime.now(dt.UTC)).isoformat())
