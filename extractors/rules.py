@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import functools
 import string
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -74,21 +75,61 @@ def format_fields(fmt: str) -> list[str]:
     return names
 
 
+def _accent_folds() -> dict[str, str]:
+    """Latin letters with an accent, and the few without a decomposition (dotless i, l with
+    stroke, d with stroke, o with stroke), mapped to their base letter: labels are matched
+    without their accents, as people type them."""
+    folds = {"\u0131": "i", "\u0142": "l", "\u0141": "L", "\u0111": "d", "\u0110": "D"}
+    folds.update({"\u00f8": "o", "\u00d8": "O"})
+    for code in range(0xC0, 0x250):  # Latin-1 Supplement, Latin Extended-A and -B
+        ch = chr(code)
+        base = unicodedata.normalize("NFD", ch)[0]
+        if base != ch and base.isascii() and base.isalpha():
+            folds[ch] = base
+    return folds
+
+
+_ACCENT_FOLDS = _accent_folds()
+# For each lower-case base letter, every letter that folds to it (both cases): a label's "s"
+# matches "ş" and "Š", its "ş" matches "s".
+_ACCENT_VARIANTS: dict[str, str] = {}
+for _accented, _base in _ACCENT_FOLDS.items():
+    _ACCENT_VARIANTS[_base.lower()] = _ACCENT_VARIANTS.get(_base.lower(), "") + _accented
+_NON_ASCII = regex.compile(r"[^\x00-\x7f]")
+
+
+def fold_accents(text: str) -> str:
+    """``text`` with accented Latin letters as their base letters, one character for one."""
+    if text.isascii():
+        return text
+    for ch in set(_NON_ASCII.findall(text)):
+        base = _ACCENT_FOLDS.get(ch)
+        if base is not None:
+            text = text.replace(ch, base)
+    return text
+
+
 def label_regex(labels: Sequence[str], *, lowered: bool = False) -> str:
     """A regex source that finds any of the labels, with optional "No."/"Number"/"#" after it.
 
     Dots in a label are optional and may be followed by spaces ("P.O." matches "PO", "P. O.");
-    spaces match any run of whitespace; "P.O. Box" is never a label. ``lowered``: the same in
-    lower case, to be matched case-sensitively on lower-cased text (see ``lowered_text``).
+    spaces match any run of whitespace; "P.O. Box" is never a label; accents do not count
+    ("Siparis no" matches "Sipariş No"). ``lowered``: the same without accents in lower case, to
+    be matched case-sensitively on such text (see ``label_text``).
     """
     alternatives = []
-    for label in sorted({lab.strip() for lab in labels if lab.strip()}, key=len, reverse=True):
+    written = {lab.strip() for lab in labels if lab.strip()}
+    if lowered:
+        written = {fold_accents(lab).lower() for lab in written}
+    for label in sorted(written, key=len, reverse=True):
         parts = []
-        for ch in label.lower() if lowered else label:
+        for ch in label:
             if ch == ".":
                 parts.append(r"\.?\s*")
             elif ch.isspace():
                 parts.append(r"\s+")
+            elif not lowered and (base := _ACCENT_FOLDS.get(ch, ch).lower()) in _ACCENT_VARIANTS:
+                parts.append(f"[{base}{_ACCENT_VARIANTS[base]}]")
             else:
                 parts.append(regex.escape(ch))
         alternatives.append("".join(parts))
@@ -99,7 +140,8 @@ def label_regex(labels: Sequence[str], *, lowered: bool = False) -> str:
     # the regex engine skip ahead faster (~30 % of the label search).
     starts_word = all(regex.match(r"\w", lab.strip()) for lab in labels if lab.strip())
     head = r"\b" if alternatives and starts_word else r"(?<![\w])"
-    return rf"{head}(?:{body})(?![^\W\d_])(?![\s.\-]*{box}\b)(?:\s*(?:{words})(?![\w]))?"
+    # Not before a letter (the ordinal sign of "nº" is no letter here).
+    return rf"{head}(?:{body})(?![^\W\d_ºª])(?![\s.\-]*{box}\b)(?:\s*(?:{words})(?![\w]))?"
 
 
 @functools.lru_cache(maxsize=16)
@@ -115,13 +157,25 @@ def lowered_text(text: str) -> str | None:
     return low
 
 
+@functools.lru_cache(maxsize=16)
+def label_text(text: str) -> str | None:
+    """``lowered_text`` without accents (one character for one, so offsets stay), or None: what
+    a ``lowered`` label pattern reads. Cached like ``lowered_text``."""
+    low = lowered_text(text)
+    return None if low is None else fold_accents(low)
+
+
 @functools.lru_cache(maxsize=64)
 def _label_patterns(
     labels: tuple[str, ...],
 ) -> tuple[regex.Pattern[str], regex.Pattern[str] | None]:
-    """The labels' pattern, and its lower-case twin when every label is ASCII (else None)."""
+    """The labels' pattern, and its lower-case twin when every label without its accents is
+    ASCII or caseless (Chinese, Japanese), else None."""
     label_re = regex.compile(label_regex(labels), regex.IGNORECASE)
-    if not all(label.isascii() for label in labels):
+    caseless = (
+        ch.isascii() or ch.lower() == ch.upper() == ch for ch in fold_accents("".join(labels))
+    )
+    if not all(caseless):
         return label_re, None
     return label_re, regex.compile(label_regex(labels, lowered=True))
 
@@ -132,7 +186,7 @@ def find_labels(labels: tuple[str, ...], text: str, timeout: float) -> tuple[tup
     message that no sender glob routes is read by every customer, and most customers share
     their label list (the default one), so the search runs once per list, not per customer."""
     label_re, lower_re = _label_patterns(labels)
-    low = lowered_text(text) if lower_re is not None else None
+    low = label_text(text) if lower_re is not None else None
     if lower_re is not None and low is not None:
         found = lower_re.finditer(low, timeout=timeout)
     else:

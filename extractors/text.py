@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import unicodedata
 from collections.abc import Iterable
 
 import regex
@@ -35,14 +36,20 @@ _DECOY_WORDS = r"""(?<![\w])(?:
       | tracking|track|awb|waybill|consignment|shipment|delivery\s+note|lieferschein(?:nummer|nr)?
       | sendungs(?:nummer|nr)|paketnummer|auftragsbest[äa]tigung
       | phone|tel|telephone|telefon|fax|mobile|mob|cell|call
-      | iban|bic|swift|account|acct|a/c|sort\s+code|routing|bank
+      | iban|bic|swift|account|acct|a/c|sort\s+code|routing|bank|bankleitzahl|blz
+      | konto(?:nummer|-?nr)?|kto\.?-?nr|rekening(?:nummer)?|compte|conto|cuenta
       | vat|ust-?id(?:nr)?|tax\s*id|tax|ein|duns|reg(?:istration)?|steuer-?nr|st\.-?nr
       | hrb|hra|handelsregister|amtsgericht
       | company\s+(?:no|number|reg)|registered\s+(?:no|number|in)
       | zip|postcode|post\s+code|plz
       | customer\s+(?:no|number|id|\#)|kundennummer|kunden-?nr|client\s+(?:no|number|id)
+      | (?:n[°º]|no|num[eé]ro|code)\.?\s*(?:de\s+)?client|klantnummer|klant-?nr
+      | debitor(?:en)?(?:nummer|-?nr)?|debiteur(?:nummer)?
+      | (?:numero|codice|c[oó]digo)\s+(?:de\s+)?cliente
       | quote|quotation|angebot|case|ticket|rma|serial|s/n|sku|part|article|artikel|item
       | art\.?[\s-]*(?:nr|no)|catalog(?:ue)?|cat\.?\s*no|material(?:nummer|nr)?|mat\.?-?nr
+      | confirmation\s+de\s+commande|conferma\s+(?:d['\u2019]\s*|dell['\u2019]\s*)?ordine
+      | confirmaci[oó]n\s+de(?:l)?\s+pedido|orderbevestiging|bevestiging\s+van\s+(?:de\s+)?order
       | our\s+ref(?:erence)?|sales\s+order|order\s+confirmation|confirmation
       | p\.?\s*o\.?[\s-]*box|postfach
       | date|datum|due
@@ -52,7 +59,7 @@ _DECOY_REACH = 40  # characters before a match (or around a label) searched for 
 # What may stand between a label and its value: separators and "No."/"#" words.
 # "Our PO is 45099999", "Bestellnummer lautet 4500123456": a verb may stand there too.
 _GAP = regex.compile(
-    r"[\s:#.\-=(\[]*(?:(?:no|nr|num|number|nummer|num[eé]ro|n[°º]|reference|ref|id)\.?[\s:#.\-=]*)?"
+    r"[\s:#.\-=(\[|°º]*(?:(?:no|nr|num|number|nummer|num[eé]ro|n[°º]|reference|ref|id)\.?[\s:#.\-=|]*)?"
     r"(?:(?P<verb>is|was|ist|war|lautet|est)\b[\s:#]*)?",
     regex.IGNORECASE,
 )
@@ -100,16 +107,35 @@ _DATE_LIKE = regex.compile(
     r"^(?:\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{1,2}\.?\s*[A-Za-z]{3,9}\.?\s*\d{2,4})$"
 )
 # Typographic dashes and spaces inside a number ("L\u20132400871", "2023\u00a000125 WS"), as Word,
-# Outlook and HTML editors write them, are read as "-" and " ": one character for one, so
-# offsets stay. Not the em dash, which is prose punctuation.
-_PLAIN = tuple((ch, "-") for ch in "\u2010\u2011\u2012\u2013\u2212\ufe63\uff0d") + tuple(
-    (ch, " ") for ch in "\u00a0\u2007\u2009\u202f"
+# Outlook and HTML editors write them, are read as "-" and " ". Not the em dash, which is prose
+# punctuation. (Offsets below are offsets in the text so read.)
+_PLAIN = {ch: "-" for ch in "\u2010\u2011\u2012\u2013\u2212\ufe63"} | {
+    ch: " "
+    for ch in "\u00a0\u2007\u2009\u202f\u3000"  # the last: the ideographic space
+}
+# Also read as ASCII: full-width forms (digits, letters and the colon, as Japanese and Chinese
+# mail writes them) and digits of other scripts (Arabic-Indic, Devanagari ...). Removed:
+# invisible marks (left-to-right and right-to-left marks, zero-width spaces and joiners, the
+# soft hyphen, bidi embeddings and isolates, a stray byte-order mark).
+_INVISIBLE = frozenset(
+    "\u00ad\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+    "\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\ufeff"
 )
-_WRAPPED_AFTER_HYPHEN = regex.compile(r"(?<=[A-Za-z0-9])-\r?\n[ \t]*(?=\d)")
+_NON_ASCII = regex.compile(r"[^\x00-\x7f]")  # ~4 ns a character, where a set of ranges takes 30
+_WRAPS = ("-\n", "-\r\n", "/\n", "/\r\n")  # quick test before _WRAPPED_AFTER_HYPHEN
+_WRAPPED_AFTER_HYPHEN = regex.compile(r"(?<=[A-Za-z0-9])[-/]\r?\n[ \t]*(?=\d)")
 _WHITESPACE = regex.compile(r"\s")
 _SPACES = regex.compile(r"\s+")
 _GROUP_BEFORE = regex.compile(r"[\d)+][ \-./]?$")
 _GROUP_AFTER = regex.compile(r"[ \-./]?\d")
+# A date or an amount ("28/02/2025", "2025-03-01", "7.744,00", "-1,234.50"): beside one, a number
+# is a table cell, not a phone number's group.
+_CELL = regex.compile(
+    r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|[-+]?(?:\d{1,3}(?:[.,'\u2019]\d{3})+|\d+)[.,]\d{2}"
+)
+_CELL_REACH = 24  # characters of the token beside a number
+_TOKEN_BEFORE = regex.compile(r"\S+$")
+_TOKEN_AFTER = regex.compile(r"\S+")
 _LONG_NUMBER = 8  # digits from which a number followed by "/10" or "-10" is a PO and its line
 _ITEM_SUFFIX = regex.compile(r"[/-]\d{1,6}(?![\d./-])")
 _WITH_ITEM = regex.compile(rf"(\d{{{_LONG_NUMBER},}})[/-]\d{{1,6}}")
@@ -139,7 +165,7 @@ def scan_text(
             )
         )
         text = text[:MAX_TEXT_CHARS]
-    if not text.isascii() or "-\n" in text or "-\r\n" in text:
+    if not text.isascii() or any(wrap in text for wrap in _WRAPS):
         text = _plain(text)
     labels: list[tuple[int, int]] = []
     label_count = 0
@@ -287,17 +313,40 @@ def _attempt_after(text: str, label_end: int) -> tuple[int, int] | None:
 
 @functools.lru_cache(maxsize=16)
 def _plain(text: str) -> str:
-    """``text`` with typographic dashes and spaces as ASCII ones (str.replace: ~1 ns a character
-    for all of them, where str.translate takes ~50), and a number broken after a hyphen at the
-    end of a line joined again ("4100-" / "330022": mail wrapped at 72 characters, a narrow PDF
-    cell). Cached: the same text is read once per customer, and the same string object keeps its
-    hash for the caches after this one."""
+    """``text`` with typographic dashes and spaces as ASCII ones, full-width forms and other
+    scripts' digits as ASCII, invisible marks removed (str.replace: ~1 ns a character for each,
+    where str.translate takes ~50), and a number broken after a hyphen or slash at the end of a
+    line joined again ("4100-" / "330022", "PO/2024/" / "0153": mail wrapped at 72 characters, a
+    narrow PDF cell). Cached: the same text is read once per customer, and the same string
+    object keeps its hash for the caches after this one."""
     if not text.isascii():
-        for odd, plain in _PLAIN:
-            text = text.replace(odd, plain)
+        for odd in set(_NON_ASCII.findall(text)):
+            plain = _folded(odd)
+            if plain is not None:
+                text = text.replace(odd, plain)
     if _WRAPPED_AFTER_HYPHEN.search(text):  # ~1.5 ns a character
-        text = _WRAPPED_AFTER_HYPHEN.sub("-", text)
+        text = _WRAPPED_AFTER_HYPHEN.sub(_joined, text)
     return text
+
+
+def _folded(ch: str) -> str | None:
+    """What a non-ASCII character is read as (None: itself): a dash or space for the
+    typographic ones, the full-width form's ASCII twin, the digit's value, nothing for an
+    invisible mark."""
+    plain = _PLAIN.get(ch)
+    if plain is not None:
+        return plain
+    code = ord(ch)
+    if 0xFF01 <= code <= 0xFF5E:
+        return chr(code - 0xFEE0)
+    if ch in _INVISIBLE:
+        return ""
+    digit = unicodedata.decimal(ch, None)
+    return None if digit is None else str(digit)
+
+
+def _joined(m: regex.Match[str]) -> str:
+    return m.group(0)[0]  # the hyphen or slash, without the line break
 
 
 def _overlaps(spans: list[tuple[int, int]], start: int, end: int) -> bool:
@@ -426,13 +475,28 @@ def _in_digit_group(text: str, start: int, end: int) -> bool:
     if not text[start:end].isdigit():
         return False
     before = text[max(0, start - 3) : start]
-    if _GROUP_BEFORE.search(before):
+    if _GROUP_BEFORE.search(before) and not _table_cell(text, start, before=True):
         return True
     # "4500123456/00010", "4500123456-10": a long number with an item or line suffix (SAP
     # writes a PO's line so) is the number, not a group of a phone number.
     if end - start >= _LONG_NUMBER and _ITEM_SUFFIX.match(text, end):
         return False
-    return bool(_GROUP_AFTER.match(text, end, end + 2))
+    return bool(_GROUP_AFTER.match(text, end, end + 2)) and not _table_cell(text, end, before=False)
+
+
+def _table_cell(text: str, at: int, *, before: bool) -> bool:
+    """Whether the token beside ``at`` (the one before it or after it, one space or tab away) is
+    a date or an amount: then the number is a cell of a table row as PDF text and plain-text
+    mail write them ("2025-0088 28/02/2025 80012345 7.744,00"), not a group of a phone number."""
+    if before:
+        if at < 2 or text[at - 1] not in " \t":
+            return False
+        token = _TOKEN_BEFORE.search(text, max(0, at - 1 - _CELL_REACH), at - 1)
+    else:
+        if at >= len(text) or text[at] not in " \t":
+            return False
+        token = _TOKEN_AFTER.match(text, at + 1, at + 1 + _CELL_REACH)
+    return token is not None and bool(_CELL.fullmatch(token.group(0)))
 
 
 def _inside_address(text: str, start: int, end: int) -> bool:

@@ -817,8 +817,9 @@ class PoRules(BaseModel):
         "regex",
         "Regular expression (the `regex` package) finding a PO number as written; named groups "
         "feed `format`. Text is searched with typographic dashes (en dash, minus sign, "
-        "non-breaking hyphen) read as `-` and non-breaking spaces as spaces, so write `-` and "
-        "` `.",
+        "non-breaking hyphen) read as `-`, non-breaking spaces as spaces, full-width forms "
+        "(Japanese and Chinese mail) and other scripts' digits as ASCII, and invisible marks "
+        "(left-to-right mark, zero-width space) removed, so write `-`, ` ` and `\\d` or `[0-9]`.",
     )
     format: StrictStr | None = _key(
         None,
@@ -835,10 +836,11 @@ class PoRules(BaseModel):
         "list of text",
         'Words that introduce a PO number in this customer\'s mail ("PO", "Order Ref"). '
         "Default: a built-in English and German list. Between a label and its number may "
-        'stand separators (`:`, `#`, `-`, `=`) and one of "No.", "Nr.", "Num.", '
-        '"Number", "Nummer", "Numéro", "N°", "Nº", "Ref", "Reference", "ID", then a verb '
-        '("is", "was", "ist", "lautet", "est": "our PO is 45012345"); do not list those. '
-        'Dots in a label are optional ("P.O." finds "PO").',
+        'stand separators (`:`, `#`, `-`, `=`, `°`, a table cell\'s `|`) and one of "No.", '
+        '"Nr.", "Num.", "Number", "Nummer", "Numéro", "N°", "Nº", "Ref", "Reference", "ID", '
+        'then a verb ("is", "was", "ist", "lautet", "est": "our PO is 45012345"); do not list '
+        'those. Dots in a label are optional ("P.O." finds "PO"); letter case and accents do '
+        'not count ("Siparis no" finds "SİPARİŞ NO", "Numéro" finds "NUMERO").',
     )
     ignore_case: StrictBool = _key(True, "boolean", "`pattern` ignores letter case.")
 

@@ -648,3 +648,146 @@ def test_a_long_number_with_an_item_suffix(
 ) -> None:
     found, _ = scan(text, SAP)
     assert [(c.normalized, c.valid, c.labelled) for c in found] == expected
+
+
+# --- scripts, invisible marks, accents (round 4 of the black-box review) -------------------------
+
+FULLWIDTH_SAP = "\uff14\uff15\uff10\uff10\uff11\uff12\uff13\uff14\uff15\uff16"  # 4500123456
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"PO {FULLWIDTH_SAP}",  # full-width digits, as Japanese and Chinese mail writes them
+        f"PO\uff1a{FULLWIDTH_SAP}",  # and the full-width colon
+        "PO\uff1a4500123456",
+        "PO: \u200b4500123456",  # a zero-width space
+        "PO \u200f4500123456\u200e",  # right-to-left and left-to-right marks
+        "PO \u0664\u0665\u0660\u0660\u0661\u0662\u0663\u0664\u0665\u0666",  # Arabic-Indic digits
+        "PO \u06f4\u06f5\u06f0\u06f0\u06f1\u06f2\u06f3\u06f4\u06f5\u06f6",  # Persian digits
+        "PO\u30004500123456",  # the ideographic space
+    ],
+)
+def test_other_scripts_digits_and_invisible_marks_read_as_ascii(text: str) -> None:
+    found, _ = scan(text, SAP)
+    assert [(c.normalized, c.valid, c.labelled) for c in found] == [("4500123456", True, True)]
+    assert found[0].raw == "4500123456"  # one canonical number, shown as people read it
+
+
+def test_a_full_width_malformed_value_is_still_an_attempt() -> None:
+    found, _ = scan("PO\uff1a\uff14\uff15\uff10\uff10\uff11\uff12", SAP)
+    assert [(c.raw, c.valid, c.labelled) for c in found] == [("450012", False, True)]
+
+
+TURKISH = compiled(
+    "tr", name="Anadolu", senders=["*@anadolu.example"], pattern=r"(?<![\w-])WO-[A-Z]{2}\d{4}\b",
+    labels=["Sipariş no", "Numéro de commande", "Ordine n."],
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Sipariş no: WO-TR55O1",
+        "SIPARIS NO: WO-TR55O1",  # written without the Turkish letters
+        "SİPARİŞ NO WO-TR55O1",  # capitals with the dotted I
+        "sipariş No. WO-TR55O1",
+        "NUMERO DE COMMANDE : WO-TR55O1",  # French capitals without their accent
+        "Numéro de commande WO-TR55O1",
+        "Ordine n° WO-TR55O1",  # the degree sign after an abbreviated label
+        "Ordine nº WO-TR55O1",
+    ],
+)
+def test_labels_are_read_without_their_accents(text: str) -> None:
+    found, _ = scan(text, TURKISH)
+    assert [(c.raw, c.valid, c.labelled) for c in found] == [("WO-TR55O1", False, True)]
+
+
+def test_a_label_and_its_value_in_table_cells() -> None:
+    """HTML tables are read as "cell | cell"."""
+    found, _ = scan("PO | 4500111222 | 12 pcs", SAP)
+    assert [(c.normalized, c.labelled) for c in found] == [("4500111222", True)]
+    found, _ = scan("PO | 45001112 | 12 pcs", SAP)
+    assert [(c.raw, c.valid, c.labelled) for c in found] == [("45001112", False, True)]
+
+
+def test_a_number_broken_after_a_slash_at_a_line_end() -> None:
+    slashed = compiled(
+        "pl", name="Polmet", senders=["*@polmet.example"],
+        pattern=r"(?<![\w/])PO/(?P<y>20\d{2})/(?P<n>\d{4})(?![\w/])", format="PO/{y}/{n}",
+        valid=r"PO/20\d{2}/\d{4}", labels=["Zamówienie"],
+    )  # fmt: skip
+    found, _ = scan("Dotyczy: PO/2024/\n0153, prosimy o potwierdzenie.", slashed)
+    assert valid_numbers(found) == {"PO/2024/0153"}
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        "2025-0088 28/02/2025 80012345 7.744,00 7.744,00",
+        "2025-0090 2025-03-03 80012345 2,601.50",
+        "03.03.2025 80012345",
+        "80012345 1.250,00 EUR",
+    ],
+)
+def test_a_number_between_dates_and_amounts_is_a_table_cell(row: str) -> None:
+    """PDF text and plain-text mail write a table row as cells with single spaces: a date or an
+    amount beside a number does not make it a phone number's group."""
+    meridian = compiled(
+        "m", name="Meridian", senders=["*@m.example"], pattern=r"(?<![\w-])80\d{6}(?![\w-])"
+    )
+    found, _ = scan(f"Invoice Date PO Amount\n{row}\n", meridian)
+    assert valid_numbers(found) == {"80012345"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Tel +32 3 80012345", "Tel 0032 80012345 12", "Fax: 03 80012345", "+49 (0)201 80012345"],
+)
+def test_phone_number_groups_stay_out(text: str) -> None:
+    meridian = compiled(
+        "m", name="Meridian", senders=["*@m.example"], pattern=r"(?<![\w-])80\d{6}(?![\w-])"
+    )
+    found, _ = scan(text.replace("Tel ", "call ").replace("Fax: ", "ring "), meridian)
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Konto-Nr. 4500123456",
+        "Kontonummer 4500123456",
+        "BLZ 4500123456",
+        "N° client 4500123456",
+        "Numéro client : 4500123456",
+        "Klantnummer 4500123456",
+        "Debitorennummer 4500123456",
+        "Codice cliente 4500123456",
+    ],
+)
+def test_bank_account_and_customer_numbers_are_decoys(text: str) -> None:
+    found, _ = scan(text, SAP)
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Conferma d'ordine 2250077",
+        "Conferma d\u2019ordine n. 2250077",
+        "Confirmation de commande 2250077",
+        "Confirmación de pedido 2250077",
+        "Orderbevestiging 2250077",
+    ],
+)
+def test_our_own_order_confirmation_number_is_no_po_attempt(text: str) -> None:
+    """The label ("ordine", "commande", "pedido", "order") inside "order confirmation" in the
+    supplier's language names the confirmation's number, not a mistyped PO."""
+    labels = ["Ordine", "Commande", "Pedido", "Order", "PO"]
+    sap = compiled(
+        "sap", name="SAP", senders=["*@sap.example"], pattern=r"(?<![\w-])45\d{8}(?![\w-])",
+        labels=labels,
+    )  # fmt: skip
+    found, _ = scan(text, sap)
+    assert found == []
+
