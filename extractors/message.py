@@ -56,7 +56,8 @@ def route(sender: str, customers: Sequence[CustomerRules]) -> list[CustomerRules
 def extract_text_sources(
     email: Email, rules: CustomerRules, *, timeout: float = 0.5
 ) -> tuple[list[Candidate], list[Problem]]:
-    """Candidates of one customer from the subject, the bodies and forwarded text."""
+    """Candidates of one customer from the subject, the bodies, forwarded text and the
+    attachments' file names."""
     found: list[Candidate] = []
     problems: list[Problem] = []
     parts: list[tuple[str, str, bool]] = [
@@ -67,6 +68,12 @@ def extract_text_sources(
         (email.html_text, "body", False),
     ]
     parts.extend((p.text, "body", True) for p in email.forwarded)
+    # "PO_4500123456.pdf": platforms and ERP systems name the document after the order.
+    parts.extend(
+        (file_name_text(a.filename), f"filename:{a.filename}", a.forwarded)
+        for a in email.attachments
+        if a.filename
+    )
     for text, source, quoted in parts:
         if not text:
             continue
@@ -74,6 +81,13 @@ def extract_text_sources(
         found.extend(cands)
         problems.extend(probs)
     return found, problems
+
+
+def file_name_text(filename: str) -> str:
+    """An attachment's file name as text to scan: without its extension, "_" and "+" as spaces
+    ("PO_4500123456.pdf" reads as "PO 4500123456")."""
+    stem = filename.rsplit(".", 1)[0] if "." in filename else filename
+    return stem.replace("_", " ").replace("+", " ")
 
 
 def extract_email(

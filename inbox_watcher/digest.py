@@ -287,6 +287,8 @@ def _source_words(source: str) -> str:
         return "message text"
     if source.startswith("attachment:"):
         return f"attachment {source.removeprefix('attachment:')}"
+    if source.startswith("filename:"):
+        return f"file name {source.removeprefix('filename:')}"
     return source
 
 

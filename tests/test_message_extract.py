@@ -297,3 +297,23 @@ def test_a_reply_subject_counts_like_quoted_text(prefix: str) -> None:
         extract_email(mail(subject="PO 2023-00125-WS", body="PO 2023-00126-WS"), CUSTOMERS), pos
     )
     assert fresh.status is Status.AMBIGUOUS  # no reply prefix: the parts do disagree
+
+
+def test_an_attachments_file_name_is_read() -> None:
+    """Platforms and ERP systems name the document after the order: "PO_4500123456.pdf". The
+    name is read even when the PDF has no text (a scan) or is no PDF at all."""
+    sap = compiled(
+        "sap", name="SAP", senders=["*@sap.example"], pattern=r"(?<![\w-])45\d{8}(?![\w-])"
+    )
+    scan = pdf("PO_4500123456.pdf")
+    sheet = Attachment("Scan_4500654321.xlsx", "application/vnd.ms-excel", b"PK", False)
+    ex = extract_email(
+        mail("ap@sap.example", attachments=[scan, sheet]), [sap], read_pdf=text_pdf_reader
+    )
+    assert {(c.normalized, c.source, c.labelled) for c in ex.candidates} == {
+        ("4500123456", "filename:PO_4500123456.pdf", True),
+        ("4500654321", "filename:Scan_4500654321.xlsx", False),
+    }
+    invoice = Attachment("Invoice_4500999999.pdf", "application/pdf", b"%PDF-1.4\n", True)
+    ex = extract_email(mail("ap@sap.example", attachments=[invoice]), [sap], read_pdf=None)
+    assert ex.candidates == ()  # "Invoice" before it: the invoice's number
