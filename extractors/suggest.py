@@ -1,9 +1,10 @@
 """ "Did you mean": the known PO closest to a number someone typed.
 
-Distance is Levenshtein over upper-cased text in which the usual look-alikes are folded to one
-character (O/Q/D -> 0, I/L/| -> 1, S -> 5, B -> 8, Z -> 2, G -> 6), plus a small cost for
-the fold itself so that an exact match beats a look-alike one. A suggestion is made only when
-the distance is small for the number's length: at most 2 edits, and under a third of its length.
+Distance is Levenshtein (two neighbours swapped count as one edit) over upper-cased text in
+which the usual look-alikes are folded to one character (O/Q/D -> 0, I/L/| -> 1, S -> 5, B -> 8,
+Z -> 2, G -> 6), plus a small cost for the fold itself so that an exact match beats a look-alike
+one. A suggestion is made only when the distance is small for the number's length: at most 2
+edits (1 for a well-formed number), and under a third of its length.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from rapidfuzz import process
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA, Levenshtein
 
 _FOLD = str.maketrans(
     {
@@ -58,23 +59,25 @@ class Lookalikes:
         tied = self._nearest(number)
         return tied[0] if tied else None
 
-    def closest_all(self, number: str, limit: int = 3) -> list[str]:
+    def closest_all(self, number: str, limit: int = 3, max_edits: int = 2) -> list[str]:
         """The known numbers most like ``number``, all equally close, sorted: when two POs are
         one keystroke away, a person must see both. More than ``limit`` equally close (a typo
-        in the last digit of a long run of numbers) is no hint at all: none."""
-        tied = self._nearest(number)
+        in the last digit of a long run of numbers) is no hint at all: none. ``max_edits``: 1
+        for a well-formed number, which is more likely a new PO than two slips of one."""
+        tied = self._nearest(number, max_edits)
         return tied if len(tied) <= limit else []
 
-    def _nearest(self, number: str) -> list[str]:
+    def _nearest(self, number: str, max_edits: int = 2) -> list[str]:
         """Every known number at the smallest distance from ``number``, sorted, each once."""
         target = fold(number)
         if not target:
             return []
-        allowed = min(2, (len(target) - 1) // 3)  # under a third of the length, at most 2
+        # Under a third of the length, at most ``max_edits``; two digits swapped are one edit.
+        allowed = min(max_edits, (len(target) - 1) // 3)
         near = process.extract(
             target,
             self._folded,
-            scorer=Levenshtein.distance,
+            scorer=OSA.distance,
             score_cutoff=allowed,
             limit=None,
         )

@@ -30,6 +30,8 @@ def _where(c: Candidate) -> str:
         name = c.source.split(":", 1)[1]
         page = f" page {c.page}" if c.page else ""
         return f"the attachment {name}{page}"
+    if c.source.startswith("filename:"):
+        return f"the file name {c.source.split(':', 1)[1]}"
     where = {"subject": "the subject", "body": "the message body"}.get(c.source, c.source)
     return f"quoted text in {where}" if c.quoted else where
 
@@ -46,7 +48,7 @@ def judge(
     names = names or {}
     rules = rules or {}
     routed = extraction.customer
-    cands = extraction.candidates if routed else _settle_customer(extraction.candidates, pos)
+    cands = extraction.candidates if routed else _settle_customer(extraction.candidates, pos, rules)
 
     def is_known(c: Candidate) -> bool:
         cust = routed or c.customer
@@ -122,7 +124,8 @@ def judge(
                     f"{_po(number)} belongs to {_name(other, names)}, not to "
                     f"{_name(customer, names)}: wrong customer?"
                 )
-            hints = [h for h in _suggest(number, customer, pos, rules) if h != number]
+            # A well-formed number two edits from a known PO is more likely a new PO.
+            hints = [h for h in _suggest(number, customer, pos, rules, max_edits=1) if h != number]
             if hints:
                 suggestions.extend(hints)
                 reasons.append(_did_you_mean(hints))
@@ -200,11 +203,14 @@ def judge(
     )
 
 
-def _settle_customer(cands: Sequence[Candidate], pos: PoIndex) -> tuple[Candidate, ...]:
+def _settle_customer(
+    cands: Sequence[Candidate], pos: PoIndex, rules: Mapping[str, CustomerRules]
+) -> tuple[Candidate, ...]:
     """A message no sender glob decided (or that several customers' globs claim alike) was
     read with each candidate customer's rules. When the PO records of exactly one of them hold a
     number found, the message is that customer's: its reading alone counts. Else each written
-    number is listed once."""
+    number is listed once, a malformed one as read by a customer it is a near miss for (so
+    that "did you mean" finds that customer's PO)."""
     owners = {
         c.customer
         for c in cands
@@ -213,11 +219,16 @@ def _settle_customer(cands: Sequence[Candidate], pos: PoIndex) -> tuple[Candidat
     if len(owners) == 1:
         owner = owners.pop()
         return tuple(c for c in cands if c.customer in (owner, None))
-    return tuple(one_per_raw(cands))
+    near = {
+        i for i, c in enumerate(cands) if not c.valid and _suggest(c.raw, c.customer, pos, rules)
+    }
+    ranked = sorted(range(len(cands)), key=lambda i: i not in near)
+    return tuple(one_per_raw([cands[i] for i in ranked]))
 
 
 def _disagreements(valid: Sequence[Candidate]) -> list[str]:
-    """'The subject says PO A but the attachment x.pdf says PO B', for sources that differ."""
+    """'The subject says PO A but the attachment x.pdf says PO B', for sources that differ.
+    Sources naming the same POs speak together ("the subject and the message body say ...")."""
     by_source: dict[str, set[str]] = {}
     first: dict[str, Candidate] = {}
     for c in valid:
@@ -225,23 +236,38 @@ def _disagreements(valid: Sequence[Candidate]) -> list[str]:
             continue
         by_source.setdefault(c.source, set()).add(c.normalized)
         first.setdefault(c.source, c)
-    sources = list(by_source)
+    groups: dict[frozenset[str], list[str]] = {}
+    for source, numbers in by_source.items():
+        groups.setdefault(frozenset(numbers), []).append(_where(first[source]))
+    sets = list(groups)
     out = []
-    for i, a in enumerate(sources):
-        for b in sources[i + 1 :]:
-            if by_source[a].isdisjoint(by_source[b]):
+    for i, a in enumerate(sets):
+        for b in sets[i + 1 :]:
+            if a.isdisjoint(b):
                 out.append(
-                    f"The parts disagree: {_where(first[a])} says PO "
-                    f"{', '.join(sorted(by_source[a]))} but {_where(first[b])} says PO "
-                    f"{', '.join(sorted(by_source[b]))}."
+                    f"The parts disagree: {_say(groups[a])} PO {', '.join(sorted(a))} but "
+                    f"{_say(groups[b])} PO {', '.join(sorted(b))}."
                 )
     return out
 
 
+def _say(wheres: Sequence[str]) -> str:
+    """'the subject says', 'the subject and the message body say'."""
+    if len(wheres) == 1:
+        return f"{wheres[0]} says"
+    return f"{', '.join(wheres[:-1])} and {wheres[-1]} say"
+
+
 def _suggest(
-    text: str, customer: str | None, pos: PoIndex, rules: Mapping[str, CustomerRules]
+    text: str,
+    customer: str | None,
+    pos: PoIndex,
+    rules: Mapping[str, CustomerRules],
+    *,
+    max_edits: int = 2,
 ) -> list[str]:
-    """The known POs closest to ``text`` (several when equally close), or none."""
+    """The known POs closest to ``text`` (several when equally close), or none. ``max_edits``:
+    how far a suggestion may be (look-alike letters folded)."""
     if customer is None:
         return []
     known = pos.get(customer, {})
@@ -260,7 +286,7 @@ def _suggest(
             if number is not None and number in known:
                 return [number]
     lookalikes = known.lookalikes if isinstance(known, PoTable) else Lookalikes(known.keys())
-    return lookalikes.closest_all(text)
+    return lookalikes.closest_all(text, max_edits=max_edits)
 
 
 def _did_you_mean(hints: Sequence[str]) -> str:

@@ -192,6 +192,14 @@ def test_partial_problem_alone_is_not_unreadable() -> None:
     assert "pages" in text_of(out)
 
 
+def test_a_po_in_a_file_name_is_named_so() -> None:
+    named = cand("2024-00999-WS", source="filename:PO_2024-00999-WS.pdf")
+    out = run(extraction(named))
+    assert out.status is Status.UNKNOWN
+    assert "found in the file name PO_2024-00999-WS.pdf" in text_of(out)
+    assert_plain_words(out)
+
+
 def test_problem_reason_keeps_the_file_name_as_written() -> None:
     out = run(extraction(problems=[ENCRYPTED], pdf_count=1))
     assert "Order-2023.pdf" in text_of(out)
@@ -243,11 +251,9 @@ def test_malformed_did_you_mean_without_rules_uses_edit_distance() -> None:
     [
         # Westside's known numbers: 2023-00125-WS, 2023-00126-WS, 2023-00128-WS.
         pytest.param("2023-00135-WS", ["2023-00125-WS"], id="one-digit-off"),
-        pytest.param(
-            "2023-00152-WS",
-            ["2023-00125-WS", "2023-00126-WS", "2023-00128-WS"],
-            id="transposed-ties-with-two-substitutions",
-        ),
+        # two digits swapped are one slip; two other digits wrong are more likely a new PO
+        pytest.param("2023-00152-WS", ["2023-00125-WS"], id="transposed-is-one-edit"),
+        pytest.param("2023-00153-WS", [], id="two-edits-away-is-no-hint"),
         pytest.param("2023-00125-W5", ["2023-00125-WS"], id="five-for-s"),
         pytest.param(
             "2023-00124-WS",
@@ -260,7 +266,10 @@ def test_unknown_did_you_mean(number: str, hints: list[str]) -> None:
     out = run(extraction(cand(number)))
     assert out.status is Status.UNKNOWN
     assert out.suggestions == tuple(hints)
-    assert f"Did you mean {' or '.join('PO ' + h for h in hints)}?" in out.reasons
+    if hints:
+        assert f"Did you mean {' or '.join('PO ' + h for h in hints)}?" in out.reasons
+    else:
+        assert not any("Did you mean" in r for r in out.reasons)
 
 
 def test_no_suggestion_when_too_many_are_equally_close() -> None:
@@ -329,6 +338,22 @@ def test_parts_disagree() -> None:
     assert "order.pdf" in text
     assert "page 2" in text
     assert_plain_words(out)
+
+
+def test_parts_naming_the_same_po_disagree_with_the_other_once() -> None:
+    out = run(
+        extraction(
+            cand("2023-00125-WS", source="subject"),
+            cand("2023-00125-WS", source="body"),
+            cand("2023-00126-WS", source="attachment:order.pdf", page=1),
+            pdf_count=1,
+        )
+    )
+    disagree = [r for r in out.reasons if "disagree" in r]
+    assert disagree == [
+        "The parts disagree: the subject and the message body say PO 2023-00125-WS but the "
+        "attachment order.pdf page 1 says PO 2023-00126-WS."
+    ]
 
 
 def test_parts_agreeing_is_no_disagreement() -> None:
@@ -471,6 +496,14 @@ def test_a_strangers_label_on_no_format_is_missing_unless_near_a_known_po() -> N
     out = run(typo)  # a colleague forwarding a customer's mistyped PO: still a flag worth having
     assert out.status is Status.MALFORMED
     assert out.suggestions == ("2023-00125-WS",)
+
+
+def test_a_strangers_near_miss_is_found_whichever_customer_read_it_first() -> None:
+    """Every customer's rules read a stranger's message; the same labelled value comes once per
+    customer. It is a near miss of Westside's PO, whatever customer's reading comes first."""
+    typo = [bad("2023-00I25-WS", customer=c) for c in ("acme", "westside")]
+    out = run(extraction(*typo, customer=None, routed_by="none"))
+    assert (out.status, out.suggestions) == (Status.MALFORMED, ("2023-00125-WS",))
 
 
 def test_a_strangers_known_po_links() -> None:
