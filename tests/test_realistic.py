@@ -1,14 +1,20 @@
 """Realistic order mail written by reviewers who never read the extraction code, with the verdict
 a careful accounts-payable clerk gave each message before the tool was run.
 
-Three sets under ``tests/realistic/``, each with its own customer files and PO records:
+Five sets under ``tests/realistic/``, each with its own customer files and PO records:
 
 - ``reviewer1``: 60 German, English and French order mails for three SAP-, prefix- and
   letter-style customers (replies, forwards, auto-replies, newsletters, PDFs, decoys);
 - ``reviewer2``: 63 mails heavy on PDFs (header cells, footers, key/value blocks, scans), mail
   clients (Outlook, Gmail, Apple Mail, quoted-printable, legacy charsets) and PO spellings;
 - ``false-positives``: 105 mails full of numbers that are not our POs (carriers, shops,
-  invoices, quantities, newsletters) and a few with one real PO among them.
+  invoices, quantities, newsletters) and a few with one real PO among them;
+- ``reviewer3``: 58 mails from procurement platforms and ERP systems (Ariba, Coupa, Jaggaer,
+  Oracle, EDI gateways): change orders, acknowledgments, remittance advices, PDF tables, POs in
+  attachment names, bank and customer numbers beside them;
+- ``reviewer4``: 57 mails with hard spellings and scripts: full-width and Arabic-Indic digits,
+  Japanese, Chinese, Polish, Turkish, Italian, Spanish, Dutch labels (with and without their
+  accents), OCR slips, legacy charsets, HTML table cells, invisible direction marks.
 
 Each message is read as a poll reads it (``pipeline.analyse``, PDFs included) and judged
 against its set's records (``triage.judge``; threads are not looked up, as in ``try``). The
@@ -35,7 +41,7 @@ from inbox_watcher.triage import judge
 from tests.mailgen import load_customers
 
 ROOT = Path(__file__).resolve().parent / "realistic"
-SETS = ("reviewer1", "reviewer2", "false-positives")
+SETS = ("reviewer1", "reviewer2", "false-positives", "reviewer3", "reviewer4")
 
 DISAGREE: dict[tuple[str, str], str] = {
     ("reviewer2", "v11-kestrel-decoy-sales-order-only.eml"): (
