@@ -790,4 +790,3 @@ def test_our_own_order_confirmation_number_is_no_po_attempt(text: str) -> None:
     )  # fmt: skip
     found, _ = scan(text, sap)
     assert found == []
-
