@@ -81,6 +81,8 @@ _STOPWORDS = frozenset(
      "par", "une", "und", "vom", "von", "zum", "zur"}
 )  # fmt: skip
 _LABEL_REACH = 24  # characters between the end of a label and the start of its value
+_MAX_ROWS = 200  # rows of a " | " table read under a header label
+_MIN_DIGITS_IN_CELL = 4  # a cell under a PO header that fits no format needs this many digits
 _QUOTE_MARKERS = regex.compile(
     r"""^(?:
         [ \t]*-{2,}[ \t]*(?:original\s+message|forwarded\s+message|weitergeleitete\s+nachricht
@@ -126,7 +128,7 @@ _WRAPS = ("-\n", "-\r\n", "/\n", "/\r\n")  # quick test before _WRAPPED_AFTER_HY
 _WRAPPED_AFTER_HYPHEN = regex.compile(r"(?<=[A-Za-z0-9])[-/]\r?\n[ \t]*(?=\d)")
 _WHITESPACE = regex.compile(r"\s")
 _SPACES = regex.compile(r"\s+")
-_GROUP_BEFORE = regex.compile(r"[\d)+][ \-./]?$")
+_GROUP_BEFORE = regex.compile(r"[\d)+][ \-./]?\Z")
 _GROUP_AFTER = regex.compile(r"[ \-./]?\d")
 # A date or an amount ("28/02/2025", "2025-03-01", "7.744,00", "-1,234.50"): beside one, a number
 # is a table cell, not a phone number's group.
@@ -134,7 +136,7 @@ _CELL = regex.compile(
     r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|[-+]?(?:\d{1,3}(?:[.,'\u2019]\d{3})+|\d+)[.,]\d{2}"
 )
 _CELL_REACH = 24  # characters of the token beside a number
-_TOKEN_BEFORE = regex.compile(r"\S+$")
+_TOKEN_BEFORE = regex.compile(r"\S+\Z")
 _TOKEN_AFTER = regex.compile(r"\S+")
 _LONG_NUMBER = 8  # digits from which a number followed by "/10" or "-10" is a PO and its line
 _ITEM_SUFFIX = regex.compile(r"[/-]\d{1,6}(?![\d./-])")
@@ -262,7 +264,83 @@ def scan_text(
             )
         )
         bisect.insort(claimed, (vstart, vend))
+    if not timed_out and " | " in text:
+        for (lstart, lend), value in zip(labels, values, strict=True):
+            if value is not None:
+                continue
+            for vstart, vend in _cells_under(text, lstart, lend):
+                raw = text[vstart:vend]
+                normalized = _valid_alone(raw, rules, timeout)
+                if normalized is None and (
+                    _overlaps(claimed, vstart, vend)
+                    or sum(ch.isdigit() for ch in raw) < _MIN_DIGITS_IN_CELL
+                    or not _looks_like_attempt(raw)
+                ):
+                    continue
+                found.append(
+                    Candidate(
+                        raw=raw,
+                        normalized=normalized or _clean(raw),
+                        source=source,
+                        valid=normalized is not None,
+                        context=_SPACES.sub(" ", f"{text[lstart:lend]} / {raw}"),
+                        page=page,
+                        quoted=is_quoted(vstart),
+                        labelled=True,
+                        customer=rules.id,
+                    )
+                )
     return dedupe(found), problems
+
+
+def _cells_under(text: str, lstart: int, lend: int) -> list[tuple[int, int]]:
+    """When the label is a whole header cell of a table written as "cell | cell" lines (HTML
+    tables as read, plain-text tables), the spans of the cells under it in the rows below: the
+    rows that follow without a blank line and have as many cells as the header."""
+    line_start = text.rfind("\n", 0, lstart) + 1
+    line_end = text.find("\n", lend)
+    line_end = len(text) if line_end < 0 else line_end
+    header = _cell_spans(text, line_start, line_end)
+    if len(header) < 2:
+        return []
+    column = next((i for i, (s, e) in enumerate(header) if s <= lstart and lend <= e), None)
+    if column is None:
+        return []
+    cell_start, cell_end = header[column]
+    if text[cell_start:lstart].strip() or not _GAP.fullmatch(text, lend, cell_end):
+        return []  # the label is not the whole cell ("PO date", "Total PO value")
+    out = []
+    row_start = line_end + 1
+    for _ in range(_MAX_ROWS):
+        if row_start >= len(text):
+            break
+        row_end = text.find("\n", row_start)
+        row_end = len(text) if row_end < 0 else row_end
+        if " | " not in text[row_start:row_end]:
+            break  # a blank line, or the end of the table
+        row = _cell_spans(text, row_start, row_end)
+        if len(row) == len(header):  # a row with an empty cell is not aligned: skipped
+            out.append(row[column])
+        row_start = row_end + 1
+    return out
+
+
+def _cell_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The spans of the " | "-separated cells of text[start:end], stripped of spaces."""
+    spans = []
+    pos = start
+    while True:
+        bar = text.find(" | ", pos, end)
+        cell_end = end if bar < 0 else bar
+        s, e = pos, cell_end
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        spans.append((s, e))
+        if bar < 0:
+            return spans
+        pos = bar + 3
 
 
 def _valid_alone(raw: str, rules: CustomerRules, timeout: float) -> str | None:

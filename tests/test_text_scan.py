@@ -790,3 +790,48 @@ def test_our_own_order_confirmation_number_is_no_po_attempt(text: str) -> None:
     )  # fmt: skip
     found, _ = scan(text, sap)
     assert found == []
+
+
+TABLE = (
+    "Dear supplier,\n\nPO Number | Date | Total\n4500111222 | 2024-03-01 | 100.00\n"
+    "4500111223 | 5.00\n45001112 | 2024-03-02 | 1.00\n\nRegards"
+)
+
+
+def test_cells_under_a_header_label_are_labelled() -> None:
+    """An HTML table as read ("cell | cell" lines): the cells under a "PO Number" header cell are
+    labelled values, so an unknown or malformed one is flagged. A row with an empty cell (one
+    cell fewer) is not aligned and is left to the plain reading (weak evidence)."""
+    sap = compiled(
+        "sap", name="SAP", senders=["*@sap.example"], pattern=r"(?<![\w-])45\d{8}(?![\w-])",
+        labels=["PO Number"],
+    )  # fmt: skip
+    found, _ = scan(TABLE, sap)
+    assert sorted((c.raw, c.valid, c.labelled) for c in found) == [
+        ("45001112", False, True),
+        ("4500111222", True, True),
+        ("4500111223", True, False),
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "PO date | Qty\n4500111222 | 5",  # the label is not the whole cell
+        "Invoice | Amount\n4500111222 | 5",  # no label in the header
+        "PO Number | Qty\n\n4500111222 | 5",  # a blank line ends the table
+    ],
+)
+def test_cells_under_a_header_need_the_label_as_the_whole_cell(text: str) -> None:
+    sap = compiled(
+        "sap", name="SAP", senders=["*@sap.example"], pattern=r"(?<![\w-])45\d{8}(?![\w-])",
+        labels=["PO", "PO Number"],
+    )  # fmt: skip
+    found, _ = scan(text, sap)
+    assert [(c.raw, c.labelled) for c in found] == [("4500111222", False)]
+
+
+def test_a_number_at_the_start_of_a_line_after_a_number_is_no_digit_group() -> None:
+    """A line ending in a digit does not make the next line's first number a phone group."""
+    found, _ = scan("Qty: 100\n4500123456 is the order", SAP)
+    assert valid_numbers(found) == {"4500123456"}
