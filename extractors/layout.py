@@ -181,11 +181,18 @@ def _from_words(
     )
     if not standalone:
         return found
+    # The first value below decides; when it is a well-formed number, the label heads a
+    # column, and the well-formed numbers in the rows under it are its values too (a remittance
+    # advice, a statement: one PO a row), down to the first row that is not one.
+    column: list[Candidate] = []
+    previous = line
     for below in lines[label.line + 1 :]:
-        if below.top - line.bottom > _BELOW_REACH * height:
+        if below.top - previous.bottom > _BELOW_REACH * height:
             break
         overlapping = [i for i, w in enumerate(below.words) if w.x1 > x0 - 2 and w.x0 < x1 + 2]
         if not overlapping:
+            if column:
+                break
             continue
         value_words = _cell_around(below.words, overlapping[0], overlapping[-1], below.height)
         value = " ".join(w.text for w in value_words)
@@ -193,10 +200,13 @@ def _from_words(
         under = _judge(
             label.text, value, rules, source=source, page=page, problems=problems, context=context
         )
-        if any(c.valid for c in under) or not found:
-            return under
-        break
-    return found
+        if column and not any(c.valid for c in under):
+            break
+        if not any(c.valid for c in under):
+            return found or under
+        column.extend(c for c in under if c.valid)
+        previous = below
+    return column or found
 
 
 def _cell(words: Sequence[Word], start: int, height: float) -> tuple[Word, ...]:
@@ -298,6 +308,23 @@ def _from_table(
             valid = [j for j in judged if any(x.valid for x in j)]
             chosen = valid[0] if valid else next((j for j in judged if j), [])
             found.extend(chosen)
+            if below is not None and valid and options[judged.index(chosen)] is below:
+                # A column of POs under the label: the rows below it, down to the first that
+                # is not a well-formed number.
+                for lower in table[r + 2 :]:
+                    value = lower[c] if c < len(lower) else None
+                    more = _judge(
+                        m.group(0),
+                        value or "",
+                        rules,
+                        source=source,
+                        page=page,
+                        problems=problems,
+                        context=f"{cell} | {value}",
+                    )
+                    if not any(x.valid for x in more):
+                        break
+                    found.extend(x for x in more if x.valid)
     return found
 
 

@@ -445,3 +445,56 @@ def test_layout_reader_bomb_is_memory_limit() -> None:
 
 def _read_bomb_with_layout(data: bytes) -> object:
     return read_pdf(data, layout_pages=lambda _page, _text: True)
+
+
+_SAP = CustomerRules.compile(
+    "sap", name="SAP", senders=["*@sap.example"], pattern=r"(?<![\w-])45\d{8}(?![\w-])",
+    labels=["PO Number", "Bestellung"],
+)  # fmt: skip
+assert isinstance(_SAP, CustomerRules), _SAP
+
+
+def _remittance_pdf(*, bordered: bool, po_first: bool) -> bytes:
+    """A remittance advice: one PO a row under a PO column, the last one not in any records."""
+    rows = [
+        ("28/02/2025", "4500123456", "7.744,00"),
+        ("03/03/2025", "4500123457", "2.601,50"),
+        ("11/03/2025", "4500999999", "2.379,88"),
+    ]
+    header = ("Date", "PO Number", "Amount")
+    if po_first:
+        header = (header[1], header[0], header[2])
+        rows = [(b, a, c) for a, b, c in rows]
+    pdf = FPDF(format="A4", unit="pt")
+    pdf.add_page()
+    pdf.set_font("helvetica", size=10)
+    pdf.set_xy(40, 40)
+    pdf.cell(300, 14, "REMITTANCE ADVICE")
+    pdf.set_xy(40, 70)
+    if bordered:
+        with pdf.table(width=360, col_widths=(120, 120, 120), first_row_as_headings=True) as t:
+            for values in (header, *rows):
+                row = t.row()
+                for text in values:
+                    row.cell(text)
+    else:
+        for i, values in enumerate((header, *rows)):
+            for j, text in enumerate(values):
+                pdf.set_xy(40 + 110 * j, 70 + 16 * i)
+                pdf.cell(100, 14, text)
+    return bytes(pdf.output())
+
+
+@pytest.mark.parametrize("bordered", [False, True], ids=["words", "bordered-table"])
+@pytest.mark.parametrize("po_first", [False, True], ids=["po-middle", "po-first"])
+def test_every_row_under_a_po_column_header_is_labelled(bordered: bool, po_first: bool) -> None:
+    """A remittance advice or statement lists one PO a row. Every row's number is the PO
+    column's value (so the unknown one is flagged), not only the first row's."""
+    data = _remittance_pdf(bordered=bordered, po_first=po_first)
+    result = extract_pdf(data, "advice.pdf", [_SAP])
+    found = sorted((c.normalized, c.valid, c.labelled) for c in result.candidates)
+    assert found == [
+        ("4500123456", True, True),
+        ("4500123457", True, True),
+        ("4500999999", True, True),
+    ]
