@@ -264,7 +264,7 @@ def scan_text(
             )
         )
         bisect.insort(claimed, (vstart, vend))
-    if not timed_out and " | " in text:
+    if not timed_out and (" | " in text or "  " in text):
         for (lstart, lend), value in zip(labels, values, strict=True):
             if value is not None:
                 continue
@@ -296,10 +296,13 @@ def scan_text(
 def _cells_under(text: str, lstart: int, lend: int) -> list[tuple[int, int]]:
     """When the label is a whole header cell of a table written as "cell | cell" lines (HTML
     tables as read, plain-text tables), the spans of the cells under it in the rows below: the
-    rows that follow without a blank line and have as many cells as the header."""
+    rows that follow without a blank line and have as many cells as the header. A table in
+    fixed-width columns (an EDI or ERP report) is read by the column the label starts at."""
     line_start = text.rfind("\n", 0, lstart) + 1
     line_end = text.find("\n", lend)
     line_end = len(text) if line_end < 0 else line_end
+    if " | " not in text[line_start:line_end]:
+        return _fixed_width_cells_under(text, line_start, line_end, lstart, lend)
     header = _cell_spans(text, line_start, line_end)
     if len(header) < 2:
         return []
@@ -321,6 +324,42 @@ def _cells_under(text: str, lstart: int, lend: int) -> list[tuple[int, int]]:
         row = _cell_spans(text, row_start, row_end)
         if len(row) == len(header):  # a row with an empty cell is not aligned: skipped
             out.append(row[column])
+        row_start = row_end + 1
+    return out
+
+
+_COLUMN_BREAK = regex.compile(r"[ \t]{2,}|\t")  # between fixed-width columns
+
+
+def _fixed_width_cells_under(
+    text: str, line_start: int, line_end: int, lstart: int, lend: int
+) -> list[tuple[int, int]]:
+    """The values under a label that is a whole column header of a fixed-width table: in each
+    row below (up to a blank line), the text that starts at the label's column."""
+    before = text[line_start:lstart]
+    after = _COLUMN_BREAK.search(text, lend, line_end)
+    cell_end = after.start() if after else line_end
+    if before.strip() and not _COLUMN_BREAK.search(before[-2:] if len(before) >= 2 else "  "):
+        return []  # the label is not where a column starts ("Our PO")
+    if after is None or not _GAP.fullmatch(text, lend, cell_end):
+        return []  # no column right of it, or more than the label in its cell ("PO date")
+    column = lstart - line_start
+    out = []
+    row_start = line_end + 1
+    for _ in range(_MAX_ROWS):
+        row_end = text.find("\n", row_start)
+        row_end = len(text) if row_end < 0 else row_end
+        row = text[row_start:row_end]
+        if row_start >= len(text) or not row.strip():
+            break
+        at = row_start + column
+        if (
+            column < len(row)
+            and not row[column].isspace()
+            and (column == 0 or row[column - 1] == " ")
+        ):
+            stop = _COLUMN_BREAK.search(text, at, row_end)
+            out.append((at, stop.start() if stop else row_end))
         row_start = row_end + 1
     return out
 

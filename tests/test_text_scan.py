@@ -835,3 +835,45 @@ def test_a_number_at_the_start_of_a_line_after_a_number_is_no_digit_group() -> N
     """A line ending in a digit does not make the next line's first number a phone group."""
     found, _ = scan("Qty: 100\n4500123456 is the order", SAP)
     assert valid_numbers(found) == {"4500123456"}
+
+
+FIXED_WIDTH = (
+    "RECORD   PO-NUMBER   PO-DATE   LINE MATERIAL\n"
+    "HDR      4500999001  20250312\n"
+    "LIN                            0010 000000000010045678\n"
+    "HDR      45009990    20250313\n"
+    "\n"
+    "TRL      4500999002\n"
+)
+
+
+def test_values_under_a_fixed_width_column_header() -> None:
+    """An EDI or ERP report in fixed-width columns: the value under "PO-NUMBER" in each row (up
+    to a blank line) is that label's; a row with nothing in the column is skipped."""
+    sap = compiled(
+        "sap", name="SAP", senders=["*@sap.example"], pattern=r"(?<![\w-])45\d{8}(?![\w-])",
+        labels=["PO"],
+    )  # fmt: skip
+    found, _ = scan(FIXED_WIDTH, sap)
+    assert sorted((c.raw, c.valid, c.labelled) for c in found) == [
+        ("45009990", False, True),
+        ("4500999001", True, True),
+        ("4500999002", True, False),  # below the blank line: not in the table
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Our PO      Qty\n      4500999001  x",  # the label is not where a column starts
+        "PO date     Qty\n4500999001  5",  # more than the label in its cell
+        "PO      Qty\n\n4500999001  5",  # a blank line: no row under the header
+    ],
+)
+def test_fixed_width_columns_need_a_header_cell_that_is_the_label(text: str) -> None:
+    sap = compiled(
+        "sap", name="SAP", senders=["*@sap.example"], pattern=r"(?<![\w-])45\d{8}(?![\w-])",
+        labels=["PO"],
+    )  # fmt: skip
+    found, _ = scan(text, sap)
+    assert [(c.raw, c.labelled) for c in found] == [("4500999001", False)]
