@@ -1257,7 +1257,7 @@ def _insert_batch(
         candidates.extend(_candidate_values(msg_id, m.outcome.candidates))
         how = hows.get(m.key, "found")
         links.extend(
-            {"msg_id": msg_id, "customer": m.outcome.customer, "po_number": n, "how": how}
+            {"msg_id": msg_id, "customer": _owner(m.outcome, n), "po_number": n, "how": how}
             for n in _numbers(m.outcome)
         )
     if candidates:
@@ -1322,7 +1322,10 @@ def _insert_message(
             for po_number in _numbers(outcome):
                 s.add(
                     LinkRow(
-                        msg_id=_id(row), customer=outcome.customer, po_number=po_number, how=how
+                        msg_id=_id(row),
+                        customer=_owner(outcome, po_number),
+                        po_number=po_number,
+                        how=how,
                     )
                 )
             s.flush()
@@ -1447,6 +1450,16 @@ def _numbers(outcome: Outcome) -> list[str]:
     return list(dict.fromkeys(_clean(n) for n in outcome.po_numbers))
 
 
+def _owner(outcome: Outcome, number: str) -> str | None:
+    """The customer a linked number belongs to: the one whose records hold it (a message naming
+    two customers' POs links each to its own), else the message's customer."""
+    for judged in outcome.candidates:
+        c = judged.candidate
+        if judged.known and c.normalized == number and c.customer is not None:
+            return c.customer
+    return outcome.customer
+
+
 def _replace_links(s: Session, row: MessageRow, outcome: Outcome, how: str) -> bool:
     msg_id = _id(row)
     current = _link_rows(s, [msg_id])
@@ -1454,12 +1467,12 @@ def _replace_links(s: Session, row: MessageRow, outcome: Outcome, how: str) -> b
     old = {(link.customer, link.po_number, link.how) for link in current if link.how != "manual"}
     # A message a person linked by hand keeps that link alone: re-judging does not add others.
     numbers = [] if manual else _numbers(outcome)
-    if old == {(outcome.customer, n, how) for n in numbers}:
+    if old == {(_owner(outcome, n), n, how) for n in numbers}:
         return False
     s.exec(delete(LinkRow).where(col(LinkRow.msg_id) == msg_id, col(LinkRow.how) != "manual"))
     s.flush()
     for number in numbers:
-        s.add(LinkRow(msg_id=msg_id, customer=outcome.customer, po_number=number, how=how))
+        s.add(LinkRow(msg_id=msg_id, customer=_owner(outcome, number), po_number=number, how=how))
     return True
 
 

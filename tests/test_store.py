@@ -242,6 +242,19 @@ def test_record_stores_every_field(store: Store, clock: Clock) -> None:
     assert stored.attempts == 0
 
 
+def test_each_link_carries_the_customer_whose_po_it_is(store: Store) -> None:
+    """A platform's digest naming two customers' POs links each PO under its own customer."""
+    other = Candidate(
+        raw="GX-7", normalized="GX-7", source="body", valid=True, context="PO GX-7",
+        page=None, labelled=True, customer="globex",
+    )  # fmt: skip
+    cands = (judged("PO-1", known=True), JudgedCandidate(other, known=True))
+    verdict = outcome(Status.AMBIGUOUS, "PO-1", "GX-7", candidates=cands)
+    assert store.record([processed(key(4), verdict)], checkpoint=key(4)) == 1
+    [stored] = store.messages()
+    assert set(stored.links) == {Link("acme", "PO-1", "found"), Link("globex", "GX-7", "found")}
+
+
 def test_flagged_message_starts_with_open_review(store: Store) -> None:
     store.record([flagged(1, Status.UNKNOWN)], checkpoint=None)
     [stored] = store.messages()
