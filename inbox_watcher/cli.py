@@ -145,7 +145,40 @@ def cmd_check(config: Config, args: argparse.Namespace) -> int:
                 f"note: customers {', '.join(owners)} share the sender glob {glob!r}: their mail "
                 "is told apart by PO pattern, then by the PO records (a copied customer file?)"
             )
+    _check_records(config)
     return EXIT_OK
+
+
+def _check_records(config: Config) -> None:
+    """Notes on PO records the customers' rules no longer fit (``format`` or ``valid`` changed
+    after the import: every message naming them would be flagged unknown) and on records of
+    customers no longer configured. Read only; a database that is not there yet is no note."""
+    from inbox_watcher.store import Store, StoreUnavailable
+
+    try:
+        index = Store.existing_po_index(config.database.url_with_password())
+    except StoreUnavailable as exc:
+        print(f"note: the PO records could not be read: {exc}")
+        return
+    if index is None:
+        return
+    for customer in config.customers:
+        table = index.get(customer.id)
+        if table is None:
+            continue
+        unfit = sorted(number for number in table if not customer.is_valid(number))
+        if unfit:
+            print(
+                f"note: {len(unfit)} of {len(table)} PO records of customer {customer.id} do not "
+                f"fit its `valid` pattern (such as {unfit[0]}): messages naming them cannot link. "
+                "Was `format` or `valid` changed after the import? Import the records again."
+            )
+    configured = {c.id for c in config.customers}
+    for orphan in sorted(set(index) - configured):
+        print(
+            f"note: {len(index[orphan])} PO records belong to customer {orphan!r}, which has no "
+            "customer file"
+        )
 
 
 def cmd_try(config: Config, args: argparse.Namespace) -> int:

@@ -49,6 +49,28 @@ def test_check_notes_customers_that_share_a_sender_glob(
     assert "westside" not in out.split("note:", 1)[1]
 
 
+def test_check_notes_po_records_the_rules_no_longer_fit(
+    capsys: pytest.CaptureFixture[str], demo: Path
+) -> None:
+    """A `format` changed after the import leaves the stored records unreachable: every message
+    naming them would be flagged unknown. `check` says so, and names records of customers that
+    have no file any more."""
+    code, _, err = run(capsys, "--config", str(demo), "pos", "import", str(SAMPLES / "pos.csv"))
+    assert code == 0, err
+    code, out, _ = run(capsys, "--config", str(demo), "check")
+    assert (code, out.count("note:")) == (0, 0)
+    acme = demo.parent / "customers" / "acme.toml"
+    text = acme.read_text(encoding="utf-8")
+    text = text.replace('format = "ACME-{num}"', 'format = "AC-{num}"')
+    acme.write_text(text.replace("valid = 'ACME-\\d{6}'", "valid = 'AC-\\d{6}'"), "utf-8")
+    (demo.parent / "customers" / "nordwind.toml").unlink()
+    code, out, _ = run(capsys, "--config", str(demo), "check")
+    assert code == 0
+    assert "PO records of customer acme do not fit its `valid` pattern (such as ACME-" in out
+    assert "PO records belong to customer 'nordwind', which has no customer file" in out
+    assert "westside" not in out.split("note:", 1)[1]
+
+
 def test_check_lists_each_problem_and_exits_2(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
