@@ -32,7 +32,7 @@ MAX_CANDIDATES = 200  # per source and customer; a text with more is not an orde
 CONTEXT_CHARS = 40
 
 _DECOY_WORDS = r"""(?<![\w])(?:
-        invoice|inv|rechnung|rechnungs-?(?:nummer|nr)|facture|bill|credit\s+note|gutschrift
+        invoices?|inv|rechnung|rechnungs-?(?:nummer|nr)|facture|bill|credit\s+note|gutschrift
       | tracking|track|awb|waybill|consignment|shipment|delivery\s+note|lieferschein(?:nummer|nr)?
       | sendungs(?:nummer|nr)|paketnummer|auftragsbest[äa]tigung
       | phone|tel|telephone|telefon|fax|mobile|mob|cell|call
@@ -53,6 +53,7 @@ _DECOY_WORDS = r"""(?<![\w])(?:
       | our\s+ref(?:erence)?|sales\s+order|order\s+confirmation|confirmation
       | p\.?\s*o\.?[\s-]*box|postfach
       | date|datum|due
+      | booking|reservation|requisition|req|rfq|project|contract|lot|batch|charge
     )(?![^\W\d_])\.?"""
 _DECOY = regex.compile(_DECOY_WORDS, regex.IGNORECASE | regex.VERBOSE)
 _DECOY_REACH = 40  # characters before a match (or around a label) searched for decoy words
@@ -70,6 +71,13 @@ _QUANTITY_AFTER = regex.compile(
     r"|bags?|drums?|ea|each|kg|lbs?|tons?|tonnes?|litres?|liters?|of|x|days?|weeks?|months?"
     r"|stk|st[üu]ck|paletten|palette|kartons?|rollen|tage|wochen|monate|von|pi[eè]ces?|jours?)"
     r"(?![^\W\d_]))",
+    regex.IGNORECASE,
+)
+# A value followed by decimals or a currency is an amount: "Importe del pedido 4.500,00 EUR",
+# "Wert der Bestellung 4.500 EUR".
+_AMOUNT_AFTER = regex.compile(
+    r"[.,]\d{1,2}(?![\d.,])|[ \t]*(?:eur|usd|gbp|chf|jpy|cny|pln|try|sek|nok|dkk|€|\$|£|¥)"
+    r"(?![^\W\d_])",
     regex.IGNORECASE,
 )
 # A value after "is" is an attempt at a PO only with this many digits ("order is 100% done").
@@ -217,7 +225,11 @@ def scan_text(
         if end == start:
             continue
         labelled = start in label_starts or _adjacent(text, label_ends, start)
-        if not labelled and (_decoy_before(text, start) or _in_digit_group(text, start, end)):
+        if not labelled and (
+            _decoy_before(text, start)
+            or _in_digit_group(text, start, end)
+            or _under_decoy_cell(text, start, end)
+        ):
             continue
         if _inside_address(text, start, end):
             continue
@@ -298,6 +310,8 @@ def _cells_under(text: str, lstart: int, lend: int) -> list[tuple[int, int]]:
     tables as read, plain-text tables), the spans of the cells under it in the rows below: the
     rows that follow without a blank line and have as many cells as the header. A table in
     fixed-width columns (an EDI or ERP report) is read by the column the label starts at."""
+    while lend > lstart and text[lend - 1].isspace():  # "P.O." matches "PO " with its space
+        lend -= 1
     line_start = text.rfind("\n", 0, lstart) + 1
     line_end = text.find("\n", lend)
     line_end = len(text) if line_end < 0 else line_end
@@ -364,6 +378,37 @@ def _fixed_width_cells_under(
     return out
 
 
+def _under_decoy_cell(text: str, start: int, end: int) -> bool:
+    """Whether the match is the whole cell of a " | " table row under a header cell that names
+    another number ("Invoice # | PO | Amount": the first column's values are invoices)."""
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end < 0 else line_end
+    if " | " not in text[line_start:line_end]:
+        return False
+    row = _cell_spans(text, line_start, line_end)
+    column = next((i for i, (s, e) in enumerate(row) if s == start and e == end), None)
+    if column is None:
+        return False
+    header_start = line_start
+    for _ in range(_MAX_ROWS):  # up to the first line of the table
+        if header_start == 0:
+            break
+        above = text.rfind("\n", 0, header_start - 1) + 1
+        if " | " not in text[above : header_start - 1]:
+            break
+        header_start = above
+    if header_start == line_start:
+        return False
+    header_end = text.find("\n", header_start)
+    header = _cell_spans(text, header_start, header_end)
+    if len(header) != len(row):
+        return False
+    cell_start, cell_end = header[column]
+    decoy = _DECOY.match(text, cell_start, cell_end)
+    return decoy is not None and bool(_GAP.fullmatch(text, decoy.end(), cell_end))
+
+
 def _cell_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """The spans of the " | "-separated cells of text[start:end], stripped of spaces."""
     spans = []
@@ -423,7 +468,7 @@ def _attempt_after(text: str, label_end: int) -> tuple[int, int] | None:
     gap = _GAP.match(text, label_end, vstart)
     if gap and gap["verb"] and sum(ch.isdigit() for ch in raw) < _MIN_DIGITS_AFTER_VERB:
         return None
-    if _QUANTITY_AFTER.match(text, vend):
+    if _QUANTITY_AFTER.match(text, vend) or _AMOUNT_AFTER.match(text, vend):
         return None
     return value
 
@@ -513,9 +558,11 @@ def _decoy_before(text: str, start: int) -> bool:
 
 
 def _inside_decoy(text: str, start: int, end: int) -> bool:
+    """Whether a label starts inside a decoy phrase ("Order" in "order confirmation", "commande
+    n°" in "confirmation de commande n°": its "No." words may reach past the phrase)."""
     lo = max(0, start - _DECOY_REACH)
     hi = min(len(text), end + _DECOY_REACH)
-    return any(m.start() <= start and end <= m.end() for m in _decoys(text, lo, hi, last=start))
+    return any(m.start() <= start < m.end() for m in _decoys(text, lo, hi, last=start))
 
 
 # Every decoy word begins a word: trying the decoy pattern only where a word starts finds what a

@@ -89,10 +89,13 @@ class Candidate:
 
     @property
     def weak(self) -> bool:
-        """Weak evidence: an unlabelled bare run of digits (a phone or register number?) or a
+        """Weak evidence: an unlabelled number without a letter (a phone, register, invoice or
+        booking number? "4500123456", "2024-00811" where the customer's prefix is optional) or a
         match spread over several words ("in 2023 150 kg"). It counts only as a known PO."""
         raw = self.raw.strip()
-        return not self.labelled and (raw.isdigit() or any(ch.isspace() for ch in raw))
+        return not self.labelled and (
+            not any(ch.isalpha() for ch in raw) or any(ch.isspace() for ch in raw)
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,7 +97,7 @@ def _print_candidates(cands: Sequence[Candidate]) -> None:
         if c.context:
             print(f"      …{_printable(c.context)}…")
         if c.valid and c.weak:
-            print("      (weak: an unlabelled bare number counts only when it is a known PO)")
+            print("      (weak: an unlabelled number without a letter counts only as a known PO)")
 
 
 def _print_problems(problems: Sequence[Problem]) -> None:
@@ -120,6 +120,10 @@ def _print_verdict(config: Config, ex: Extraction) -> None:
     print(f"PO records: {sum(len(t) for t in records.values()):,} in the database")
     numbers = f": {', '.join(outcome.po_numbers)}" if outcome.po_numbers else ""
     print(f"would be: {outcome.status.value}{numbers}")
+    if ex.customer and outcome.customer != ex.customer:
+        # A sender on no list: the numbers that chose a customer did not count in the end.
+        print(f"  customer: {outcome.customer or 'none'} (the numbers that chose {ex.customer} "
+              "do not count from this sender)")  # fmt: skip
     for reason in outcome.reasons:
         print(f"  why: {_printable(reason)}")
 

@@ -1,7 +1,7 @@
 """Realistic order mail written by reviewers who never read the extraction code, with the verdict
 a careful accounts-payable clerk gave each message before the tool was run.
 
-Five sets under ``tests/realistic/``, each with its own customer files and PO records:
+Six sets under ``tests/realistic/``, each with its own customer files and PO records:
 
 - ``reviewer1``: 60 German, English and French order mails for three SAP-, prefix- and
   letter-style customers (replies, forwards, auto-replies, newsletters, PDFs, decoys);
@@ -14,7 +14,10 @@ Five sets under ``tests/realistic/``, each with its own customer files and PO re
   attachment names, bank and customer numbers beside them;
 - ``reviewer4``: 57 mails with hard spellings and scripts: full-width and Arabic-Indic digits,
   Japanese, Chinese, Polish, Turkish, Italian, Spanish, Dutch labels (with and without their
-  accents), OCR slips, legacy charsets, HTML table cells, invisible direction marks.
+  accents), OCR slips, legacy charsets, HTML table cells, invisible direction marks;
+- ``false-positives2``: 80 mails full of numbers in tables, file names, other scripts and
+  languages that are not our POs (remittances, statements, bank and carrier notices, the
+  supplier's own order confirmations), and a few with one real PO among them.
 
 Each message is read as a poll reads it (``pipeline.analyse``, PDFs included) and judged
 against its set's records (``triage.judge``; threads are not looked up, as in ``try``). The
@@ -41,7 +44,14 @@ from inbox_watcher.triage import judge
 from tests.mailgen import load_customers
 
 ROOT = Path(__file__).resolve().parent / "realistic"
-SETS = ("reviewer1", "reviewer2", "false-positives", "reviewer3", "reviewer4")
+SETS = (
+    "reviewer1",
+    "reviewer2",
+    "false-positives",
+    "reviewer3",
+    "reviewer4",
+    "false-positives2",
+)
 
 DISAGREE: dict[tuple[str, str], str] = {
     ("reviewer2", "v11-kestrel-decoy-sales-order-only.eml"): (

@@ -818,7 +818,7 @@ def test_cells_under_a_header_label_are_labelled() -> None:
     "text",
     [
         "PO date | Qty\n4500111222 | 5",  # the label is not the whole cell
-        "Invoice | Amount\n4500111222 | 5",  # no label in the header
+        "Widget | Qty\n4500111222 | 5",  # no label in the header
         "PO Number | Qty\n\n4500111222 | 5",  # a blank line ends the table
     ],
 )
@@ -877,3 +877,52 @@ def test_fixed_width_columns_need_a_header_cell_that_is_the_label(text: str) -> 
     )  # fmt: skip
     found, _ = scan(text, sap)
     assert [(c.raw, c.labelled) for c in found] == [("4500999001", False)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Confirmation de commande n° 2025-0199",  # the label's "n°" reaches past the phrase
+        "Confirmación de pedido nº 2025/1877",
+        "Importe del pedido 4.500,00 EUR",  # an amount after the label
+        "der Wert der Bestellung 4.500,00 EUR",
+        "Bestellung 4.500 EUR",
+        "Bestellung: 12.500 \u20ac",
+    ],
+)
+def test_a_label_in_the_suppliers_phrase_or_before_an_amount_is_no_attempt(text: str) -> None:
+    kessler = compiled(
+        "k", name="Kessler", senders=["*@k.example"], pattern=r"(?<![\w-])45\d{8}(?![\w-])",
+        labels=["Bestellung", "Commande", "Pedido"],
+    )  # fmt: skip
+    found, _ = scan(text, kessler)
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Booking ref: 2024-00077-WS",
+        "see invoices 2024-00811-WS",
+        "Requisition 2024-00988-WS",
+        "RFQ 2024-00321-WS",
+        "contract 2023-00450-WS",
+        "Lot 2023-00015-WS",
+    ],
+)
+def test_booking_requisition_and_contract_numbers_are_decoys(text: str) -> None:
+    found, _ = scan(text)
+    assert found == []
+
+
+def test_a_number_under_another_numbers_header_cell_is_dropped() -> None:
+    """ "Invoice # | PO | Amount": the first column's values are invoices, the second's POs."""
+    text = (
+        "Open items\n\nInvoice # | P.O. | Amount\n2023-00126-WS | 2023-00125-WS | 100.00\n"
+        "2023-00127-WS | 2023-00128-WS | 5.00\n"
+    )
+    found, _ = scan(text)
+    assert sorted((c.normalized, c.labelled) for c in found) == [
+        ("2023-00125-WS", True),
+        ("2023-00128-WS", True),
+    ]

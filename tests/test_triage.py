@@ -581,3 +581,26 @@ def test_customers_sharing_a_sender_are_told_apart_by_the_po_records() -> None:
     nobody = judge(ex, index(PoRecord("ACME-999999", "acme")), rules={"acme_old": old, "acme": new})
     assert nobody.status is Status.UNKNOWN
     assert len(nobody.candidates) == 1  # one written number, listed once
+
+
+MERIDIAN_POS = index(PoRecord("PO-2024-00123", "meridian"))
+
+
+@pytest.mark.parametrize(
+    ("raw", "labelled", "status"),
+    [
+        # The customer's prefix is optional: a bare "2024-00811" may be an invoice or booking
+        # number of the same shape. Unlabelled and without a letter it counts only when known.
+        ("2024-00811", False, Status.MISSING),
+        ("2024-00123", False, Status.LINKED),
+        ("2024-00811", True, Status.UNKNOWN),
+        ("PO-2024-00811", False, Status.UNKNOWN),  # with the prefix, it is written as a PO
+    ],
+)
+def test_an_unlabelled_number_without_a_letter_is_weak(
+    raw: str, labelled: bool, status: Status
+) -> None:
+    number = raw if raw.startswith("PO-") else f"PO-{raw}"
+    c = cand(number, raw=raw, labelled=labelled, customer="meridian")
+    out = judge(extraction(c, customer="meridian"), MERIDIAN_POS)
+    assert out.status is status
