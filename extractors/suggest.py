@@ -9,7 +9,7 @@ edits (1 for a well-formed number), and under a third of its length.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA, Levenshtein
@@ -49,6 +49,10 @@ class Lookalikes:
     def __init__(self, known: Iterable[str]) -> None:
         self._numbers = list(known)
         self._folded = [fold(n) for n in self._numbers]
+        # "PO 12345" for ACME-123456: people leave out a prefix all the numbers share. Their
+        # rest is compared too when the typed number does not carry the prefix.
+        self._prefix = _shared_prefix(self._numbers)
+        self._cores = [fold(n[len(self._prefix) :]) for n in self._numbers] if self._prefix else []
 
     def __len__(self) -> int:
         return len(self._numbers)
@@ -75,12 +79,12 @@ class Lookalikes:
         # Under a third of the length, at most ``max_edits``; two digits swapped are one edit.
         allowed = min(max_edits, (len(target) - 1) // 3)
         near = process.extract(
-            target,
-            self._folded,
-            scorer=OSA.distance,
-            score_cutoff=allowed,
-            limit=None,
+            target, self._folded, scorer=OSA.distance, score_cutoff=allowed, limit=None
         )
+        if not near and self._cores and not target.startswith(fold(self._prefix)):
+            near = process.extract(
+                target, self._cores, scorer=OSA.distance, score_cutoff=allowed, limit=None
+            )
         literal_typed = number.upper().translate(_SEPARATORS)
         scored: list[tuple[float, str]] = []
         for _, d, index in near:
@@ -91,6 +95,20 @@ class Lookalikes:
             return []
         best = min(score for score, _ in scored)
         return sorted({c for score, c in scored if score == best})
+
+
+def _shared_prefix(numbers: Sequence[str]) -> str:
+    """The letters and separators every number starts with ("ACME-", "CMD-"), or ""."""
+    if not numbers:
+        return ""
+    first = numbers[0].upper()
+    end = 0
+    while end < len(first) and not first[end].isdigit():
+        end += 1
+    for number in numbers[1:]:
+        upper = number[:end].upper()
+        end = next((i for i in range(end) if i >= len(upper) or upper[i] != first[i]), end)
+    return numbers[0][:end] if any(ch.isalpha() for ch in first[:end]) else ""
 
 
 def closest(number: str, known: Iterable[str]) -> str | None:

@@ -1,6 +1,6 @@
 """Finding one customer's PO numbers in a run of text.
 
-Two passes over the text:
+Three passes over the text:
 
 1. The customer's pattern, everywhere. A match becomes a candidate unless a decoy label sits right
    before it ("Invoice No.", "Tel", "IBAN", "Tracking #", "P.O. Box" ...) or it is part of an
@@ -9,6 +9,8 @@ Two passes over the text:
 2. The customer's labels ("PO", "P.O. No.", "Purchase Order:" ...). A label whose value the pattern
    did not match, and whose value looks like an attempt at a number (it has digits and is not a
    date), gives a *malformed* candidate: a digit too few, the letter O for a zero.
+3. Tables: a label that is a whole header cell of a "cell | cell" table (HTML tables as read)
+   or of a fixed-width report labels the cells under it, row by row.
 
 Quoted reply text (lines starting with ">", everything after "On ... wrote:", "-----Original
 Message-----", a forwarded-message header) is scanned too; its candidates carry ``quoted=True``.
@@ -50,7 +52,7 @@ _DECOY_WORDS = r"""(?<![\w])(?:
       | art\.?[\s-]*(?:nr|no)|catalog(?:ue)?|cat\.?\s*no|material(?:nummer|nr)?|mat\.?-?nr
       | confirmation\s+de\s+commande|conferma\s+(?:d['\u2019]\s*|dell['\u2019]\s*)?ordine
       | confirmaci[oó]n\s+de(?:l)?\s+pedido|orderbevestiging|bevestiging\s+van\s+(?:de\s+)?order
-      | our\s+ref(?:erence)?|sales\s+order|order\s+confirmation|confirmation
+      | sales\s+order|order\s+confirmation|confirmation
       | p\.?\s*o\.?[\s-]*box|postfach
       | date|datum|due
       | booking|reservation|requisition|req|rfq|project|contract|lot|batch|charge
@@ -238,9 +240,12 @@ def scan_text(
         if not valid and not labelled:
             continue
         claimed.append((start, end))
+        # "Our ref 4500123456": a buyer's PO, or a writer's own file number. Shown with those
+        # words, the candidate is weak evidence (``Candidate.weak``): it counts when known.
+        hedge = None if labelled else _hedge_before(text, start)
         found.append(
             Candidate(
-                raw=m.group(0),
+                raw=m.group(0) if hedge is None else _SPACES.sub(" ", text[hedge:end]),
                 normalized=normalized if valid and normalized else _clean(m.group(0)),
                 source=source,
                 valid=valid,
@@ -315,7 +320,7 @@ def _cells_under(text: str, lstart: int, lend: int) -> list[tuple[int, int]]:
     line_start = text.rfind("\n", 0, lstart) + 1
     line_end = text.find("\n", lend)
     line_end = len(text) if line_end < 0 else line_end
-    if " | " not in text[line_start:line_end]:
+    if text.find(" | ", line_start, line_end) < 0:
         return _fixed_width_cells_under(text, line_start, line_end, lstart, lend)
     header = _cell_spans(text, line_start, line_end)
     if len(header) < 2:
@@ -350,12 +355,14 @@ def _fixed_width_cells_under(
 ) -> list[tuple[int, int]]:
     """The values under a label that is a whole column header of a fixed-width table: in each
     row below (up to a blank line), the text that starts at the label's column."""
-    before = text[line_start:lstart]
-    after = _COLUMN_BREAK.search(text, lend, line_end)
-    cell_end = after.start() if after else line_end
-    if before.strip() and not _COLUMN_BREAK.search(before[-2:] if len(before) >= 2 else "  "):
+    # Cheap tests first: most labels stand in prose, not at a column's start.
+    at_column = (
+        lstart == line_start or text[lstart - 1] == "\t" or text[lstart - 2 : lstart] == "  "
+    )
+    if not at_column:
         return []  # the label is not where a column starts ("Our PO")
-    if after is None or not _GAP.fullmatch(text, lend, cell_end):
+    after = _COLUMN_BREAK.search(text, lend, min(line_end, lend + _LABEL_REACH))
+    if after is None or not _GAP.fullmatch(text, lend, after.start()):
         return []  # no column right of it, or more than the label in its cell ("PO date")
     column = lstart - line_start
     out = []
@@ -557,12 +564,33 @@ def _decoy_before(text: str, start: int) -> bool:
     return _adjacent(text, [m.end() for m in _decoys(text, lo, start)], start)
 
 
+_HEDGE = regex.compile(r"(?<![\w])our\s+ref(?:erence)?\b\.?", regex.IGNORECASE)
+
+
+def _hedge_before(text: str, start: int) -> int | None:
+    """Where "our ref" starts when it stands right before ``start`` (else None)."""
+    lo = max(0, start - _DECOY_REACH)
+    if text.find("ref", lo, start) < 0 and text.find("REF", lo, start) < 0:
+        return None
+    last = None
+    for m in _HEDGE.finditer(text, lo, start):
+        last = m
+    if last is None:
+        return None
+    gap = text[last.end() : start]
+    return last.start() if gap.count("\n") <= 1 and _GAP.fullmatch(gap) else None
+
+
 def _inside_decoy(text: str, start: int, end: int) -> bool:
     """Whether a label starts inside a decoy phrase ("Order" in "order confirmation", "commande
-    n°" in "confirmation de commande n°": its "No." words may reach past the phrase)."""
+    n°" in "confirmation de commande n°": its "No." words may reach past the phrase). A decoy
+    the label wholly holds is no reason: the customer's file lists that label."""
     lo = max(0, start - _DECOY_REACH)
     hi = min(len(text), end + _DECOY_REACH)
-    return any(m.start() <= start < m.end() for m in _decoys(text, lo, hi, last=start))
+    return any(
+        m.start() <= start < m.end() and not (start <= m.start() and m.end() <= end)
+        for m in _decoys(text, lo, hi, last=start)
+    )
 
 
 # Every decoy word begins a word: trying the decoy pattern only where a word starts finds what a

@@ -100,8 +100,8 @@ def judge(
         if status is Status.AMBIGUOUS:
             reasons.append(
                 f"The message names {len(known_nums)} different known POs "
-                f"({', '.join(known_nums)}); it is linked to all of them: check which one it is "
-                "about."
+                f"({', '.join(known_nums)}); it is linked to each: check whether it concerns "
+                "all of them (two orders) or one (a correction, a replacement)."
             )
         for number in known_nums:
             record = pos.get(customer, {}).get(number) if customer else None
@@ -132,17 +132,17 @@ def judge(
     elif malformed:
         status = Status.MALFORMED
         po_numbers = ()
-        for c in malformed:
+        for c, where in _by_raw(malformed):  # the subject and the body: said once
             owner_number = _known_elsewhere(_as_written(c), customer or c.customer, pos, rules)
             if owner_number is not None:
                 other, number = owner_number
                 reasons.append(
-                    f"'{c.raw}' in {_where(c)} is {_po(number)} of {_name(other, names)}, not of "
+                    f"'{c.raw}' in {where} is {_po(number)} of {_name(other, names)}, not of "
                     f"{_name(customer or c.customer, names)}: wrong customer?"
                 )
                 continue
             reasons.append(
-                f"'{c.raw}' in {_where(c)} is labelled as a PO but is not a well-formed PO number"
+                f"'{c.raw}' in {where} is labelled as a PO but is not a well-formed PO number"
                 f"{' for ' + _name(customer, names) if customer else ''}."
             )
             hints = _suggest(c.raw, customer or c.customer, pos, rules)
@@ -183,7 +183,16 @@ def judge(
                 if extraction.pdf_count
                 else ("the subject or the body")
             )
-            reasons.append(f"No PO number was found in {where}.")
+            weak = [c for c in cands if c.valid and c.weak and not is_known(c)]
+            if not weak:
+                reasons.append(f"No PO number was found in {where}.")
+            else:
+                reasons.append(f"No labelled or known PO number was found in {where}.")
+            for c in _one_per_number(weak)[:3]:
+                reasons.append(
+                    f"'{c.raw}' in {_where(c)} has the shape of a PO number but no PO label and "
+                    "is not in the PO records: not counted."
+                )
 
     if status in (Status.LINKED, Status.AMBIGUOUS) and malformed:
         for c in malformed:
@@ -253,9 +262,22 @@ def _disagreements(valid: Sequence[Candidate]) -> list[str]:
 
 def _say(wheres: Sequence[str]) -> str:
     """'the subject says', 'the subject and the message body say'."""
-    if len(wheres) == 1:
-        return f"{wheres[0]} says"
-    return f"{', '.join(wheres[:-1])} and {wheres[-1]} say"
+    return f"{_and(wheres)} {'says' if len(wheres) == 1 else 'say'}"
+
+
+def _and(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _by_raw(cands: Sequence[Candidate]) -> list[tuple[Candidate, str]]:
+    """Each value as written once, with every place it stands ("the subject and the message
+    body")."""
+    places: dict[str, tuple[Candidate, list[str]]] = {}
+    for c in cands:
+        _, wheres = places.setdefault(c.raw, (c, []))
+        if _where(c) not in wheres:
+            wheres.append(_where(c))
+    return [(c, _and(wheres)) for c, wheres in places.values()]
 
 
 def _suggest(

@@ -1,7 +1,7 @@
 """Realistic order mail written by reviewers who never read the extraction code, with the verdict
 a careful accounts-payable clerk gave each message before the tool was run.
 
-Six sets under ``tests/realistic/``, each with its own customer files and PO records:
+Seven sets under ``tests/realistic/``, each with its own customer files and PO records:
 
 - ``reviewer1``: 60 German, English and French order mails for three SAP-, prefix- and
   letter-style customers (replies, forwards, auto-replies, newsletters, PDFs, decoys);
@@ -17,7 +17,10 @@ Six sets under ``tests/realistic/``, each with its own customer files and PO rec
   accents), OCR slips, legacy charsets, HTML table cells, invisible direction marks;
 - ``false-positives2``: 80 mails full of numbers in tables, file names, other scripts and
   languages that are not our POs (remittances, statements, bank and carrier notices, the
-  supplier's own order confirmations), and a few with one real PO among them.
+  supplier's own order confirmations), and a few with one real PO among them;
+- ``reviewer5``: 88 ordinary order mails written by people (prose, signatures, typos, replaced
+  and cancelled POs, two orders in one mail, replies and forwards in English, German, French,
+  Office attachments named after the PO).
 
 Each message is read as a poll reads it (``pipeline.analyse``, PDFs included) and judged
 against its set's records (``triage.judge``; threads are not looked up, as in ``try``). The
@@ -51,6 +54,7 @@ SETS = (
     "reviewer3",
     "reviewer4",
     "false-positives2",
+    "reviewer5",
 )
 
 DISAGREE: dict[tuple[str, str], str] = {

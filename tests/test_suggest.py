@@ -170,3 +170,23 @@ def test_equally_close_numbers_are_all_suggested() -> None:
     many = Lookalikes([f"450012345{d}" for d in "0123"])
     assert many.closest_all("4500123459") == []  # four equally close: no hint
     assert many.closest_all("4500123459", limit=4) == [f"450012345{d}" for d in "0123"]
+
+
+@pytest.mark.parametrize(
+    ("typed", "hint"),
+    [
+        ("12345", ["ACME-123456"]),  # the shared prefix left out, and a digit dropped
+        ("23143", ["ACME-231430"]),
+        ("2314300", ["ACME-231430"]),  # a digit too many
+        ("ACME-12345", ["ACME-123456"]),  # with the prefix, as before
+        ("99999", []),
+    ],
+)
+def test_a_prefix_all_numbers_share_may_be_left_out(typed: str, hint: list[str]) -> None:
+    known = Lookalikes(["ACME-123456", "ACME-231430", "ACME-654321"])
+    assert known.closest_all(typed) == hint
+
+
+def test_no_shared_prefix_no_second_look() -> None:
+    known = Lookalikes(["4500123456", "4500654321"])
+    assert known.closest_all("4500123") == []  # three digits short is no slip

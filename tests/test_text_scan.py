@@ -178,7 +178,6 @@ DECOYS = [
     ("westside", "Rechnung Nr. 2023-00126-WS"),
     ("westside", "Tracking # 2023-00127-WS"),
     ("westside", "Tel: 2023-00125-WS"),
-    ("westside", "Our ref 2023-00129-WS"),
     ("westside", "Customer No. 2023-00129-WS"),
     ("westside", "Quote 2023-00129-WS"),
     ("westside", "PO Box 2023-00128-WS"),
@@ -224,7 +223,6 @@ BESIDE_DECOY = [
     "Invoice No. 2023-00126-WS\nPO: 2023-00125-WS",
     "PO 2023-00125-WS / Invoice 2023-00126-WS / Tracking # 2023-00127-WS",
     "Tel: 2023-00126-WS  Purchase Order: 2023/125/ws",
-    "Our ref 2023-00126-WS, your ref 2023-00125-WS",
     "P.O. Box 2023-00126-WS, Leeds. PO number 2023-00125-WS",
     "Invoice reference: 2023-00126-WS\nPO: 2023-00125-WS",
 ]
@@ -926,3 +924,18 @@ def test_a_number_under_another_numbers_header_cell_is_dropped() -> None:
         ("2023-00125-WS", True),
         ("2023-00128-WS", True),
     ]
+
+
+@pytest.mark.parametrize(
+    "text", ["Our ref 2023-00126-WS, your ref 2023-00125-WS", "our reference: 2023-00126-WS"]
+)
+def test_our_ref_is_weak_evidence(text: str) -> None:
+    """ "Our ref" is a buyer's PO in an order, and a writer's own file number elsewhere: what
+    follows it is shown with those words and counts only when it is a known PO (weak)."""
+    found, _ = scan(text)
+    hedged = [c for c in found if c.normalized == "2023-00126-WS"]
+    assert [(c.raw.lower().startswith("our ref"), c.weak, c.labelled) for c in hedged] == [
+        (True, True, False)
+    ]
+    strong = {c.normalized for c in found if c.valid and not c.weak}
+    assert strong == ({"2023-00125-WS"} if "your ref" in text else set())

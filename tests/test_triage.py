@@ -604,3 +604,27 @@ def test_an_unlabelled_number_without_a_letter_is_weak(
     c = cand(number, raw=raw, labelled=labelled, customer="meridian")
     out = judge(extraction(c, customer="meridian"), MERIDIAN_POS)
     assert out.status is status
+
+
+def test_a_malformed_value_in_the_subject_and_the_body_is_named_once() -> None:
+    subject, body = bad("2O23-00125-WS", source="subject"), bad("2O23-00125-WS")
+    out = run(extraction(subject, body))
+    assert out.status is Status.MALFORMED
+    named = [r for r in out.reasons if "labelled as a PO" in r]
+    assert named == [
+        "'2O23-00125-WS' in the subject and the message body is labelled as a PO but is not a "
+        "well-formed PO number for Westside Tools Ltd."
+    ]
+    assert out.reasons.count("Did you mean PO 2023-00125-WS?") == 1
+
+
+def test_missing_names_what_was_set_aside_as_weak_evidence() -> None:
+    """An unlabelled number without a letter that is no known PO is not counted; the clerk is
+    told which, so that "no PO found" is not all they read."""
+    weak = cand("2024-00999-WS", raw="2024 00999 WS", labelled=False)
+    out = run(extraction(weak))
+    assert out.status is Status.MISSING
+    assert "'2024 00999 WS' in the message body has the shape of a PO number but no PO label" in (
+        text_of(out)
+    )
+    assert_plain_words(out)
