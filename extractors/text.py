@@ -26,46 +26,16 @@ from collections.abc import Iterable
 
 import regex
 
+from extractors.phrases import DECOY, GAP, LABEL_REACH
 from extractors.rules import CustomerRules, find_labels, lowered_text
+from extractors.tables import cells_under, under_decoy_cell
 from extractors.types import Candidate, Problem, Unreadable
 
 MAX_TEXT_CHARS = 1_000_000  # per source; beyond this the text is cut (recorded as a problem)
 MAX_CANDIDATES = 200  # per source and customer; a text with more is not an order, it is noise
 CONTEXT_CHARS = 40
 
-_DECOY_WORDS = r"""(?<![\w])(?:
-        invoices?|inv|rechnung|rechnungs-?(?:nummer|nr)|facture|bill|credit\s+note|gutschrift
-      | tracking|track|awb|waybill|consignment|shipment|delivery\s+note|lieferschein(?:nummer|nr)?
-      | sendungs(?:nummer|nr)|paketnummer|auftragsbest[äa]tigung
-      | phone|tel|telephone|telefon|fax|mobile|mob|cell|call
-      | iban|bic|swift|account|acct|a/c|sort\s+code|routing|bank|bankleitzahl|blz
-      | konto(?:nummer|-?nr)?|kto\.?-?nr|rekening(?:nummer)?|compte|conto|cuenta
-      | vat|ust-?id(?:nr)?|tax\s*id|tax|ein|duns|reg(?:istration)?|steuer-?nr|st\.-?nr
-      | hrb|hra|handelsregister|amtsgericht
-      | company\s+(?:no|number|reg)|registered\s+(?:no|number|in)
-      | zip|postcode|post\s+code|plz
-      | customer\s+(?:no|number|id|\#)|kundennummer|kunden-?nr|client\s+(?:no|number|id)
-      | (?:n[°º]|no|num[eé]ro|code)\.?\s*(?:de\s+)?client|klantnummer|klant-?nr
-      | debitor(?:en)?(?:nummer|-?nr)?|debiteur(?:nummer)?
-      | (?:numero|codice|c[oó]digo)\s+(?:de\s+)?cliente
-      | quote|quotation|angebot|case|ticket|rma|serial|s/n|sku|part|article|artikel|item
-      | art\.?[\s-]*(?:nr|no)|catalog(?:ue)?|cat\.?\s*no|material(?:nummer|nr)?|mat\.?-?nr
-      | confirmation\s+de\s+commande|conferma\s+(?:d['\u2019]\s*|dell['\u2019]\s*)?ordine
-      | confirmaci[oó]n\s+de(?:l)?\s+pedido|orderbevestiging|bevestiging\s+van\s+(?:de\s+)?order
-      | sales\s+order|order\s+confirmation|confirmation
-      | p\.?\s*o\.?[\s-]*box|postfach
-      | date|datum|due
-      | booking|reservation|requisition|req|rfq|project|contract|lot|batch|charge
-    )(?![^\W\d_])\.?"""
-_DECOY = regex.compile(_DECOY_WORDS, regex.IGNORECASE | regex.VERBOSE)
 _DECOY_REACH = 40  # characters before a match (or around a label) searched for decoy words
-# What may stand between a label and its value: separators and "No."/"#" words.
-# "Our PO is 45099999", "Bestellnummer lautet 4500123456": a verb may stand there too.
-_GAP = regex.compile(
-    r"[\s:#.\-=(\[|°º]*(?:(?:no|nr|num|number|nummer|num[eé]ro|n[°º]|reference|ref|id)\.?[\s:#.\-=|]*)?"
-    r"(?:(?P<verb>is|was|ist|war|lautet|est)\b[\s:#]*)?",
-    regex.IGNORECASE,
-)
 # A number followed by a unit or a share is a quantity, not a PO: "Order 25 pallets", "Your
 # order 100 pcs", "Order 75% complete", "order 12 of 20", "Bestellung: 12 Paletten".
 _QUANTITY_AFTER = regex.compile(
@@ -90,8 +60,6 @@ _STOPWORDS = frozenset(
      "you", "aux", "bei", "das", "dem", "den", "der", "des", "die", "est", "ist", "les", "mit",
      "par", "une", "und", "vom", "von", "zum", "zur"}
 )  # fmt: skip
-_LABEL_REACH = 24  # characters between the end of a label and the start of its value
-_MAX_ROWS = 200  # rows of a " | " table read under a header label
 _MIN_DIGITS_IN_CELL = 4  # a cell under a PO header that fits no format needs this many digits
 _QUOTE_MARKERS = regex.compile(
     r"""^(?:
@@ -230,7 +198,7 @@ def scan_text(
         if not labelled and (
             _decoy_before(text, start)
             or _in_digit_group(text, start, end)
-            or _under_decoy_cell(text, start, end)
+            or under_decoy_cell(text, start, end)
         ):
             continue
         if _inside_address(text, start, end):
@@ -285,7 +253,7 @@ def scan_text(
         for (lstart, lend), value in zip(labels, values, strict=True):
             if value is not None:
                 continue
-            for vstart, vend in _cells_under(text, lstart, lend):
+            for vstart, vend in cells_under(text, lstart, lend):
                 raw = text[vstart:vend]
                 normalized = _valid_alone(raw, rules, timeout)
                 if normalized is None and (
@@ -308,130 +276,6 @@ def scan_text(
                     )
                 )
     return dedupe(found), problems
-
-
-def _cells_under(text: str, lstart: int, lend: int) -> list[tuple[int, int]]:
-    """When the label is a whole header cell of a table written as "cell | cell" lines (HTML
-    tables as read, plain-text tables), the spans of the cells under it in the rows below: the
-    rows that follow without a blank line and have as many cells as the header. A table in
-    fixed-width columns (an EDI or ERP report) is read by the column the label starts at."""
-    while lend > lstart and text[lend - 1].isspace():  # "P.O." matches "PO " with its space
-        lend -= 1
-    line_start = text.rfind("\n", 0, lstart) + 1
-    line_end = text.find("\n", lend)
-    line_end = len(text) if line_end < 0 else line_end
-    if text.find(" | ", line_start, line_end) < 0:
-        return _fixed_width_cells_under(text, line_start, line_end, lstart, lend)
-    header = _cell_spans(text, line_start, line_end)
-    if len(header) < 2:
-        return []
-    column = next((i for i, (s, e) in enumerate(header) if s <= lstart and lend <= e), None)
-    if column is None:
-        return []
-    cell_start, cell_end = header[column]
-    if text[cell_start:lstart].strip() or not _GAP.fullmatch(text, lend, cell_end):
-        return []  # the label is not the whole cell ("PO date", "Total PO value")
-    out = []
-    row_start = line_end + 1
-    for _ in range(_MAX_ROWS):
-        if row_start >= len(text):
-            break
-        row_end = text.find("\n", row_start)
-        row_end = len(text) if row_end < 0 else row_end
-        if " | " not in text[row_start:row_end]:
-            break  # a blank line, or the end of the table
-        row = _cell_spans(text, row_start, row_end)
-        if len(row) == len(header):  # a row with an empty cell is not aligned: skipped
-            out.append(row[column])
-        row_start = row_end + 1
-    return out
-
-
-_COLUMN_BREAK = regex.compile(r"[ \t]{2,}|\t")  # between fixed-width columns
-
-
-def _fixed_width_cells_under(
-    text: str, line_start: int, line_end: int, lstart: int, lend: int
-) -> list[tuple[int, int]]:
-    """The values under a label that is a whole column header of a fixed-width table: in each
-    row below (up to a blank line), the text that starts at the label's column."""
-    # Cheap tests first: most labels stand in prose, not at a column's start.
-    at_column = (
-        lstart == line_start or text[lstart - 1] == "\t" or text[lstart - 2 : lstart] == "  "
-    )
-    if not at_column:
-        return []  # the label is not where a column starts ("Our PO")
-    after = _COLUMN_BREAK.search(text, lend, min(line_end, lend + _LABEL_REACH))
-    if after is None or not _GAP.fullmatch(text, lend, after.start()):
-        return []  # no column right of it, or more than the label in its cell ("PO date")
-    column = lstart - line_start
-    out = []
-    row_start = line_end + 1
-    for _ in range(_MAX_ROWS):
-        row_end = text.find("\n", row_start)
-        row_end = len(text) if row_end < 0 else row_end
-        row = text[row_start:row_end]
-        if row_start >= len(text) or not row.strip():
-            break
-        at = row_start + column
-        if (
-            column < len(row)
-            and not row[column].isspace()
-            and (column == 0 or row[column - 1] == " ")
-        ):
-            stop = _COLUMN_BREAK.search(text, at, row_end)
-            out.append((at, stop.start() if stop else row_end))
-        row_start = row_end + 1
-    return out
-
-
-def _under_decoy_cell(text: str, start: int, end: int) -> bool:
-    """Whether the match is the whole cell of a " | " table row under a header cell that names
-    another number ("Invoice # | PO | Amount": the first column's values are invoices)."""
-    line_start = text.rfind("\n", 0, start) + 1
-    line_end = text.find("\n", end)
-    line_end = len(text) if line_end < 0 else line_end
-    if " | " not in text[line_start:line_end]:
-        return False
-    row = _cell_spans(text, line_start, line_end)
-    column = next((i for i, (s, e) in enumerate(row) if s == start and e == end), None)
-    if column is None:
-        return False
-    header_start = line_start
-    for _ in range(_MAX_ROWS):  # up to the first line of the table
-        if header_start == 0:
-            break
-        above = text.rfind("\n", 0, header_start - 1) + 1
-        if " | " not in text[above : header_start - 1]:
-            break
-        header_start = above
-    if header_start == line_start:
-        return False
-    header_end = text.find("\n", header_start)
-    header = _cell_spans(text, header_start, header_end)
-    if len(header) != len(row):
-        return False
-    cell_start, cell_end = header[column]
-    decoy = _DECOY.match(text, cell_start, cell_end)
-    return decoy is not None and bool(_GAP.fullmatch(text, decoy.end(), cell_end))
-
-
-def _cell_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """The spans of the " | "-separated cells of text[start:end], stripped of spaces."""
-    spans = []
-    pos = start
-    while True:
-        bar = text.find(" | ", pos, end)
-        cell_end = end if bar < 0 else bar
-        s, e = pos, cell_end
-        while s < e and text[s].isspace():
-            s += 1
-        while e > s and text[e - 1].isspace():
-            e -= 1
-        spans.append((s, e))
-        if bar < 0:
-            return spans
-        pos = bar + 3
 
 
 def _valid_alone(raw: str, rules: CustomerRules, timeout: float) -> str | None:
@@ -472,7 +316,7 @@ def _attempt_after(text: str, label_end: int) -> tuple[int, int] | None:
     raw = text[vstart:vend]
     if not _looks_like_attempt(raw) or _inside_address(text, vstart, vend):
         return None
-    gap = _GAP.match(text, label_end, vstart)
+    gap = GAP.match(text, label_end, vstart)
     if gap and gap["verb"] and sum(ch.isdigit() for ch in raw) < _MIN_DIGITS_AFTER_VERB:
         return None
     if _QUANTITY_AFTER.match(text, vend) or _AMOUNT_AFTER.match(text, vend):
@@ -555,7 +399,7 @@ def dedupe(candidates: Iterable[Candidate]) -> list[Candidate]:
 
 def names_another_number(text: str) -> bool:
     """Whether ``text`` holds a decoy label ("Invoice No.", "Delivery note", "Customer No.")."""
-    return _DECOY.search(text) is not None
+    return DECOY.search(text) is not None
 
 
 def _decoy_before(text: str, start: int) -> bool:
@@ -578,7 +422,7 @@ def _hedge_before(text: str, start: int) -> int | None:
     if last is None:
         return None
     gap = text[last.end() : start]
-    return last.start() if gap.count("\n") <= 1 and _GAP.fullmatch(gap) else None
+    return last.start() if gap.count("\n") <= 1 and GAP.fullmatch(gap) else None
 
 
 def _inside_decoy(text: str, start: int, end: int) -> bool:
@@ -599,14 +443,14 @@ _WORD_START = regex.compile(r"(?<![\w])\w")
 
 
 def _decoys(text: str, lo: int, hi: int, last: int | None = None) -> list[regex.Match[str]]:
-    """``_DECOY.finditer(text, lo, hi)``, only matches starting at or before ``last`` (if given)."""
+    """``DECOY.finditer(text, lo, hi)``, only matches starting at or before ``last`` (if given)."""
     found: list[regex.Match[str]] = []
     free = lo
     for w in _WORD_START.finditer(text, lo, hi if last is None else min(hi, last + 1)):
         at = w.start()
         if at < free:
             continue
-        m = _DECOY.match(text, at, hi)
+        m = DECOY.match(text, at, hi)
         if m is not None:
             found.append(m)
             free = m.end()
@@ -616,9 +460,9 @@ def _decoys(text: str, lo: int, hi: int, last: int | None = None) -> list[regex.
 def _adjacent(text: str, ends: list[int], start: int) -> bool:
     """Whether some label (given by its end offsets) ends right before ``start``."""
     i = bisect.bisect_right(ends, start) - 1
-    while i >= 0 and start - ends[i] <= _LABEL_REACH:
+    while i >= 0 and start - ends[i] <= LABEL_REACH:
         gap = text[ends[i] : start]
-        if gap.count("\n") <= 1 and _GAP.fullmatch(gap):
+        if gap.count("\n") <= 1 and GAP.fullmatch(gap):
             return True
         i -= 1
     return False
@@ -626,7 +470,7 @@ def _adjacent(text: str, ends: list[int], start: int) -> bool:
 
 def _value_after(text: str, label_end: int) -> tuple[int, int] | None:
     """The span of the value written after a label, or None when there is none in reach."""
-    gap = _GAP.match(text, label_end, min(len(text), label_end + _LABEL_REACH))
+    gap = GAP.match(text, label_end, min(len(text), label_end + LABEL_REACH))
     pos = gap.end() if gap else label_end
     if text[label_end:pos].count("\n") > 1:
         return None

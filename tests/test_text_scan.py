@@ -460,7 +460,7 @@ def test_decoys_at_word_starts_are_what_a_window_search_finds(
     text = glue.join(pieces)
     lo = min(lo, len(text))
     hi = min(len(text), lo + width)
-    expected = [m.span() for m in text_module._DECOY.finditer(text, lo, hi)]
+    expected = [m.span() for m in text_module.DECOY.finditer(text, lo, hi)]
     assert [m.span() for m in text_module._decoys(text, lo, hi)] == expected
 
 

@@ -1,0 +1,42 @@
+"""The words around a number: what names another number (decoys), and what may stand between
+a PO label and its value. Shared by the text scan (``extractors.text``) and the reading of tables
+written as text (``extractors.tables``)."""
+
+from __future__ import annotations
+
+import regex
+
+# A decoy label names another number: what follows it is not a PO ("Invoice No.", "Tel", "IBAN").
+DECOY_WORDS = r"""(?<![\w])(?:
+        invoices?|inv|rechnung|rechnungs-?(?:nummer|nr)|facture|bill|credit\s+note|gutschrift
+      | tracking|track|awb|waybill|consignment|shipment|delivery\s+note|lieferschein(?:nummer|nr)?
+      | sendungs(?:nummer|nr)|paketnummer|auftragsbest[äa]tigung
+      | phone|tel|telephone|telefon|fax|mobile|mob|cell|call
+      | iban|bic|swift|account|acct|a/c|sort\s+code|routing|bank|bankleitzahl|blz
+      | konto(?:nummer|-?nr)?|kto\.?-?nr|rekening(?:nummer)?|compte|conto|cuenta
+      | vat|ust-?id(?:nr)?|tax\s*id|tax|ein|duns|reg(?:istration)?|steuer-?nr|st\.-?nr
+      | hrb|hra|handelsregister|amtsgericht
+      | company\s+(?:no|number|reg)|registered\s+(?:no|number|in)
+      | zip|postcode|post\s+code|plz
+      | customer\s+(?:no|number|id|\#)|kundennummer|kunden-?nr|client\s+(?:no|number|id)
+      | (?:n[°º]|no|num[eé]ro|code)\.?\s*(?:de\s+)?client|klantnummer|klant-?nr
+      | debitor(?:en)?(?:nummer|-?nr)?|debiteur(?:nummer)?
+      | (?:numero|codice|c[oó]digo)\s+(?:de\s+)?cliente
+      | quote|quotation|angebot|case|ticket|rma|serial|s/n|sku|part|article|artikel|item
+      | art\.?[\s-]*(?:nr|no)|catalog(?:ue)?|cat\.?\s*no|material(?:nummer|nr)?|mat\.?-?nr
+      | confirmation\s+de\s+commande|conferma\s+(?:d['\u2019]\s*|dell['\u2019]\s*)?ordine
+      | confirmaci[oó]n\s+de(?:l)?\s+pedido|orderbevestiging|bevestiging\s+van\s+(?:de\s+)?order
+      | sales\s+order|order\s+confirmation|confirmation
+      | p\.?\s*o\.?[\s-]*box|postfach
+      | date|datum|due
+      | booking|reservation|requisition|req|rfq|project|contract|lot|batch|charge
+    )(?![^\W\d_])\.?"""
+DECOY = regex.compile(DECOY_WORDS, regex.IGNORECASE | regex.VERBOSE)
+# What may stand between a label and its value: separators and "No."/"#" words.
+# "Our PO is 45099999", "Bestellnummer lautet 4500123456": a verb may stand there too.
+GAP = regex.compile(
+    r"[\s:#.\-=(\[|°º]*(?:(?:no|nr|num|number|nummer|num[eé]ro|n[°º]|reference|ref|id)\.?[\s:#.\-=|]*)?"
+    r"(?:(?P<verb>is|was|ist|war|lautet|est)\b[\s:#]*)?",
+    regex.IGNORECASE,
+)
+LABEL_REACH = 24  # characters between the end of a label and the start of its value
