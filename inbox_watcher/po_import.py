@@ -85,6 +85,7 @@ class ImportResult:
     notes: tuple[RowError, ...] = ()  # not fatal: repeats, ignored columns, encoding, odd statuses
     encoding: str = "utf-8"
     delimiter: str = ","
+    file_refused: bool = False  # the errors are the file's or its header's: no row was read
 
 
 class _Refused(ValueError):
@@ -103,10 +104,12 @@ def import_pos_csv(
         size = path.stat().st_size
         if size > max_bytes:
             message = f"the file has {size} bytes, more than the limit of {max_bytes}"
-            return ImportResult(records=(), errors=(RowError(0, message),))
+            return ImportResult(records=(), errors=(RowError(0, message),), file_refused=True)
         data = path.read_bytes()
     except OSError as exc:
-        return ImportResult(records=(), errors=(RowError(0, f"cannot read {path}: {exc}"),))
+        return ImportResult(
+            records=(), errors=(RowError(0, f"cannot read {path}: {exc}"),), file_refused=True
+        )
     return read_pos_csv(data, known_customers=known_customers, normalize=normalize)
 
 
@@ -122,18 +125,26 @@ def read_pos_csv(
     lines = _LINE.findall(text)
     header_at = _first_content_line(lines, 0)
     if header_at is None:
-        return ImportResult((), (RowError(0, "the file is empty"),), tuple(notes), encoding)
+        return ImportResult(
+            (), (RowError(0, "the file is empty"),), tuple(notes), encoding, file_refused=True
+        )
     hint = _SEP_HINT.fullmatch(lines[header_at].strip("\r\n"))
     forced = hint.group(1) if hint else None
     if hint:
         header_at = _first_content_line(lines, header_at + 1)
         if header_at is None:
             return ImportResult(
-                (), (RowError(0, "the file has no header"),), tuple(notes), encoding
+                (),
+                (RowError(0, "the file has no header"),),
+                tuple(notes),
+                encoding,
+                file_refused=True,
             )
     delimiter, columns, header_errors = _header(lines[header_at], header_at + 1, forced)
     if header_errors:
-        return ImportResult((), tuple(header_errors), tuple(notes), encoding, delimiter)
+        return ImportResult(
+            (), tuple(header_errors), tuple(notes), encoding, delimiter, file_refused=True
+        )
     unknown = [name for name in columns if name and name not in REQUIRED + OPTIONAL]
     if unknown:
         notes.append(RowError(header_at + 1, f"unknown columns ignored: {', '.join(unknown)}"))

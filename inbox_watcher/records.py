@@ -107,6 +107,9 @@ def import_and_rejudge(config: Config, path: Path) -> int:
         print(f"{path}: {err}", file=sys.stderr)
     for note in result.notes:
         print(f"{path}: note: {note}", file=sys.stderr)
+    if result.file_refused:
+        print(f"{path}: nothing imported: the file was refused")
+        return 1
     store = open_store(config)
     try:
         inserted, updated = store.upsert_pos(result.records)

@@ -409,6 +409,19 @@ def test_an_unknown_customer_is_refused_not_silently_empty(
     assert out == ""
 
 
+def test_a_file_refused_at_its_header_is_no_count_of_rows(
+    capsys: pytest.CaptureFixture[str], demo: Path
+) -> None:
+    csv_file = demo.parent / "pos.csv"
+    csv_file.write_text("number,client\n4500123456,acme\n", encoding="utf-8")
+    code, out, err = run(capsys, "--config", str(demo), "pos", "import", str(csv_file))
+    assert code == 1
+    assert "the header has no po_number column" in err
+    assert "nothing imported: the file was refused" in out
+    assert "row(s) refused" not in out + err
+    assert not (demo.parent / "po-watcher.db").exists()  # nothing to store: no database made
+
+
 def test_pos_list_shows_what_an_import_left(capsys: pytest.CaptureFixture[str], demo: Path) -> None:
     csv_file = demo.parent / "pos.csv"
     csv_file.write_text(
