@@ -250,32 +250,54 @@ def scan_text(
         )
         bisect.insort(claimed, (vstart, vend))
     if not timed_out and (" | " in text or "  " in text):
-        for (lstart, lend), value in zip(labels, values, strict=True):
-            if value is not None:
-                continue
-            for vstart, vend in cells_under(text, lstart, lend):
-                raw = text[vstart:vend]
-                normalized = _valid_alone(raw, rules, timeout)
-                if normalized is None and (
-                    _overlaps(claimed, vstart, vend)
-                    or sum(ch.isdigit() for ch in raw) < _MIN_DIGITS_IN_CELL
-                    or not _looks_like_attempt(raw)
-                ):
-                    continue
-                found.append(
-                    Candidate(
-                        raw=raw,
-                        normalized=normalized or _clean(raw),
-                        source=source,
-                        valid=normalized is not None,
-                        context=_SPACES.sub(" ", f"{text[lstart:lend]} / {raw}"),
-                        page=page,
-                        quoted=is_quoted(vstart),
-                        labelled=True,
-                        customer=rules.id,
-                    )
+        cells = [
+            (lstart, lend, cell)
+            for (lstart, lend), value in zip(labels, values, strict=True)
+            if value is None
+            for cell in cells_under(text, lstart, lend)
+        ]
+        if len(cells) > MAX_CANDIDATES:  # a table of noise: as for matches and labels
+            problems.append(
+                Problem(
+                    source,
+                    Unreadable.TOO_LARGE,
+                    f"{len(cells):,} table cells under PO labels; only the first "
+                    f"{MAX_CANDIDATES} were looked at",
+                    blocking=False,
                 )
+            )
+        for lstart, lend, (vstart, vend) in cells[:MAX_CANDIDATES]:
+            raw = text[vstart:vend]
+            normalized = _valid_alone(raw, rules, timeout)
+            if normalized is None and not _cell_attempt(text, vstart, vend, claimed):
+                continue
+            found.append(
+                Candidate(
+                    raw=raw,
+                    normalized=normalized or _clean(raw),
+                    source=source,
+                    valid=normalized is not None,
+                    context=_SPACES.sub(" ", f"{text[lstart:lend]} / {raw}"),
+                    page=page,
+                    quoted=is_quoted(vstart),
+                    labelled=True,
+                    customer=rules.id,
+                )
+            )
     return dedupe(found), problems
+
+
+def _cell_attempt(text: str, vstart: int, vend: int, claimed: list[tuple[int, int]]) -> bool:
+    """Whether a table cell under a PO label that fits no format is an attempt at a PO: one
+    token with enough digits, not a date, a quantity or an amount, not a match already read."""
+    raw = text[vstart:vend]
+    if len(raw) > 40 or any(ch.isspace() for ch in raw) or _overlaps(claimed, vstart, vend):
+        return False
+    if sum(ch.isdigit() for ch in raw) < _MIN_DIGITS_IN_CELL or not _looks_like_attempt(raw):
+        return False
+    if _CELL.fullmatch(raw):  # a date or an amount
+        return False
+    return not (_QUANTITY_AFTER.match(text, vend) or _AMOUNT_AFTER.match(text, vend))
 
 
 def _valid_alone(raw: str, rules: CustomerRules, timeout: float) -> str | None:
@@ -298,7 +320,7 @@ def _live_labels(
     labels: tuple[str, ...], text: str, timeout: float
 ) -> tuple[int, tuple[tuple[int, int], ...], tuple[tuple[int, int] | None, ...]]:
     """How many labels are in ``text``; the spans of the first ``MAX_CANDIDATES`` of them that
-    are not inside a decoy phrase such as "our ref" or "order confirmation" (those are no
+    are not inside a decoy phrase such as "order confirmation" (those are no
     labels); and for each of those the span of the value written after it when that looks like
     an attempt at a number (else None). Cached like ``rules.find_labels``: customers sharing a
     label list share all of this, which is most of the cost of a customer beyond the first."""
@@ -313,6 +335,8 @@ def _attempt_after(text: str, label_end: int) -> tuple[int, int] | None:
     if value is None:
         return None
     vstart, vend = value
+    if _below_a_row(text, label_end, vstart):
+        return None  # the cell under the label is its value (``tables.cells_under``)
     raw = text[vstart:vend]
     if not _looks_like_attempt(raw) or _inside_address(text, vstart, vend):
         return None
@@ -462,10 +486,19 @@ def _adjacent(text: str, ends: list[int], start: int) -> bool:
     i = bisect.bisect_right(ends, start) - 1
     while i >= 0 and start - ends[i] <= LABEL_REACH:
         gap = text[ends[i] : start]
-        if gap.count("\n") <= 1 and GAP.fullmatch(gap):
+        if gap.count("\n") <= 1 and GAP.fullmatch(gap) and not _below_a_row(text, ends[i], start):
             return True
         i -= 1
     return False
+
+
+def _below_a_row(text: str, label_end: int, value_start: int) -> bool:
+    """Whether the value is on the line after a label that ends a "cell | cell" row ("Invoice |
+    PO" over "881234 | ACME-123456": the next line's first cell is not the PO's)."""
+    while label_end > 0 and text[label_end - 1].isspace():  # "P.O." matches "PO\n" with it
+        label_end -= 1
+    newline = text.find("\n", label_end, value_start)
+    return newline >= 0 and text.find(" | ", text.rfind("\n", 0, label_end) + 1, newline) >= 0
 
 
 def _value_after(text: str, label_end: int) -> tuple[int, int] | None:

@@ -132,7 +132,13 @@ def judge(
     elif malformed:
         status = Status.MALFORMED
         po_numbers = ()
-        for c, where in _by_raw(malformed):  # the subject and the body: said once
+        named = _by_raw(malformed)
+        if len(named) > _MAX_NAMED:  # a table of noise: a person reads the first few
+            reasons.append(
+                f"{len(named)} values are labelled as a PO but are not well-formed PO numbers; "
+                f"the first {_MAX_NAMED} follow."
+            )
+        for c, where in named[:_MAX_NAMED]:  # the subject and the body: said once
             owner_number = _known_elsewhere(_as_written(c), customer or c.customer, pos, rules)
             if owner_number is not None:
                 other, number = owner_number
@@ -189,14 +195,18 @@ def judge(
             else:
                 reasons.append(f"No labelled or known PO number was found in {where}.")
             for c in _one_per_number(weak)[:3]:
+                what = (
+                    "may be the writer's own reference"  # the scan keeps "our ref" in the raw
+                    if c.raw.lower().startswith("our ref")
+                    else "has the shape of a PO number but no PO label"
+                )
                 reasons.append(
-                    f"'{c.raw}' in {_where(c)} has the shape of a PO number but no PO label and "
-                    "is not in the PO records: not counted."
+                    f"'{c.raw}' in {_where(c)} {what} and is not in the PO records: not counted."
                 )
 
     if status in (Status.LINKED, Status.AMBIGUOUS) and malformed:
-        for c in malformed:
-            reasons.append(f"'{c.raw}' in {_where(c)} looks like a mistyped PO number.")
+        for c, where in _by_raw(malformed)[:_MAX_NAMED]:
+            reasons.append(f"'{c.raw}' in {where} looks like a mistyped PO number.")
     reasons.extend(_disagreements(valid))
     for p in (*blocking, *partial):
         text = p.describe()
@@ -210,6 +220,9 @@ def judge(
         suggestions=tuple(_unique(suggestions)),
         link_how=link_how,
     )
+
+
+_MAX_NAMED = 5  # values named one by one in the reasons; more are counted
 
 
 def _settle_customer(

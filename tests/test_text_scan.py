@@ -373,6 +373,10 @@ def cpu_seconds(text: str) -> float:
         pytest.param("2023-00125-WS,", id="matches-without-spaces"),
         pytest.param("PO 12 ", id="labels-with-short-values"),
         pytest.param("> PO 2023-00125-WS\n", id="quoted-lines"),
+        pytest.param("PO | x | ", id="labels-in-one-long-table-row"),
+        pytest.param("2023-00125-WS | ", id="matches-in-one-long-table-row"),
+        pytest.param("PO | x\n", id="table-headers-without-rows"),
+        pytest.param("PO  x  y\n", id="fixed-width-headers"),
     ],
 )
 def test_scan_time_grows_linearly(unit: str) -> None:
@@ -939,3 +943,49 @@ def test_our_ref_is_weak_evidence(text: str) -> None:
     ]
     strong = {c.normalized for c in found if c.valid and not c.weak}
     assert strong == ({"2023-00125-WS"} if "your ref" in text else set())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hello,\n\nPO  will follow.\nCall me on 0201 5544.\n",  # two spaces in prose
+        "Purchase Order  (see attachment)\nQuote 2024-118 valid until May\n",
+        "PO  Description  Qty\nWidget 4711 blue\n",  # a row without columns
+        "PO | Status\nsee 2 lines | open\n12345 pcs | done\n",  # words, a quantity
+        "PO | Total\n4.500,00 | EUR\n",  # an amount
+    ],
+)
+def test_no_table_where_there_is_none(text: str) -> None:
+    found, _ = scan(text, SAP)
+    assert found == []
+
+
+def test_a_value_on_the_line_under_a_table_row_is_the_cell_below_the_label() -> None:
+    """ "Invoice | PO" over "881234 | ACME-123456": the invoice in the first cell of the next
+    line is not the PO's value; the cell under "PO" is."""
+    acme = RULES["acme"]
+    found, _ = scan("Invoice | PO\n881234 | ACME-123456\n", acme)
+    assert [(c.normalized, c.labelled) for c in found] == [("ACME-123456", True)]
+
+
+def test_the_header_of_a_number_is_the_nearest_header_row_above() -> None:
+    """Two tables with no blank line between them (one HTML table with a second header row):
+    the second table's numbers are not the first table's invoices."""
+    text = (
+        "Invoice | Date\n90012345 | 01.03.2025\nYour purchase order | Delivery\n"
+        "4500123456 | 05.03.2025\n"
+    )
+    found, _ = scan(text, SAP)
+    assert valid_numbers(found) == {"4500123456"}
+
+
+def test_a_fixed_width_table_with_crlf_line_ends() -> None:
+    found, _ = scan("Date        PO          Qty\r\n2025-01-01  4500123456  5\r\n", SAP)
+    assert [(c.raw, c.labelled) for c in found] == [("4500123456", True)]
+
+
+def test_table_cells_under_labels_count_toward_the_candidate_limit() -> None:
+    rows = ["".join(f"{k:06d}-{t} | y\n" for k in range(150)) for t in "AB"]
+    found, problems = scan(f"PO | x\n{rows[0]}\nPO | x\n{rows[1]}", SAP)
+    assert len(found) == text_module.MAX_CANDIDATES
+    assert [p.kind for p in problems] == [Unreadable.TOO_LARGE]

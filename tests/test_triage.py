@@ -628,3 +628,13 @@ def test_missing_names_what_was_set_aside_as_weak_evidence() -> None:
         text_of(out)
     )
     assert_plain_words(out)
+
+
+def test_many_malformed_values_are_counted_and_the_first_few_named() -> None:
+    noise = [bad(f"2O23-0012{k}-WS") for k in range(7)]
+    out = run(extraction(*noise))
+    assert out.status is Status.MALFORMED
+    assert out.reasons[0] == (
+        "7 values are labelled as a PO but are not well-formed PO numbers; the first 5 follow."
+    )
+    assert sum("is labelled as a PO" in r for r in out.reasons) == 5
