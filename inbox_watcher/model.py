@@ -71,6 +71,7 @@ class Outcome:
     candidates: tuple[JudgedCandidate, ...] = ()
     suggestions: tuple[str, ...] = ()  # "did you mean" PO numbers
     link_how: LinkHow = "found"  # "found" in the message | "thread" inherited | "manual"
+    owners: tuple[tuple[str, str], ...] = ()  # (customer, number) of links inherited by thread
 
 
 @dataclass(frozen=True, slots=True)

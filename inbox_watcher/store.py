@@ -1452,7 +1452,11 @@ def _numbers(outcome: Outcome) -> list[str]:
 
 def _owner(outcome: Outcome, number: str) -> str | None:
     """The customer a linked number belongs to: the one whose records hold it (a message naming
-    two customers' POs links each to its own), else the message's customer."""
+    two customers' POs links each to its own, as does a reply inheriting such links), else the
+    message's customer."""
+    for customer, inherited in outcome.owners:
+        if inherited == number:
+            return customer
     for judged in outcome.candidates:
         c = judged.candidate
         if judged.known and c.normalized == number and c.customer is not None:

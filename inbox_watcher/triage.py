@@ -219,6 +219,7 @@ def judge(
         candidates=judged,
         suggestions=tuple(_unique(suggestions)),
         link_how=link_how,
+        owners=tuple(thread_pos) if link_how == "thread" else (),
     )
 
 

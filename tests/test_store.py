@@ -255,6 +255,21 @@ def test_each_link_carries_the_customer_whose_po_it_is(store: Store) -> None:
     assert set(stored.links) == {Link("acme", "PO-1", "found"), Link("globex", "GX-7", "found")}
 
 
+def test_a_reply_inheriting_two_customers_links_keeps_each_owner(store: Store) -> None:
+    verdict = Outcome(
+        status=Status.AMBIGUOUS,
+        po_numbers=("PO-1", "GX-7"),
+        reasons=("No PO in this message; it replies to a linked one.",),
+        customer="acme",
+        link_how="thread",
+        owners=(("acme", "PO-1"), ("globex", "GX-7")),
+    )
+    k = key(5)
+    assert store.record([processed(k, verdict)], checkpoint=k, link_how={k: "thread"}) == 1
+    [stored] = store.messages()
+    assert set(stored.links) == {Link("acme", "PO-1", "thread"), Link("globex", "GX-7", "thread")}
+
+
 def test_flagged_message_starts_with_open_review(store: Store) -> None:
     store.record([flagged(1, Status.UNKNOWN)], checkpoint=None)
     [stored] = store.messages()

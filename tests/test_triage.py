@@ -638,3 +638,9 @@ def test_many_malformed_values_are_counted_and_the_first_few_named() -> None:
         "7 values are labelled as a PO but are not well-formed PO numbers; the first 5 follow."
     )
     assert sum("is labelled as a PO" in r for r in out.reasons) == 5
+
+
+def test_inherited_links_keep_their_customers() -> None:
+    out = run(extraction(), thread_pos=[("westside", "2023-00125-WS"), ("acme", "ACME-123456")])
+    assert out.link_how == "thread"
+    assert out.owners == (("westside", "2023-00125-WS"), ("acme", "ACME-123456"))
