@@ -305,10 +305,10 @@ def _from_table(
                 )
                 for v in options
             ]
-            valid = [j for j in judged if any(x.valid for x in j)]
-            chosen = valid[0] if valid else next((j for j in judged if j), [])
+            firsts = [i for i, j in enumerate(judged) if any(x.valid for x in j)]
+            chosen = judged[firsts[0]] if firsts else next((j for j in judged if j), [])
             found.extend(chosen)
-            if below is not None and valid and options[judged.index(chosen)] is below:
+            if firsts and len(options) - 1 == firsts[0] and options[-1] is below:
                 # A column of POs under the label: the rows below it, down to the first that
                 # is not a well-formed number.
                 for lower in table[r + 2 :]:
