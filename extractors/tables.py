@@ -9,6 +9,7 @@ cell labels the cells under it, row by row; a header cell that names another num
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 
 import regex
 
@@ -39,13 +40,8 @@ def cells_under(text: str, lstart: int, lend: int) -> list[tuple[int, int]]:
     if column is None:
         return []
     out = []
-    row_start = line_end + 1
-    for _ in range(MAX_ROWS):
-        if row_start >= len(text):
-            break
-        row_end = text.find("\n", row_start)
-        row_end = len(text) if row_end < 0 else row_end
-        if row_end - row_start > MAX_LINE or text.find(" | ", row_start, row_end) < 0:
+    for row_start, row_end in _rows_below(text, line_end):
+        if text.find(" | ", row_start, row_end) < 0:
             break  # a blank line, or the end of the table
         row = cell_spans(text, row_start, row_end)
         if len(row) == len(header):  # a row with an empty cell is not aligned: skipped
@@ -54,8 +50,22 @@ def cells_under(text: str, lstart: int, lend: int) -> list[tuple[int, int]]:
             cell_start, cell_end = row[column]
             if cell_end - cell_start <= MAX_CELL:
                 out.append(row[column])
-        row_start = row_end + 1
     return out
+
+
+def _rows_below(text: str, line_end: int) -> Iterator[tuple[int, int]]:
+    """The (start, end) of the lines after the one ending at ``line_end``: at most MAX_ROWS, up
+    to the first line longer than MAX_LINE."""
+    row_start = line_end + 1
+    for _ in range(MAX_ROWS):
+        if row_start >= len(text):
+            return
+        row_end = text.find("\n", row_start)
+        row_end = len(text) if row_end < 0 else row_end
+        if row_end - row_start > MAX_LINE:
+            return
+        yield row_start, row_end
+        row_start = row_end + 1
 
 
 def header_cell_of(text: str, header: list[tuple[int, int]], lstart: int, lend: int) -> int | None:
@@ -97,13 +107,8 @@ def _fixed_width_cells_under(
         return []  # a header has three columns or more; "PO  will follow." is prose
     column = lstart - line_start
     out = []
-    row_start = line_end + 1
-    for _ in range(MAX_ROWS):
-        if row_start >= len(text):
-            break
-        row_end = text.find("\n", row_start)
-        row_end = len(text) if row_end < 0 else row_end
-        if row_end - row_start > MAX_LINE or not text[row_start:row_end].strip():
+    for row_start, row_end in _rows_below(text, line_end):
+        if not text[row_start:row_end].strip():
             break
         at = row_start + column
         if (
@@ -118,7 +123,6 @@ def _fixed_width_cells_under(
                 cell_end -= 1
             if cell_end - at <= MAX_CELL:
                 out.append((at, cell_end))
-        row_start = row_end + 1
     return out
 
 

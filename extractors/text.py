@@ -188,6 +188,20 @@ def scan_text(
         i = bisect.bisect_right(quoted_lines, (pos, len(text) + 1)) - 1
         return i >= 0 and quoted_lines[i][0] <= pos < quoted_lines[i][1]
 
+    def labelled_value(raw: str, normalized: str | None, at: int, context: str) -> Candidate:
+        """A label's value: well-formed when ``normalized`` is its canonical number."""
+        return Candidate(
+            raw=raw,
+            normalized=normalized or _clean(raw),
+            source=source,
+            valid=normalized is not None,
+            context=context,
+            page=page,
+            quoted=is_quoted(at),
+            labelled=True,
+            customer=rules.id,
+        )
+
     found: list[Candidate] = []
     claimed: list[tuple[int, int]] = []  # spans of pattern matches (valid or labelled)
     for m in matches:
@@ -235,19 +249,7 @@ def scan_text(
         # "PO4500123456": a label glued to the number hides it from a pattern that wants a word
         # boundary before it; the value alone may still be a well-formed number.
         normalized = _valid_alone(raw, rules, timeout)
-        found.append(
-            Candidate(
-                raw=raw,
-                normalized=normalized or _clean(raw),
-                source=source,
-                valid=normalized is not None,
-                context=_context(text, lstart, vend),
-                page=page,
-                quoted=is_quoted(vstart),
-                labelled=True,
-                customer=rules.id,
-            )
-        )
+        found.append(labelled_value(raw, normalized, vstart, _context(text, lstart, vend)))
         bisect.insort(claimed, (vstart, vend))
     if not timed_out and (" | " in text or "  " in text):
         cells = [
@@ -271,19 +273,8 @@ def scan_text(
             normalized = _valid_alone(raw, rules, timeout)
             if normalized is None and not _cell_attempt(text, vstart, vend, claimed):
                 continue
-            found.append(
-                Candidate(
-                    raw=raw,
-                    normalized=normalized or _clean(raw),
-                    source=source,
-                    valid=normalized is not None,
-                    context=_SPACES.sub(" ", f"{text[lstart:lend]} / {raw}"),
-                    page=page,
-                    quoted=is_quoted(vstart),
-                    labelled=True,
-                    customer=rules.id,
-                )
-            )
+            context = _SPACES.sub(" ", f"{text[lstart:lend]} / {raw}")
+            found.append(labelled_value(raw, normalized, vstart, context))
     return dedupe(found), problems
 
 

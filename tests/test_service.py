@@ -474,6 +474,21 @@ def _zone_at_midday() -> str:
     return f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"  # Etc/ signs are inverted
 
 
+def _config_with_digest_a_minute_ago(tmp_path: Path, imap_user: ImapUser, sink: SmtpSink) -> Path:
+    """A configuration whose digest time passed a minute ago, today, in a zone where it is
+    about noon now."""
+    from zoneinfo import ZoneInfo
+
+    zone = _zone_at_midday()
+    cfg = write_config(tmp_path, imap_user, smtp_port=sink.port, extra=WORKERS)
+    a_minute_ago = (dt.datetime.now(ZoneInfo(zone)) - dt.timedelta(minutes=1)).strftime("%H:%M")
+    text = cfg.read_text(encoding="utf-8")
+    text = text.replace('digest_at = "07:00"', f'digest_at = "{a_minute_ago}"')
+    text = text.replace('timezone = "UTC"', f'timezone = "{zone}"')
+    cfg.write_text(text, encoding="utf-8")
+    return cfg
+
+
 def test_digest_overdue_at_start_is_sent_once(
     dovecot: Dovecot,
     imap_user: ImapUser,
@@ -481,16 +496,7 @@ def test_digest_overdue_at_start_is_sent_once(
     smtp_sink: SmtpSink,
     daemons: Callable[..., Daemon],
 ) -> None:
-    zone = _zone_at_midday()
-    cfg = write_config(tmp_path, imap_user, smtp_port=smtp_sink.port, extra=WORKERS)
-    config = load_config(cfg)
-    from zoneinfo import ZoneInfo
-
-    a_minute_ago = (dt.datetime.now(ZoneInfo(zone)) - dt.timedelta(minutes=1)).strftime("%H:%M")
-    text = cfg.read_text(encoding="utf-8")
-    text = text.replace('digest_at = "07:00"', f'digest_at = "{a_minute_ago}"')
-    text = text.replace('timezone = "UTC"', f'timezone = "{zone}"')
-    cfg.write_text(text, encoding="utf-8")
+    cfg = _config_with_digest_a_minute_ago(tmp_path, imap_user, smtp_sink)
     config = load_config(cfg)
     # In service since yesterday (its digest run then was left pending): today's was missed.
     yesterday = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
@@ -521,15 +527,7 @@ def test_new_install_after_digest_time_waits_for_the_next_digest(
 ) -> None:
     """A first start after today's digest time missed nothing: no digest minutes after the
     first poll of a backlog; the log says when the first one goes out."""
-    from zoneinfo import ZoneInfo
-
-    zone = _zone_at_midday()
-    cfg = write_config(tmp_path, imap_user, smtp_port=smtp_sink.port, extra=WORKERS)
-    a_minute_ago = (dt.datetime.now(ZoneInfo(zone)) - dt.timedelta(minutes=1)).strftime("%H:%M")
-    text = cfg.read_text(encoding="utf-8")
-    text = text.replace('digest_at = "07:00"', f'digest_at = "{a_minute_ago}"')
-    text = text.replace('timezone = "UTC"', f'timezone = "{zone}"')
-    cfg.write_text(text, encoding="utf-8")
+    cfg = _config_with_digest_a_minute_ago(tmp_path, imap_user, smtp_sink)
     config = load_config(cfg)
     dovecot.append(imap_user.username, "INBOX", [make_mail("flag me", "no number at all")])
 
