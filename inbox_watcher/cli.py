@@ -87,9 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     res = sub.add_parser("resolve", help="link a flagged message to a PO by hand")
     res.add_argument("message", help="the message's number (from `flagged`) or its Message-ID")
     res.add_argument("--po", required=True)
+    force = "also for a message that is not flagged (it is linked): its link is replaced"
+    res.add_argument("--force", action="store_true", help=force)
     dis = sub.add_parser("dismiss", help="close a flag that is not a PO matter")
-    dis.add_argument("message")
+    dis.add_argument("message", help="the message's number (from `flagged`) or its Message-ID")
     dis.add_argument("--reason", required=True)
+    dis.add_argument("--force", action="store_true", help=force)
     rep = sub.add_parser("reprocess", help="re-judge stored messages after patterns changed")
     rep.add_argument("--status", default=None)
     rep.add_argument("--customer", default=None)
@@ -221,6 +224,7 @@ def cmd_poll(config: Config, args: argparse.Namespace) -> int:
 
 
 MESSAGE_FIELDS = (
+    "id",  # what `resolve` and `dismiss` take, as `flagged` and the digest show it
     "message_id",
     "folder",
     "uid",
@@ -285,6 +289,7 @@ def _status_arg(value: str | None) -> Any:
 
 def _message_row(m: StoredMessage) -> dict[str, Any]:
     return {
+        "id": m.id,
         "message_id": m.message_id,
         "folder": m.key.folder,
         "uid": m.key.uid,
@@ -323,7 +328,7 @@ def _csv_cell(value: Any) -> str:
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
-    headers = ("folder", "uid", "status", "customer", "po_numbers", "subject", "why")
+    headers = ("id", "folder", "uid", "status", "customer", "po_numbers", "subject", "why")
     table = [
         [_short(_status_cell(row) if h == "status" else row[h], 30) for h in headers[:-1]]
         + [_short(_why_cell(row), 70)]

@@ -24,9 +24,9 @@ def command(config: Config, args: argparse.Namespace) -> int:
         if args.command == "flagged":
             return list_flagged(config, store)
         if args.command == "resolve":
-            return resolve(config, store, args.message, args.po)
+            return resolve(config, store, args.message, args.po, force=args.force)
         if args.command == "dismiss":
-            return dismiss(store, args.message, args.reason)
+            return dismiss(store, args.message, args.reason, force=args.force)
     finally:
         store.close()
     raise ValueError(f"not a review command: {args.command!r}")
@@ -45,11 +45,12 @@ def list_flagged(config: Config, store: Store) -> int:
     if not flags:
         print("No open flags: nothing needs a person.")
         return EXIT_OK
-    headers = ("id", "date", "customer", "status", "reason", "subject")
+    headers = ("id", "date", "folder", "customer", "status", "reason", "subject")
     rows = [
         (
             str(m.id),
             (m.date or m.created_at.isoformat())[:10],
+            m.key.folder,
             m.customer or "-",
             m.status.value,
             m.reasons[0] if m.reasons else "",
@@ -57,7 +58,7 @@ def list_flagged(config: Config, store: Store) -> int:
         )
         for m in flags
     ]
-    limits = (8, 10, 16, 10, 60, 60)
+    limits = (8, 10, 20, 16, 10, 60, 60)
     table = [[_cell(v, w) for v, w in zip(row, limits, strict=True)] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in table]) for i, h in enumerate(headers)]
     print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
@@ -147,9 +148,9 @@ def _customer_and_number(
     )
 
 
-def resolve(config: Config, store: Store, ref: str, typed: str) -> int:
+def resolve(config: Config, store: Store, ref: str, typed: str, *, force: bool = False) -> int:
     message = _find(store, ref)
-    if message is None:
+    if message is None or not _may_change(message, force, "linked"):
         return EXIT_REFUSED
     found = _customer_and_number(config, message, typed)
     if isinstance(found, str):
@@ -175,7 +176,7 @@ def resolve(config: Config, store: Store, ref: str, typed: str) -> int:
     return EXIT_OK
 
 
-def dismiss(store: Store, ref: str, reason: str) -> int:
+def dismiss(store: Store, ref: str, reason: str, *, force: bool = False) -> int:
     note = " ".join(reason.split())
     if not note:
         print(
@@ -184,12 +185,28 @@ def dismiss(store: Store, ref: str, reason: str) -> int:
         )
         return EXIT_REFUSED
     message = _find(store, ref)
-    if message is None:
+    if message is None or not _may_change(message, force, "dismissed"):
         return EXIT_REFUSED
     _note_earlier(message)
     store.set_review(message.id, Review.DISMISSED, note)
     print(f"message {message.id} dismissed: {_cell(note, 100)}")
     return EXIT_OK
+
+
+def _may_change(message: StoredMessage, force: bool, what: str) -> bool:
+    """A message that is not flagged (po-watcher linked it) changes only with --force: an id
+    typed from the wrong list must not replace a good link."""
+    if message.status.flagged or force:
+        return True
+    linked = f" to PO {', '.join(message.po_numbers)}" if message.po_numbers else ""
+    print(
+        f"not {what}: message {message.id} ({message.key.folder} UID {message.key.uid}, "
+        f"{_cell(message.subject, 60)!r}) is not flagged: it is {message.status.value}{linked}. "
+        "Check the id (`po-watcher flagged` lists the open flags); give --force to change it "
+        "anyway.",
+        file=sys.stderr,
+    )
+    return False
 
 
 def _note_earlier(message: StoredMessage) -> None:

@@ -276,6 +276,7 @@ def test_messages_as_jsonl(capsys: pytest.CaptureFixture[str], recorded: Path) -
         }
     ]
     assert set(rows[0]) == {
+        "id",
         "message_id",
         "folder",
         "uid",

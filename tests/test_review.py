@@ -53,10 +53,10 @@ def test_flagged_lists_open_flags_oldest_first(
     assert run(path, "flagged") == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert lines[0].split() == ["id", "date", "customer", "status", "reason", "subject"]
+    assert lines[0].split() == ["id", "date", "folder", "customer", "status", "reason", "subject"]
     rows = [line for line in lines[1:] if line[:1].isdigit()]
     assert [r.split()[0] for r in rows] == ["1", "2", "3"]
-    assert rows[0].split()[1:4] == ["2024-04-30", "acme", "unknown"]
+    assert rows[0].split()[1:5] == ["2024-04-30", "INBOX", "acme", "unknown"]
     assert "Flagged as unknown (test 1)." in rows[0]
     assert "Already linked" not in out
     assert "\x1b" not in out  # a hostile subject cannot drive the terminal
@@ -179,6 +179,35 @@ def test_resolving_again_replaces_the_link_and_dismissing_removes_it(
     row = next(line for line in capsys.readouterr().out.splitlines() if "Westside order" in line)
     assert "malformed, dismissed" in row
     assert "a quote request, not an order" in row
+
+
+def test_a_message_that_is_not_flagged_changes_only_with_force(
+    setup: tuple[Path, Config], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An id typed from the wrong list (a UID, another folder's row) must not replace a good
+    link: message 4 is linked by po-watcher, not flagged."""
+    path, config = setup
+    assert run(path, "resolve", "4", "--po", "ACME-654321") == 1
+    err = capsys.readouterr().err
+    assert "not linked: message 4 (INBOX UID 4, 'Already linked') is not flagged" in err
+    assert "--force" in err
+    assert _links(config, "4") == [("ACME-123456", "found")]
+    assert run(path, "dismiss", "4", "--reason", "typo") == 1
+    assert _links(config, "4") == [("ACME-123456", "found")]
+    assert run(path, "resolve", "4", "--po", "ACME-654321", "--force") == 0
+    assert _links(config, "4") == [("ACME-654321", "manual")]
+
+
+def test_messages_shows_the_id_that_resolve_takes(
+    setup: tuple[Path, Config], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = setup
+    capsys.readouterr()
+    assert run(path, "messages", "--format", "table") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["id", "folder", "uid"]
+    row = next(line for line in lines if "Westside order" in line)
+    assert row.split()[:3] == ["2", "INBOX", "2"]
 
 
 def test_resolving_an_ambiguous_message_keeps_only_the_po_chosen(
