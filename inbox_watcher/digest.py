@@ -265,7 +265,8 @@ def _message_date(m: StoredMessage, tz: dt.tzinfo) -> str:
     return _when(m.created_at, tz) + " (received)"
 
 
-def _candidate_words(j: JudgedCandidate) -> str:
+def _candidate_parts(j: JudgedCandidate) -> tuple[str, str, str]:
+    """(the number as shown, where it stands, what the records say)."""
     c = j.candidate
     shown = c.raw if c.raw == c.normalized else f"{c.raw} (read as {c.normalized})"
     where = _source_words(c.source)
@@ -279,7 +280,7 @@ def _candidate_words(j: JudgedCandidate) -> str:
         verdict = "in our records"
     else:
         verdict = "not in our records"
-    return _clip(f"{shown} in the {where}: {verdict}", 2 * MAX_FIELD)
+    return shown, where, verdict
 
 
 def _source_words(source: str) -> str:
@@ -293,11 +294,25 @@ def _source_words(source: str) -> str:
 
 
 def _candidates(m: StoredMessage) -> list[str]:
-    lines = [_candidate_words(j) for j in m.candidates[:MAX_CANDIDATES]]
-    more = len(m.candidates) - MAX_CANDIDATES
-    if more > 0:
-        lines.append(f"and {more} more")
-    return lines
+    """What was found, one line a number ("2024-00812 in the subject and the message text: not
+    in our records"). Weak numbers that did not count are left out (the reasons name them on a
+    `missing` verdict); a `missing` verdict found nothing that counts, so it lists nothing."""
+    if m.status is Status.MISSING:
+        return []
+    places: dict[tuple[str, str], list[str]] = {}
+    for j in m.candidates:
+        if j.candidate.weak and not j.known:
+            continue
+        shown, where, verdict = _candidate_parts(j)
+        wheres = places.setdefault((shown, verdict), [])
+        if where not in wheres:
+            wheres.append(where)
+    lines = [
+        _clip(f"{shown} in the {' and the '.join(wheres)}: {verdict}", 2 * MAX_FIELD)
+        for (shown, verdict), wheres in places.items()
+    ]
+    more = len(lines) - MAX_CANDIDATES
+    return lines[:MAX_CANDIDATES] + ([f"and {more} more"] if more > 0 else [])
 
 
 def _why(m: StoredMessage) -> list[str]:

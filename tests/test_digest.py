@@ -466,3 +466,36 @@ def test_reviewed_flags_leave_the_digest(config: Config, store: Store) -> None:
     assert "resolved one" not in text
     assert "dismissed one" not in text
     assert "1 new message(s) need a person." in text
+
+
+def test_found_lines_name_each_number_once_and_leave_out_what_did_not_count(
+    config: Config, store: Store
+) -> None:
+    def at(raw: str, source: str, *, labelled: bool = True, valid: bool = True) -> JudgedCandidate:
+        c = Candidate(
+            raw=raw, normalized=raw, source=source, valid=valid, labelled=labelled, customer="acme"
+        )
+        return JudgedCandidate(candidate=c, known=False)
+
+    unknown = processed(
+        1,
+        Status.UNKNOWN,
+        customer="acme",
+        subject="Order",
+        candidates=(
+            at("ACME-123457", "subject"),
+            at("ACME-123457", "body"),
+            at("24123456", "body", labelled=False),  # weak: a register number, not counted
+        ),
+    )
+    missing = processed(
+        2,
+        Status.MISSING,
+        customer="acme",
+        subject="Newsletter",
+        candidates=(at("2024-00451", "body", labelled=False),),
+    )
+    store.record([unknown, missing], checkpoint=None)
+    text = render_text(build_digest(config, store, now=DAY1))
+    found = [line.strip() for line in text.splitlines() if line.strip().startswith("Found:")]
+    assert found == ["Found: ACME-123457 in the subject and the message text: not in our records"]
