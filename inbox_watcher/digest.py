@@ -406,6 +406,10 @@ def render_text(d: Digest) -> str:
         out += ["", f"== {_clip(g.name, 80)} ({g.count}) =="]
         for status, messages in g.by_status:
             out += ["", f"-- {STATUS_WORDS[status]} ({len(messages)}) --"]
+            if _compact(g, status):
+                out += [COMPACT_NOTE, ""]
+                out += [_compact_line(m, d.tz) for m in messages]
+                continue
             for m in messages:
                 out += ["", f"#{m.id}  {_clip(m.subject) or '(no subject)'}"]
                 out.append(f"     From: {_clip(m.sender)}")
@@ -451,6 +455,10 @@ def render_html(d: Digest) -> str:
             out.append(
                 f'<h3 style="font-size: 15px">{_e(STATUS_WORDS[status])} ({len(messages)})</h3>'
             )
+            if _compact(g, status):
+                lines = "".join(f"<li>{_e(_compact_line(m, d.tz))}</li>" for m in messages)
+                out.append(f'<p style="color: #555">{_e(COMPACT_NOTE)}</p><ul>{lines}</ul>')
+                continue
             for m in messages:
                 out.append(_html_message(m, d.tz))
     out.append('<h2 style="font-size: 17px; border-bottom: 1px solid #ccc">Mailbox health</h2>')
@@ -467,6 +475,23 @@ def render_html(d: Digest) -> str:
         )
     out.append("</body></html>")
     return "\n".join(out) + "\n"
+
+
+COMPACT_NOTE = (
+    "From senders on no customer's list (shops, carriers, banks, newsletters): most need "
+    "nothing; dismiss what is not a PO matter."
+)
+
+
+def _compact(g: CustomerGroup, status: Status) -> bool:
+    """Mail with no PO from senders on no customer's list is listed one line each: it is
+    mostly not a PO matter, and the flags that are come first."""
+    return g.customer is None and status is Status.MISSING
+
+
+def _compact_line(m: StoredMessage, tz: dt.tzinfo) -> str:
+    subject = _clip(m.subject, 80) or "(no subject)"
+    return f"#{m.id}  {_message_date(m, tz)[:10]}  {subject}  (from {_clip(m.sender, 60)})"
 
 
 def _html_message(m: StoredMessage, tz: dt.tzinfo) -> str:

@@ -17,7 +17,7 @@ import pytest
 from extractors.types import Candidate
 from inbox_watcher.cli import main
 from inbox_watcher.config import Config, load_config
-from inbox_watcher.digest import build_digest, render_text, send_digest
+from inbox_watcher.digest import build_digest, render_html, render_text, send_digest
 from inbox_watcher.model import (
     JudgedCandidate,
     MessageKey,
@@ -499,3 +499,27 @@ def test_found_lines_name_each_number_once_and_leave_out_what_did_not_count(
     text = render_text(build_digest(config, store, now=DAY1))
     found = [line.strip() for line in text.splitlines() if line.strip().startswith("Found:")]
     assert found == ["Found: ACME-123457 in the subject and the message text: not in our records"]
+
+
+def test_no_po_mail_from_senders_on_no_list_is_one_line_each(config: Config, store: Store) -> None:
+    """Shops, carriers, banks and newsletters: listed one line each after the real flags, so
+    the wrong and unknown PO numbers are what the clerk reads first."""
+    store.record(
+        [
+            processed(1, Status.MISSING, customer=None, subject="Your parcel is on its way"),
+            processed(2, Status.UNKNOWN, customer=None, subject="PO from a new address"),
+            processed(3, Status.MISSING, customer="acme", subject="Acme without PO"),
+        ],
+        checkpoint=None,
+    )
+    d = build_digest(config, store, now=DAY1)
+    text = render_text(d)
+    strangers = text[text.index("== Customer not recognised") :]
+    assert "#1  2024-04-30  Your parcel is on its way  (from buyer1@customer.example)" in strangers
+    assert "Why: Flagged as missing (test 1)" not in text  # no full entry for it
+    assert "Why: Flagged as unknown (test 2)" in text  # a full entry: a PO number matters
+    assert "Why: Flagged as missing (test 3)" in text  # a customer's mail without a PO: full
+    html_part = render_html(d)
+    assert "<li>#1  2024-04-30  Your parcel is on its way  (from buyer1@customer.example)</li>" in (
+        html_part
+    )
