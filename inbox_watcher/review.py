@@ -130,7 +130,7 @@ def _customer_and_number(
         if number is None:
             return (
                 f"{shown!r} is not a valid PO number for {rules.name or rules.id} "
-                f"(a valid number matches {rules.valid.pattern!r})"
+                f"(its PO numbers match the pattern {rules.valid.pattern})"
             )
         return rules.id, number
     fits = [(r, n) for r in config.customers if (n := canonical_number(r, typed)) is not None]

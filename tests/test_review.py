@@ -106,6 +106,9 @@ def test_resolve_refuses_an_invalid_number(
     err = capsys.readouterr().err
     assert "not linked" in err
     assert "'BN-2024-0815' is not a valid PO number for Acme Corporation" in err
+    assert (
+        "its PO numbers match the pattern ACME-\\d{6})" in err
+    )  # as configured, no doubled backslash
     with Store.open(config.database.url) as store:
         stored = store.message("1")
         assert stored is not None
