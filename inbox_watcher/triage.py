@@ -135,7 +135,7 @@ def judge(
         named = _by_raw(malformed)
         if len(named) > _MAX_NAMED:  # a table of noise: a person reads the first few
             reasons.append(
-                f"{len(named)} values are labelled as a PO but are not well-formed PO numbers; "
+                f"{len(named)} values are labelled as a PO but are not written like PO numbers; "
                 f"the first {_MAX_NAMED} follow."
             )
         for c, where in named[:_MAX_NAMED]:  # the subject and the body: said once
@@ -147,11 +147,14 @@ def judge(
                     f"{_name(customer or c.customer, names)}: wrong customer?"
                 )
                 continue
-            reasons.append(
-                f"'{c.raw}' in {where} is labelled as a PO but is not a well-formed PO number"
-                f"{' for ' + _name(customer, names) if customer else ''}."
-            )
             hints = _suggest(c.raw, customer or c.customer, pos, rules)
+            # Without a "did you mean", a known number shows what the customer's POs look like.
+            example = None if hints else next(iter(pos.get(customer or "", {})), None)
+            reasons.append(
+                f"'{c.raw}' in {where} is labelled as a PO but is not written like a PO number"
+                f"{' of ' + _name(customer, names) if customer else ''}"
+                f"{f' (such as {example})' if example else ''}."
+            )
             if hints:
                 suggestions.extend(hints)
                 reasons.append(_did_you_mean(hints))

@@ -612,8 +612,8 @@ def test_a_malformed_value_in_the_subject_and_the_body_is_named_once() -> None:
     assert out.status is Status.MALFORMED
     named = [r for r in out.reasons if "labelled as a PO" in r]
     assert named == [
-        "'2O23-00125-WS' in the subject and the message body is labelled as a PO but is not a "
-        "well-formed PO number for Westside Tools Ltd."
+        "'2O23-00125-WS' in the subject and the message body is labelled as a PO but is not "
+        "written like a PO number of Westside Tools Ltd."
     ]
     assert out.reasons.count("Did you mean PO 2023-00125-WS?") == 1
 
@@ -635,7 +635,7 @@ def test_many_malformed_values_are_counted_and_the_first_few_named() -> None:
     out = run(extraction(*noise))
     assert out.status is Status.MALFORMED
     assert out.reasons[0] == (
-        "7 values are labelled as a PO but are not well-formed PO numbers; the first 5 follow."
+        "7 values are labelled as a PO but are not written like PO numbers; the first 5 follow."
     )
     assert sum("is labelled as a PO" in r for r in out.reasons) == 5
 
@@ -644,3 +644,11 @@ def test_inherited_links_keep_their_customers() -> None:
     out = run(extraction(), thread_pos=[("westside", "2023-00125-WS"), ("acme", "ACME-123456")])
     assert out.link_how == "thread"
     assert out.owners == (("westside", "2023-00125-WS"), ("acme", "ACME-123456"))
+
+
+def test_a_malformed_value_without_a_hint_shows_what_the_customers_pos_look_like() -> None:
+    out = run(extraction(bad("12")))
+    assert out.suggestions == ()
+    assert "is not written like a PO number of Westside Tools Ltd (such as 2023-00125-WS)." in (
+        text_of(out)
+    )
