@@ -6,6 +6,7 @@ leave the digest (the store's open flags are those whose review is still open).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 
 from extractors.rules import CustomerRules
@@ -49,7 +50,7 @@ def list_flagged(config: Config, store: Store) -> int:
     rows = [
         (
             str(m.id),
-            (m.date or m.created_at.isoformat())[:10],
+            _local_day(m, config),
             m.key.folder,
             m.customer or "-",
             m.status.value,
@@ -69,6 +70,17 @@ def list_flagged(config: Config, store: Store) -> int:
         "`po-watcher dismiss ID --reason TEXT`)"
     )
     return EXIT_OK
+
+
+def _local_day(m: StoredMessage, config: Config) -> str:
+    """The message's date in the configured time zone, as the digest shows it."""
+    try:
+        when = dt.datetime.fromisoformat(m.date) if m.date else m.created_at
+    except ValueError:
+        return (m.date or "")[:10]
+    if when.tzinfo is None:
+        return when.date().isoformat()
+    return when.astimezone(config.schedule.tzinfo).date().isoformat()
 
 
 def _cell(value: str, width: int) -> str:

@@ -243,3 +243,18 @@ def test_resolving_an_ambiguous_message_keeps_only_the_po_chosen(
     [row] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert row["po_numbers"] == ["ACME-654321"]
     assert (row["review"], row["review_note"]) == ("resolved", "linked by hand to ACME-654321")
+
+
+def test_flagged_dates_are_in_the_configured_zone_as_in_the_digest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dataclasses import replace
+
+    path = write_config(tmp_path, smtp_port=9)  # timezone Europe/Berlin
+    config = load_config(path)
+    late = replace(acme_unknown(1), date="2024-04-30T23:30:00+00:00")  # 01:30 in Berlin
+    with Store.open(config.database.url) as store:
+        store.record([late], checkpoint=None)
+    assert run(path, "flagged") == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("1 "))
+    assert row.split()[1] == "2024-05-01"
