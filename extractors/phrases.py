@@ -22,7 +22,8 @@ DECOY_WORDS = r"""(?<![\w])(?:
       | (?:n[°º]|no|num[eé]ro|code)\.?\s*(?:de\s+)?client|klantnummer|klant-?nr
       | debitor(?:en)?(?:nummer|-?nr)?|debiteur(?:nummer)?
       | (?:numero|codice|c[oó]digo)\s+(?:de\s+)?cliente
-      | quote|quotation|angebot|case|ticket|rma|serial|s/n|sku|part|article|artikel|item
+      | quote|quotation|angebot|case|ticket|rma|serial|s/n|sku|part|article|item
+      | artikel(?:nummer|-?nr)?
       | art\.?[\s-]*(?:nr|no)|catalog(?:ue)?|cat\.?\s*no|material(?:nummer|nr)?|mat\.?-?nr
       | confirmation\s+de\s+commande|conferma\s+(?:d['\u2019]\s*|dell['\u2019]\s*)?ordine
       | confirmaci[oó]n\s+de(?:l)?\s+pedido|orderbevestiging|bevestiging\s+van\s+(?:de\s+)?order
@@ -34,8 +35,11 @@ DECOY_WORDS = r"""(?<![\w])(?:
 DECOY = regex.compile(DECOY_WORDS, regex.IGNORECASE | regex.VERBOSE)
 # What may stand between a label and its value: separators and "No."/"#" words.
 # "Our PO is 45099999", "Bestellnummer lautet 4500123456": a verb may stand there too.
+# "Buyer's Order No. & Date: 4500128410 dt. 06.05.2024", "Ihre Bestell-Nr./Datum: 4500128410 /
+# 06.05.2024": the label names the date that follows the number as well.
 GAP = regex.compile(
     r"[\s:#.\-=(\[|°º]*(?:(?:no|nr|num|number|nummer|num[eé]ro|n[°º]|reference|ref|id)\.?[\s:#.\-=|]*)?"
+    r"(?:(?:&|/|and|und|et|y)\s*(?:date|datum|fecha|data)\b[\s:#.\-=|]*)?"
     r"(?:(?P<verb>is|was|ist|war|lautet|est)\b[\s:#]*)?",
     regex.IGNORECASE,
 )

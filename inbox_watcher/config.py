@@ -61,7 +61,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticUndefined
 
-from extractors.rules import CustomerRules, RuleError
+from extractors.rules import DEFAULT_LABELS, CustomerRules, RuleError
 
 EX_CONFIG = 78  # sysexits.h: the exit code for a configuration error
 
@@ -835,7 +835,8 @@ class PoRules(BaseModel):
         None,
         "list of text",
         'Words that introduce a PO number in this customer\'s mail ("PO", "Order Ref"). '
-        "Default: a built-in English and German list. Between a label and its number may "
+        "Default: " + ", ".join(f'"{label}"' for label in DEFAULT_LABELS) + "; a list given "
+        "here replaces it (list those you want to keep). Between a label and its number may "
         'stand separators (`:`, `#`, `-`, `=`, `°`, a table cell\'s `|`) and one of "No.", '
         '"Nr.", "Num.", "Number", "Nummer", "Numéro", "N°", "Nº", "Ref", "Reference", "ID", '
         'then a verb ("is", "was", "ist", "lautet", "est": "our PO is 45012345"); do not list '
@@ -855,7 +856,8 @@ class CustomerFile(BaseModel):
         REQUIRED,
         "list of text",
         "Globs on the From address that route a message to this customer, such as "
-        '"*@westside-tools.example".',
+        '"*@westside-tools.example". An accounts-payable mailbox whose own POs come back on '
+        'every supplier\'s invoice may route all senders with "*".',
     )
     po: PoRules = Field(description="The PO number rules.", json_schema_extra={"kind": "table"})
 

@@ -70,8 +70,12 @@ def judge(
     judged = tuple(JudgedCandidate(c, is_known(c)) for c in cands)
     own_valid = [c for c in cands if c.valid and not c.quoted and counts(c)]
     valid = own_valid or [c for c in cands if c.valid and counts(c)]
-    own_bad = [c for c in cands if not c.valid and not c.quoted]
-    malformed = own_bad or ([c for c in cands if not c.valid] if not own_valid else [])
+    # A value well-formed for one customer is no typo under another customer's rules.
+    valid_raws = {c.raw for c in cands if c.valid}
+    own_bad = [c for c in cands if not c.valid and not c.quoted and c.raw not in valid_raws]
+    malformed = own_bad or (
+        [c for c in cands if not c.valid and c.raw not in valid_raws] if not own_valid else []
+    )
     set_aside: list[Candidate] = []
     if stranger:
         set_aside = [c for c in cands if c.valid and not c.weak and not counts(c)]

@@ -989,3 +989,25 @@ def test_table_cells_under_labels_count_toward_the_candidate_limit() -> None:
     found, problems = scan(f"PO | x\n{rows[0]}\nPO | x\n{rows[1]}", SAP)
     assert len(found) == text_module.MAX_CANDIDATES
     assert [p.kind for p in problems] == [Unreadable.TOO_LARGE]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Buyer's Order No. & Date: 4500128410 dt. 06.05.2024",
+        "Ihre Bestell-Nr./Datum: 4500128410 / 06.05.2024",
+        "Order No and date: 4500128410, 06.05.2024",
+    ],
+)
+def test_a_label_naming_its_date_too(text: str) -> None:
+    sap = compiled(
+        "sap", name="SAP", senders=["*@sap.example"], pattern=r"(?<![\w-])45\d{8}(?![\w-])",
+        labels=["Buyer's Order No", "Ihre Bestell-Nr.", "Order No"],
+    )  # fmt: skip
+    found, _ = scan(text, sap)
+    assert [(c.normalized, c.labelled) for c in found] == [("4500128410", True)]
+
+
+def test_an_article_number_written_as_one_word_is_a_decoy() -> None:
+    found, _ = scan("Artikelnummer 4500130011 ist wieder da!", SAP)
+    assert found == []

@@ -652,3 +652,13 @@ def test_a_malformed_value_without_a_hint_shows_what_the_customers_pos_look_like
     assert "is not written like a PO number of Westside Tools Ltd (such as 2023-00125-WS)." in (
         text_of(out)
     )
+
+
+def test_a_number_well_formed_for_one_customer_is_no_typo_under_another() -> None:
+    """An unrouted message read with two customers' rules: Westside's valid PO is malformed
+    under Acme's labels, but it is not "a mistyped PO number"."""
+    ws = cand("2023-00125-WS", customer="westside")
+    acme_reading = bad("2023-00125-WS", customer="acme")
+    out = run(extraction(ws, acme_reading, customer=None, routed_by="none"))
+    assert (out.status, out.po_numbers) == (Status.LINKED, ("2023-00125-WS",))
+    assert "mistyped" not in text_of(out)
