@@ -83,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     dg.add_argument("--send", action="store_true", help="send it now")
     d.add_argument("--html", type=Path, default=None, help="also write the HTML to this file")
 
-    sub.add_parser("flagged", help="list open flags")
+    fl = sub.add_parser("flagged", help="list open flags")
+    fl.add_argument("--full", action="store_true", help="every reason in full under its row")
     res = sub.add_parser("resolve", help="link a flagged message to a PO by hand")
     res.add_argument("message", help="the message's number (from `flagged`) or its Message-ID")
     res.add_argument("--po", required=True)
@@ -144,9 +145,10 @@ def cmd_check(config: Config, args: argparse.Namespace) -> int:
             claimed.setdefault(glob, []).append(customer.id)
     for glob, owners in claimed.items():
         if len(owners) > 1:
+            copied = "" if glob.strip("*") == "" else " (a copied customer file?)"
             print(
                 f"note: customers {', '.join(owners)} share the sender glob {glob!r}: their mail "
-                "is told apart by PO pattern, then by the PO records (a copied customer file?)"
+                f"is told apart by PO pattern, then by the PO records{copied}"
             )
     _check_records(config)
     return EXIT_OK

@@ -23,7 +23,7 @@ def command(config: Config, args: argparse.Namespace) -> int:
     store = open_store(config)
     try:
         if args.command == "flagged":
-            return list_flagged(config, store)
+            return list_flagged(config, store, full=args.full)
         if args.command == "resolve":
             return resolve(config, store, args.message, args.po, force=args.force)
         if args.command == "dismiss":
@@ -41,7 +41,7 @@ def open_flags(store: Store) -> list[StoredMessage]:
     return [m for m in store.messages(review=Review.OPEN) if m.status.flagged]
 
 
-def list_flagged(config: Config, store: Store) -> int:
+def list_flagged(config: Config, store: Store, *, full: bool = False) -> int:
     flags = open_flags(store)
     if not flags:
         print("No open flags: nothing needs a person.")
@@ -63,8 +63,11 @@ def list_flagged(config: Config, store: Store) -> int:
     table = [[_cell(v, w) for v, w in zip(row, limits, strict=True)] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in table]) for i, h in enumerate(headers)]
     print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
-    for r in table:
+    for r, m in zip(table, flags, strict=True):
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+        if full:
+            for reason in m.reasons:
+                print(f"      why: {_cell(reason, 400)}")
     print(
         f"({len(flags)} open flag(s); close one with `po-watcher resolve ID --po NUMBER` or "
         "`po-watcher dismiss ID --reason TEXT`)"

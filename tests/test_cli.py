@@ -49,6 +49,22 @@ def test_check_notes_customers_that_share_a_sender_glob(
     assert "westside" not in out.split("note:", 1)[1]
 
 
+def test_check_does_not_call_a_shared_catch_all_glob_a_copy(
+    capsys: pytest.CaptureFixture[str], demo: Path
+) -> None:
+    """An accounts-payable mailbox may route every sender to two customers on purpose."""
+    customers = demo.parent / "customers"
+    for name in ("acme.toml", "westside.toml"):
+        text = (customers / name).read_text(encoding="utf-8")
+        start = text.index("senders")
+        end = text.index("\n", start)
+        (customers / name).write_text(text[:start] + 'senders = ["*"]' + text[end:], "utf-8")
+    code, out, _ = run(capsys, "--config", str(demo), "check")
+    assert code == 0
+    assert "note: customers acme, westside share the sender glob '*'" in out
+    assert "copied" not in out
+
+
 def test_check_notes_po_records_the_rules_no_longer_fit(
     capsys: pytest.CaptureFixture[str], demo: Path
 ) -> None:

@@ -258,3 +258,13 @@ def test_flagged_dates_are_in_the_configured_zone_as_in_the_digest(
     assert run(path, "flagged") == 0
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("1 "))
     assert row.split()[1] == "2024-05-01"
+
+
+def test_flagged_full_prints_every_reason_whole(
+    setup: tuple[Path, Config], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = setup
+    assert run(path, "flagged", "--full") == 0
+    out = capsys.readouterr().out
+    assert "      why: Flagged as unknown (test 1)." in out
+    assert "      why: Did you mean PO ACME-123456?" in out  # cut off in the table's column
