@@ -447,7 +447,10 @@ def test_dry_run_prints_the_text_marks_nothing_and_writes_html(
     assert len(smtp_sink.messages) == 1
     assert "already sent" not in out  # the first dry run: nothing was sent yet
     assert main(["--config", str(path), "digest"]) == 0  # a dry run after sending says so
-    assert "(the digest for 20" in capsys.readouterr().out
+    after = capsys.readouterr().out
+    assert "(the digest for 20" in after
+    assert "these go in tomorrow's digest" in after
+    assert "digest --send" not in after  # it would only say that today's went out
 
 
 def test_reviewed_flags_leave_the_digest(config: Config, store: Store) -> None:
