@@ -157,10 +157,16 @@ def under_decoy_cell(text: str, start: int, end: int) -> bool:
     return decoy is not None and bool(GAP.fullmatch(text, decoy.end(), cell_end))
 
 
-@functools.lru_cache(maxsize=1024)
+def forget() -> None:
+    """Drop the rows read (``cell_spans``'s cache holds the text): at the end of each scan."""
+    cell_spans.cache_clear()
+
+
+@functools.lru_cache(maxsize=4096)
 def cell_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """The spans of the " | "-separated cells of text[start:end], stripped of spaces. Cached:
-    each label and match of a table asks for the same rows (the list is not to be changed)."""
+    """The spans of the " | "-separated cells of text[start:end], stripped of spaces. Cached
+    within a scan (``forget`` ends it): each label and match of a table asks for the same rows
+    (the list is not to be changed)."""
     spans = []
     pos = start
     while True:

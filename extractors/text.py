@@ -26,6 +26,7 @@ from collections.abc import Iterable
 
 import regex
 
+from extractors import tables
 from extractors.phrases import DECOY, GAP, LABEL_REACH
 from extractors.rules import CustomerRules, find_labels, lowered_text
 from extractors.tables import cells_under, under_decoy_cell
@@ -275,6 +276,7 @@ def scan_text(
                 continue
             context = _SPACES.sub(" ", f"{text[lstart:lend]} / {raw}")
             found.append(labelled_value(raw, normalized, vstart, context))
+    tables.forget()  # the rows read hold this text: not kept past its scan
     return dedupe(found), problems
 
 

@@ -1011,3 +1011,12 @@ def test_a_label_naming_its_date_too(text: str) -> None:
 def test_an_article_number_written_as_one_word_is_a_decoy() -> None:
     found, _ = scan("Artikelnummer 4500130011 ist wieder da!", SAP)
     assert found == []
+
+
+def test_the_rows_read_are_not_kept_after_the_scan() -> None:
+    """A worker scans message after message: the table rows it read (which hold the text)
+    must not pile up between messages."""
+    from extractors import tables
+
+    scan("Invoice # | P.O. | Amount\n2023-00126-WS | 2023-00125-WS | 100.00\n")
+    assert tables.cell_spans.cache_info().currsize == 0
