@@ -153,7 +153,8 @@ def judge(
                 continue
             hints = _suggest(c.raw, customer or c.customer, pos, rules)
             # Without a "did you mean", a known number shows what the customer's POs look like.
-            example = None if hints else next(iter(pos.get(customer or "", {})), None)
+            table = pos.get(customer or "", {})
+            example = None if hints else next((n for n, r in table.items() if not r.closed), None)
             reasons.append(
                 f"'{c.raw}' in {where} is labelled as a PO but is not written like a PO number"
                 f"{' of ' + _name(customer, names) if customer else ''}"

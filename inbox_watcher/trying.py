@@ -97,7 +97,10 @@ def _print_candidates(cands: Sequence[Candidate]) -> None:
         if c.context:
             print(f"      …{_printable(c.context)}…")
         if c.valid and c.weak:
-            print("      (weak: an unlabelled number without a letter counts only as a known PO)")
+            print(
+                "      (weak: unlabelled, and without a letter or spread over several words: it "
+                "counts only as a known PO)"
+            )
 
 
 def _print_problems(problems: Sequence[Problem]) -> None:

@@ -1,7 +1,7 @@
 """Realistic order mail written by reviewers who never read the extraction code, with the verdict
 a careful accounts-payable clerk gave each message before the tool was run.
 
-Eight sets under ``tests/realistic/``, each with its own customer files and PO records:
+Nine sets under ``tests/realistic/``, each with its own customer files and PO records:
 
 - ``reviewer1``: 60 German, English and French order mails for three SAP-, prefix- and
   letter-style customers (replies, forwards, auto-replies, newsletters, PDFs, decoys);
@@ -23,7 +23,9 @@ Eight sets under ``tests/realistic/``, each with its own customer files and PO r
   Office attachments named after the PO);
 - ``ap-invoices``: 54 supplier mails to an accounts-payable mailbox (one company's own SAP and
   second-plant POs, every supplier routed by ``senders = ["*"]``): PDF invoices in six
-  languages, credit notes, reminders, statements, scans, an XML e-invoice.
+  languages, credit notes, reminders, statements, scans, an XML e-invoice;
+- ``examples``: 74 order mails for the three example customers exactly as shipped in
+  ``config/customers/`` (a copy, so that editing the examples does not change this set).
 
 Each message is read as a poll reads it (``pipeline.analyse``, PDFs included) and judged
 against its set's records (``triage.judge``; threads are not looked up, as in ``try``). The
@@ -59,6 +61,7 @@ SETS = (
     "false-positives2",
     "reviewer5",
     "ap-invoices",
+    "examples",
 )
 
 DISAGREE: dict[tuple[str, str], str] = {

@@ -662,3 +662,12 @@ def test_a_number_well_formed_for_one_customer_is_no_typo_under_another() -> Non
     out = run(extraction(ws, acme_reading, customer=None, routed_by="none"))
     assert (out.status, out.po_numbers) == (Status.LINKED, ("2023-00125-WS",))
     assert "mistyped" not in text_of(out)
+
+
+def test_the_example_po_in_a_malformed_reason_is_an_open_one() -> None:
+    pos = index(
+        PoRecord("2022-00777-WS", "westside", status="Closed"),
+        PoRecord("2023-00125-WS", "westside"),
+    )
+    out = judge(extraction(bad("12")), pos, rules=RULES, names=NAMES)
+    assert "(such as 2023-00125-WS)" in text_of(out)
