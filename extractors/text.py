@@ -328,8 +328,8 @@ def _attempt_after(text: str, label_end: int) -> tuple[int, int] | None:
     if value is None:
         return None
     vstart, vend = value
-    if _below_a_row(text, label_end, vstart):
-        return None  # the cell under the label is its value (``tables.cells_under``)
+    if _below_a_row(text, label_end, vstart) or _under_a_header_row(text, label_end, vstart):
+        return None  # the cell under the label is its value (``tables.cells_under``, layout)
     raw = text[vstart:vend]
     if not _looks_like_attempt(raw) or _inside_address(text, vstart, vend):
         return None
@@ -479,10 +479,31 @@ def _adjacent(text: str, ends: list[int], start: int) -> bool:
     i = bisect.bisect_right(ends, start) - 1
     while i >= 0 and start - ends[i] <= LABEL_REACH:
         gap = text[ends[i] : start]
-        if gap.count("\n") <= 1 and GAP.fullmatch(gap) and not _below_a_row(text, ends[i], start):
+        if (
+            gap.count("\n") <= 1
+            and GAP.fullmatch(gap)
+            and not _below_a_row(text, ends[i], start)
+            and not _under_a_header_row(text, ends[i], start)
+        ):
             return True
         i -= 1
     return False
+
+
+def _under_a_header_row(text: str, label_end: int, value_start: int) -> bool:
+    """Whether the label ends a header line of three or more words without digits and the value
+    starts the next line, a row of two or more numbers: "Rechnungsnr. Datum Ihre Bestellnummer"
+    over "2024-10077 28.02.2025 4500132268" (PDF text): the row's first cell is under the first
+    header, not under the label."""
+    newline = text.find("\n", label_end, value_start)
+    if newline < 0 or text[label_end:newline].strip(" \t:#.-"):
+        return False
+    header = text[text.rfind("\n", 0, label_end) + 1 : label_end].split()
+    if len(header) < 3 or any(ch.isdigit() for word in header for ch in word):
+        return False
+    row_end = text.find("\n", value_start)
+    row = text[value_start : len(text) if row_end < 0 else row_end].split()
+    return sum(any(ch.isdigit() for ch in cell) for cell in row) >= 2
 
 
 def _below_a_row(text: str, label_end: int, value_start: int) -> bool:

@@ -90,10 +90,6 @@ DISAGREE: dict[tuple[str, str], str] = {
         "two customer files (two plants) share senders '*': one plant's rules judge the message "
         "and the other plant's known POs are left out"
     ),
-    ("ap-invoices", "51-pdf-header-row-columns.eml"): (
-        "the PDF text pairs 'Ihre Bestellnummer' at a header row's end with the invoice number "
-        "that starts the next row; it fits the second plant's format, whose reading wins"
-    ),
     ("false-positives", "W04.eml"): (
         "a list of article numbers: the first follows 'Art. no.' (a decoy); the second, alone on "
         "its line, fits Westside's format and is flagged unknown"

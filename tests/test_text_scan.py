@@ -1020,3 +1020,27 @@ def test_the_rows_read_are_not_kept_after_the_scan() -> None:
 
     scan("Invoice # | P.O. | Amount\n2023-00126-WS | 2023-00125-WS | 100.00\n")
     assert tables.cell_spans.cache_info().currsize == 0
+
+
+def test_a_label_ending_a_header_row_does_not_take_the_next_rows_first_cell() -> None:
+    """PDF text of a header row over a row of values: the row's first cell (an invoice number)
+    is under the first header, not under the label at the row's end."""
+    sap = compiled(
+        "sap", name="SAP", senders=["*@sap.example"], pattern=r"(?<![\w-])45\d{8}(?![\w-])",
+        labels=["Ihre Bestellnummer"],
+    )  # fmt: skip
+    text = "Rechnungsnr. Datum Ihre Bestellnummer\n2024-10077 28.02.2025 4500132268\n"
+    found, _ = scan(text, sap)
+    assert [(c.raw, c.valid) for c in found] == [("4500132268", True)]  # no malformed 2024-10077
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Please ship against our Purchase Order\n2023-00125-WS as discussed.",  # prose, wrapped
+        "Invoice date Purchase Order\n2023-00125-WS\n",  # a row of one value
+    ],
+)
+def test_a_label_at_a_line_end_still_takes_the_value_on_the_next_line(text: str) -> None:
+    found, _ = scan(text)
+    assert [(c.normalized, c.labelled) for c in found] == [("2023-00125-WS", True)]
