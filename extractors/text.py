@@ -498,11 +498,12 @@ def _under_a_header_row(text: str, label_end: int, value_start: int) -> bool:
     newline = text.find("\n", label_end, value_start)
     if newline < 0 or text[label_end:newline].strip(" \t:#.-"):
         return False
-    header = text[text.rfind("\n", 0, label_end) + 1 : label_end].split()
+    line_start = max(text.rfind("\n", 0, label_end) + 1, label_end - tables.MAX_LINE)
+    header = text[line_start:label_end].split()
     if len(header) < 3 or any(ch.isdigit() for word in header for ch in word):
         return False
-    row_end = text.find("\n", value_start)
-    row = text[value_start : len(text) if row_end < 0 else row_end].split()
+    row_end = text.find("\n", value_start, value_start + tables.MAX_LINE)
+    row = text[value_start : value_start + tables.MAX_LINE if row_end < 0 else row_end].split()
     return sum(any(ch.isdigit() for ch in cell) for cell in row) >= 2
 
 
