@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from extractors import text as text_module
+from extractors.phrases import DECOY
 from extractors.rules import CustomerRules
 from extractors.text import MAX_TEXT_CHARS, scan_text
 from extractors.types import Candidate, Problem, Unreadable
@@ -464,7 +465,7 @@ def test_decoys_at_word_starts_are_what_a_window_search_finds(
     text = glue.join(pieces)
     lo = min(lo, len(text))
     hi = min(len(text), lo + width)
-    expected = [m.span() for m in text_module.DECOY.finditer(text, lo, hi)]
+    expected = [m.span() for m in DECOY.finditer(text, lo, hi)]
     assert [m.span() for m in text_module._decoys(text, lo, hi)] == expected
 
 
@@ -605,10 +606,18 @@ def test_a_number_without_a_unit_after_a_label_is_still_an_attempt() -> None:
     assert [(c.raw, c.valid, c.labelled) for c in found] == [("4501234", False, True)]
 
 
-SAP = compiled(
-    "sap", name="SAP", senders=["*@sap.example"], pattern=r"(?<![\w-])45\d{8}(?![\w-])",
-    labels=["PO"],
-)  # fmt: skip
+def sap_rules(labels: list[str]) -> CustomerRules:
+    """An SAP customer (45 and eight digits) with the given labels."""
+    return compiled(
+        "sap",
+        name="SAP",
+        senders=["*@sap.example"],
+        pattern=r"(?<![\w-])45\d{8}(?![\w-])",
+        labels=labels,
+    )
+
+
+SAP = sap_rules(["PO"])
 
 
 @pytest.mark.parametrize("text", ["PO4500123456", "Re: PO4500123456 delivery", "PO#4500123456"])
@@ -785,11 +794,7 @@ def test_bank_account_and_customer_numbers_are_decoys(text: str) -> None:
 def test_our_own_order_confirmation_number_is_no_po_attempt(text: str) -> None:
     """The label ("ordine", "commande", "pedido", "order") inside "order confirmation" in the
     supplier's language names the confirmation's number, not a mistyped PO."""
-    labels = ["Ordine", "Commande", "Pedido", "Order", "PO"]
-    sap = compiled(
-        "sap", name="SAP", senders=["*@sap.example"], pattern=r"(?<![\w-])45\d{8}(?![\w-])",
-        labels=labels,
-    )  # fmt: skip
+    sap = sap_rules(["Ordine", "Commande", "Pedido", "Order", "PO"])
     found, _ = scan(text, sap)
     assert found == []
 
@@ -804,10 +809,7 @@ def test_cells_under_a_header_label_are_labelled() -> None:
     """An HTML table as read ("cell | cell" lines): the cells under a "PO Number" header cell are
     labelled values, so an unknown or malformed one is flagged. A row with an empty cell (one
     cell fewer) is not aligned and is left to the plain reading (weak evidence)."""
-    sap = compiled(
-        "sap", name="SAP", senders=["*@sap.example"], pattern=r"(?<![\w-])45\d{8}(?![\w-])",
-        labels=["PO Number"],
-    )  # fmt: skip
+    sap = sap_rules(["PO Number"])
     found, _ = scan(TABLE, sap)
     assert sorted((c.raw, c.valid, c.labelled) for c in found) == [
         ("45001112", False, True),
@@ -825,10 +827,7 @@ def test_cells_under_a_header_label_are_labelled() -> None:
     ],
 )
 def test_cells_under_a_header_need_the_label_as_the_whole_cell(text: str) -> None:
-    sap = compiled(
-        "sap", name="SAP", senders=["*@sap.example"], pattern=r"(?<![\w-])45\d{8}(?![\w-])",
-        labels=["PO", "PO Number"],
-    )  # fmt: skip
+    sap = sap_rules(["PO", "PO Number"])
     found, _ = scan(text, sap)
     assert [(c.raw, c.labelled) for c in found] == [("4500111222", False)]
 
@@ -852,10 +851,7 @@ FIXED_WIDTH = (
 def test_values_under_a_fixed_width_column_header() -> None:
     """An EDI or ERP report in fixed-width columns: the value under "PO-NUMBER" in each row (up
     to a blank line) is that label's; a row with nothing in the column is skipped."""
-    sap = compiled(
-        "sap", name="SAP", senders=["*@sap.example"], pattern=r"(?<![\w-])45\d{8}(?![\w-])",
-        labels=["PO"],
-    )  # fmt: skip
+    sap = sap_rules(["PO"])
     found, _ = scan(FIXED_WIDTH, sap)
     assert sorted((c.raw, c.valid, c.labelled) for c in found) == [
         ("45009990", False, True),
@@ -873,10 +869,7 @@ def test_values_under_a_fixed_width_column_header() -> None:
     ],
 )
 def test_fixed_width_columns_need_a_header_cell_that_is_the_label(text: str) -> None:
-    sap = compiled(
-        "sap", name="SAP", senders=["*@sap.example"], pattern=r"(?<![\w-])45\d{8}(?![\w-])",
-        labels=["PO"],
-    )  # fmt: skip
+    sap = sap_rules(["PO"])
     found, _ = scan(text, sap)
     assert [(c.raw, c.labelled) for c in found] == [("4500999001", False)]
 
@@ -893,10 +886,7 @@ def test_fixed_width_columns_need_a_header_cell_that_is_the_label(text: str) -> 
     ],
 )
 def test_a_label_in_the_suppliers_phrase_or_before_an_amount_is_no_attempt(text: str) -> None:
-    kessler = compiled(
-        "k", name="Kessler", senders=["*@k.example"], pattern=r"(?<![\w-])45\d{8}(?![\w-])",
-        labels=["Bestellung", "Commande", "Pedido"],
-    )  # fmt: skip
+    kessler = sap_rules(["Bestellung", "Commande", "Pedido"])
     found, _ = scan(text, kessler)
     assert found == []
 
@@ -1000,10 +990,7 @@ def test_table_cells_under_labels_count_toward_the_candidate_limit() -> None:
     ],
 )
 def test_a_label_naming_its_date_too(text: str) -> None:
-    sap = compiled(
-        "sap", name="SAP", senders=["*@sap.example"], pattern=r"(?<![\w-])45\d{8}(?![\w-])",
-        labels=["Buyer's Order No", "Ihre Bestell-Nr.", "Order No"],
-    )  # fmt: skip
+    sap = sap_rules(["Buyer's Order No", "Ihre Bestell-Nr.", "Order No"])
     found, _ = scan(text, sap)
     assert [(c.normalized, c.labelled) for c in found] == [("4500128410", True)]
 
@@ -1025,10 +1012,7 @@ def test_the_rows_read_are_not_kept_after_the_scan() -> None:
 def test_a_label_ending_a_header_row_does_not_take_the_next_rows_first_cell() -> None:
     """PDF text of a header row over a row of values: the row's first cell (an invoice number)
     is under the first header, not under the label at the row's end."""
-    sap = compiled(
-        "sap", name="SAP", senders=["*@sap.example"], pattern=r"(?<![\w-])45\d{8}(?![\w-])",
-        labels=["Ihre Bestellnummer"],
-    )  # fmt: skip
+    sap = sap_rules(["Ihre Bestellnummer"])
     text = "Rechnungsnr. Datum Ihre Bestellnummer\n2024-10077 28.02.2025 4500132268\n"
     found, _ = scan(text, sap)
     assert [(c.raw, c.valid) for c in found] == [("4500132268", True)]  # no malformed 2024-10077
