@@ -66,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--format", choices=["table", "jsonl", "csv"], default="table")
     m.add_argument("--status", default=None)
     m.add_argument("--customer", default=None)
+    m.add_argument(
+        "--review",
+        choices=["open", "resolved", "dismissed"],  # model.Review, not imported at start
+        default=None,
+        help="only messages with this review (dismissed: by hand or by an [ignore] rule)",
+    )
 
     pos = sub.add_parser("pos", help="PO records")
     pos_sub = pos.add_subparsers(dest="pos_command", required=True, metavar="ACTION")
@@ -244,7 +250,7 @@ MESSAGE_FIELDS = (
 
 
 def cmd_messages(config: Config, args: argparse.Namespace) -> int:
-    from inbox_watcher.model import Status
+    from inbox_watcher.model import Review, Status
     from inbox_watcher.runtime import open_store
 
     status = _status_arg(args.status)
@@ -255,7 +261,9 @@ def cmd_messages(config: Config, args: argparse.Namespace) -> int:
         rows = [
             _message_row(m)
             for m in store.messages(
-                status=status if isinstance(status, Status) else None, customer=args.customer
+                status=status if isinstance(status, Status) else None,
+                customer=args.customer,
+                review=Review(args.review) if args.review else None,
             )
         ]
     finally:

@@ -23,8 +23,10 @@ README's configuration reference is built from it).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import difflib
+import fnmatch
 import ipaddress
 import json
 import math
@@ -790,6 +792,48 @@ class CustomersConfig(_Section):
     )
 
 
+class IgnoreConfig(_Section):
+    """`[ignore]`: mail that is never flagged (newsletters, carriers, auto-replies). Such a
+    message is still read and recorded, and linked when it names a known PO; a flag it would
+    raise is closed at once as dismissed, with the rule in the note (`po-watcher messages`
+    shows them), and no folder action for flagged mail touches it."""
+
+    NAME: ClassVar[str] = "ignore"
+
+    senders: tuple[StrictStr, ...] = _key(
+        (),
+        "list of text",
+        'Globs on the From address, such as "newsletter@*" or "*@carrier.example" (letter case '
+        'does not count). A glob matching every address ("*") is refused.',
+    )
+    subjects: tuple[StrictStr, ...] = _key(
+        (),
+        "list of text",
+        'Globs on the whole subject, such as "Automatic reply:*" or "*out of office*" (letter '
+        "case does not count).",
+    )
+
+    @field_validator("senders", "subjects")
+    @classmethod
+    def _real_globs(cls, globs: tuple[str, ...]) -> tuple[str, ...]:
+        for glob in globs:
+            if not glob.strip("*? "):
+                raise ValueError(f"{glob!r} would match every message: name what to ignore")
+        return tuple(glob.strip().lower() for glob in globs)
+
+    def rule_for(self, sender: str, subject: str) -> str | None:
+        """The rule that ignores a message, in words, or None."""
+        address = sender.strip().lower()
+        for glob in self.senders:
+            if address and fnmatch.fnmatchcase(address, glob):
+                return f"the sender matches {glob!r} in [ignore] senders"
+        title = " ".join(subject.split()).lower()
+        for glob in self.subjects:
+            if title and fnmatch.fnmatchcase(title, glob):
+                return f"the subject matches {glob!r} in [ignore] subjects"
+        return None
+
+
 class ServiceConfig(_Section):
     """`[service]`: the optional HTTP endpoint with `/healthz` and `/metrics`."""
 
@@ -869,6 +913,7 @@ _SECTIONS: dict[str, type[_Section]] = {
     "digest": DigestConfig,
     "limits": LimitsConfig,
     "customers": CustomersConfig,
+    "ignore": IgnoreConfig,
     "service": ServiceConfig,
 }
 _REQUIRED_SECTIONS = ("imap", "digest")
@@ -891,6 +936,7 @@ class Config:
     customers: tuple[CustomerRules, ...]
     customers_dir: Path
     service: ServiceConfig
+    ignore: IgnoreConfig = dataclasses.field(default_factory=IgnoreConfig)
 
     def service_port(self) -> int | None:
         """The port of the health/metrics endpoint, or None when it is off."""
@@ -982,6 +1028,7 @@ def _load(path: Path, *, defer_secrets: bool = False) -> tuple[Config | None, li
         customers=tuple(customers),
         customers_dir=typing.cast(CustomersConfig, sections["customers"]).dir,
         service=typing.cast(ServiceConfig, sections["service"]),
+        ignore=typing.cast(IgnoreConfig, sections["ignore"]),
     )
     return config, []
 

@@ -72,6 +72,12 @@ class Outcome:
     suggestions: tuple[str, ...] = ()  # "did you mean" PO numbers
     link_how: LinkHow = "found"  # "found" in the message | "thread" inherited | "manual"
     owners: tuple[tuple[str, str], ...] = ()  # (customer, number) of links inherited by thread
+    ignored: str | None = None  # the [ignore] rule that closes this flag at once, in words
+
+    @property
+    def needs_review(self) -> bool:
+        """Flagged, and no [ignore] rule closed the flag."""
+        return self.status.flagged and self.ignored is None
 
 
 @dataclass(frozen=True, slots=True)

@@ -119,6 +119,8 @@ class PollSettings:
     backoff_first: float = 1.0
     backoff_max: float = 30.0
     actions: tuple[FolderAction, ...] = ()
+    # (sender, subject) -> the [ignore] rule that matches, in words, or None
+    ignore: Callable[[str, str], str | None] | None = None
 
     def actions_for(self, folder: str) -> tuple[FolderAction, ...]:
         return tuple(a for a in self.actions if a.folder == folder)
@@ -594,7 +596,15 @@ class Poller:
                 thread.extend(batch_threads.get(p, ()))
             if not thread:
                 thread = self.store.linked_pos_for_message_ids(parents)
-        return judge(a.extraction, po_index, rules=self.rules, thread_pos=thread, names=self.names)
+        ignore = self.settings.ignore
+        return judge(
+            a.extraction,
+            po_index,
+            rules=self.rules,
+            thread_pos=thread,
+            names=self.names,
+            ignored=ignore(a.sender, a.subject) if ignore else None,
+        )
 
     def _too_large(self, key: MessageKey, size: int, head: Email | None) -> ProcessedMessage:
         """Unreadable, named by its headers when they were read (``head``), given to the one
@@ -658,7 +668,10 @@ def _done_future() -> Future[_Fetched]:
 
 
 def _action_kind(m: ProcessedMessage) -> str:
-    return "linked" if m.outcome.status is Status.LINKED else "flagged"
+    """ "linked", "flagged", or "ignored" (a flag an [ignore] rule closed: no action is for it)."""
+    if m.outcome.status is Status.LINKED:
+        return "linked"
+    return "flagged" if m.outcome.needs_review else "ignored"
 
 
 def _processed(key: MessageKey, a: Analysis, outcome: Outcome) -> ProcessedMessage:

@@ -74,6 +74,7 @@ def judge_stored(
         rules={c.id: c for c in config.customers},
         thread_pos=thread,
         names={c.id: c.name for c in config.customers},
+        ignored=config.ignore.rule_for(m.sender, m.subject),
     )
 
 

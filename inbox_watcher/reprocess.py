@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from inbox_watcher.config import Config
 from inbox_watcher.isolation import IsolatedPool
 from inbox_watcher.mailbox import MailboxError
-from inbox_watcher.model import Outcome, Status
+from inbox_watcher.model import Outcome, Review, Status
 from inbox_watcher.pipeline import AnalysisFailed
 from inbox_watcher.records import judge_stored
 from inbox_watcher.runtime import make_poller, make_pool, open_store
@@ -112,13 +112,17 @@ def reprocess_command(config: Config, *, status: Status | None, customer: str | 
         m = ch.message
         pos = f" -> {', '.join(ch.outcome.po_numbers)}" if ch.outcome.po_numbers else ""
         how = "" if ch.refetched else " (from stored candidates)"
+        # An [ignore] rule added since: the open flag is closed.
+        closed = f"its flag is closed: {ch.outcome.ignored}" if m.review is Review.OPEN else ""
+        closed = closed if ch.outcome.ignored else ""
         if ch.outcome.status is m.status and ch.outcome.po_numbers == m.po_numbers:
             # Still the same verdict: what changed is the reasons (or the candidates behind them).
             new = [r for r in ch.outcome.reasons if r not in m.reasons]
-            said = f"now also: {new[0][:120]}" if new else "reasons changed"
+            said = closed or (f"now also: {new[0][:120]}" if new else "reasons changed")
             change = f"still {m.status.value}; {said}"
         else:
             change = f"{m.status.value} -> {ch.outcome.status.value}{pos}"
+            change += f"; {closed}" if closed else ""
         print(f"message {m.id} ({m.key.folder} UID {m.key.uid}, {m.subject[:50]!r}): {change}{how}")
     print(f"{len(changes)} message(s) changed")
     return 0

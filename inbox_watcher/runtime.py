@@ -58,6 +58,7 @@ def settings_of(config: Config) -> PollSettings:
         actions=tuple(
             FolderAction(a.folder, a.on, tuple(a.add_flags), a.move_to) for a in imap.actions
         ),
+        ignore=config.ignore.rule_for,
     )
 
 

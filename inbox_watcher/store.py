@@ -809,8 +809,10 @@ class Store:
                 "reasons": [_clean(r) for r in outcome.reasons],
                 "suggestions": [_clean(r) for r in outcome.suggestions],
                 "customer": outcome.customer,
-                "review": _review_after(row.review, outcome.status),
+                "review": _review_after(row.review, outcome),
             }
+            if fields["review"] == Review.DISMISSED.value and row.review != fields["review"]:
+                fields["review_note"] = _clean(f"ignored: {outcome.ignored}")
             for name, value in fields.items():
                 if getattr(row, name) != value:
                     setattr(row, name, value)
@@ -1187,6 +1189,7 @@ def _uids_among(column: Any, uids: Sequence[int]) -> Any:
 def _message_values(message: ProcessedMessage, attempts: int, now: dt.datetime) -> dict[str, Any]:
     key = message.key
     outcome = message.outcome
+    review, note = _first_review(outcome)
     return {
         "account": key.account,
         "folder": key.folder,
@@ -1206,7 +1209,8 @@ def _message_values(message: ProcessedMessage, attempts: int, now: dt.datetime) 
         "references": [_clean(r) for r in message.references],
         "created_at": now,
         "updated_at": now,
-        "review": Review.OPEN.value if outcome.status.flagged else None,
+        "review": review,
+        "review_note": note,
         "attempts": attempts,
     }
 
@@ -1292,6 +1296,7 @@ def _insert_message(
 ) -> bool:
     key = message.key
     outcome = message.outcome
+    review, note = _first_review(outcome)
     row = MessageRow(
         account=key.account,
         folder=key.folder,
@@ -1311,7 +1316,8 @@ def _insert_message(
         references=[_clean(r) for r in message.references],
         created_at=now,
         updated_at=now,
-        review=Review.OPEN.value if outcome.status.flagged else None,
+        review=review,
+        review_note=note,
         attempts=attempts,
     )
     try:
@@ -1480,8 +1486,20 @@ def _replace_links(s: Session, row: MessageRow, outcome: Outcome, how: str) -> b
     return True
 
 
-def _review_after(review: str | None, status: Status) -> str | None:
-    if status.flagged:
+def _first_review(outcome: Outcome) -> tuple[str | None, str | None]:
+    """The review and its note of a newly recorded message: open when flagged, dismissed at
+    once when an [ignore] rule matched (the rule is the note)."""
+    if not outcome.status.flagged:
+        return None, None
+    if outcome.ignored:
+        return Review.DISMISSED.value, _clean(f"ignored: {outcome.ignored}")
+    return Review.OPEN.value, None
+
+
+def _review_after(review: str | None, outcome: Outcome) -> str | None:
+    if outcome.status.flagged:
+        if outcome.ignored and review in (None, Review.OPEN.value):
+            return Review.DISMISSED.value
         return Review.OPEN.value if review is None else review
     return None if review == Review.OPEN.value else review
 

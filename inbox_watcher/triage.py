@@ -43,8 +43,10 @@ def judge(
     rules: Mapping[str, CustomerRules] | None = None,
     thread_pos: Sequence[tuple[str, str]] = (),
     names: Mapping[str, str] | None = None,
+    ignored: str | None = None,
 ) -> Outcome:
-    """Judge one message. ``thread_pos``: (customer, number) links of the messages it replies to."""
+    """Judge one message. ``thread_pos``: (customer, number) links of the messages it replies to;
+    ``ignored``: the [ignore] rule the message matches, in words (it closes a flag at once)."""
     names = names or {}
     rules = rules or {}
     routed = extraction.customer
@@ -228,6 +230,7 @@ def judge(
         suggestions=tuple(_unique(suggestions)),
         link_how=link_how,
         owners=tuple(thread_pos) if link_how == "thread" else (),
+        ignored=ignored if status.flagged else None,
     )
 
 

@@ -78,7 +78,7 @@ def try_file(config: Config, path: Path) -> int:
         print(f"defect: {defect}")
     _print_candidates(ex.candidates)
     _print_problems(ex.problems)
-    _print_verdict(config, ex)
+    _print_verdict(config, ex, ignored=config.ignore.rule_for(analysis.sender, analysis.subject))
     return 0
 
 
@@ -108,7 +108,7 @@ def _print_problems(problems: Sequence[Problem]) -> None:
         print(f"unreadable part: {p.describe()}")
 
 
-def _print_verdict(config: Config, ex: Extraction) -> None:
+def _print_verdict(config: Config, ex: Extraction, *, ignored: str | None = None) -> None:
     try:
         records = Store.existing_po_index(config.database.url_with_password())
         why_not = "the database does not exist yet (import PO records with `pos import`)"
@@ -119,7 +119,13 @@ def _print_verdict(config: Config, ex: Extraction) -> None:
         _print_unjudged(ex)
         return
     customers = {c.id: c for c in config.customers}
-    outcome = judge(ex, records, rules=customers, names={c.id: c.name for c in config.customers})
+    outcome = judge(
+        ex,
+        records,
+        rules=customers,
+        names={c.id: c.name for c in config.customers},
+        ignored=ignored,
+    )
     print(f"PO records: {sum(len(t) for t in records.values()):,} in the database")
     numbers = f": {', '.join(outcome.po_numbers)}" if outcome.po_numbers else ""
     print(f"would be: {outcome.status.value}{numbers}")
@@ -129,6 +135,8 @@ def _print_verdict(config: Config, ex: Extraction) -> None:
               "do not count from this sender)")  # fmt: skip
     for reason in outcome.reasons:
         print(f"  why: {_printable(reason)}")
+    if outcome.ignored:
+        print(f"  not flagged: {outcome.ignored}; it would be recorded as dismissed")
 
 
 def _print_unjudged(ex: Extraction) -> None:

@@ -151,6 +151,26 @@ def test_try_judges_against_the_po_records(capsys: pytest.CaptureFixture[str], d
     assert db.read_bytes() == before
 
 
+def test_try_says_when_an_ignore_rule_would_close_the_flag(
+    capsys: pytest.CaptureFixture[str], demo: Path
+) -> None:
+    code, _, err = run(capsys, "--config", str(demo), "pos", "import", str(SAMPLES / "pos.csv"))
+    assert code == 0, err
+    code, out = try_(capsys, demo, SAMPLES / "09-missing-newsletter.eml")
+    assert "would be: missing" in out
+    assert "not flagged" not in out
+    example = demo.read_text(encoding="utf-8")
+    assert "\nsenders = []" in example  # the example's [ignore] table, empty
+    demo.write_text(example.replace("\nsenders = []", '\nsenders = ["News@*"]'), encoding="utf-8")
+    code, out = try_(capsys, demo, SAMPLES / "09-missing-newsletter.eml")
+    assert code == 0
+    assert "would be: missing" in out
+    assert (
+        "  not flagged: the sender matches 'news@*' in [ignore] senders; it would be "
+        "recorded as dismissed" in out
+    )
+
+
 def test_try_says_when_the_records_cannot_be_read(
     capsys: pytest.CaptureFixture[str], demo: Path
 ) -> None:

@@ -672,3 +672,38 @@ def test_reference_lists_every_key() -> None:
     ):
         assert f"| `{key}` |" in reference
     assert '| `timeout` | duration | `"30s"` |' in reference
+
+
+# --- [ignore] -------------------------------------------------------------------------------
+
+
+def test_ignore_rules_match_sender_and_subject_globs_without_case(tmp_path: Path) -> None:
+    ignore = (
+        '\n[ignore]\nsenders = ["Newsletter@*", "*@carrier.example"]\n'
+        'subjects = ["*OUT OF OFFICE*"]\n'
+    )
+    config = load_config(tree(tmp_path, BASE + ignore))
+    rule_for = config.ignore.rule_for
+    assert rule_for("newsletter@shop.example", "Autumn sale") == (
+        "the sender matches 'newsletter@*' in [ignore] senders"
+    )
+    assert rule_for("Track@Carrier.Example", "Your parcel") == (
+        "the sender matches '*@carrier.example' in [ignore] senders"
+    )
+    assert rule_for("buyer@westside-tools.example", "Re:  Out of  Office\tuntil Monday") == (
+        "the subject matches '*out of office*' in [ignore] subjects"
+    )
+    assert rule_for("buyer@westside-tools.example", "PO 2024-00815-MT") is None
+    assert rule_for("", "") is None
+
+
+def test_ignore_is_off_by_default(tmp_path: Path) -> None:
+    config = load_config(tree(tmp_path))
+    assert config.ignore.rule_for("newsletter@shop.example", "Out of office") is None
+
+
+@pytest.mark.parametrize("glob", ["*", " * ", "*?*"])
+def test_an_ignore_glob_matching_everything_is_refused(tmp_path: Path, glob: str) -> None:
+    path = tree(tmp_path, BASE + f'\n[ignore]\nsenders = ["{glob}"]\n')
+    message = only(problems_of(path), "ignore.senders").message
+    assert "would match every message" in message, message

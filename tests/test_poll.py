@@ -17,7 +17,7 @@ import pytest
 
 from inbox_watcher.config import load_config
 from inbox_watcher.mailbox import ImapEndpoint, Mailbox, MailboxError, MailboxUnavailable
-from inbox_watcher.model import PoRecord, Status
+from inbox_watcher.model import PoRecord, Review, Status
 from inbox_watcher.poller import PollSummary
 from inbox_watcher.runtime import endpoint_of, make_poller, make_pool, open_store
 from inbox_watcher.store import Store, StoredMessage, StoreUnavailable
@@ -604,6 +604,61 @@ def test_mailbox_actions_flag_linked_and_move_flagged(
     assert all(b"$PO-Linked" in f and b"\\Seen" not in f for f in inbox.values())
     assert moved == 1
     assert len(records(tmp_path)) == 3
+
+
+def test_ignore_rules_record_and_close_flags_and_no_flag_action_touches_them(
+    dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path
+) -> None:
+    actions = 'actions = [{ folder = "INBOX", on = "flagged", move_to = "Needs-PO" }]'
+    ignore = '[ignore]\nsenders = ["News@*"]\nsubjects = ["automatic reply:*"]'
+    cfg = write_config(tmp_path, imap_user, extra_imap=actions, extra=ignore)
+    seed_pos(tmp_path)
+    dovecot.create_folder(imap_user.username, "Needs-PO")
+    dovecot.append(
+        imap_user.username,
+        "INBOX",
+        [
+            make_mail("Our autumn catalogue", sender="news@shop.example"),
+            make_mail("Automatic reply: out of office until Monday"),
+            make_mail("Automatic reply: PO 2024-00815-MT"),  # names a known PO: linked still
+            make_mail("no po here"),
+        ],
+    )
+    assert poll(cfg).recorded == 4
+    got = by_subject(tmp_path)
+    news = got["Our autumn catalogue"]
+    away = got["Automatic reply: out of office until Monday"]
+    assert (news.status, news.review) == (Status.MISSING, Review.DISMISSED)
+    assert news.review_note == "ignored: the sender matches 'news@*' in [ignore] senders"
+    assert (away.status, away.review) == (Status.MISSING, Review.DISMISSED)
+    assert (
+        away.review_note == "ignored: the subject matches 'automatic reply:*' in [ignore] subjects"
+    )
+    linked = got["Automatic reply: PO 2024-00815-MT"]
+    assert (linked.status, linked.po_numbers, linked.review) == (
+        Status.LINKED,
+        ("2024-00815-MT",),
+        None,
+    )
+    assert got["no po here"].review is Review.OPEN
+    with Store.open(f"sqlite:///{tmp_path / 'state.db'}") as store:
+        assert [m.subject for m in store.undigested_flags()] == ["no po here"]
+    with dovecot.client(imap_user.username) as imap:
+        imap.select_folder("Needs-PO", readonly=True)
+        moved = imap.fetch(imap.search(["ALL"]), ["BODY.PEEK[HEADER.FIELDS (SUBJECT)]"])
+    subjects = [bytes(v[b"BODY[HEADER.FIELDS (SUBJECT)]"]).decode().strip() for v in moved.values()]
+    assert subjects == ["Subject: no po here"]
+
+    # A rule added later closes the open flag it matches when the messages are judged again.
+    cfg.write_text(cfg.read_text().replace('subjects = ["', 'subjects = ["no po*", "'))
+    proc = _cli(cfg, "reprocess")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err.decode()
+    assert (
+        "'no po here'): still missing; its flag is closed: the subject matches 'no po*' in "
+        "[ignore] subjects" in out.decode()
+    )
+    assert by_subject(tmp_path)["no po here"].review is Review.DISMISSED
 
 
 def first_event_time() -> dt.datetime:

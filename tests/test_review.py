@@ -4,6 +4,7 @@ and SQLite database: what they print, what they refuse and what they leave in th
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -182,6 +183,22 @@ def test_resolving_again_replaces_the_link_and_dismissing_removes_it(
     row = next(line for line in capsys.readouterr().out.splitlines() if "Westside order" in line)
     assert "malformed, dismissed" in row
     assert "a quote request, not an order" in row
+
+
+def test_messages_lists_by_review(
+    setup: tuple[Path, Config], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = setup
+    assert run(path, "dismiss", "2", "--reason", "a quote request, not an order") == 0
+    capsys.readouterr()
+    assert run(path, "messages", "--review", "dismissed", "--format", "jsonl") == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["id"], r["review"]) for r in rows] == [(2, "dismissed")]
+    assert run(path, "messages", "--review", "open", "--format", "jsonl") == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rows
+    assert all(r["review"] == "open" for r in rows)
+    assert 2 not in [r["id"] for r in rows]
 
 
 def test_a_message_that_is_not_flagged_changes_only_with_force(

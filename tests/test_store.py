@@ -3,6 +3,7 @@ threads, re-judging, reviews and digest bookkeeping."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import sqlite3
 import threading
@@ -605,6 +606,32 @@ def test_rejudge_keeps_manual_links_and_closed_reviews(store: Store) -> None:
     after = store.message(str(stored.id))
     assert after is not None
     assert after.links == (Link("acme", "PO-3", "manual"),)
+
+
+def test_an_ignored_flag_is_dismissed_on_record_and_on_rejudge(store: Store) -> None:
+    rule = "the sender matches 'news@*' in [ignore] senders"
+    ignored = dataclasses.replace(outcome(Status.MISSING), ignored=rule)
+    store.record(
+        [processed(key(1), ignored), flagged(2), flagged(3), linked(4, "PO-4")], checkpoint=None
+    )
+    first, second, third, fourth = store.messages()
+    assert (first.review, first.review_note) == (Review.DISMISSED, f"ignored: {rule}")
+    assert (second.review, second.review_note) == (Review.OPEN, None)
+    assert fourth.review is None
+    assert [m.id for m in store.undigested_flags()] == [second.id, third.id]
+
+    # An [ignore] rule added later closes an open flag when the message is judged again ...
+    unknown = dataclasses.replace(outcome(Status.UNKNOWN, "PO-8"), ignored=rule)
+    assert store.rejudge(second.id, unknown) is True
+    after = store.message(str(second.id))
+    assert after is not None
+    assert (after.review, after.review_note) == (Review.DISMISSED, f"ignored: {rule}")
+    # ... but not a person's decision.
+    store.set_review(third.id, Review.RESOLVED, "phoned the buyer", po=("acme", "PO-3"))
+    store.rejudge(third.id, unknown)
+    kept = store.message(str(third.id))
+    assert kept is not None
+    assert (kept.review, kept.review_note) == (Review.RESOLVED, "phoned the buyer")
 
 
 def test_set_review(store: Store) -> None:

@@ -111,6 +111,15 @@ def test_linked() -> None:
     assert not out.status.flagged
 
 
+def test_an_ignore_rule_closes_flags_only() -> None:
+    rule = "the sender matches 'news@*' in [ignore] senders"
+    missing = run(extraction(), ignored=rule)
+    assert (missing.status, missing.ignored, missing.needs_review) == (Status.MISSING, rule, False)
+    assert run(extraction()).needs_review
+    linked = run(extraction(cand("2023-00125-WS")), ignored=rule)
+    assert (linked.status, linked.ignored, linked.needs_review) == (Status.LINKED, None, False)
+
+
 def test_unknown_mentions_number_and_where() -> None:
     out = run(extraction(cand("2023-00999-WS", source="subject")))
     assert (out.status, out.po_numbers) == (Status.UNKNOWN, ())
