@@ -121,6 +121,11 @@ _LONG_NUMBER = 8  # digits from which a number followed by "/10" or "-10" is a P
 _ITEM_SUFFIX = regex.compile(r"[/-]\d{1,6}(?![\d./-])")
 _WITH_ITEM = regex.compile(rf"(\d{{{_LONG_NUMBER},}})[/-]\d{{1,6}}")
 _INSIDE_ADDRESS = regex.compile(r"[@]|://|www\.", regex.IGNORECASE)
+# A line item's row: "1 4500125090 Schraube M8", "00010  4500125090  Widget": a position number
+# alone at the line start, then the number, then a word.
+_POSITION = regex.compile(r"[ \t]*(?:[1-9]\d{0,2}|00\d{1,3}0)[ \t]+")
+_POSITION_REACH = 12  # characters from the line start to the number
+_WORD_AFTER = regex.compile(r"[ \t]+[^\W\d_]{3}")
 
 
 def scan_text(
@@ -560,12 +565,24 @@ def _in_digit_group(text: str, start: int, end: int) -> bool:
         return False
     before = text[max(0, start - 3) : start]
     if _GROUP_BEFORE.search(before) and not _table_cell(text, start, before=True):
-        return True
+        return not _after_a_position(text, start, end)
     # "4500123456/00010", "4500123456-10": a long number with an item or line suffix (SAP
     # writes a PO's line so) is the number, not a group of a phone number.
     if end - start >= _LONG_NUMBER and _ITEM_SUFFIX.match(text, end):
         return False
     return bool(_GROUP_AFTER.match(text, end, end + 2)) and not _table_cell(text, end, before=False)
+
+
+def _after_a_position(text: str, start: int, end: int) -> bool:
+    """Whether the number follows a line item's position number ("1 4500125090 Schraube"), not
+    a phone number's first group: a short number alone at the line start, a word after."""
+    low = max(0, start - _POSITION_REACH)
+    line_start = text.rfind("\n", low, start) + 1
+    if line_start == 0 and low > 0:
+        return False
+    return bool(_POSITION.fullmatch(text, line_start, start)) and bool(
+        _WORD_AFTER.match(text, end)
+    )
 
 
 def _table_cell(text: str, at: int, *, before: bool) -> bool:

@@ -81,11 +81,6 @@ DISAGREE: dict[tuple[str, str], str] = {
         "a supplier confirming 'Your order 4500345678' (our own SAP order) from an unlisted "
         "address: labelled, well-formed, so unknown"
     ),
-    ("ap-invoices", "07-de-po-column-same-po.eml"): (
-        "a known PO in a PDF line-item row right after the position number ('1 4500125090') is "
-        "read as a group of a phone number; the reviewer's labels also leave out 'Bestellung' "
-        "(listing it links the message)"
-    ),
     ("ap-invoices", "38-statement-of-account.eml"): (
         "two customer files (two plants) share senders '*': one plant's rules judge the message "
         "and the other plant's known POs are left out"

@@ -1028,3 +1028,34 @@ def test_a_label_ending_a_header_row_does_not_take_the_next_rows_first_cell() ->
 def test_a_label_at_a_line_end_still_takes_the_value_on_the_next_line(text: str) -> None:
     found, _ = scan(text)
     assert [(c.normalized, c.labelled) for c in found] == [("2023-00125-WS", True)]
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        "1 4500125090 Schraube M8x20",
+        "  12  4500125090  Hex bolt",
+        "00010 4500125090 Widget, blue",
+        "Pos Bestellung Artikel\n2 4500125090 Mutter M8",
+    ],
+)
+def test_a_number_after_a_line_items_position_is_no_phone_group(row: str) -> None:
+    """A line item's position number alone at the line start, then the number, then a word: a
+    row of an item list, not a phone number's groups."""
+    found, _ = scan(f"Dear supplier,\n{row}\nRegards", SAP)
+    assert valid_numbers(found) == {"4500125090"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "030 4500125090 Zentrale",  # an area code (0 first)
+        "call 1 4500125090 today",  # not at the line start
+        "1 4500125090",  # nothing after: a number's groups
+        "+1 4500125090 Office",
+        "1234 4500125090 Widget",  # four digits: no position number
+    ],
+)
+def test_phone_like_groups_at_a_line_start_stay_out(text: str) -> None:
+    found, _ = scan(f"Dear supplier,\n{text}\nRegards", SAP)
+    assert found == []
