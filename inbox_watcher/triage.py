@@ -14,7 +14,10 @@ Pure: no database, no clock. The rules, in order:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
+
+import regex
 
 from extractors.message import Extraction, one_per_raw
 from extractors.rules import CustomerRules
@@ -51,6 +54,7 @@ def judge(
     rules = rules or {}
     routed = extraction.customer
     cands = extraction.candidates if routed else _settle_customer(extraction.candidates, pos, rules)
+    cands = tuple(_regrouped(c, routed or c.customer, pos, rules) for c in cands)
 
     def is_known(c: Candidate) -> bool:
         cust = routed or c.customer
@@ -334,6 +338,32 @@ def _suggest(
                 return [number]
     lookalikes = known.lookalikes if isinstance(known, PoTable) else Lookalikes(known.keys())
     return lookalikes.closest_all(text, max_edits=max_edits)
+
+
+_GROUPING = regex.compile(r"(?<=\d)[ .](?=\d)")
+
+
+def _regrouped(
+    c: Candidate, customer: str | None, pos: PoIndex, rules: Mapping[str, CustomerRules]
+) -> Candidate:
+    """A malformed value that is a known PO once the spaces or dots grouping its digits are
+    dropped ("PO #: 410 022", "Bestellung 4500 123 456") is that PO; any other is kept."""
+    rule = rules.get(customer) if customer else None
+    if c.valid or rule is None:
+        return c
+    joined = _GROUPING.sub("", c.raw)
+    if joined == c.raw:
+        return c
+    try:
+        m = rule.pattern.search(joined, timeout=0.5)
+    except TimeoutError:
+        return c
+    if m is None or any(ch.isdigit() for ch in joined[: m.start()] + joined[m.end() :]):
+        return c
+    number = rule.normalize(m)
+    if number is None or number not in pos.get(customer or "", {}) or not rule.is_valid(number):
+        return c
+    return dataclasses.replace(c, normalized=number, valid=True)
 
 
 def _did_you_mean(hints: Sequence[str]) -> str:

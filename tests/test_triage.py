@@ -120,6 +120,19 @@ def test_an_ignore_rule_closes_flags_only() -> None:
     assert (linked.status, linked.ignored, linked.needs_review) == (Status.LINKED, None, False)
 
 
+@pytest.mark.parametrize("raw", ["123 456", "ACME 123.456", "12 34 56"])
+def test_a_known_po_with_its_digits_grouped_is_linked(raw: str) -> None:
+    """'PO #: 123 456': spaces or dots grouping the digits of a known PO do not make it a typo."""
+    out = run(extraction(bad(raw, customer="acme"), customer="acme"))
+    assert (out.status, out.po_numbers) == (Status.LINKED, ("ACME-123456",))
+
+
+@pytest.mark.parametrize("raw", ["123 457", "1 23456 7", "12.3456-X"])
+def test_grouped_digits_that_are_no_known_po_stay_malformed(raw: str) -> None:
+    out = run(extraction(bad(raw, customer="acme"), customer="acme"))
+    assert out.status is Status.MALFORMED
+
+
 def test_unknown_mentions_number_and_where() -> None:
     out = run(extraction(cand("2023-00999-WS", source="subject")))
     assert (out.status, out.po_numbers) == (Status.UNKNOWN, ())
