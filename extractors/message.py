@@ -122,7 +122,9 @@ def extract_email(
     candidates = dedupe(candidates)
     if len(routed) == 1:
         return Extraction(routed[0].id, "sender", tuple(candidates), tuple(problems), pdf_count)
-    customer = _pick_customer(candidates, [c.id for c in pool])
+    # Customers sharing a sender glob (two plants of one company on "*") each read their own
+    # numbers: a label does not decide between them, their PO records do (``triage.judge``).
+    customer = _pick_customer(candidates, [c.id for c in pool], labels_decide=not routed)
     if customer is not None:
         # Keep the chosen customer's candidates; the others were only tried.
         candidates = [c for c in candidates if c.customer == customer]
@@ -135,9 +137,11 @@ def extract_email(
     )
 
 
-def _pick_customer(candidates: Sequence[Candidate], order: Sequence[str]) -> str | None:
+def _pick_customer(
+    candidates: Sequence[Candidate], order: Sequence[str], *, labels_decide: bool = True
+) -> str | None:
     """The one customer with valid candidates (labelled ones decide a tie), else None."""
-    for require_label in (False, True):
+    for require_label in (False, True) if labels_decide else (False,):
         owners = {
             c.customer
             for c in candidates

@@ -564,7 +564,9 @@ def _in_digit_group(text: str, start: int, end: int) -> bool:
     if not text[start:end].isdigit():
         return False
     before = text[max(0, start - 3) : start]
-    if _GROUP_BEFORE.search(before) and not _table_cell(text, start, before=True):
+    if _GROUP_BEFORE.search(before):
+        if _table_cell(text, start, before=True) or _table_cell(text, end, before=False):
+            return False
         return not _after_a_position(text, start, end)
     # "4500123456/00010", "4500123456-10": a long number with an item or line suffix (SAP
     # writes a PO's line so) is the number, not a group of a phone number.

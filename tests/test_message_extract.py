@@ -105,6 +105,26 @@ def test_overlapping_globs_pick_the_customer_whose_pattern_matched() -> None:
     assert numbers(ex) == {("WN-12345", "body", False)}
 
 
+def test_customers_sharing_a_glob_each_keep_their_numbers_whatever_the_labels() -> None:
+    """Two plants of one company on senders "*" (an AP mailbox): a labelled number of one plant
+    does not drop the other plant's unlabelled number; the PO records settle it in triage."""
+    sap = compiled("plant-sap", name="Plant SAP", senders=["*"], pattern=r"(?<!\d)45\d{8}(?!\d)")
+    own = compiled(
+        "plant-own",
+        name="Plant own",
+        senders=["*"],
+        pattern=r"(?<![\w-])PO-(?P<y>20\d{2})-(?P<n>\d{5})(?![\w-])",
+        format="PO-{y}-{n}",
+    )
+    body = "Open items:\n4500123457 due 2,670.00\nYour PO: PO-2024-00123 due 3,450.00\n"
+    ex = extract_email(mail("ar@supplier.example", body=body), (sap, own))
+    assert (ex.customer, ex.routed_by) == (None, "sender")
+    assert {(c.customer, c.normalized) for c in ex.candidates if c.valid} == {
+        ("plant-sap", "4500123457"),
+        ("plant-own", "PO-2024-00123"),
+    }
+
+
 # --- routing by pattern (sender matches nobody) -------------------------------------------------
 
 

@@ -81,10 +81,6 @@ DISAGREE: dict[tuple[str, str], str] = {
         "a supplier confirming 'Your order 4500345678' (our own SAP order) from an unlisted "
         "address: labelled, well-formed, so unknown"
     ),
-    ("ap-invoices", "38-statement-of-account.eml"): (
-        "two customer files (two plants) share senders '*': one plant's rules judge the message "
-        "and the other plant's known POs are left out"
-    ),
     ("false-positives", "W04.eml"): (
         "a list of article numbers: the first follows 'Art. no.' (a decoy); the second, alone on "
         "its line, fits Westside's format and is flagged unknown"

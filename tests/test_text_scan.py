@@ -1059,3 +1059,10 @@ def test_a_number_after_a_line_items_position_is_no_phone_group(row: str) -> Non
 def test_phone_like_groups_at_a_line_start_stay_out(text: str) -> None:
     found, _ = scan(f"Dear supplier,\n{text}\nRegards", SAP)
     assert found == []
+
+
+def test_a_number_between_a_reference_and_an_amount_is_a_table_cell() -> None:
+    """A statement row: 'INV-10023 4500123457 2,670.00'. The invoice number before ends in a
+    digit, but the amount after makes the number a cell of the row, not a phone group."""
+    found, _ = scan("11/07/2024 INV-10023 4500123457 2,670.00 2,670.00", SAP)
+    assert valid_numbers(found) == {"4500123457"}
