@@ -281,11 +281,19 @@ def _disagreements(valid: Sequence[Candidate]) -> list[str]:
     out = []
     for i, a in enumerate(sets):
         for b in sets[i + 1 :]:
-            if a.isdisjoint(b):
+            if not a.isdisjoint(b):
+                continue
+            if all(w.startswith("the attachment ") for w in (*groups[a], *groups[b])):
+                # Two invoices in one mail name two POs: that may well be right.
                 out.append(
-                    f"The parts disagree: {_say(groups[a])} PO {', '.join(sorted(a))} but "
-                    f"{_say(groups[b])} PO {', '.join(sorted(b))}."
+                    f"The attachments name different POs: {_say(groups[a])} PO "
+                    f"{', '.join(sorted(a))} and {_say(groups[b])} PO {', '.join(sorted(b))}."
                 )
+                continue
+            out.append(
+                f"The parts disagree: {_say(groups[a])} PO {', '.join(sorted(a))} but "
+                f"{_say(groups[b])} PO {', '.join(sorted(b))}."
+            )
     return out
 
 

@@ -378,6 +378,24 @@ def test_parts_naming_the_same_po_disagree_with_the_other_once() -> None:
     ]
 
 
+def test_two_attachments_naming_two_pos_are_not_called_a_disagreement() -> None:
+    """Two invoices in one mail, each for its own PO: ambiguous (which one?), but not an error."""
+    out = run(
+        extraction(
+            cand("2023-00125-WS", source="attachment:inv-1.pdf", page=1),
+            cand("2023-00126-WS", source="attachment:inv-2.pdf", page=1),
+            pdf_count=2,
+        )
+    )
+    assert out.status is Status.AMBIGUOUS
+    assert "disagree" not in text_of(out)
+    assert (
+        "The attachments name different POs: the attachment inv-1.pdf page 1 says PO "
+        "2023-00125-WS and the attachment inv-2.pdf page 1 says PO 2023-00126-WS."
+    ) in out.reasons
+    assert_plain_words(out)
+
+
 def test_parts_agreeing_is_no_disagreement() -> None:
     out = run(
         extraction(
