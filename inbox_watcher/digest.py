@@ -114,6 +114,7 @@ class Digest:
     feed: tuple[FeedProblem, ...]
     failing_folders: tuple[FolderState, ...]
     silent: tuple[SilentCustomer, ...]
+    ignored: int = 0  # messages of the last day whose flag an [ignore] rule closed
 
     @property
     def listed(self) -> tuple[StoredMessage, ...]:
@@ -189,6 +190,7 @@ def build_digest(config: Config, store: Store, *, now: dt.datetime) -> Digest:
         feed=_feed_problems(events),
         failing_folders=tuple(failing),
         silent=_silent(config, store.last_message_at_by_customer(), now),
+        ignored=store.ignored_count_since(now - FEED_WINDOW),
     )
 
 
@@ -350,6 +352,11 @@ def _headline(d: Digest) -> list[str]:
             "problems.",
             "This email comes every day, so a day without it means something is broken.",
         ]
+    if d.ignored:
+        lines.append(
+            f"{d.ignored} message(s) of the last day matched the [ignore] rules and were not "
+            "flagged (see them with: po-watcher messages --review dismissed)."
+        )
     return lines
 
 

@@ -56,6 +56,7 @@ DigestStatus = Literal["pending", "sent", "failed"]
 _IMMEDIATE = "po_watcher_begin_immediate"
 _MAX_ERROR_CHARS = 20_000
 _PAGE = 500
+IGNORED_NOTE = "ignored: "  # the review note of a flag an [ignore] rule closed begins so
 _MONEY_STEP = Decimal("0.0001")
 _MONEY_LIMIT = Decimal(10) ** 14  # Numeric(18, 4): 14 digits before the point
 
@@ -812,7 +813,7 @@ class Store:
                 "review": _review_after(row.review, outcome),
             }
             if fields["review"] == Review.DISMISSED.value and row.review != fields["review"]:
-                fields["review_note"] = _clean(f"ignored: {outcome.ignored}")
+                fields["review_note"] = _clean(f"{IGNORED_NOTE}{outcome.ignored}")
             for name, value in fields.items():
                 if getattr(row, name) != value:
                     setattr(row, name, value)
@@ -874,6 +875,18 @@ class Store:
                 .where(col(MessageRow.status) != Status.LINKED.value)
                 .where(MessageRow.review == Review.OPEN.value)
                 .where(col(MessageRow.digest_date).is_not(None))
+            )
+            return s.exec(query).one()
+
+    def ignored_count_since(self, since: dt.datetime) -> int:
+        """Messages recorded since ``since`` whose flag an [ignore] rule closed."""
+        with self._read() as s:
+            query = (
+                select(func.count())
+                .select_from(MessageRow)
+                .where(MessageRow.review == Review.DISMISSED.value)
+                .where(col(MessageRow.review_note).startswith(IGNORED_NOTE))
+                .where(col(MessageRow.created_at) >= since)
             )
             return s.exec(query).one()
 
@@ -1492,7 +1505,7 @@ def _first_review(outcome: Outcome) -> tuple[str | None, str | None]:
     if not outcome.status.flagged:
         return None, None
     if outcome.ignored:
-        return Review.DISMISSED.value, _clean(f"ignored: {outcome.ignored}")
+        return Review.DISMISSED.value, _clean(f"{IGNORED_NOTE}{outcome.ignored}")
     return Review.OPEN.value, None
 
 

@@ -4,6 +4,7 @@ sends, feed health, the empty digest and the dry run."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import email
 import email.policy
@@ -469,6 +470,32 @@ def test_reviewed_flags_leave_the_digest(config: Config, store: Store) -> None:
     assert "resolved one" not in text
     assert "dismissed one" not in text
     assert "1 new message(s) need a person." in text
+
+
+def test_the_digest_counts_the_last_days_ignored_mail(
+    config: Config, store: Store, clock: Clock
+) -> None:
+    rule = "the sender matches 'news@*' in [ignore] senders"
+    news = processed(1, Status.MISSING, customer=None, subject="Autumn catalogue")
+    older = processed(2, Status.MISSING, customer=None, subject="Summer catalogue")
+    ignored = [
+        dataclasses.replace(m, outcome=dataclasses.replace(m.outcome, ignored=rule))
+        for m in (older, news)
+    ]
+    store.record([ignored[0]], checkpoint=None)
+    clock.now += dt.timedelta(hours=30)  # the older one is more than a day before the digest
+    store.record([ignored[1], acme_unknown(3, subject="still open")], checkpoint=None)
+    text = render_text(build_digest(config, store, now=clock.now))
+    assert "Autumn catalogue" not in text
+    assert "1 new message(s) need a person." in text
+    assert (
+        "1 message(s) of the last day matched the [ignore] rules and were not flagged (see them "
+        "with: po-watcher messages --review dismissed)." in text
+    )
+    store.set_review(3, Review.DISMISSED, "not an order")
+    quiet = render_text(build_digest(config, store, now=clock.now))
+    assert "No new messages need a person today." in quiet
+    assert "1 message(s) of the last day matched the [ignore] rules" in quiet
 
 
 def test_found_lines_name_each_number_once_and_leave_out_what_did_not_count(
