@@ -9,6 +9,8 @@ edits (1 for a well-formed number), and under a third of its length.
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Iterable, Sequence
 
 from rapidfuzz import process
@@ -54,6 +56,15 @@ class Lookalikes:
         self._prefix = _shared_prefix(self._numbers)
         self._cores = [fold(n[len(self._prefix) :]) for n in self._numbers] if self._prefix else []
 
+    @functools.cached_property
+    def _by_groups(self) -> dict[tuple[int, ...], list[str]]:
+        by: dict[tuple[int, ...], list[str]] = {}
+        for n in self._numbers:
+            groups = _digit_groups(n)
+            if groups:
+                by.setdefault(groups, []).append(n)
+        return by
+
     def __len__(self) -> int:
         return len(self._numbers)
 
@@ -85,6 +96,11 @@ class Lookalikes:
             near = process.extract(
                 target, self._cores, scorer=OSA.distance, score_cutoff=allowed, limit=None
             )
+        if not near:
+            # "2024-815" for 2024-00815-MT: the zeros padding each group and the letters left
+            # out of a malformed number; the digit groups, as numbers, are the same.
+            groups = _digit_groups(number) if max_edits >= 2 else ()
+            return sorted(set(self._by_groups.get(groups, ()))) if groups else []
         literal_typed = number.upper().translate(_SEPARATORS)
         scored: list[tuple[float, str]] = []
         for _, d, index in near:
@@ -95,6 +111,15 @@ class Lookalikes:
             return []
         best = min(score for score, _ in scored)
         return sorted({c for score, c in scored if score == best})
+
+
+_DIGITS = re.compile(r"\d+")
+
+
+def _digit_groups(text: str) -> tuple[int, ...]:
+    """The runs of digits as numbers (leading zeros dropped), when there are two or more."""
+    groups = tuple(int(run) for run in _DIGITS.findall(text)[:8])
+    return groups if len(groups) >= 2 else ()
 
 
 def _shared_prefix(numbers: Sequence[str]) -> str:

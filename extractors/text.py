@@ -582,9 +582,7 @@ def _after_a_position(text: str, start: int, end: int) -> bool:
     line_start = text.rfind("\n", low, start) + 1
     if line_start == 0 and low > 0:
         return False
-    return bool(_POSITION.fullmatch(text, line_start, start)) and bool(
-        _WORD_AFTER.match(text, end)
-    )
+    return bool(_POSITION.fullmatch(text, line_start, start)) and bool(_WORD_AFTER.match(text, end))
 
 
 def _table_cell(text: str, at: int, *, before: bool) -> bool:

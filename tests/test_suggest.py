@@ -190,3 +190,20 @@ def test_a_prefix_all_numbers_share_may_be_left_out(typed: str, hint: list[str])
 def test_no_shared_prefix_no_second_look() -> None:
     known = Lookalikes(["4500123456", "4500654321"])
     assert known.closest_all("4500123") == []  # three digits short is no slip
+
+
+@pytest.mark.parametrize(
+    ("typed", "hint"),
+    [
+        ("2024-815", ["2024-00815-IT", "2024-00815-MT"]),  # padding and department left out
+        ("2024/815", ["2024-00815-IT", "2024-00815-MT"]),
+        ("2023 125", ["2023-00125-WS"]),
+        ("125-2023", []),  # the groups in another order are no slip
+        ("2023-126", []),
+        ("815", []),  # one group says too little
+    ],
+)
+def test_a_number_without_its_padding_and_letters_is_hinted(typed: str, hint: list[str]) -> None:
+    known = Lookalikes(["2024-00815-MT", "2024-00815-IT", "2023-00125-WS"])
+    assert known.closest_all(typed) == hint
+    assert known.closest_all(typed, max_edits=1) == []  # a well-formed number: a new PO
