@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from inbox_watcher import __version__
 from inbox_watcher.config import Config, ConfigError, load_config
+from inbox_watcher.textcells import aligned, cell
 
 if TYPE_CHECKING:
     from inbox_watcher.store import StoredMessage
@@ -344,11 +345,8 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
         + [_short(_why_cell(row), 70)]
         for row in rows
     ]
-    widths = [max([len(h)] + [len(r[i]) for r in table]) for i, h in enumerate(headers)]
-    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
-    print("  ".join("-" * w for w in widths))
-    for r in table:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+    for line in aligned(headers, table, rule=True):
+        print(line)
     print(f"({len(rows)} message(s))")
 
 
@@ -366,8 +364,7 @@ def _why_cell(row: dict[str, Any]) -> str:
 
 def _short(value: Any, width: int = 40) -> str:
     text = ", ".join(value) if isinstance(value, list) else ("" if value is None else str(value))
-    text = "".join(ch if ch.isprintable() else " " for ch in text)
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return cell(text, width)
 
 
 def cmd_pos(config: Config, args: argparse.Namespace) -> int:

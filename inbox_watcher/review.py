@@ -14,6 +14,7 @@ from inbox_watcher.config import Config
 from inbox_watcher.model import PoTable, Review
 from inbox_watcher.runtime import open_store
 from inbox_watcher.store import Store, StoredMessage
+from inbox_watcher.textcells import aligned, cell
 
 EXIT_OK = 0
 EXIT_REFUSED = 1  # the message or the number given does not fit
@@ -60,14 +61,14 @@ def list_flagged(config: Config, store: Store, *, full: bool = False) -> int:
         for m in flags
     ]
     limits = (8, 10, 20, 16, 10, 60, 60)
-    table = [[_cell(v, w) for v, w in zip(row, limits, strict=True)] for row in rows]
-    widths = [max([len(h)] + [len(r[i]) for r in table]) for i, h in enumerate(headers)]
-    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
-    for r, m in zip(table, flags, strict=True):
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    table = [[cell(v, w) for v, w in zip(row, limits, strict=True)] for row in rows]
+    header, *lines = aligned(headers, table)
+    print(header)
+    for line, m in zip(lines, flags, strict=True):
+        print(line)
         if full:
             for reason in m.reasons:
-                print(f"      why: {_cell(reason, 400)}")
+                print(f"      why: {cell(reason, 400)}")
     print(
         f"({len(flags)} open flag(s); close one with `po-watcher resolve ID --po NUMBER` or "
         "`po-watcher dismiss ID --reason TEXT`)"
@@ -86,12 +87,6 @@ def _local_day(m: StoredMessage, config: Config) -> str:
     return when.astimezone(config.schedule.tzinfo).date().isoformat()
 
 
-def _cell(value: str, width: int) -> str:
-    """Printable text only (a hostile subject cannot drive the terminal), cut to ``width``."""
-    text = " ".join("".join(ch if ch.isprintable() else " " for ch in value).split())
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 # --- resolve and dismiss ------------------------------------------------------------------------
 
 
@@ -104,7 +99,7 @@ def _find(store: Store, ref: str) -> StoredMessage | None:
     message = None if too_large else store.message(text)
     if message is None:
         print(
-            f"no recorded message {_cell(ref, 100)!r}: give the id shown by "
+            f"no recorded message {cell(ref, 100)!r}: give the id shown by "
             "`po-watcher flagged` or the message's Message-ID",
             file=sys.stderr,
         )
@@ -133,7 +128,7 @@ def _customer_and_number(
     config: Config, message: StoredMessage, typed: str
 ) -> tuple[str, str] | str:
     """(customer, canonical number), or the reason it is refused."""
-    shown = _cell(typed, 60)
+    shown = cell(typed, 60)
     if message.customer is not None:
         rules = config.customer(message.customer)
         if rules is None:
@@ -204,7 +199,7 @@ def dismiss(store: Store, ref: str, reason: str, *, force: bool = False) -> int:
         return EXIT_REFUSED
     _note_earlier(message)
     store.set_review(message.id, Review.DISMISSED, note)
-    print(f"message {message.id} dismissed: {_cell(note, 100)}")
+    print(f"message {message.id} dismissed: {cell(note, 100)}")
     return EXIT_OK
 
 
@@ -216,7 +211,7 @@ def _may_change(message: StoredMessage, force: bool, what: str) -> bool:
     linked = f" to PO {', '.join(message.po_numbers)}" if message.po_numbers else ""
     print(
         f"not {what}: message {message.id} ({message.key.folder} UID {message.key.uid}, "
-        f"{_cell(message.subject, 60)!r}) is not flagged: it is {message.status.value}{linked}. "
+        f"{cell(message.subject, 60)!r}) is not flagged: it is {message.status.value}{linked}. "
         "Check the id (`po-watcher flagged` lists the open flags); give --force to change it "
         "anyway.",
         file=sys.stderr,
@@ -231,7 +226,7 @@ def _note_earlier(message: StoredMessage) -> None:
             file=sys.stderr,
         )
     elif message.review not in (None, Review.OPEN):
-        earlier = f" ({_cell(message.review_note, 80)})" if message.review_note else ""
+        earlier = f" ({cell(message.review_note, 80)})" if message.review_note else ""
         print(
             f"note: message {message.id} was already {message.review}{earlier}; replacing that",
             file=sys.stderr,
