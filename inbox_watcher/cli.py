@@ -78,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     pos_sub = pos.add_subparsers(dest="pos_command", required=True, metavar="ACTION")
     imp = pos_sub.add_parser("import", help="load PO records from a CSV file (upsert)")
     imp.add_argument("file", type=Path)
+    imp.add_argument(
+        "--replace",
+        action="store_true",
+        help="the file is the whole list of the customers it names: remove their other records",
+    )
     lst = pos_sub.add_parser("list", help="the PO records as CSV (what an import left)")
     lst.add_argument("--customer", default=None)
 
@@ -372,7 +377,7 @@ def cmd_pos(config: Config, args: argparse.Namespace) -> int:
     from inbox_watcher.runtime import open_store
 
     if args.pos_command == "import":
-        return import_and_rejudge(config, args.file)
+        return import_and_rejudge(config, args.file, replace=args.replace)
     if not _customer_arg(config, args.customer):
         return EXIT_BAD_CONFIG_CHECK
     store = open_store(config)

@@ -98,7 +98,9 @@ def rejudge(
     return changes
 
 
-def import_and_rejudge(config: Config, path: Path) -> int:
+def import_and_rejudge(config: Config, path: Path, *, replace: bool = False) -> int:
+    """``replace``: the file is the whole list of the customers it names; their records it does
+    not list are removed, unless a row was refused (its PO would be removed with it)."""
     result = import_pos_csv(
         path,
         normalize=normalizer(config.customers),
@@ -111,15 +113,23 @@ def import_and_rejudge(config: Config, path: Path) -> int:
     if result.file_refused:
         print(f"{path}: nothing imported: the file was refused")
         return 1
+    if replace and result.errors:
+        print(
+            f"{path}: note: --replace removes nothing while rows are refused (a refused row's PO "
+            "would be removed): fix them and import again",
+            file=sys.stderr,
+        )
     store = open_store(config)
     try:
-        inserted, updated = store.upsert_pos(result.records)
+        inserted, updated, removed = store.upsert_pos(
+            result.records, replace=replace and not result.errors
+        )
         changes = rejudge(store, config)
     finally:
         store.close()
     print(
-        f"{path}: {inserted} PO record(s) added, {updated} updated, "
-        f"{len(result.errors)} row(s) refused"
+        f"{path}: {inserted} PO record(s) added, {updated} updated"
+        f"{f', {removed} removed' if replace else ''}, {len(result.errors)} row(s) refused"
     )
     for ch in changes:
         m = ch.message

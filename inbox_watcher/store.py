@@ -623,8 +623,12 @@ class Store:
                 index.setdefault(row.customer, PoTable())[row.po_number] = _po_record(row)
         return index
 
-    def upsert_pos(self, records: Sequence[PoRecord]) -> tuple[int, int]:
-        """Insert new PO records and update changed ones; returns (inserted, updated)."""
+    def upsert_pos(
+        self, records: Sequence[PoRecord], *, replace: bool = False
+    ) -> tuple[int, int, int]:
+        """Insert new PO records and update changed ones; with ``replace`` the records are the
+        whole list of the customers they name, whose other records are removed (links of
+        messages to them stay). Returns (inserted, updated, removed), in one transaction."""
         wanted = {(r.customer, r.po_number): r for r in records}
         for r in wanted.values():
             if r.amount is not None:
@@ -633,7 +637,7 @@ class Store:
                 except ValueError as exc:
                     raise ValueError(f"PO {r.po_number} of {r.customer}: {exc}") from exc
         if not wanted:
-            return (0, 0)
+            return (0, 0, 0)
         now = self._clock()
         customers = sorted({customer for customer, _ in wanted})
         with self._write() as s:
@@ -651,7 +655,10 @@ class Store:
                 s.exec(insert(PoRow), params=fresh)
             if changed:
                 s.exec(update(PoRow), params=changed)
-        return (len(fresh), len(changed))
+            gone = [row.id for key, row in existing.items() if replace and key not in wanted]
+            for start in range(0, len(gone), _PAGE):
+                s.exec(delete(PoRow).where(col(PoRow.id).in_(gone[start : start + _PAGE])))
+        return (len(fresh), len(changed), len(gone))
 
     # --- threads --------------------------------------------------------------------------------
 

@@ -477,3 +477,30 @@ def test_pos_list_shows_what_an_import_left(capsys: pytest.CaptureFixture[str], 
     ]
     code, out, _ = run(capsys, "--config", str(demo), "pos", "list", "--customer", "acme")
     assert [r["po_number"] for r in csv.DictReader(io.StringIO(out))] == ["ACME-123456"]
+
+
+def test_pos_import_replace_removes_what_the_erp_no_longer_lists(
+    capsys: pytest.CaptureFixture[str], demo: Path
+) -> None:
+    first = demo.parent / "first.csv"
+    first.write_text(
+        "po_number,customer\nACME-123456,acme\nACME-654321,acme\n2024-00815-MT,westside\n",
+        encoding="utf-8",
+    )
+    assert run(capsys, "--config", str(demo), "pos", "import", str(first))[0] == 0
+    broken = demo.parent / "broken.csv"
+    broken.write_text("po_number,customer,amount\nACME-123456,acme,\nACME-1,acme,abc\n")
+    code, out, err = run(capsys, "--config", str(demo), "pos", "import", "--replace", str(broken))
+    assert "--replace removes nothing while rows are refused" in err
+    assert "0 PO record(s) added, 0 updated, 0 removed, 1 row(s) refused" in out
+    later = demo.parent / "later.csv"
+    later.write_text("po_number,customer\nACME-123456,acme\nACME-777777,acme\n", encoding="utf-8")
+    code, out, err = run(capsys, "--config", str(demo), "pos", "import", "--replace", str(later))
+    assert code == 0, err
+    assert "1 PO record(s) added, 0 updated, 1 removed, 0 row(s) refused" in out
+    _, out, _ = run(capsys, "--config", str(demo), "pos", "list")
+    assert sorted(r["po_number"] for r in csv.DictReader(io.StringIO(out))) == [
+        "2024-00815-MT",  # westside is not in the file: kept
+        "ACME-123456",
+        "ACME-777777",
+    ]

@@ -433,9 +433,9 @@ def test_reimport_through_the_store_is_idempotent(tmp_path: Path) -> None:
     with Store.open(f"sqlite:///{tmp_path / 'state.db'}") as store:
         first = import_pos_csv(path)
         assert first.errors == ()
-        assert store.upsert_pos(first.records) == (3, 0)
+        assert store.upsert_pos(first.records) == (3, 0, 0)
         again = import_pos_csv(path)
-        assert store.upsert_pos(again.records) == (0, 0)
+        assert store.upsert_pos(again.records) == (0, 0, 0)
         index = store.po_index()
         assert sorted((c, n) for c, numbers in index.items() for n in numbers) == [
             ("acme", "A"),

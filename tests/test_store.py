@@ -476,7 +476,7 @@ def test_po_records_round_trip_exact_decimals(store: Store) -> None:
         PoRecord("PO-2", "acme", status="closed", amount=Decimal("-0.0001")),
         PoRecord("PO-1", "globex"),
     ]
-    assert store.upsert_pos(records) == (3, 0)
+    assert store.upsert_pos(records) == (3, 0, 0)
     index = store.po_index()
     assert index["acme"]["PO-1"] == records[0]
     assert index["acme"]["PO-1"].amount == Decimal("12345678901234.5678")
@@ -487,13 +487,29 @@ def test_po_records_round_trip_exact_decimals(store: Store) -> None:
 
 def test_upsert_is_idempotent_and_counts_updates(store: Store) -> None:
     records = [PoRecord("PO-1", "acme", amount=Decimal("10.50")), PoRecord("PO-2", "acme")]
-    assert store.upsert_pos(records) == (2, 0)
-    assert store.upsert_pos(records) == (0, 0)
+    assert store.upsert_pos(records) == (2, 0, 0)
+    assert store.upsert_pos(records) == (0, 0, 0)
     changed = [PoRecord("PO-1", "acme", status="closed", amount=Decimal("10.5"))]
-    assert store.upsert_pos(changed) == (0, 1)
+    assert store.upsert_pos(changed) == (0, 1, 0)
     assert store.po_index()["acme"]["PO-1"].closed
     assert len(store.po_index()["acme"]) == 2
-    assert store.upsert_pos([]) == (0, 0)
+    assert store.upsert_pos([]) == (0, 0, 0)
+
+
+def test_upsert_with_replace_removes_the_named_customers_other_records(store: Store) -> None:
+    store.upsert_pos(
+        [PoRecord(n, "acme") for n in ("PO-1", "PO-2", "PO-3")] + [PoRecord("G-1", "globex")]
+    )
+    assert store.upsert_pos([PoRecord("PO-2", "acme"), PoRecord("PO-4", "acme")], replace=True) == (
+        1,
+        0,
+        2,
+    )
+    index = store.po_index()
+    assert sorted(index["acme"]) == ["PO-2", "PO-4"]
+    assert sorted(index["globex"]) == ["G-1"]  # a customer the file does not name is untouched
+    assert store.upsert_pos([], replace=True) == (0, 0, 0)  # an empty list removes nothing
+    assert sorted(store.po_index()["acme"]) == ["PO-2", "PO-4"]
 
 
 def test_upsert_refuses_amounts_the_column_cannot_hold(store: Store) -> None:
