@@ -188,7 +188,8 @@ def _check_records(config: Config) -> None:
             print(
                 f"note: {len(unfit)} of {len(table)} PO records of customer {customer.id} do not "
                 f"fit its `valid` pattern (such as {unfit[0]}): messages naming them cannot link. "
-                "Was `format` or `valid` changed after the import? Import the records again."
+                "Was `format` or `valid` changed after the import? Import the records again "
+                "with `pos import --replace` (it also removes the old forms)."
             )
     configured = {c.id for c in config.customers}
     for orphan in sorted(set(index) - configured):
