@@ -249,8 +249,8 @@ def under_decoy_header(words: Sequence[Word], raw: str, rules: CustomerRules) ->
                 continue
             seen = True
             header = _header_above(lines, index, w)
-            if not header or not names_another_number(header):
-                return False
+            if not header or len(header) > _HEADER_CELL or not names_another_number(header):
+                return False  # no header, or a sentence ("please quote the invoice number")
             try:
                 if rules.label_pattern.search(header, timeout=_TIMEOUT):
                     return False
@@ -259,18 +259,26 @@ def under_decoy_header(words: Sequence[Word], raw: str, rules: CustomerRules) ->
     return seen
 
 
+_HEADER_CELL = 40  # characters of a column header cell
+
+
 def _header_above(lines: list[_Line], index: int, word: Word) -> str:
-    """The cell of the nearest line above ``word`` (in reach) whose words overlap it."""
-    line = lines[index]
+    """The cell of the nearest line above ``word`` whose words overlap it and hold no digit (the
+    column's header), each line in reach of the one below it: the cells of the rows between are
+    the column's other values."""
+    below = lines[index]
     for above in reversed(lines[:index]):
-        if line.top - above.bottom > _BELOW_REACH * line.height:
+        if below.top - above.bottom > _BELOW_REACH * below.height:
             return ""
         overlapping = [
             i for i, w in enumerate(above.words) if w.x1 > word.x0 - 2 and w.x0 < word.x1 + 2
         ]
         if overlapping:
             cell = _cell_around(above.words, overlapping[0], overlapping[-1], above.height)
-            return " ".join(w.text for w in cell)
+            text = " ".join(w.text for w in cell)
+            if not any(ch.isdigit() for ch in text):
+                return text
+            below = above  # a value of the same column: its header is further up
     return ""
 
 

@@ -73,11 +73,12 @@ def extract_pdf(
     def wants_layout(page: int, text: str) -> bool:
         if len(needs_layout) + len(header_checks) >= limits.max_layout_pages:
             return False
+        every = [c for r in rules for c in scan(page, text, r)[0] if c.valid]
         # Weak evidence (a register number in the footer) settles nothing.
-        found = [c for r in rules for c in scan(page, text, r)[0] if c.valid and not c.weak]
-        # An unlabelled number in a row of values under headers such as "Invoice No." may be
-        # that other number: the words tell which header is above it.
-        for c in _unlabelled(found):
+        found = [c for c in every if not c.weak]
+        # An unlabelled number in a row of values under headers such as "Invoice No." or
+        # "Artikel-Nr." may be that other number: the words tell which header is above it.
+        for c in _unlabelled(every):
             owner = by_id.get(c.customer or "")
             if owner is not None and _under_header_line(text, c.raw, owner):
                 header_checks.add(page)
@@ -142,24 +143,33 @@ def extract_pdf(
 
 
 def _unlabelled(found: Sequence[Candidate]) -> list[Candidate]:
-    """The well-formed numbers that stand on their own: no label, not weak evidence."""
-    return [c for c in found if c.valid and not c.labelled and not c.weak]
+    """The well-formed numbers that stand on their own, without a label (weak evidence too: it
+    counts when it equals a known PO, so an article number under "Artikel-Nr." must go)."""
+    return [c for c in found if c.valid and not c.labelled]
 
 
 def _under_header_line(text: str, raw: str, rules: CustomerRules) -> bool:
     """Whether ``raw`` is on a line right below one that names another number ("Invoice No.")
     and none of the customer's labels: a row of values under a row of headers."""
-    previous = ""
+    # The nearest line above without a digit, short as a row of headers is, with only rows of
+    # values (lines with digits) between.
+    header = ""
     for line in text.splitlines():
-        if raw in line and previous and names_another_number(previous):
+        if raw in line and header and names_another_number(header):
             try:
-                if not rules.label_pattern.search(previous, timeout=_LABEL_TIMEOUT):
+                if not rules.label_pattern.search(header, timeout=_LABEL_TIMEOUT):
                     return True
             except TimeoutError:
                 return False
-        if line.strip():
-            previous = line
+        if not line.strip():
+            continue
+        if any(ch.isdigit() for ch in line):
+            continue  # a row of values: the header above still heads it
+        header = line if len(line) <= _HEADER_LINE else ""
     return False
+
+
+_HEADER_LINE = 100  # characters of a line of column headers; a longer one is prose
 
 
 _LINE_REST = regex.compile(r"[ \t:#.\-=]*([^\n]{0,40})")

@@ -31,6 +31,7 @@ DECOY_WORDS = r"""(?<![\w])(?:
       | p\.?\s*o\.?[\s-]*box|postfach
       | date|datum|due
       | booking|reservation|requisition|req|rfq|project|contract|lot|batch|charge
+      | drawing|zeichnung(?:snummer|s-?nr)?|dessin|plano|disegno|tekening
     )(?![^\W\d_])\.?"""
 DECOY = regex.compile(DECOY_WORDS, regex.IGNORECASE | regex.VERBOSE)
 # What may stand between a label and its value: separators and "No."/"#" words.

@@ -67,9 +67,10 @@ def judge(
     stranger = extraction.routed_by != "sender"
 
     def counts(c: Candidate) -> bool:
-        """Weak evidence (``Candidate.weak``), and a stranger's unlabelled number, counts only
-        when it is a known PO: it is never flagged as unknown."""
-        if stranger and not c.labelled:
+        """Weak evidence (``Candidate.weak``), and a stranger's unlabelled number or the number
+        of the order it says is ours ("your order"), counts only when it is a known PO: it is
+        never flagged as unknown."""
+        if stranger and (not c.labelled or _reader_s(c)):
             return is_known(c)
         return not c.weak or is_known(c)
 
@@ -111,7 +112,8 @@ def judge(
             reasons.append(
                 f"The message names {len(known_nums)} different known POs "
                 f"({', '.join(known_nums)}); it is linked to each: check whether it concerns "
-                "all of them (two orders) or one (a correction, a replacement)."
+                f"all of them ({'two' if len(known_nums) == 2 else 'several'} orders) or one (a "
+                "correction, a replacement)."
             )
         for number in known_nums:
             record = pos.get(customer, {}).get(number) if customer else None
@@ -196,6 +198,11 @@ def judge(
                     if c.valid
                     else "follows a PO label but fits no customer's PO format"
                 )
+                if c.valid and _reader_s(c):
+                    what = (
+                        "follows 'your order' (as a supplier names our own order) and is not in "
+                        "the PO records"
+                    )
                 reasons.append(f"'{c.raw}' in {_where(c)} {what}: not counted from this sender.")
         else:
             where = (
@@ -348,6 +355,28 @@ def _suggest(
     return lookalikes.closest_all(text, max_edits=max_edits)
 
 
+# "Your order 4500345678", "zu Ihrer Bestellung 4500098812": a stranger writing so names the
+# reader's own order (a supplier to the mailbox's company), not a customer's PO.
+_READER_S = regex.compile(
+    r"(?<![^\W\d_])(?:your|ihre?[mnrs]?|deine?[mnrs]?|votre|vos|su|sus|vuestr[ao]s?|vostr[ao]|"
+    r"vs\.?|uw|jouw|seu|sua)\s+(?:[^\W\d_][\w.'\u2019/-]*[\s:#]*){1,3}\Z",
+    regex.IGNORECASE,
+)
+
+
+def _reader_s(c: Candidate) -> bool:
+    """Whether the label before the value names the reader's order ("your order", "Ihre
+    Bestellung"): the words before the value as the context marks it ("[...]")."""
+    mark = _mark(c)
+    return mark > 0 and _READER_S.search(c.context, max(0, mark - 48), mark) is not None
+
+
+def _mark(c: Candidate) -> int:
+    """Where the context's "[" marking the value is (-1 when it is not marked)."""
+    end = c.context.find(" ".join(c.raw.split()) + "]")
+    return c.context.rfind("[", 0, end + 1) if end >= 0 else -1
+
+
 _GROUPING = regex.compile(r"(?<=\d)[ .](?=\d)")
 
 
@@ -393,9 +422,10 @@ def _as_written(c: Candidate) -> tuple[str, ...]:
     """The value, and the label with the value as the context marks it ("[PO-2024-00123]"): a
     number of another customer may begin with a word that is also a label ("PO-", "BN-")."""
     raw = " ".join(c.raw.split())
-    end = c.context.find(raw + "]")
-    start = c.context.rfind("[", 0, end + 1) if end >= 0 else -1
-    marked = c.context[start + 1 : end + len(raw)] if start >= 0 else ""
+    start = _mark(c)
+    marked = (
+        c.context[start + 1 : c.context.find(raw + "]", start) + len(raw)] if start >= 0 else ""
+    )
     return (c.raw, marked) if marked and marked != raw else (c.raw,)
 
 

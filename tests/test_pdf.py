@@ -132,6 +132,35 @@ def test_a_number_under_another_numbers_column_header_is_no_po(header: str) -> N
     assert result.layout_pages == (1,)
 
 
+def _price_list(header: str, numbers: list[str]) -> bytes:
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    pdf.cell(0, 8, "Price change from 1 January", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(40, 8, header)
+    pdf.cell(80, 8, "Description")
+    pdf.cell(30, 8, "Price", new_x="LMARGIN", new_y="NEXT")
+    for i, number in enumerate(numbers):
+        pdf.cell(40, 8, number)
+        pdf.cell(80, 8, f"Ball bearing type {i + 1}")
+        pdf.cell(30, 8, f"{2.61 + i:.2f}", new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())
+
+
+def test_every_row_under_an_article_number_header_is_no_po() -> None:
+    """Even a weak number (no label, no letter: it counts when it equals a known PO) in the
+    fourth row under "Article No." is an article number: the header is found above the rows."""
+    sap = CustomerRules.compile(
+        "sap", name="SAP", senders=["*@sap.example"], pattern=r"(?<!\d)30\d{5}(?!\d)"
+    )
+    assert isinstance(sap, CustomerRules), sap
+    numbers = ["3012201", "3012245", "3013008", "3014366"]
+    result = extract_pdf(_price_list("Article No.", numbers), "prices.pdf", [sap], PdfLimits())
+    assert result.candidates == ()
+    kept = extract_pdf(_price_list("Our ref", numbers), "prices.pdf", [sap], PdfLimits())
+    assert sorted(c.normalized for c in kept.candidates) == numbers
+
+
 def test_a_number_under_a_po_column_header_stays() -> None:
     data = pdfgen.invoice_pdf(po=PO, placement="table", label="Your ref", decoys=False)
     assert [c.normalized for c in extract(data).candidates] == [PO]

@@ -77,10 +77,6 @@ DISAGREE: dict[tuple[str, str], str] = {
         "a web shop's labelled 'Order No. 204517' fits Acme's six digits: from a stranger a "
         "labelled number counts (a buyer writing from an unlisted address), so it is unknown"
     ),
-    ("false-positives", "S06.eml"): (
-        "a supplier confirming 'Your order 4500345678' (our own SAP order) from an unlisted "
-        "address: labelled, well-formed, so unknown"
-    ),
     ("false-positives", "W04.eml"): (
         "a list of article numbers: the first follows 'Art. no.' (a decoy); the second, alone on "
         "its line, fits Westside's format and is flagged unknown"

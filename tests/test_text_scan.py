@@ -1066,3 +1066,11 @@ def test_a_number_between_a_reference_and_an_amount_is_a_table_cell() -> None:
     digit, but the amount after makes the number a cell of the row, not a phone group."""
     found, _ = scan("11/07/2024 INV-10023 4500123457 2,670.00 2,670.00", SAP)
     assert valid_numbers(found) == {"4500123457"}
+
+
+@pytest.mark.parametrize(
+    "text", ["our drawing 4500123456 rev C", "Zeichnungsnummer 4500123456", "Zeichnung 4500123456"]
+)
+def test_drawing_numbers_are_decoys(text: str) -> None:
+    found, _ = scan(text, SAP)
+    assert found == []

@@ -3,6 +3,7 @@ every status, and the reasons a person reads."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
@@ -162,6 +163,36 @@ def test_missing_from_unknown_sender_says_so() -> None:
     assert out.status is Status.MISSING
     assert out.customer is None
     assert "sender" in text_of(out)
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        "vielen Dank für Ihre Bestellung [2023-00999-WS] vom 04.11.2024",
+        "Auftragsbestätigung zu Ihrer Bestellung Nr. [2023-00999-WS]",
+        "we confirm your purchase order no. [2023-00999-WS] of 12 March",
+        "nous confirmons votre commande [2023-00999-WS]",
+    ],
+)
+def test_a_strangers_your_order_not_in_the_records_is_our_own_order(context: str) -> None:
+    """A supplier writing to the mailbox's company names that company's own order ("your
+    order"): from a sender on no list it is no customer PO unless the records know it."""
+    c = dataclasses.replace(cand("2023-00999-WS"), context=context)
+    out = run(extraction(c, customer="westside", routed_by="pattern"))
+    assert (out.status, out.customer) == (Status.MISSING, None)
+    assert "follows 'your order' (as a supplier names our own order)" in text_of(out)
+    assert_plain_words(out)
+    known = dataclasses.replace(cand("2023-00125-WS"), context=context.replace("999", "125"))
+    assert run(extraction(known, customer="westside", routed_by="pattern")).status is Status.LINKED
+    # From the customer's own address the label is the customer's to choose.
+    assert run(extraction(c, customer="westside")).status is Status.UNKNOWN
+
+
+def test_a_strangers_po_without_your_stays_unknown() -> None:
+    """A buyer writing from an unlisted (private) address: 'PO 2023-00999-WS' counts."""
+    c = dataclasses.replace(cand("2023-00999-WS"), context="Kestrel gave me this: [2023-00999-WS]")
+    out = run(extraction(c, customer="westside", routed_by="pattern"))
+    assert out.status is Status.UNKNOWN
 
 
 def test_ambiguous_links_to_all_known() -> None:
