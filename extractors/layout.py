@@ -164,8 +164,8 @@ def _from_words(
     if right_words and right_words[0].x0 - x1 > _RIGHT_REACH:
         right_words, right = (), ""
     tail = label.rest.strip(_SEPARATORS)
-    if tail:  # "PO#2023-00125-WS" in one word: the text pass has it; nothing to lay out
-        return []
+    if tail and not _SECOND_HEADER.fullmatch(tail):
+        return []  # "PO#2023-00125-WS" in one word: the text pass has it; nothing to lay out
     context = " ".join(w.text for w in line.words)
     found = _judge(
         label.text, right, rules, source=source, page=page, problems=problems, context=context
@@ -178,6 +178,8 @@ def _from_words(
         not right_words
         or right_words[0].x0 - x1 > _COLUMN_GAP * height
         or label.rest.strip().endswith((":", "#"))
+        # "Bestellnummer/Datum", "Bestellnummer/ Datum": two headers in one cell
+        or (bool(tail) and not any(ch.isdigit() for ch in right))
     )
     if not standalone:
         return found
@@ -260,6 +262,8 @@ def under_decoy_header(words: Sequence[Word], raw: str, rules: CustomerRules) ->
 
 
 _HEADER_CELL = 40  # characters of a column header cell
+# "Bestellnummer/Datum", "Bestellung/Pos.": a header naming a second column of the same cell.
+_SECOND_HEADER = regex.compile(r"/(?:[^\W\d_][^\d/]{0,20})?")
 
 
 def _header_above(lines: list[_Line], index: int, word: Word) -> str:

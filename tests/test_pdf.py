@@ -161,6 +161,39 @@ def test_every_row_under_an_article_number_header_is_no_po() -> None:
     assert sorted(c.normalized for c in kept.candidates) == numbers
 
 
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        ("Bestellnummer/Datum", "4500120045 / 19.02.2025"),
+        ("Bestellnummer/ Datum", "4500120045 / 19.02.2025"),
+        ("Bestellung/Pos.", "4500120045/10"),
+    ],
+)
+def test_a_header_cell_naming_two_columns_heads_its_value(header: str, value: str) -> None:
+    """SAP's order form prints "Bestellnummer/Datum" over "4500120045 / 19.02.2025"."""
+    sap = CustomerRules.compile(
+        "sap",
+        name="SAP",
+        senders=["*@sap.example"],
+        pattern=r"(?<!\d)45\d{8}(?!\d)",
+        labels=["Bestellnummer", "Bestellung"],
+    )
+    assert isinstance(sap, CustomerRules), sap
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    pdf.cell(50, 8, "Lieferant-Nr.")
+    pdf.cell(60, 8, header)
+    pdf.cell(40, 8, "Seite", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(50, 8, "70012")
+    pdf.cell(60, 8, value)
+    pdf.cell(40, 8, "1", new_x="LMARGIN", new_y="NEXT")
+    result = extract_pdf(bytes(pdf.output()), "po.pdf", [sap], PdfLimits())
+    assert [(c.normalized, c.valid, c.labelled) for c in result.candidates] == [
+        ("4500120045", True, True)
+    ]
+
+
 def test_a_number_under_a_po_column_header_stays() -> None:
     data = pdfgen.invoice_pdf(po=PO, placement="table", label="Your ref", decoys=False)
     assert [c.normalized for c in extract(data).candidates] == [PO]
