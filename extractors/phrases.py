@@ -9,6 +9,8 @@ import regex
 # A decoy label names another number: what follows it is not a PO ("Invoice No.", "Tel", "IBAN").
 DECOY_WORDS = r"""(?<![\w])(?:
         invoices?|inv|rechnung|rechnungs-?(?:nummer|nr)|facture|bill|credit\s+note|gutschrift
+      | factuur(?:nummer|nr)?|fattura|factura|faktura(?:nummer|nr)?|fakturanr
+      | pakbon|bon\s+de\s+livraison|albar[aá]n|bolla|ddt|f[øo]lgeseddel|f[öo]ljesedel
       | tracking|track|awb|waybill|consignment|shipment|delivery\s+note|lieferschein(?:nummer|nr)?
       | sendungs(?:nummer|nr)|paketnummer|auftragsbest[äa]tigung
       | phone|tel|telephone|telefon|fax|mobile|mob|cell|call
@@ -39,7 +41,7 @@ DECOY = regex.compile(DECOY_WORDS, regex.IGNORECASE | regex.VERBOSE)
 # "Buyer's Order No. & Date: 4500128410 dt. 06.05.2024", "Ihre Bestell-Nr./Datum: 4500128410 /
 # 06.05.2024": the label names the date that follows the number as well.
 GAP = regex.compile(
-    r"[\s:#.\-=(\[|°º]*(?:(?:no|nr|num|number|nummer|num[eé]ro|n[°º]|reference|ref|id)\.?[\s:#.\-=|]*)?"
+    r"[\s:#.\-=(\[|°º]*(?:(?:no|nr|num|number|nummer|num[eé]ro|n[°º]|n(?=\.)|reference|ref|id)\.?[\s:#.\-=|]*)?"
     r"(?:(?:&|/|and|und|et|y)\s*(?:date|datum|fecha|data)\b[\s:#.\-=|]*)?"
     r"(?:(?P<verb>is|was|ist|war|lautet|est)\b[\s:#]*)?",
     regex.IGNORECASE,

@@ -1074,3 +1074,26 @@ def test_a_number_between_a_reference_and_an_amount_is_a_table_cell() -> None:
 def test_drawing_numbers_are_decoys(text: str) -> None:
     found, _ = scan(text, SAP)
     assert found == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Factuurnummer 4500123456",
+        "factuur 4500123456",
+        "Fattura n. 4500123456",
+        "Factura 4500123456",
+        "Fakturanummer 4500123456",
+        "Pakbon 4500123456",
+        "Bon de livraison 4500123456",
+        "Albarán 4500123456",
+    ],
+)
+def test_invoice_and_delivery_note_words_of_other_languages_are_decoys(text: str) -> None:
+    found, _ = scan(text, SAP)
+    assert found == []
+
+
+def test_an_italian_n_dot_stands_between_label_and_number() -> None:
+    found, _ = scan("Vs. ordine n. 4500123456 del 12/03", sap_rules(["Ordine"]))
+    assert [(c.normalized, c.labelled) for c in found] == [("4500123456", True)]
