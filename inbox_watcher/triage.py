@@ -54,7 +54,9 @@ def judge(
     rules = rules or {}
     routed = extraction.customer
     cands = extraction.candidates if routed else _settle_customer(extraction.candidates, pos, rules)
-    cands = tuple(_regrouped(c, routed or c.customer, pos, rules) for c in cands)
+    settled = cands
+    cands = tuple(_as_known(c, routed or c.customer, pos, rules) for c in settled)
+    read_as = [c for c, was in zip(cands, settled, strict=True) if c is not was]
 
     def is_known(c: Candidate) -> bool:
         cust = routed or c.customer
@@ -225,6 +227,12 @@ def judge(
                     f"'{c.raw}' in {_where(c)} {what} and is not in the PO records: not counted."
                 )
 
+    if status in (Status.LINKED, Status.AMBIGUOUS):
+        for c in _one_per_number(read_as):
+            reasons.append(
+                f"'{c.raw}' in {_where(c)} is taken as {_po(c.normalized)}: the same digits, "
+                "grouped."
+            )
     if status in (Status.LINKED, Status.AMBIGUOUS) and malformed:
         for c, where in _by_raw(malformed)[:_MAX_NAMED]:
             reasons.append(f"'{c.raw}' in {where} looks like a mistyped PO number.")
@@ -351,8 +359,7 @@ def _suggest(
             number = rule.normalize(m)
             if number is not None and number in known:
                 return [number]
-    lookalikes = known.lookalikes if isinstance(known, PoTable) else Lookalikes(known.keys())
-    return lookalikes.closest_all(text, max_edits=max_edits)
+    return _lookalikes(known).closest_all(text, max_edits=max_edits)
 
 
 # "Your order 4500345678", "zu Ihrer Bestellung 4500098812": a stranger writing so names the
@@ -380,27 +387,35 @@ def _mark(c: Candidate) -> int:
 _GROUPING = regex.compile(r"(?<=\d)[ .](?=\d)")
 
 
-def _regrouped(
+def _as_known(
     c: Candidate, customer: str | None, pos: PoIndex, rules: Mapping[str, CustomerRules]
 ) -> Candidate:
     """A malformed value that is a known PO once the spaces or dots grouping its digits are
-    dropped ("PO #: 410 022", "Bestellung 4500 123 456") is that PO; any other is kept."""
-    rule = rules.get(customer) if customer else None
-    if c.valid or rule is None:
+    dropped ("PO #: 410 022", "Bestellung 4500 123 456") is that PO. Other separators, missing
+    zeros or letters keep it malformed (with its "did you mean"): clerks asked to check those."""
+    table = pos.get(customer or "")
+    if c.valid or not table:
         return c
-    joined = _GROUPING.sub("", c.raw)
-    if joined == c.raw:
-        return c
+    number = _regrouped(c.raw, rules.get(customer or ""), table)
+    return c if number is None else dataclasses.replace(c, normalized=number, valid=True)
+
+
+def _regrouped(raw: str, rule: CustomerRules | None, table: Mapping[str, PoRecord]) -> str | None:
+    joined = _GROUPING.sub("", raw)
+    if rule is None or joined == raw:
+        return None
     try:
         m = rule.pattern.search(joined, timeout=0.5)
     except TimeoutError:
-        return c
+        return None
     if m is None or any(ch.isdigit() for ch in joined[: m.start()] + joined[m.end() :]):
-        return c
+        return None
     number = rule.normalize(m)
-    if number is None or number not in pos.get(customer or "", {}) or not rule.is_valid(number):
-        return c
-    return dataclasses.replace(c, normalized=number, valid=True)
+    return number if number is not None and number in table and rule.is_valid(number) else None
+
+
+def _lookalikes(table: Mapping[str, PoRecord]) -> Lookalikes:
+    return table.lookalikes if isinstance(table, PoTable) else Lookalikes(table.keys())
 
 
 def _did_you_mean(hints: Sequence[str]) -> str:

@@ -126,6 +126,9 @@ def test_a_known_po_with_its_digits_grouped_is_linked(raw: str) -> None:
     """'PO #: 123 456': spaces or dots grouping the digits of a known PO do not make it a typo."""
     out = run(extraction(bad(raw, customer="acme"), customer="acme"))
     assert (out.status, out.po_numbers) == (Status.LINKED, ("ACME-123456",))
+    assert out.reasons == (
+        f"'{raw}' in the message body is taken as PO ACME-123456: the same digits, grouped.",
+    )
 
 
 @pytest.mark.parametrize("raw", ["123 457", "1 23456 7", "12.3456-X"])
