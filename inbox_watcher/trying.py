@@ -129,10 +129,19 @@ def _print_verdict(config: Config, ex: Extraction, *, ignored: str | None = None
     print(f"PO records: {sum(len(t) for t in records.values()):,} in the database")
     numbers = f": {', '.join(outcome.po_numbers)}" if outcome.po_numbers else ""
     print(f"would be: {outcome.status.value}{numbers}")
+    owners = sorted(
+        {
+            j.candidate.customer
+            for j in outcome.candidates
+            if j.known and j.candidate.customer and j.candidate.normalized in outcome.po_numbers
+        }
+    )
     if ex.customer and outcome.customer != ex.customer:
         # A sender on no list: the numbers that chose a customer did not count in the end.
-        print(f"  customer: {outcome.customer or 'none'} (the numbers that chose {ex.customer} "
-              "do not count from this sender)")  # fmt: skip
+        print(f"  customer in the end: {outcome.customer or 'none'} (the numbers that chose "
+              f"{ex.customer} do not count from this sender)")  # fmt: skip
+    elif not ex.customer and owners:
+        print(f"  customer in the end: {', '.join(owners)} (by the PO records)")
     for reason in outcome.reasons:
         print(f"  why: {_printable(reason)}")
     if outcome.ignored:

@@ -171,6 +171,25 @@ def test_try_says_when_an_ignore_rule_would_close_the_flag(
     )
 
 
+def test_try_names_the_customers_the_po_records_settle_on(
+    capsys: pytest.CaptureFixture[str], demo: Path, tmp_path: Path
+) -> None:
+    """A sender on no list naming two customers' known POs: the first customer line says no
+    pattern decided; after the verdict, the records' owners are named."""
+    code, _, err = run(capsys, "--config", str(demo), "pos", "import", str(SAMPLES / "pos.csv"))
+    assert code == 0, err
+    mail = tmp_path / "report.eml"
+    mail.write_text(
+        "From: erp@stranger.example\nTo: po@example.com\nSubject: Open orders\n\n"
+        "Open: ACME-PO-153217 and BN-2020-6148.\n",
+        encoding="utf-8",
+    )
+    code, out = try_(capsys, demo, mail)
+    assert "customer: none (the sender matches no customer and no pattern decided)" in out
+    assert "would be: ambiguous: ACME-153217, BN-2020-6148" in out
+    assert "  customer in the end: acme, nordwind (by the PO records)" in out
+
+
 def test_try_says_when_the_records_cannot_be_read(
     capsys: pytest.CaptureFixture[str], demo: Path
 ) -> None:
