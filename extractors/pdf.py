@@ -119,10 +119,8 @@ def _content(read: _Pages, max_pages: int, source: str) -> PdfContent:
         )
     empty = [n for n, text in enumerate(read.texts, start=1) if not text.strip()]
     if read.texts and len(empty) == len(read.texts):
-        if len(empty) == 1:
-            words = "the page has no text"
-        else:
-            words = f"none of the {len(empty)} pages has any text"
+        # One page: the kind's words say it all ("an image-only scan with no text layer").
+        words = "" if len(empty) == 1 else f"none of its {len(empty)} pages has any text"
         problems.append(Problem(source, Unreadable.NO_TEXT, words))
     else:
         drawn = [n for n in empty if not read.blank[n - 1]]

@@ -97,10 +97,8 @@ def _print_candidates(cands: Sequence[Candidate]) -> None:
         if c.context:
             print(f"      …{_printable(c.context)}…")
         if c.valid and c.weak:
-            print(
-                "      (weak: unlabelled, and without a letter or spread over several words: it "
-                "counts only as a known PO)"
-            )
+            why = "several words" if any(ch.isspace() for ch in c.raw.strip()) else "no letter"
+            print(f"      (weak: no PO label and {why}: it counts only if it is a known PO)")
 
 
 def _print_problems(problems: Sequence[Problem]) -> None:
