@@ -186,7 +186,7 @@ def _check_records(config: Config) -> None:
         unfit = sorted(number for number in table if not customer.is_valid(number))
         if unfit:
             print(
-                f"note: {len(unfit)} of {len(table)} PO records of customer {customer.id} do not "
+                f"note: {len(unfit)} of {len(table)} PO record(s) of customer {customer.id} do not "
                 f"fit its `valid` pattern (such as {unfit[0]}): messages naming them cannot link. "
                 "Was `format` or `valid` changed after the import? Import the records again "
                 "with `pos import --replace` (it also removes the old forms)."
@@ -194,7 +194,7 @@ def _check_records(config: Config) -> None:
     configured = {c.id for c in config.customers}
     for orphan in sorted(set(index) - configured):
         print(
-            f"note: {len(index[orphan])} PO records belong to customer {orphan!r}, which has no "
+            f"note: {len(index[orphan])} PO record(s) belong to customer {orphan!r}, which has no "
             "customer file"
         )
 

@@ -82,8 +82,8 @@ def test_check_notes_po_records_the_rules_no_longer_fit(
     (demo.parent / "customers" / "nordwind.toml").unlink()
     code, out, _ = run(capsys, "--config", str(demo), "check")
     assert code == 0
-    assert "PO records of customer acme do not fit its `valid` pattern (such as ACME-" in out
-    assert "PO records belong to customer 'nordwind', which has no customer file" in out
+    assert "PO record(s) of customer acme do not fit its `valid` pattern (such as ACME-" in out
+    assert "PO record(s) belong to customer 'nordwind', which has no customer file" in out
     assert "westside" not in out.split("note:", 1)[1]
 
 
