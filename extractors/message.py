@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 import regex
 
+from extractors.einvoice import extract_einvoice
 from extractors.rules import CustomerRules
 from extractors.text import dedupe, scan_text
 from extractors.types import Attachment, Candidate, Email, Problem, Unreadable
@@ -105,6 +106,13 @@ def extract_email(
         cands, probs = extract_text_sources(email, rules, timeout=timeout)
         candidates.extend(cands)
         problems.extend(probs)
+    for att in email.attachments:
+        if att.is_xml:  # an e-invoice's purchase order reference (cheap: two patterns)
+            cands, probs = extract_einvoice(att.data, att.filename, pool)
+            if att.forwarded:  # an e-invoice of a forwarded message is quoted history
+                cands = [replace(c, quoted=True) for c in cands]
+            candidates.extend(cands)
+            problems.extend(probs)
     pdf_count = 0
     if read_pdf is not None:
         for att in email.attachments:

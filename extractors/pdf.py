@@ -59,6 +59,7 @@ class _Pages:
     words: list[tuple[int, tuple[Word, ...]]] = field(default_factory=list)
     tables: list[tuple[int, Table]] = field(default_factory=list)
     want_tables: bool = True
+    embedded_xml: list[tuple[str, bytes]] = field(default_factory=list)
 
 
 def read_pdf(
@@ -140,6 +141,7 @@ def _content(read: _Pages, max_pages: int, source: str) -> PdfContent:
         problems=tuple(problems),
         words=tuple(read.words),
         tables=tuple(read.tables),
+        embedded_xml=tuple(read.embedded_xml),
     )
 
 
@@ -180,9 +182,38 @@ def _read_with_pdfium(
                 )
             read.texts.append(text)
             read.blank.append(blank)
+        read.embedded_xml.extend(_embedded_xml(doc, source, read))
         return read
     finally:
         doc.close()
+
+
+MAX_EMBEDDED_XML = 3  # XML files read from one PDF (Factur-X/ZUGFeRD carry one)
+MAX_EMBEDDED_BYTES = 5 * MiB
+
+
+def _embedded_xml(doc: pdfium.PdfDocument, source: str, read: _Pages) -> list[tuple[str, bytes]]:
+    """The XML files embedded in the PDF (Factur-X/ZUGFeRD's "factur-x.xml"), by name."""
+    found: list[tuple[str, bytes]] = []
+    try:
+        for index in range(min(doc.count_attachments(), 20)):
+            attachment = doc.get_attachment(index)
+            name = attachment.get_name()
+            if not name.lower().endswith(".xml"):
+                continue
+            data = bytes(attachment.get_data())
+            if len(data) > MAX_EMBEDDED_BYTES:
+                detail = f"the embedded {name}: {len(data):,} bytes, not read"
+                read.problems.append(Problem(source, Unreadable.NOTE, detail, blocking=False))
+                continue
+            found.append((name, data))
+            if len(found) >= MAX_EMBEDDED_XML:
+                break
+    except pdfium.PdfiumError as exc:
+        read.problems.append(
+            Problem(source, Unreadable.CORRUPT, f"embedded files: {exc}", blocking=False)
+        )
+    return found
 
 
 # Words the way pdfplumber's extract_words cuts them (x and y tolerance 3 points): a character

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import regex
 
+from extractors.einvoice import extract_einvoice
 from extractors.layout import layout_scan, under_decoy_header
 from extractors.pdf import DEFAULT_MAX_BYTES, DEFAULT_MAX_PAGES, read_pdf, read_tables
 from extractors.rules import CustomerRules
@@ -114,6 +115,11 @@ def extract_pdf(
                 found = [c for c in found if c not in decoys]
             candidates.extend(found)
             problems.extend(trouble)
+
+    for _, xml in content.embedded_xml:  # the e-invoice inside (Factur-X/ZUGFeRD)
+        found_xml, trouble_xml = extract_einvoice(xml, filename, rules, source=source)
+        candidates.extend(found_xml)
+        problems.extend(trouble_xml)
 
     unpaired: dict[int, list[CustomerRules]] = {}
     for page, wanting in needs_layout.items():

@@ -118,6 +118,8 @@ class PdfContent:
     problems: tuple[Problem, ...] = ()
     words: tuple[tuple[int, tuple[Word, ...]], ...] = field(default=())  # (1-based page, words)
     tables: tuple[tuple[int, tuple[tuple[str | None, ...], ...]], ...] = field(default=())
+    # XML files embedded in the PDF (name, bytes): the e-invoice of Factur-X/ZUGFeRD
+    embedded_xml: tuple[tuple[str, bytes], ...] = field(default=())
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +132,7 @@ class Attachment:
     is_pdf: bool  # decided by the %PDF magic bytes, whatever the declared type
     inline: bool = False
     forwarded: bool = False  # found inside a forwarded message/rfc822 part
+    is_xml: bool = False  # an XML file (by type or name), decoded for its e-invoice fields
 
 
 @dataclass(frozen=True, slots=True)

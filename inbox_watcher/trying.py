@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from extractors.einvoice import extract_einvoice, is_e_invoice
 from extractors.message import Extraction
 from extractors.types import Candidate, Problem
 from inbox_watcher.config import Config
@@ -34,6 +35,13 @@ def try_file(config: Config, path: Path) -> int:
         return 2
     limits = limits_of(config)
     customers = tuple(config.customers)
+    if PDF_MAGIC not in data[:1024] and is_e_invoice(data):  # pure and bounded: no worker
+        found, problems = extract_einvoice(data, path.name, customers)
+        print(f"file: {path} (e-invoice XML)")
+        _print_candidates(found)
+        _print_problems(problems)
+        _print_verdict(config, Extraction(None, "none", tuple(found), tuple(problems)))
+        return 0
     with make_pool(config) as pool:
         if PDF_MAGIC in data[:1024]:
             [pdf_res] = pool.map(

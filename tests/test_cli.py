@@ -525,3 +525,19 @@ def test_pos_import_replace_removes_what_the_erp_no_longer_lists(
         "ACME-123456",
         "ACME-777777",
     ]
+
+
+def test_try_on_an_e_invoice_xml(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, demo: Path
+) -> None:
+    xml = tmp_path / "XR-1.xml"
+    xml.write_text(
+        '<?xml version="1.0"?><Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:'
+        'Invoice-2" xmlns:cac="c" xmlns:cbc="b"><cbc:ID>RE-1</cbc:ID><cac:OrderReference>'
+        "<cbc:ID>2024/815/mt</cbc:ID></cac:OrderReference></Invoice>",
+        encoding="utf-8",
+    )
+    code, out = try_(capsys, demo, xml)
+    assert code == 0
+    assert "(e-invoice XML)" in out
+    assert "2024-00815-MT        valid, labelled  raw='2024/815/mt'  in attachment:XR-1.xml" in out
