@@ -163,3 +163,4 @@ class Email:
     size: int = 0
     unread: tuple[str, ...] = ()  # content left unread (a limit, damage): it may hide a PO
     notes: tuple[str, ...] = ()  # worth telling a person, hides nothing (a ZIP named .pdf)
+    auto_reply: bool = False  # headers say an automatic reply (Auto-Submitted: auto-replied)

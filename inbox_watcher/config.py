@@ -792,6 +792,14 @@ class CustomersConfig(_Section):
     )
 
 
+_AUTO_REPLY_SUBJECT = re.compile(
+    r"\s*(?:\[[^\]]{0,30}\]\s*)?(?:automatic\s+reply|auto[\s-]?reply|autoreply|out\s+of\s+(?:the\s+)?"
+    r"office|abwesenheitsnotiz|automatische\s+antwort|r[ée]ponse\s+automatique|"
+    r"respuesta\s+autom[áa]tica|risposta\s+automatica|automatisch\s+antwoord)\b",
+    re.IGNORECASE,
+)
+
+
 class IgnoreConfig(_Section):
     """`[ignore]`: mail that is never flagged (newsletters, carriers, auto-replies). Such a
     message is still read and recorded, and linked when it names a known PO; a flag it would
@@ -809,8 +817,17 @@ class IgnoreConfig(_Section):
     subjects: tuple[StrictStr, ...] = _key(
         (),
         "list of text",
-        'Globs on the whole subject, such as "Automatic reply:*" or "*out of office*" (letter '
-        "case does not count).",
+        'Globs on the whole subject, such as "Delivery Status Notification*" or "*newsletter*" '
+        "(letter case does not count).",
+    )
+    auto_replies: StrictBool = _key(
+        True,
+        "boolean",
+        "Automatic replies (out of office) are not flagged: an `Auto-Submitted: auto-replied`, "
+        "`X-Autoreply` or `Precedence: auto_reply` header, or a subject starting with "
+        '"Automatic reply", "Auto-Reply", "Out of Office", "Abwesenheitsnotiz", "Automatische '
+        'Antwort", "Réponse automatique", "Respuesta automática", "Risposta automatica" or '
+        '"Automatisch antwoord".',
     )
 
     @field_validator("senders", "subjects")
@@ -821,8 +838,11 @@ class IgnoreConfig(_Section):
                 raise ValueError(f"{glob!r} would match every message: name what to ignore")
         return tuple(glob.strip().lower() for glob in globs)
 
-    def rule_for(self, sender: str, subject: str) -> str | None:
-        """The rule that ignores a message, in words, or None."""
+    def rule_for(self, sender: str, subject: str, auto_reply: bool = False) -> str | None:
+        """The rule that ignores a message, in words, or None. ``auto_reply``: its headers say
+        it is an automatic reply."""
+        if self.auto_replies and (auto_reply or _AUTO_REPLY_SUBJECT.match(subject)):
+            return "it is an automatic reply ([ignore] auto_replies)"
         address = sender.strip().lower()
         for glob in self.senders:
             if address and fnmatch.fnmatchcase(address, glob):

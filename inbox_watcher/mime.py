@@ -151,6 +151,7 @@ class _Builder:
     date: str | None = None
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
+    auto_reply: bool = False
     plain: list[str] = field(default_factory=list)
     html: list[str] = field(default_factory=list)
     forwards: list[_Forward] = field(default_factory=list)
@@ -178,6 +179,7 @@ class _Builder:
             size=self.size,
             unread=tuple(self.defects.unread),
             notes=tuple(self.defects.notes),
+            auto_reply=self.auto_reply,
         )
 
 
@@ -247,6 +249,20 @@ def _read_headers(msg: Message, limits: MimeLimits, out: _Builder) -> None:
     out.in_reply_to = _guard(d, "the In-Reply-To", lambda: _first_id(in_reply_to), None)
     references = _header(msg, "References", limits, d)
     out.references = _guard(d, "the References", lambda: _all_ids(references), ())
+    out.auto_reply = _guard(d, "the auto-reply headers", lambda: _auto_reply(msg), False)
+
+
+def _auto_reply(msg: Message) -> bool:
+    """Whether the headers call the message an automatic reply: RFC 3834's Auto-Submitted:
+    auto-replied (auto-generated is a notification, not a reply), or the older X-Autoreply,
+    X-Autorespond and Precedence: auto_reply."""
+    submitted = str(msg.get("Auto-Submitted") or "").strip().lower()
+    precedence = str(msg.get("Precedence") or "").strip().lower()
+    return (
+        submitted.startswith("auto-replied")
+        or precedence == "auto_reply"
+        or any(str(msg.get(h) or "").strip() for h in ("X-Autoreply", "X-Autorespond"))
+    )
 
 
 def _header(msg: Message, name: str, limits: MimeLimits, defects: _Defects) -> str:

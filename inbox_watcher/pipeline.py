@@ -45,6 +45,7 @@ class Analysis:
     size: int
     extraction: Extraction
     defects: tuple[str, ...] = ()
+    auto_reply: bool = False  # the headers say an automatic reply
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,7 @@ def summarize(email: Email, raw: bytes, extraction: Extraction) -> Analysis:
         size=len(raw),
         extraction=extraction,
         defects=email.defects,
+        auto_reply=email.auto_reply,
     )
 
 

@@ -119,8 +119,8 @@ class PollSettings:
     backoff_first: float = 1.0
     backoff_max: float = 30.0
     actions: tuple[FolderAction, ...] = ()
-    # (sender, subject) -> the [ignore] rule that matches, in words, or None
-    ignore: Callable[[str, str], str | None] | None = None
+    # (sender, subject, auto-reply headers) -> the [ignore] rule that matches, in words, or None
+    ignore: Callable[[str, str, bool], str | None] | None = None
 
     def actions_for(self, folder: str) -> tuple[FolderAction, ...]:
         return tuple(a for a in self.actions if a.folder == folder)
@@ -603,7 +603,7 @@ class Poller:
             rules=self.rules,
             thread_pos=thread,
             names=self.names,
-            ignored=ignore(a.sender, a.subject) if ignore else None,
+            ignored=ignore(a.sender, a.subject, a.auto_reply) if ignore else None,
         )
 
     def _too_large(self, key: MessageKey, size: int, head: Email | None) -> ProcessedMessage:

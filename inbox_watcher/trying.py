@@ -86,7 +86,8 @@ def try_file(config: Config, path: Path) -> int:
         print(f"defect: {defect}")
     _print_candidates(ex.candidates)
     _print_problems(ex.problems)
-    _print_verdict(config, ex, ignored=config.ignore.rule_for(analysis.sender, analysis.subject))
+    ignored = config.ignore.rule_for(analysis.sender, analysis.subject, analysis.auto_reply)
+    _print_verdict(config, ex, ignored=ignored)
     return 0
 
 

@@ -697,9 +697,23 @@ def test_ignore_rules_match_sender_and_subject_globs_without_case(tmp_path: Path
     assert rule_for("", "") is None
 
 
-def test_ignore_is_off_by_default(tmp_path: Path) -> None:
-    config = load_config(tree(tmp_path))
-    assert config.ignore.rule_for("newsletter@shop.example", "Out of office") is None
+def test_only_automatic_replies_are_ignored_by_default(tmp_path: Path) -> None:
+    rule_for = load_config(tree(tmp_path)).ignore.rule_for
+    assert rule_for("newsletter@shop.example", "Autumn sale") is None
+    auto = "it is an automatic reply ([ignore] auto_replies)"
+    for subject in (
+        "Automatic reply: PO 4500123456",
+        "[EXTERNAL] Out of Office: back on Monday",
+        "Abwesenheitsnotiz: Ihre Bestellung",
+        "Réponse automatique : absent",
+        "AutoReply",
+    ):
+        assert rule_for("buyer@westside-tools.example", subject) == auto, subject
+    assert rule_for("buyer@westside-tools.example", "Re: out of office plans", True) == auto
+    assert rule_for("buyer@westside-tools.example", "Re: out of office plans") is None
+    assert rule_for("buyer@westside-tools.example", "Reply to your order") is None
+    off = load_config(tree(tmp_path, BASE + "\n[ignore]\nauto_replies = false\n")).ignore
+    assert off.rule_for("buyer@westside-tools.example", "Automatic reply: away", True) is None
 
 
 @pytest.mark.parametrize("glob", ["*", " * ", "*?*"])

@@ -606,3 +606,21 @@ def test_mime_shaped_garbage_never_raises(tokens: list[str]) -> None:
     data = "".join(tokens).encode("utf-8", "surrogateescape")
     mail = read_message(data)
     assert not any(d.startswith(("internal error", "could not read")) for d in mail.defects)
+
+
+@pytest.mark.parametrize(
+    ("header", "auto"),
+    [
+        ("Auto-Submitted: auto-replied", True),
+        ("Auto-Submitted: auto-replied (vacation)", True),
+        ("X-Autoreply: yes", True),
+        ("X-Autorespond: Out of office", True),
+        ("Precedence: auto_reply", True),
+        ("Auto-Submitted: auto-generated", False),  # a notification, not a reply
+        ("Auto-Submitted: no", False),
+        ("Precedence: bulk", False),
+    ],
+)
+def test_automatic_replies_are_told_by_their_headers(header: str, auto: bool) -> None:
+    raw = f"{header}\nFrom: a@b.example\nSubject: Re: PO 4500123456\n\nAway until Monday.\n"
+    assert read_message(raw.encode()).auto_reply is auto

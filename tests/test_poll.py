@@ -610,7 +610,7 @@ def test_ignore_rules_record_and_close_flags_and_no_flag_action_touches_them(
     dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path
 ) -> None:
     actions = 'actions = [{ folder = "INBOX", on = "flagged", move_to = "Needs-PO" }]'
-    ignore = '[ignore]\nsenders = ["News@*"]\nsubjects = ["automatic reply:*"]'
+    ignore = '[ignore]\nsenders = ["News@*"]\nsubjects = ["delivery status notification*"]'
     cfg = write_config(tmp_path, imap_user, extra_imap=actions, extra=ignore)
     seed_pos(tmp_path)
     dovecot.create_folder(imap_user.username, "Needs-PO")
@@ -619,21 +619,27 @@ def test_ignore_rules_record_and_close_flags_and_no_flag_action_touches_them(
         "INBOX",
         [
             make_mail("Our autumn catalogue", sender="news@shop.example"),
+            make_mail("Delivery Status Notification (Failure)"),
             make_mail("Automatic reply: out of office until Monday"),
+            b"Auto-Submitted: auto-replied\n" + make_mail("Back on Monday"),  # by header alone
             make_mail("Automatic reply: PO 2024-00815-MT"),  # names a known PO: linked still
             make_mail("no po here"),
         ],
     )
-    assert poll(cfg).recorded == 4
+    assert poll(cfg).recorded == 6
     got = by_subject(tmp_path)
     news = got["Our autumn catalogue"]
-    away = got["Automatic reply: out of office until Monday"]
     assert (news.status, news.review) == (Status.MISSING, Review.DISMISSED)
     assert news.review_note == "ignored: the sender matches 'news@*' in [ignore] senders"
-    assert (away.status, away.review) == (Status.MISSING, Review.DISMISSED)
-    assert (
-        away.review_note == "ignored: the subject matches 'automatic reply:*' in [ignore] subjects"
+    bounce = got["Delivery Status Notification (Failure)"]
+    assert (bounce.status, bounce.review) == (Status.MISSING, Review.DISMISSED)
+    assert bounce.review_note == (
+        "ignored: the subject matches 'delivery status notification*' in [ignore] subjects"
     )
+    for subject in ("Automatic reply: out of office until Monday", "Back on Monday"):
+        away = got[subject]
+        assert (away.status, away.review) == (Status.MISSING, Review.DISMISSED)
+        assert away.review_note == "ignored: it is an automatic reply ([ignore] auto_replies)"
     linked = got["Automatic reply: PO 2024-00815-MT"]
     assert (linked.status, linked.po_numbers, linked.review) == (
         Status.LINKED,
