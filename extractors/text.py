@@ -29,6 +29,7 @@ import regex
 from extractors import tables
 from extractors.phrases import DECOY, GAP, LABEL_REACH
 from extractors.rules import CustomerRules, find_labels, lowered_text
+from extractors.suggest import fold
 from extractors.tables import cells_under, under_decoy_cell
 from extractors.types import Candidate, Problem, Unreadable
 
@@ -552,8 +553,13 @@ def _value_after(text: str, label_end: int) -> tuple[int, int] | None:
 
 
 def _looks_like_attempt(raw: str) -> bool:
+    """Whether a labelled value looks like someone writing a PO number: at least three digits
+    ("PO 12 is the line" is a line number), or two and look-alike letters making four ("45OO",
+    an OCR slip); not a date; not a sentence."""
     digits = sum(ch.isdigit() for ch in raw)
     if digits < 2 or len(raw) > 40:
+        return False
+    if digits < 3 and sum(ch.isdigit() for ch in fold(raw)) < 4:
         return False
     return not _DATE_LIKE.match(raw)
 

@@ -80,10 +80,6 @@ DISAGREE: dict[tuple[str, str], str] = {
         "the reviewer's own customer lists 'Your order' as a label, and the supplier's 'Your "
         "Order No. 30045566' fits its format: a configuration ambiguity, flagged unknown"
     ),
-    ("false-positives", "P17.eml"): (
-        "'PO 12 is the line we discussed': a labelled two-digit value is flagged malformed; the "
-        "reviewer would accept that"
-    ),
     ("false-positives", "S03.eml"): (
         "a web shop's labelled 'Order No. 204517' fits Acme's six digits: from a stranger a "
         "labelled number counts (a buyer writing from an unlisted address), so it is unknown"

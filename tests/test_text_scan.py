@@ -1097,3 +1097,19 @@ def test_invoice_and_delivery_note_words_of_other_languages_are_decoys(text: str
 def test_an_italian_n_dot_stands_between_label_and_number() -> None:
     found, _ = scan("Vs. ordine n. 4500123456 del 12/03", sap_rules(["Ordine"]))
     assert [(c.normalized, c.labelled) for c in found] == [("4500123456", True)]
+
+
+@pytest.mark.parametrize(
+    ("text", "attempt"),
+    [
+        ("PO 12 is the line we discussed", None),
+        ("PO 45OO", "45OO"),  # OCR: two digits and look-alike letters
+        ("PO 123", "123"),
+        ("PO 1a", None),
+    ],
+)
+def test_a_labelled_attempt_needs_three_digits_or_look_alikes(
+    text: str, attempt: str | None
+) -> None:
+    found, _ = scan(text, SAP)
+    assert [c.raw for c in found if not c.valid] == ([attempt] if attempt else [])
