@@ -67,12 +67,15 @@ def judge(
     # reference that happens to fit a format); a labelled value that fits no format counts only
     # when it is near a known PO (a typo of ours).
     stranger = extraction.routed_by != "sender"
+    # A number a stranger calls the reader's own order somewhere ("Your order 204517") is that
+    # everywhere in the message.
+    ours = {c.normalized for c in cands if stranger and c.valid and _reader_s(c)}
 
     def counts(c: Candidate) -> bool:
         """Weak evidence (``Candidate.weak``), and a stranger's unlabelled number or the number
         of the order it says is ours ("your order"), counts only when it is a known PO: it is
         never flagged as unknown."""
-        if stranger and (not c.labelled or _reader_s(c)):
+        if stranger and (not c.labelled or c.normalized in ours):
             return is_known(c)
         return not c.weak or is_known(c)
 
@@ -200,7 +203,7 @@ def judge(
                     if c.valid
                     else "follows a PO label but fits no customer's PO format"
                 )
-                if c.valid and _reader_s(c):
+                if c.valid and c.normalized in ours:
                     what = (
                         "follows 'your order' (as a supplier names our own order) and is not in "
                         "the PO records"

@@ -80,10 +80,6 @@ DISAGREE: dict[tuple[str, str], str] = {
         "the reviewer's own customer lists 'Your order' as a label, and the supplier's 'Your "
         "Order No. 30045566' fits its format: a configuration ambiguity, flagged unknown"
     ),
-    ("false-positives", "S03.eml"): (
-        "a web shop's labelled 'Order No. 204517' fits Acme's six digits: from a stranger a "
-        "labelled number counts (a buyer writing from an unlisted address), so it is unknown"
-    ),
     ("order-desk-numeric", "n20_lieferant_abwesend_eigene_bestellung.eml"): (
         "a supplier's auto-reply 'Automatische Antwort: Bestellung 4500098812' (the desk's own "
         "order) from an unlisted address: labelled and well-formed for a customer, so unknown "

@@ -191,6 +191,21 @@ def test_a_strangers_your_order_not_in_the_records_is_our_own_order(context: str
     assert run(extraction(c, customer="westside")).status is Status.UNKNOWN
 
 
+def test_a_number_a_stranger_calls_your_order_once_is_that_everywhere() -> None:
+    """A shop: 'Your Order No. 204517 has been dispatched' in the subject, 'Order No. 204517' in
+    the body: the same number cannot be a customer's PO in the body."""
+    subject = dataclasses.replace(
+        cand("2023-00999-WS", source="subject"), context="Your Order No. [2023-00999-WS] shipped"
+    )
+    body = dataclasses.replace(cand("2023-00999-WS"), context="Order No. [2023-00999-WS], 3 items")
+    out = run(extraction(subject, body, customer="westside", routed_by="pattern"))
+    assert out.status is Status.MISSING
+    other = dataclasses.replace(body, normalized="2023-00998-WS", raw="2023-00998-WS")
+    other = dataclasses.replace(other, context="Order No. [2023-00998-WS]")
+    out = run(extraction(subject, other, customer="westside", routed_by="pattern"))
+    assert out.status is Status.UNKNOWN  # another number is not called ours
+
+
 def test_a_strangers_po_without_your_stays_unknown() -> None:
     """A buyer writing from an unlisted (private) address: 'PO 2023-00999-WS' counts."""
     c = dataclasses.replace(cand("2023-00999-WS"), context="Kestrel gave me this: [2023-00999-WS]")
