@@ -121,6 +121,11 @@ _TOKEN_AFTER = regex.compile(r"\S+")
 _LONG_NUMBER = 8  # digits from which a number followed by "/10" or "-10" is a PO and its line
 _ITEM_SUFFIX = regex.compile(r"[/-]\d{1,6}(?![\d./-])")
 _WITH_ITEM = regex.compile(rf"(\d{{{_LONG_NUMBER},}})[/-]\d{{1,6}}")
+# "100 x 2021-451-SS washers", "5 pcs 4711-AB": what follows a quantity is an article.
+_QUANTITY_BEFORE = regex.compile(
+    r"(?<![\w.,])\d{1,6}\s*(?:x|\u00d7|pcs\.?|pc\.?|stk\.?|st\.?|pieces|units|ea\.?)\s+\Z",
+    regex.IGNORECASE,
+)
 _INSIDE_ADDRESS = regex.compile(r"[@]|://|www\.", regex.IGNORECASE)
 # A line item's row: "1 4500125090 Schraube M8", "00010  4500125090  Widget": a position number
 # alone at the line start, then the number, then a word.
@@ -220,6 +225,7 @@ def scan_text(
             _decoy_before(text, start)
             or _in_digit_group(text, start, end)
             or under_decoy_cell(text, start, end)
+            or _QUANTITY_BEFORE.search(text, max(0, start - 16), start) is not None
         ):
             continue
         if _inside_address(text, start, end):

@@ -85,10 +85,6 @@ DISAGREE: dict[tuple[str, str], str] = {
         "order) from an unlisted address: labelled and well-formed for a customer, so unknown "
         "(an [ignore] subject rule for auto-replies closes such a flag)"
     ),
-    ("false-positives", "W04.eml"): (
-        "a list of article numbers: the first follows 'Art. no.' (a decoy); the second, alone on "
-        "its line, fits Westside's format and is flagged unknown"
-    ),
 }
 
 

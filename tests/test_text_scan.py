@@ -1113,3 +1113,17 @@ def test_a_labelled_attempt_needs_three_digits_or_look_alikes(
 ) -> None:
     found, _ = scan(text, SAP)
     assert [c.raw for c in found if not c.valid] == ([attempt] if attempt else [])
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["100 x 4500123456 washers", "5 pcs 4500123456", "12 Stk. 4500123456", "3\u00d7 4500123456"],
+)
+def test_a_number_after_a_quantity_is_an_article(text: str) -> None:
+    found, _ = scan(text, SAP)
+    assert found == []
+
+
+def test_a_labelled_number_after_a_quantity_stays() -> None:
+    found, _ = scan("2 x PO 4500123456", SAP)
+    assert valid_numbers(found) == {"4500123456"}
