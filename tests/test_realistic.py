@@ -82,8 +82,8 @@ DISAGREE: dict[tuple[str, str], str] = {
     ),
     ("order-desk-numeric", "n20_lieferant_abwesend_eigene_bestellung.eml"): (
         "a supplier's auto-reply 'Automatische Antwort: Bestellung 4500098812' (the desk's own "
-        "order) from an unlisted address: labelled and well-formed for a customer, so unknown "
-        "(an [ignore] subject rule for auto-replies closes such a flag)"
+        "order) from an unlisted address: labelled and well-formed for a customer, so unknown; "
+        "in a poll its flag is closed at once ([ignore] auto_replies, on by default)"
     ),
 }
 
