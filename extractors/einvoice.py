@@ -26,11 +26,13 @@ _TIMEOUT = 1.0
 
 _TAG = r"<(?:[\w.-]{1,40}:)?"
 _ATTRS = r"\b[^<>]{0,400}>"
-_BETWEEN = r"(?:\s|<!--(?:(?!-->)[^<]){0,400}-->){0,20}"
+# Between the two tags: indentation and comments, taken whole (possessive: no backtracking).
+_BETWEEN = r"(?:\s++|<!--(?:(?!-->)[^<]){0,400}-->)*+"
 _REFERENCE = regex.compile(
     rf"{_TAG}(?:BuyerOrderReferencedDocument{_ATTRS}{_BETWEEN}{_TAG}IssuerAssignedID"
-    rf"|OrderReference{_ATTRS}{_BETWEEN}{_TAG}ID){_ATTRS}\s*(?P<value>[^<]{{1,120}}?)\s*<"
+    rf"|OrderReference{_ATTRS}{_BETWEEN}{_TAG}ID){_ATTRS}(?P<value>[^<]{{1,1000}}+)<"
 )
+_MAX_VALUE = 120  # characters of an order reference; a longer text is no reference
 _E_INVOICE = regex.compile(
     r"CrossIndustryInvoice|urn:oasis:names:specification:ubl:schema:xsd:(?:Invoice|CreditNote)"
 )
@@ -52,7 +54,7 @@ def order_references(data: bytes) -> tuple[list[str], list[Problem]]:
     try:
         for m in _REFERENCE.finditer(text, timeout=_TIMEOUT):
             value = " ".join(html.unescape(m.group("value")).split())
-            if value and value not in found:
+            if value and len(value) <= _MAX_VALUE and value not in found:
                 found.append(value)
             if len(found) >= MAX_REFERENCES:
                 break

@@ -146,3 +146,24 @@ def test_a_factur_x_mail_links_through_the_worker_pipeline() -> None:
     analysis = analyse(MessageTask(msg.as_bytes(), (SAP,), Limits()))
     cands = analysis.extraction.candidates  # type: ignore[union-attr]
     assert [(c.normalized, c.labelled) for c in cands] == [("4500125333", True)]
+
+
+def test_deep_indentation_comments_and_spaces_around_the_value() -> None:
+    """Pretty-printed CII nests the field deep: long indentation and a comment between the
+    tags, the value on a line of its own."""
+    xml = (
+        "<rsm:CrossIndustryInvoice>\n"
+        + " " * 48
+        + "<ram:BuyerOrderReferencedDocument>\n"
+        + " " * 52
+        + "<!-- BT-13 -->\n"
+        + " " * 52
+        + "<ram:IssuerAssignedID>\n"
+        + " " * 56
+        + "4500123456\n"
+        + " " * 52
+        + "</ram:IssuerAssignedID>\n"
+    ).encode()
+    assert order_references(xml) == (["4500123456"], [])
+    too_long = b"<a:OrderReference><a:ID>" + b"4" * 200 + b"</a:ID>"
+    assert order_references(too_long) == ([], [])
