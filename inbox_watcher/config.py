@@ -880,7 +880,9 @@ class PoRules(BaseModel):
         REQUIRED,
         "regex",
         "Regular expression (the `regex` package) finding a PO number as written; named groups "
-        "feed `format`. Text is searched with typographic dashes (en dash, minus sign, "
+        "feed `format` (a name may stand in several alternatives, `(?P<n>...)|(?P<n>...)`). "
+        "Write it in single quotes (a TOML literal string) so that backslashes stay as written. "
+        "Text is searched with typographic dashes (en dash, minus sign, "
         "non-breaking hyphen) read as `-`, non-breaking spaces as spaces, full-width forms "
         "(Japanese and Chinese mail) and other scripts' digits as ASCII, and invisible marks "
         "(left-to-right mark, zero-width space) removed, so write `-`, ` ` and `\\d` or `[0-9]`.",
@@ -889,8 +891,8 @@ class PoRules(BaseModel):
         None,
         "text",
         "Canonical form, a `str.format` template over the named groups plus the specs `:upper` "
-        'and `:lower`, such as "{year}-{seq:0>5}-{dept:upper}". Default: the match without '
-        "spaces, upper-cased.",
+        'and `:lower`, such as "{year}-{seq:0>5}-{dept:upper}"; a group that did not take part '
+        "in the match is empty text. Default: the match without spaces, upper-cased.",
     )
     valid: StrictStr | None = _key(
         None, "regex", "Regex a well-formed canonical number matches whole. Default: `pattern`."
