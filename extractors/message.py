@@ -40,6 +40,7 @@ class Extraction:
     candidates: tuple[Candidate, ...]
     problems: tuple[Problem, ...]
     pdf_count: int = 0
+    xml_count: int = 0  # XML attachments searched for an e-invoice's references
 
 
 _REPLY_PREFIX = regex.compile(
@@ -106,8 +107,10 @@ def extract_email(
         cands, probs = extract_text_sources(email, rules, timeout=timeout)
         candidates.extend(cands)
         problems.extend(probs)
+    xml_count = 0
     for att in email.attachments:
-        if att.is_xml:  # an e-invoice's purchase order reference (cheap: two patterns)
+        if att.is_xml:  # an e-invoice's purchase order reference (cheap: one linear pass)
+            xml_count += 1
             cands, probs = extract_einvoice(att.data, att.filename, pool)
             if att.forwarded:  # an e-invoice of a forwarded message is quoted history
                 cands = [replace(c, quoted=True) for c in cands]
@@ -128,8 +131,9 @@ def extract_email(
     problems.extend(Problem("message", Unreadable.PARTLY_UNREAD, w) for w in email.unread)
     problems.extend(Problem("message", Unreadable.NOTE, w, blocking=False) for w in email.notes)
     candidates = dedupe(candidates)
+    counts = {"pdf_count": pdf_count, "xml_count": xml_count}
     if len(routed) == 1:
-        return Extraction(routed[0].id, "sender", tuple(candidates), tuple(problems), pdf_count)
+        return Extraction(routed[0].id, "sender", tuple(candidates), tuple(problems), **counts)
     # Customers sharing a sender glob (two plants of one company on "*") each read their own
     # numbers: a label does not decide between them, their PO records do (``triage.judge``).
     customer = _pick_customer(candidates, [c.id for c in pool], labels_decide=not routed)
@@ -137,11 +141,11 @@ def extract_email(
         # Keep the chosen customer's candidates; the others were only tried.
         candidates = [c for c in candidates if c.customer == customer]
         how = "sender" if routed else "pattern"
-        return Extraction(customer, how, tuple(candidates), tuple(problems), pdf_count)
+        return Extraction(customer, how, tuple(candidates), tuple(problems), **counts)
     # Still open: every customer's reading is kept, so that the PO records can settle it
     # (``triage.judge``; ``one_per_raw`` is how to show them without records).
     return Extraction(
-        None, "sender" if routed else "none", tuple(candidates), tuple(problems), pdf_count
+        None, "sender" if routed else "none", tuple(candidates), tuple(problems), **counts
     )
 
 

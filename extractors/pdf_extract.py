@@ -117,7 +117,8 @@ def extract_pdf(
             problems.extend(trouble)
 
     for _, xml in content.embedded_xml:  # the e-invoice inside (Factur-X/ZUGFeRD)
-        found_xml, trouble_xml = extract_einvoice(xml, filename, rules, source=source)
+        embedded = f"embedded:{filename}"  # a part of its own: it may disagree with the print
+        found_xml, trouble_xml = extract_einvoice(xml, filename, rules, source=embedded)
         candidates.extend(found_xml)
         problems.extend(trouble_xml)
 

@@ -26,6 +26,7 @@ class Unreadable(StrEnum):
     PATTERN_TIMEOUT = "pattern_timeout"
     PARTLY_UNREAD = "partly_unread"
     NOTE = "note"
+    XML_DAMAGED = "xml_damaged"
 
 
 UNREADABLE_WORDS: dict[Unreadable, str] = {
@@ -40,6 +41,8 @@ UNREADABLE_WORDS: dict[Unreadable, str] = {
     Unreadable.PATTERN_TIMEOUT: "the customer's PO pattern took too long on this text",
     Unreadable.PARTLY_UNREAD: "part of the message was not read",
     Unreadable.NOTE: "note",
+    Unreadable.XML_DAMAGED: "the e-invoice XML is cut off or damaged (it does not end with its "
+    "closing tag)",
 }
 
 
@@ -57,14 +60,20 @@ class Problem:
             return self.detail
         if self.kind is Unreadable.PARTLY_UNREAD:
             return f"part of the message was not read: {self.detail}"
-        words = f"{_where(self.source)}: {UNREADABLE_WORDS[self.kind]}"
+        words = f"{source_words(self.source)}: {UNREADABLE_WORDS[self.kind]}"
         return f"{words} (details: {self.detail})" if self.detail else words
 
 
-def _where(source: str) -> str:
-    """A source as people say it: "the attachment order.pdf", "the message body"."""
-    if source.startswith("attachment:"):
-        return f"the attachment {source.removeprefix('attachment:')}"
+def source_words(source: str, page: int | None = None) -> str:
+    """A source as people say it: "the attachment order.pdf page 2", "the file name
+    PO_4500123456.pdf", "the e-invoice XML inside RE-1.pdf", "the message body"."""
+    kind, _, name = source.partition(":")
+    if kind == "attachment":
+        return f"the attachment {name}{f' page {page}' if page else ''}"
+    if kind == "filename":
+        return f"the file name {name}"
+    if kind == "embedded":
+        return f"the e-invoice XML inside {name}"
     return {"subject": "the subject", "body": "the message body"}.get(source, source)
 
 

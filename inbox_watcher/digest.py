@@ -292,6 +292,8 @@ def _source_words(source: str) -> str:
         return f"attachment {source.removeprefix('attachment:')}"
     if source.startswith("filename:"):
         return f"file name {source.removeprefix('filename:')}"
+    if source.startswith("embedded:"):
+        return f"e-invoice XML inside {source.removeprefix('embedded:')}"
     return source
 
 

@@ -740,10 +740,11 @@ def _read_attachment(
             f"the attachment {filename} is called a PDF but is not one; not read", note=True
         )
     is_xml = not is_pdf and (ctype in _XML_TYPES or filename.lower().endswith(".xml"))
-    if is_xml:
-        data = _small_payload(part, _XML_MAX_ENCODED)
-        if not data:
-            defects.add(f"the XML attachment {filename} is empty or too large; not read", note=True)
+    if is_xml:  # as large as the message may be (imap.max_message_size)
+        decoded = part.get_payload(decode=True)
+        data = decoded if isinstance(decoded, bytes) else b""
+        if not data.strip():
+            defects.add(f"the XML attachment {filename} is empty", note=True)
             is_xml = False
     out.attachments.append(
         Attachment(
@@ -759,16 +760,6 @@ def _read_attachment(
 
 
 _XML_TYPES = frozenset({"application/xml", "text/xml"})
-_XML_MAX_ENCODED = 7 * 1024 * 1024  # characters of an XML part's payload (5 MB as base64)
-
-
-def _small_payload(part: Message, limit: int) -> bytes:
-    """The decoded bytes of a part whose encoded payload is at most ``limit`` characters."""
-    payload = part.get_payload()
-    if not isinstance(payload, str) or len(payload) > limit:
-        return b""
-    decoded = part.get_payload(decode=True)
-    return decoded if isinstance(decoded, bytes) else b""
 
 
 _B64_SNIFF_CHARS = 4096  # base64 characters decoded to look for the PDF magic (3 KB of bytes)

@@ -22,21 +22,15 @@ import regex
 from extractors.message import Extraction, one_per_raw
 from extractors.rules import CustomerRules
 from extractors.suggest import Lookalikes, fold
-from extractors.types import Candidate
+from extractors.types import Candidate, source_words
 from inbox_watcher.model import JudgedCandidate, LinkHow, Outcome, PoRecord, PoTable, Status
 
 PoIndex = Mapping[str, Mapping[str, PoRecord]]  # customer -> canonical number -> record
 
 
 def _where(c: Candidate) -> str:
-    if c.source.startswith("attachment:"):
-        name = c.source.split(":", 1)[1]
-        page = f" page {c.page}" if c.page else ""
-        return f"the attachment {name}{page}"
-    if c.source.startswith("filename:"):
-        return f"the file name {c.source.split(':', 1)[1]}"
-    where = {"subject": "the subject", "body": "the message body"}.get(c.source, c.source)
-    return f"quoted text in {where}" if c.quoted else where
+    where = source_words(c.source, c.page)
+    return f"quoted text in {where}" if c.quoted and c.source in ("subject", "body") else where
 
 
 def judge(
@@ -83,7 +77,11 @@ def judge(
     own_valid = [c for c in cands if c.valid and not c.quoted and counts(c)]
     valid = own_valid or [c for c in cands if c.valid and counts(c)]
     # A value well-formed for one customer is no typo under another customer's rules.
+    # A value inside a number well-formed for a customer is not mistyped under another's rules:
+    # "2024-00530" that one customer reads after its label "PO" in "PO-2024-00530".
     valid_raws = {c.raw for c in cands if c.valid}
+    inside = {c.raw for c in cands if not c.valid and any(c.raw in v for v in valid_raws)}
+    valid_raws |= inside
     own_bad = [c for c in cands if not c.valid and not c.quoted and c.raw not in valid_raws]
     malformed = own_bad or (
         [c for c in cands if not c.valid and c.raw not in valid_raws] if not own_valid else []
@@ -210,11 +208,9 @@ def judge(
                     )
                 reasons.append(f"'{c.raw}' in {_where(c)} {what}: not counted from this sender.")
         else:
-            where = (
-                "the subject, the body or the PDF attachments"
-                if extraction.pdf_count
-                else ("the subject or the body")
-            )
+            where = f"the subject, the body or {_attachments_read(extraction)}"
+            if not extraction.pdf_count + extraction.xml_count:
+                where = "the subject or the body"
             weak = [c for c in cands if c.valid and c.weak and not is_known(c)]
             if not weak:
                 reasons.append(f"No PO number was found in {where}.")
@@ -257,6 +253,12 @@ def judge(
 
 
 _MAX_NAMED = 5  # values named one by one in the reasons; more are counted
+
+
+def _attachments_read(extraction: Extraction) -> str:
+    if not extraction.xml_count:
+        return "the PDF attachments"
+    return "the e-invoice attachments" if not extraction.pdf_count else "the attachments"
 
 
 def _settle_customer(
@@ -304,13 +306,12 @@ def _disagreements(valid: Sequence[Candidate]) -> list[str]:
             if all(w.startswith("the attachment ") for w in (*groups[a], *groups[b])):
                 # Two invoices in one mail name two POs: that may well be right.
                 out.append(
-                    f"The attachments name different POs: {_say(groups[a])} PO "
-                    f"{', '.join(sorted(a))} and {_say(groups[b])} PO {', '.join(sorted(b))}."
+                    f"The attachments name different POs: {_say(groups[a])} {_pos(a)} and "
+                    f"{_say(groups[b])} {_pos(b)}."
                 )
                 continue
             out.append(
-                f"The parts disagree: {_say(groups[a])} PO {', '.join(sorted(a))} but "
-                f"{_say(groups[b])} PO {', '.join(sorted(b))}."
+                f"The parts disagree: {_say(groups[a])} {_pos(a)} but {_say(groups[b])} {_pos(b)}."
             )
     return out
 
@@ -480,6 +481,11 @@ def _other_owner(number: str, customer: str | None, pos: PoIndex) -> str | None:
 
 def _one_per_number(cands: Sequence[Candidate]) -> list[Candidate]:
     return list({c.normalized: c for c in reversed(cands)}.values())[::-1]
+
+
+def _pos(numbers: Iterable[str]) -> str:
+    """'PO 2023-00125-WS, PO-2024-00123': each number as ``_po`` says it."""
+    return ", ".join(_po(n) for n in sorted(numbers))
 
 
 def _po(number: str) -> str:

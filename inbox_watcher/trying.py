@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from extractors.einvoice import extract_einvoice, is_e_invoice
-from extractors.message import Extraction
+from extractors.message import Extraction, route
 from extractors.types import Candidate, Problem
 from inbox_watcher.config import Config
 from inbox_watcher.isolation import Done
@@ -76,12 +76,19 @@ def try_file(config: Config, path: Path) -> int:
     ex = analysis.extraction
     print(f"from: {analysis.sender or '(no usable From address)'}")
     print(f"subject: {_printable(analysis.subject)}")
+    claimed = len(route(analysis.sender, customers))  # customers whose sender globs match
     if ex.customer:
-        how = "by sender" if ex.routed_by == "sender" else "by the numbers found"
+        how = "by sender" if claimed == 1 else "by the numbers found"
+        if claimed > 1:
+            how += f" among the {claimed} customers whose sender globs match"
         print(f"customer: {ex.customer} ({names.get(ex.customer, ex.customer)}), chosen {how}")
+    elif claimed > 1:
+        print(f"customer: none yet ({claimed} customers' sender globs match; no pattern decided)")
     else:
         print("customer: none (the sender matches no customer and no pattern decided)")
     print(f"PDF attachments: {ex.pdf_count}")
+    if ex.xml_count:
+        print(f"XML attachments (read as e-invoices): {ex.xml_count}")
     for defect in analysis.defects:
         print(f"defect: {defect}")
     _print_candidates(ex.candidates)

@@ -541,3 +541,25 @@ def test_try_on_an_e_invoice_xml(
     assert code == 0
     assert "(e-invoice XML)" in out
     assert "2024-00815-MT        valid, labelled  raw='2024/815/mt'  in attachment:XR-1.xml" in out
+
+
+def test_try_says_when_several_customers_sender_globs_match(
+    capsys: pytest.CaptureFixture[str], demo: Path, tmp_path: Path
+) -> None:
+    (demo.parent / "customers" / "plant2.toml").write_text(
+        'name = "Plant 2"\nsenders = ["*@acme-corp.example"]\n[po]\n'
+        "pattern = '(?<![\\w-])P2-(?P<n>\\d{5})(?![\\w-])'\nformat = \"P2-{n}\"\n",
+        encoding="utf-8",
+    )
+    mail = tmp_path / "m.eml"
+    mail.write_text(
+        "From: buyer@acme-corp.example\nSubject: hello\n\nNo number here.\n", encoding="utf-8"
+    )
+    _, out = try_(capsys, demo, mail)
+    assert "customer: none yet (2 customers' sender globs match; no pattern decided)" in out
+    mail.write_text(
+        "From: buyer@acme-corp.example\nSubject: order\n\nOrder P2-12345 please.\n",
+        encoding="utf-8",
+    )
+    _, out = try_(capsys, demo, mail)
+    assert "customer: plant2 (Plant 2), chosen by the numbers found among the 2 customers" in out

@@ -8,7 +8,7 @@ from email.message import EmailMessage
 import pytest
 from fpdf import FPDF
 
-from extractors.einvoice import MAX_BYTES, extract_einvoice, is_e_invoice, order_references
+from extractors.einvoice import MAX_BYTES, extract_einvoice, is_e_invoice, references
 from extractors.message import extract_email
 from extractors.pdf_extract import PdfLimits, extract_pdf
 from extractors.types import Unreadable
@@ -48,19 +48,29 @@ CII = """<?xml version="1.0" encoding="UTF-8"?>
 """.encode()
 
 
-def test_the_order_reference_of_ubl_and_cii() -> None:
-    assert order_references(UBL) == (["4500125333"], [])
-    assert order_references(CII) == (["2023/125/ws"], [])
-    assert order_references(CII.decode().encode("utf-16")) == (["2023/125/ws"], [])
+def order_refs(data: bytes) -> tuple[list[str], list[str]]:
+    order, buyer, _ = references(data)
+    return order, buyer
+
+
+def test_the_order_and_buyer_references_of_ubl_and_cii() -> None:
+    assert references(UBL) == (["4500125333"], ["04011000-12345-67"], [])
+    assert references(CII) == (["2023/125/ws"], ["Einkauf Süd"], [])
+    assert order_refs(CII.decode().encode("utf-16")) == (["2023/125/ws"], ["Einkauf Süd"])
     assert is_e_invoice(UBL)
     assert is_e_invoice(CII)
     assert not is_e_invoice(b"<?xml version='1.0'?><catalog><item>4500125333</item></catalog>")
 
 
 def test_other_ids_are_not_the_order_reference() -> None:
-    """The invoice's own ID, the buyer reference (a routing code) and a line's ID are no PO."""
+    """The invoice's own ID and a despatch advice's ID are no PO."""
     only_ids = UBL.replace(b"OrderReference", b"DespatchDocumentReference")
-    assert order_references(only_ids) == ([], [])
+    assert order_refs(only_ids) == ([], ["04011000-12345-67"])
+
+
+def test_cdata_and_entities_are_read() -> None:
+    cdata = UBL.replace(b"<cbc:ID>4500125333</cbc:ID>", b"<cbc:ID><![CDATA[4500125333]]></cbc:ID>")
+    assert order_refs(cdata)[0] == ["4500125333"]
 
 
 def test_the_reference_is_judged_by_each_customers_rules_as_labelled() -> None:
@@ -76,13 +86,59 @@ def test_the_reference_is_judged_by_each_customers_rules_as_labelled() -> None:
     assert [(c.raw, c.valid, c.labelled) for c in bad] == [("2023-0O125-WS", False, True)]
 
 
-def test_a_too_large_or_hostile_xml_is_answered_not_read() -> None:
-    _, problems = order_references(b" " * (MAX_BYTES + 1))
-    assert [p.kind for p in problems] == [Unreadable.TOO_LARGE]
-    # Openings without their closing tags: one bounded pass, nothing found.
+@pytest.mark.parametrize(
+    ("value", "numbers"),
+    [
+        ("Best.-Nr. 4500716900 v. 28.10.24", ["4500716900"]),
+        ("4500715301, 4500715744", ["4500715301", "4500715744"]),  # a consolidated invoice
+        ("NA", []),
+    ],
+)
+def test_numbers_inside_a_free_text_order_reference(value: str, numbers: list[str]) -> None:
+    xml = UBL.replace(b"<cbc:ID>4500125333</cbc:ID>", f"<cbc:ID>{value}</cbc:ID>".encode())
+    found, _ = extract_einvoice(xml, "x.xml", [SAP])
+    assert [c.normalized for c in found if c.valid and c.labelled] == numbers
+
+
+def test_the_buyer_reference_counts_only_with_a_well_formed_number() -> None:
+    """BT-10 often holds a routing code (Leitweg-ID) or a name; many suppliers put the PO
+    there too."""
+    no_order = UBL.replace(b"OrderReference", b"DespatchDocumentReference")
+    with_po = no_order.replace(b"04011000-12345-67", b"4500713305")
+    found, _ = extract_einvoice(with_po, "x.xml", [SAP])
+    assert [(c.normalized, c.valid, c.labelled) for c in found] == [("4500713305", True, True)]
+    assert "buyer reference of the e-invoice" in found[0].context
+    assert extract_einvoice(no_order, "x.xml", [SAP, WESTSIDE])[0] == []  # no malformed attempt
+
+
+def test_a_cut_off_e_invoice_is_named_damaged() -> None:
+    cut = UBL[: UBL.index(b"<cac:AccountingCustomerParty>")]
+    found, problems = extract_einvoice(cut, "x.xml", [SAP])
+    assert [c.normalized for c in found] == ["4500125333"]
+    assert [(p.kind, p.blocking) for p in problems] == [(Unreadable.XML_DAMAGED, False)]
+    before_po = UBL[: UBL.index(b"<cac:OrderReference>")]
+    found, problems = extract_einvoice(before_po, "x.xml", [SAP])
+    assert found == []
+    assert [(p.kind, p.blocking) for p in problems] == [(Unreadable.XML_DAMAGED, True)]
+    assert "cut off or damaged" in problems[0].describe()
+    assert extract_einvoice(UBL, "x.xml", [SAP])[1] == []  # whole: no problem
+
+
+def test_a_hostile_or_huge_xml_is_read_in_one_bounded_pass() -> None:
+    # The PO near the top of a file larger than the limit (scans embedded as base64).
+    huge = UBL.replace(b"</Invoice>", b"<x>" + b"A" * (MAX_BYTES + 10) + b"</x></Invoice>")
+    found, problems = extract_einvoice(huge, "x.xml", [SAP])
+    assert [c.normalized for c in found] == ["4500125333"]
+    assert [(p.kind, p.blocking) for p in problems] == [(Unreadable.TOO_LARGE, False)]
+    tail = b"<Invoice>" + b" " * (MAX_BYTES + 10) + b"<cac:OrderReference><cbc:ID>4500125333"
+    found, problems = extract_einvoice(tail, "x.xml", [SAP])
+    assert found == []
+    assert [(p.kind, p.blocking) for p in problems] == [(Unreadable.TOO_LARGE, True)]
+    # Openings without their closing tags, long runs of spaces and comments: nothing found.
     hostile = b"<ram:BuyerOrderReferencedDocument " * 100_000 + b"<!--" * 100_000
-    assert order_references(hostile) == ([], [])
-    assert order_references(b"\xff\xfe\x00garbage") == ([], [])
+    assert order_refs(hostile) == ([], [])
+    assert order_refs(b"<a:OrderReference>" + b" \n" * 1_000_000 + b"<a:ID>1") == ([], [])
+    assert order_refs(b"\xff\xfe\x00garbage") == ([], [])
 
 
 def mail_with(attachment: bytes, filename: str, ctype: str = "application/xml") -> bytes:
@@ -131,7 +187,7 @@ def test_the_xml_inside_a_factur_x_pdf_is_read() -> None:
     """Factur-X/ZUGFeRD: the PDF shows the invoice, the embedded XML carries the PO."""
     result = extract_pdf(factur_x_pdf(CII), "RE-471102.pdf", [WESTSIDE], PdfLimits())
     assert [(c.normalized, c.labelled, c.source) for c in result.candidates] == [
-        ("2023-00125-WS", True, "attachment:RE-471102.pdf")
+        ("2023-00125-WS", True, "embedded:RE-471102.pdf")
     ]
 
 
@@ -164,6 +220,26 @@ def test_deep_indentation_comments_and_spaces_around_the_value() -> None:
         + " " * 52
         + "</ram:IssuerAssignedID>\n"
     ).encode()
-    assert order_references(xml) == (["4500123456"], [])
+    assert order_refs(xml) == (["4500123456"], [])
     too_long = b"<a:OrderReference><a:ID>" + b"4" * 200 + b"</a:ID>"
-    assert order_references(too_long) == ([], [])
+    assert order_refs(too_long) == ([], [])
+
+
+def test_a_factur_x_whose_print_and_xml_disagree_says_so() -> None:
+    from inbox_watcher.model import PoRecord, PoTable, Status
+    from inbox_watcher.triage import judge
+
+    msg = EmailMessage()
+    msg["From"] = "billing@supplier.example"
+    msg["Subject"] = "Invoice 471102"
+    msg.set_content("Invoice attached.\n")
+    pdf = factur_x_pdf(UBL, text="Purchase Order: 4500117015")
+    msg.add_attachment(pdf, maintype="application", subtype="pdf", filename="RE-471102.pdf")
+    analysis = analyse(MessageTask(msg.as_bytes(), (SAP,), Limits()))
+    pos = {"sap": PoTable({n: PoRecord(n, "sap") for n in ("4500117015", "4500125333")})}
+    out = judge(analysis.extraction, pos, rules={"sap": SAP})  # type: ignore[union-attr]
+    assert out.status is Status.AMBIGUOUS
+    assert (
+        "The parts disagree: the attachment RE-471102.pdf page 1 says PO 4500117015 but the "
+        "e-invoice XML inside RE-471102.pdf says PO 4500125333." in out.reasons
+    )

@@ -760,3 +760,28 @@ def test_the_example_po_in_a_malformed_reason_is_an_open_one() -> None:
     )
     out = judge(extraction(bad("12")), pos, rules=RULES, names=NAMES)
     assert "(such as 2023-00125-WS)" in text_of(out)
+
+
+def test_a_value_inside_another_customers_valid_number_is_no_typo() -> None:
+    """Two plants on '*': 'PO-2024-00530' is Venlo's; Kleve's rules read its label 'PO' and
+    the rest, '2024-00530', as a malformed attempt."""
+    venlo = cand("ACME-123456", raw="PO ACME-123456", customer="acme")
+    kleve = bad("ACME-123456", customer="westside")
+    known = cand("2023-00125-WS", source="attachment:inv.xml")
+    out = run(extraction(venlo, kleve, known, customer=None, routed_by="sender"))
+    assert "mistyped" not in text_of(out)
+    assert "not written like" not in text_of(out)
+
+
+def test_numbers_with_their_own_po_prefix_are_not_said_twice() -> None:
+    out = run(
+        extraction(
+            cand("2023-00125-WS", source="subject"),
+            cand("2023-00126-WS", source="attachment:a.pdf", page=1),
+            pdf_count=1,
+        )
+    )
+    assert "PO PO" not in text_of(out)
+    from inbox_watcher.triage import _pos
+
+    assert _pos(["PO-2024-00530", "4500123456"]) == "PO 4500123456, PO-2024-00530"
