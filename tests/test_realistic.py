@@ -1,7 +1,7 @@
 """Realistic order mail written by reviewers who never read the extraction code, with the verdict
 a careful accounts-payable clerk gave each message before the tool was run.
 
-Twelve sets under ``tests/realistic/``, each with its own customer files and PO records:
+Thirteen sets under ``tests/realistic/``, each with its own customer files and PO records:
 
 - ``reviewer1``: 60 German, English and French order mails for three SAP-, prefix- and
   letter-style customers (replies, forwards, auto-replies, newsletters, PDFs, decoys);
@@ -33,7 +33,12 @@ Twelve sets under ``tests/realistic/``, each with its own customer files and PO 
   page 2 and footers, four languages, scans, rotated and tiny pages, two columns, two PDFs);
 - ``order-desk-numeric``: 88 mails of an order desk whose customers write purely numeric POs
   (10-digit SAP, 7 digits, "P" and 6 digits) among invoice, delivery-note, tracking, phone,
-  bank, meeting and article numbers, and suppliers quoting the desk's own orders.
+  bank, meeting and article numbers, and suppliers quoting the desk's own orders;
+- ``e-invoices``: 64 supplier mails to an accounts-payable mailbox of two plants on "*":
+  XRechnung and Peppol UBL, Factur-X/ZUGFeRD PDFs, CII, credit notes, statements, reminders,
+  order references in free text and CDATA, buyer references, cut-off, mis-encoded, hostile and
+  non-invoice XML (the reviewer's two files of 8 and 6 MB are left out of the repository; the
+  size limit is tested in ``tests/test_einvoice.py``).
 
 Each message is read as a poll reads it (``pipeline.analyse``, PDFs included) and judged
 against its set's records (``triage.judge``; threads are not looked up, as in ``try``). The
@@ -73,6 +78,7 @@ SETS = (
     "admin-formats",
     "pdf-documents",
     "order-desk-numeric",
+    "e-invoices",
 )
 
 DISAGREE: dict[tuple[str, str], str] = {
