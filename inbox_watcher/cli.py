@@ -99,7 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     fl.add_argument("--full", action="store_true", help="every reason in full under its row")
     res = sub.add_parser("resolve", help="link a flagged message to a PO by hand")
     res.add_argument("message", help="the message's number (from `flagged`) or its Message-ID")
-    res.add_argument("--po", required=True)
+    res.add_argument(
+        "--po",
+        required=True,
+        action="append",
+        help="the PO number; give --po again for each further PO the message concerns",
+    )
     force = "also for a message that is not flagged (it is linked): its link is replaced"
     res.add_argument("--force", action="store_true", help=force)
     dis = sub.add_parser("dismiss", help="close a flag that is not a PO matter")

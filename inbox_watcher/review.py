@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+from collections.abc import Sequence
 
 from extractors.rules import CustomerRules
 from inbox_watcher.config import Config
@@ -158,31 +159,40 @@ def _customer_and_number(
     )
 
 
-def resolve(config: Config, store: Store, ref: str, typed: str, *, force: bool = False) -> int:
+def resolve(
+    config: Config, store: Store, ref: str, typed: Sequence[str], *, force: bool = False
+) -> int:
+    """Link the message to the POs typed (one ``--po`` each: a message about two orders keeps
+    both); all or nothing."""
     message = _find(store, ref)
     if message is None or not _may_change(message, force, "linked"):
         return EXIT_REFUSED
-    found = _customer_and_number(config, message, typed)
-    if isinstance(found, str):
-        print(f"not linked: {found}", file=sys.stderr)
-        return EXIT_REFUSED
-    customer, number = found
-    record = store.po_index().get(customer, PoTable()).get(number)
-    if record is None:
-        print(
-            f"warning: PO {number} is not in the records of {customer} (linked anyway; "
-            "import the PO records to check it)",
-            file=sys.stderr,
-        )
-    elif record.closed:
-        print(
-            f"warning: PO {number} of {customer} is {record.status} in the records", file=sys.stderr
-        )
+    links: list[tuple[str, str]] = []
+    for one in typed:
+        found = _customer_and_number(config, message, one)
+        if isinstance(found, str):
+            print(f"not linked: {found}", file=sys.stderr)
+            return EXIT_REFUSED
+        links.append(found)
+    index = store.po_index()
+    for customer, number in links:
+        record = index.get(customer, PoTable()).get(number)
+        if record is None:
+            print(
+                f"warning: PO {number} is not in the records of {customer} (linked anyway; "
+                "import the PO records to check it)",
+                file=sys.stderr,
+            )
+        elif record.closed:
+            print(
+                f"warning: PO {number} of {customer} is {record.status} in the records",
+                file=sys.stderr,
+            )
     _note_earlier(message)
-    store.set_review(
-        message.id, Review.RESOLVED, f"linked by hand to {number}", po=(customer, number)
-    )
-    print(f"message {message.id} linked to PO {number} ({customer}); its flag is resolved")
+    numbers = ", ".join(dict.fromkeys(number for _, number in links))
+    store.set_review(message.id, Review.RESOLVED, f"linked by hand to {numbers}", pos=links)
+    owners = ", ".join(dict.fromkeys(customer for customer, _ in links))
+    print(f"message {message.id} linked to PO {numbers} ({owners}); its flag is resolved")
     return EXIT_OK
 
 

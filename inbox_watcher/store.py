@@ -835,13 +835,13 @@ class Store:
         review: Review,
         note: str,
         *,
-        po: tuple[str, str] | None = None,
+        pos: Sequence[tuple[str, str]] = (),
     ) -> None:
-        """Record what a person did. ``po`` (customer, number) is only allowed with
-        ``Review.RESOLVED``: that PO becomes the message's one link (a person's decision
-        replaces the links found and any earlier manual one). Dismissing ("not a PO matter")
-        removes manual links and keeps the ones found."""
-        if po is not None and review is not Review.RESOLVED:
+        """Record what a person did. ``pos`` ((customer, number) pairs) are only allowed with
+        ``Review.RESOLVED``: those POs become the message's links (a person's decision replaces
+        the links found and any earlier manual ones). Dismissing ("not a PO matter") removes
+        manual links and keeps the ones found."""
+        if pos and review is not Review.RESOLVED:
             raise StoreError("a PO link can only be added when resolving a message")
         with self._write() as s:
             row = _message_row(s, message_db_id)
@@ -849,11 +849,13 @@ class Store:
             row.review_note = _clean(note)
             row.updated_at = self._clock()
             msg_id = _id(row)
-            if po is not None:
-                customer, po_number = po
+            if pos:
                 s.exec(delete(LinkRow).where(col(LinkRow.msg_id) == msg_id))
                 s.flush()
-                s.add(LinkRow(msg_id=msg_id, customer=customer, po_number=po_number, how="manual"))
+                for customer, po_number in dict.fromkeys(pos):
+                    s.add(
+                        LinkRow(msg_id=msg_id, customer=customer, po_number=po_number, how="manual")
+                    )
             elif review is Review.DISMISSED:
                 s.exec(
                     delete(LinkRow).where(

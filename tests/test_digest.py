@@ -463,7 +463,7 @@ def test_reviewed_flags_leave_the_digest(config: Config, store: Store) -> None:
         ],
         checkpoint=None,
     )
-    store.set_review(1, Review.RESOLVED, "by hand", po=("acme", "ACME-123456"))
+    store.set_review(1, Review.RESOLVED, "by hand", pos=[("acme", "ACME-123456")])
     store.set_review(2, Review.DISMISSED, "a newsletter")
     text = render_text(build_digest(config, store, now=DAY1))
     assert "still open" in text

@@ -168,6 +168,19 @@ def _links(config: Config, ref: str) -> list[tuple[str, str]]:
         return sorted((link.po_number, link.how) for link in stored.links)
 
 
+def test_resolve_links_every_po_given_or_none(
+    setup: tuple[Path, Config], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A message about two orders: one --po each. A bad one refuses them all."""
+    path, config = setup
+    assert run(path, "resolve", "2", "--po", "2024-00815-MT", "--po", "2024/99/xx!") == 1
+    assert _links(config, "2") == []
+    assert run(path, "resolve", "2", "--po", "2024-00815-MT", "--po", "2024-00816-MT") == 0
+    out = capsys.readouterr().out
+    assert "message 2 linked to PO 2024-00815-MT, 2024-00816-MT (westside)" in out
+    assert _links(config, "2") == [("2024-00815-MT", "manual"), ("2024-00816-MT", "manual")]
+
+
 def test_resolving_again_replaces_the_link_and_dismissing_removes_it(
     setup: tuple[Path, Config], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -609,7 +609,7 @@ def test_rejudge_after_po_import(store: Store, clock: Clock) -> None:
 def test_rejudge_keeps_manual_links_and_closed_reviews(store: Store) -> None:
     store.record([flagged(1, Status.MISSING)], checkpoint=None)
     [stored] = store.messages()
-    store.set_review(stored.id, Review.RESOLVED, "phoned the buyer", po=("acme", "PO-3"))
+    store.set_review(stored.id, Review.RESOLVED, "phoned the buyer", pos=[("acme", "PO-3")])
     assert store.rejudge(stored.id, outcome(Status.UNKNOWN, "PO-8")) is True
     after = store.message(str(stored.id))
     assert after is not None
@@ -643,7 +643,7 @@ def test_an_ignored_flag_is_dismissed_on_record_and_on_rejudge(store: Store) -> 
     assert after is not None
     assert (after.review, after.review_note) == (Review.DISMISSED, f"ignored: {rule}")
     # ... but not a person's decision.
-    store.set_review(third.id, Review.RESOLVED, "phoned the buyer", po=("acme", "PO-3"))
+    store.set_review(third.id, Review.RESOLVED, "phoned the buyer", pos=[("acme", "PO-3")])
     store.rejudge(third.id, unknown)
     kept = store.message(str(third.id))
     assert kept is not None
@@ -661,12 +661,12 @@ def test_set_review(store: Store) -> None:
         "newsletter",
         (),
     )
-    store.set_review(second.id, Review.RESOLVED, "confirmed", po=("acme", "PO-2"))
+    store.set_review(second.id, Review.RESOLVED, "confirmed", pos=[("acme", "PO-2")])
     resolved = store.message(str(second.id))
     assert resolved is not None
     assert resolved.links == (Link("acme", "PO-2", "manual"),)  # the found link became manual
     with pytest.raises(StoreError, match="resolving"):
-        store.set_review(first.id, Review.DISMISSED, "x", po=("acme", "PO-1"))
+        store.set_review(first.id, Review.DISMISSED, "x", pos=[("acme", "PO-1")])
     with pytest.raises(UnknownMessage):
         store.set_review(999, Review.DISMISSED, "x")
 
