@@ -139,8 +139,15 @@ def judge(
                     f"{_po(number)} belongs to {_name(other, names)}, not to "
                     f"{_name(customer, names)}: wrong customer?"
                 )
-            # A well-formed number two edits from a known PO is more likely a new PO.
-            hints = [h for h in _suggest(number, customer, pos, rules, max_edits=1) if h != number]
+            # A well-formed number two edits from a known PO is more likely a new PO, and so is
+            # one written the same in two parts (subject and PDF, body and file name): a typo
+            # is seldom made twice.
+            places = {c.source for c in valid if c.normalized == number}
+            hints = (
+                [h for h in _suggest(number, customer, pos, rules, max_edits=1) if h != number]
+                if len(places) < 2
+                else []
+            )
             if hints:
                 suggestions.extend(hints)
                 reasons.append(_did_you_mean(hints))

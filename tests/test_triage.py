@@ -290,6 +290,23 @@ LOOKALIKES = [
 ]
 
 
+def test_an_unknown_number_written_the_same_in_two_parts_gets_no_hint() -> None:
+    """A typo is seldom made twice: the same unknown number in the subject and the PDF is more
+    likely a new PO than a slip of a known one."""
+    once = run(extraction(cand("2023-00127-WS", source="subject")))
+    assert once.suggestions  # one slip from 2023-00125-WS and 2023-00128-WS
+    twice = run(
+        extraction(
+            cand("2023-00127-WS", source="subject"),
+            cand("2023-00127-WS", source="attachment:order.pdf", page=1),
+            pdf_count=1,
+        )
+    )
+    assert twice.status is Status.UNKNOWN
+    assert twice.suggestions == ()
+    assert "Did you mean" not in text_of(twice)
+
+
 @pytest.mark.parametrize(("raw", "hint"), LOOKALIKES, ids=[r for r, _ in LOOKALIKES])
 def test_malformed_did_you_mean(raw: str, hint: str) -> None:
     out = run(extraction(bad(raw)))
