@@ -591,7 +591,7 @@ class Poller:
     ) -> Outcome:
         thread: list[tuple[str, str]] = []
         parents = [p for p in (a.in_reply_to, *reversed(a.references)) if p]
-        if parents and not any(c.valid for c in a.extraction.candidates):
+        if parents and not any(c.valid and not c.quoted for c in a.extraction.candidates):
             for p in parents:
                 thread.extend(batch_threads.get(p, ()))
             if not thread:

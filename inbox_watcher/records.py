@@ -66,7 +66,7 @@ def judge_stored(
     )
     thread: list[tuple[str, str]] = []
     parents = [p for p in (m.in_reply_to, *reversed(m.references)) if p]
-    if parents and not any(j.candidate.valid for j in m.candidates):
+    if parents and not any(j.candidate.valid and not j.candidate.quoted for j in m.candidates):
         thread = store.linked_pos_for_message_ids(parents)
     return judge(
         extraction,

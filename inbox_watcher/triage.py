@@ -99,6 +99,10 @@ def judge(
         known_first = [c for c in valid if is_known(c)] or valid
         customer = known_first[0].customer
 
+    # A reply whose only numbers are in the quoted text ("RE: PO 2024-0O815"): the thread's
+    # links (found, or made by hand) say more than a quoted typo or an unknown quoted number.
+    if thread_pos and not own_valid and not own_bad and not any(is_known(c) for c in valid):
+        valid, malformed = [], []
     reasons: list[str] = []
     suggestions: list[str] = []
     blocking = [p for p in extraction.problems if p.blocking]

@@ -213,6 +213,25 @@ def test_a_strangers_po_without_your_stays_unknown() -> None:
     assert out.status is Status.UNKNOWN
 
 
+def test_a_reply_whose_only_numbers_are_quoted_follows_its_thread() -> None:
+    """'RE: Commande 2023-OO125-WS': the quoted subject repeats a typo the first message had; a
+    person resolved that one by hand, so the reply is linked through its thread."""
+    typo = bad("2023-OO125-WS", source="subject", quoted=True)
+    out = run(extraction(typo), thread_pos=[("westside", "2023-00125-WS")])
+    assert (out.status, out.po_numbers, out.link_how) == (
+        Status.LINKED,
+        ("2023-00125-WS",),
+        "thread",
+    )
+    # Its own new typo still counts.
+    own = bad("2023-OO126-WS")
+    out = run(extraction(typo, own), thread_pos=[("westside", "2023-00125-WS")])
+    assert out.status is Status.MALFORMED
+    # A known number in the quoted text still links by itself.
+    out = run(extraction(cand("2023-00126-WS", quoted=True)), thread_pos=[("westside", "X")])
+    assert (out.status, out.po_numbers) == (Status.LINKED, ("2023-00126-WS",))
+
+
 def test_ambiguous_links_to_all_known() -> None:
     out = run(extraction(cand("2023-00125-WS"), cand("2023-00126-WS")))
     assert out.status is Status.AMBIGUOUS
