@@ -41,6 +41,7 @@ class Extraction:
     problems: tuple[Problem, ...]
     pdf_count: int = 0
     xml_count: int = 0  # XML attachments searched for an e-invoice's references
+    not_read: tuple[str, ...] = ()  # attachments not read (Office files, images, archives)
 
 
 _REPLY_PREFIX = regex.compile(
@@ -131,21 +132,26 @@ def extract_email(
     problems.extend(Problem("message", Unreadable.PARTLY_UNREAD, w) for w in email.unread)
     problems.extend(Problem("message", Unreadable.NOTE, w, blocking=False) for w in email.notes)
     candidates = dedupe(candidates)
-    counts = {"pdf_count": pdf_count, "xml_count": xml_count}
+    not_read = tuple(
+        a.filename for a in email.attachments if not (a.is_pdf or a.is_xml or a.inline)
+    )
+    customer: str | None
     if len(routed) == 1:
-        return Extraction(routed[0].id, "sender", tuple(candidates), tuple(problems), **counts)
-    # Customers sharing a sender glob (two plants of one company on "*") each read their own
-    # numbers: a label does not decide between them, their PO records do (``triage.judge``).
-    customer = _pick_customer(candidates, [c.id for c in pool], labels_decide=not routed)
-    if customer is not None:
-        # Keep the chosen customer's candidates; the others were only tried.
-        candidates = [c for c in candidates if c.customer == customer]
-        how = "sender" if routed else "pattern"
-        return Extraction(customer, how, tuple(candidates), tuple(problems), **counts)
-    # Still open: every customer's reading is kept, so that the PO records can settle it
-    # (``triage.judge``; ``one_per_raw`` is how to show them without records).
+        customer, how = routed[0].id, "sender"
+    else:
+        # Customers sharing a sender glob (two plants of one company on "*") each read their
+        # own numbers: a label does not decide between them, their PO records do.
+        customer = _pick_customer(candidates, [c.id for c in pool], labels_decide=not routed)
+        if customer is not None:
+            # Keep the chosen customer's candidates; the others were only tried.
+            candidates = [c for c in candidates if c.customer == customer]
+            how = "sender" if routed else "pattern"
+        else:
+            # Still open: every customer's reading is kept, so that the PO records can settle
+            # it (``triage.judge``; ``one_per_raw`` is how to show them without records).
+            how = "sender" if routed else "none"
     return Extraction(
-        None, "sender" if routed else "none", tuple(candidates), tuple(problems), **counts
+        customer, how, tuple(candidates), tuple(problems), pdf_count, xml_count, not_read
     )
 
 

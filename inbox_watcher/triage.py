@@ -237,6 +237,15 @@ def judge(
                     f"'{c.raw}' in {_where(c)} {what} and is not in the PO records: not counted."
                 )
 
+    if status is Status.MISSING and extraction.not_read:
+        shown = [f"'{n}'" for n in extraction.not_read[:_MAX_NAMED]]
+        more = len(extraction.not_read) - len(shown)
+        listed = _and(shown + ([f"{more} more"] if more > 0 else []))
+        reasons.append(
+            f"Not read: the attachment{'s' if len(extraction.not_read) > 1 else ''} {listed} "
+            "(PDFs and XML e-invoices are read, Office files and images are not): open "
+            f"{'them' if len(extraction.not_read) > 1 else 'it'} to look for a PO."
+        )
     if status in (Status.LINKED, Status.AMBIGUOUS):
         for c in _one_per_number(read_as):
             reasons.append(

@@ -774,8 +774,9 @@ def test_inherited_links_keep_their_customers() -> None:
 def test_a_malformed_value_without_a_hint_shows_what_the_customers_pos_look_like() -> None:
     out = run(extraction(bad("12")))
     assert out.suggestions == ()
-    assert "is not written like a PO number of Westside Tools Ltd (they look like 2023-00125-WS)." in (
-        text_of(out)
+    assert (
+        "is not written like a PO number of Westside Tools Ltd (they look like 2023-00125-WS)."
+        in (text_of(out))
     )
 
 
@@ -821,3 +822,16 @@ def test_numbers_with_their_own_po_prefix_are_not_said_twice() -> None:
     from inbox_watcher.triage import _pos
 
     assert _pos(["PO-2024-00530", "4500123456"]) == "PO 4500123456, PO-2024-00530"
+
+
+def test_missing_names_the_attachments_it_did_not_read() -> None:
+    ex = Extraction("westside", "sender", (), (), 0, 0, ("Bestellung.xlsx", "Plan.docx"))
+    out = run(ex)
+    assert out.status is Status.MISSING
+    assert (
+        "Not read: the attachments 'Bestellung.xlsx' and 'Plan.docx' (PDFs and XML e-invoices "
+        "are read, Office files and images are not): open them to look for a PO."
+    ) in out.reasons
+    assert_plain_words(out)
+    linked = run(Extraction("westside", "sender", (cand("2023-00125-WS"),), (), 0, 0, ("a.xlsx",)))
+    assert "Not read" not in text_of(linked)
