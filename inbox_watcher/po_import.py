@@ -86,6 +86,7 @@ class ImportResult:
     encoding: str = "utf-8"
     delimiter: str = ","
     file_refused: bool = False  # the errors are the file's or its header's: no row was read
+    columns: frozenset[str] = frozenset()  # the known columns the header has
 
 
 class _Refused(ValueError):
@@ -192,7 +193,8 @@ def read_pos_csv(
     records = tuple(record for _, record in kept.values())
     notes.extend(_status_note(status, at) for status, at in odd_statuses.items())
     notes.sort(key=lambda note: note.line)
-    return ImportResult(records, tuple(errors), tuple(notes), encoding, delimiter)
+    present = frozenset(name for name in columns if name in REQUIRED + OPTIONAL)
+    return ImportResult(records, tuple(errors), tuple(notes), encoding, delimiter, columns=present)
 
 
 def _status_note(status: str, lines: Sequence[int]) -> RowError:

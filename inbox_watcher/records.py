@@ -122,7 +122,7 @@ def import_and_rejudge(config: Config, path: Path, *, replace: bool = False) -> 
     store = open_store(config)
     try:
         inserted, updated, removed = store.upsert_pos(
-            result.records, replace=replace and not result.errors
+            result.records, replace=replace and not result.errors, columns=result.columns
         )
         changes = rejudge(store, config)
     finally:
@@ -134,8 +134,10 @@ def import_and_rejudge(config: Config, path: Path, *, replace: bool = False) -> 
     for ch in changes:
         m = ch.message
         pos = f" -> {', '.join(ch.po_numbers)}" if ch.po_numbers else ""
-        print(
-            f"  message {m.id} ({m.key.folder} UID {m.key.uid}): {m.status.value} -> "
-            f"{ch.new_status.value}{pos}"
+        change = (
+            f"still {m.status.value} (its reasons changed)"
+            if ch.new_status is m.status and not ch.po_numbers
+            else f"{m.status.value} -> {ch.new_status.value}{pos}"
         )
-    return 1 if result.errors and not result.records else 0
+        print(f"  message {m.id} ({m.key.folder} UID {m.key.uid}): {change}")
+    return 1 if result.errors else 0  # a row refused: a scheduled import must notice

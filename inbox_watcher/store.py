@@ -8,10 +8,11 @@ Each public method is one transaction. Timestamps are UTC-aware; money is ``Deci
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
@@ -624,11 +625,18 @@ class Store:
         return index
 
     def upsert_pos(
-        self, records: Sequence[PoRecord], *, replace: bool = False
+        self,
+        records: Sequence[PoRecord],
+        *,
+        replace: bool = False,
+        columns: Collection[str] | None = None,
     ) -> tuple[int, int, int]:
         """Insert new PO records and update changed ones; with ``replace`` the records are the
         whole list of the customers they name, whose other records are removed (links of
-        messages to them stay). Returns (inserted, updated, removed), in one transaction."""
+        messages to them stay). ``columns``: the fields the source had; an existing record keeps
+        the others (an export without a status column does not reopen closed POs). Returns
+        (inserted, updated, removed), in one transaction."""
+        kept = [f for f in _PO_FIELDS if columns is not None and f not in columns]
         wanted = {(r.customer, r.po_number): r for r in records}
         for r in wanted.values():
             if r.amount is not None:
@@ -646,11 +654,14 @@ class Store:
                 for row in s.exec(select(PoRow).where(col(PoRow.customer).in_(customers)))
             }
             fresh = [_po_values(r, now) for key, r in wanted.items() if key not in existing]
-            changed = [
-                {"id": existing[key].id, **_po_values(r, now)}
-                for key, r in wanted.items()
-                if key in existing and _po_record(existing[key]) != r
-            ]
+            changed = []
+            for key, r in wanted.items():
+                if key not in existing:
+                    continue
+                old = _po_record(existing[key])
+                merged = dataclasses.replace(r, **{f: getattr(old, f) for f in kept})
+                if merged != old:
+                    changed.append({"id": existing[key].id, **_po_values(merged, now)})
             if fresh:
                 s.exec(insert(PoRow), params=fresh)
             if changed:
@@ -1551,6 +1562,9 @@ def _po_record(row: PoRow) -> PoRecord:
         issued_on=row.issued_on,
         buyer=row.buyer,
     )
+
+
+_PO_FIELDS = ("status", "amount", "currency", "issued_on", "buyer")  # besides the key
 
 
 def _po_values(record: PoRecord, now: dt.datetime) -> dict[str, Any]:

@@ -563,3 +563,24 @@ def test_try_says_when_several_customers_sender_globs_match(
     )
     _, out = try_(capsys, demo, mail)
     assert "customer: plant2 (Plant 2), chosen by the numbers found among the 2 customers" in out
+
+
+def test_pos_import_keeps_fields_the_file_has_no_column_for_and_exits_1_on_refused_rows(
+    capsys: pytest.CaptureFixture[str], demo: Path
+) -> None:
+    full = demo.parent / "full.csv"
+    full.write_text(
+        "po_number,customer,status,amount,currency,buyer\n"
+        "ACME-123456,acme,closed,12.50,EUR,Ann\nACME-654321,acme,open,1.00,EUR,Bob\n",
+        encoding="utf-8",
+    )
+    assert run(capsys, "--config", str(demo), "pos", "import", str(full))[0] == 0
+    bare = demo.parent / "bare.csv"  # an export of the numbers alone, one row bad
+    bare.write_text("po_number,customer\nACME-123456,acme\nACME-1,acme\n", encoding="utf-8")
+    code, out, err = run(capsys, "--config", str(demo), "pos", "import", str(bare))
+    assert code == 1  # a row was refused: a scheduled import notices
+    assert "1 row(s) refused" in out
+    assert "0 PO record(s) added, 0 updated" in out  # nothing of ACME-123456 was blanked
+    _, out, _ = run(capsys, "--config", str(demo), "pos", "list")
+    rows = {r["po_number"]: r for r in csv.DictReader(io.StringIO(out))}
+    assert (rows["ACME-123456"]["closed"], rows["ACME-123456"]["amount"]) == ("yes", "12.50")
