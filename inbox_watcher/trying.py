@@ -102,8 +102,11 @@ def _print_candidates(cands: Sequence[Candidate]) -> None:
     if not cands:
         print("candidates: none")
         return
-    print(f"candidates ({len(cands)}):")
     several = len({c.customer for c in cands}) > 1  # an unrouted message or a bare PDF
+    if several:  # a number one customer reads well is no attempt of the others': not shown
+        valid_raws = {c.raw for c in cands if c.valid}
+        cands = [c for c in cands if c.valid or c.raw not in valid_raws]
+    print(f"candidates ({len(cands)}):")
     for c in cands:
         where = c.source + (f" page {c.page}" if c.page else "") + (" (quoted)" if c.quoted else "")
         verdict = "valid" if c.valid else "MALFORMED"

@@ -541,6 +541,7 @@ def test_try_on_an_e_invoice_xml(
     assert code == 0
     assert "(e-invoice XML)" in out
     assert "2024-00815-MT        valid, labelled  raw='2024/815/mt'  in attachment:XR-1.xml" in out
+    assert "MALFORMED" not in out  # the other customers' readings of it are not shown
 
 
 def test_try_says_when_several_customers_sender_globs_match(
