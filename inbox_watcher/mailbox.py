@@ -51,6 +51,13 @@ class AuthFailed(MailboxError):
     """The server refused the user name or password."""
 
 
+def _refused_login(ep: ImapEndpoint) -> str:
+    return (
+        f"{ep.host} refused the login of {ep.username}: check imap.username and the password "
+        "(the file imap.password_file names, or the variable imap.password_env names)"
+    )
+
+
 class FolderMissing(MailboxError):
     """A configured folder does not exist (renamed or deleted)."""
 
@@ -146,13 +153,13 @@ class Mailbox:
         except imap_errors.LoginError as exc:
             with contextlib.suppress(*_TRANSIENT):
                 client.shutdown()
-            raise AuthFailed(f"{ep.host} refused the login of {ep.username}") from exc
+            raise AuthFailed(_refused_login(ep)) from exc
         except _TRANSIENT as exc:
             raise MailboxUnavailable(f"lost {ep.host} during login: {_describe(exc)}") from exc
         except imap_errors.IMAPClientError as exc:  # AUTHENTICATE refused or not offered
             with contextlib.suppress(*_TRANSIENT):
                 client.shutdown()
-            raise AuthFailed(f"{ep.host} refused the login of {ep.username}") from exc
+            raise AuthFailed(_refused_login(ep)) from exc
         self._client = client
 
     def close(self) -> None:

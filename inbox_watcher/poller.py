@@ -152,6 +152,7 @@ class Poller:
         self.progress = progress and sys.stderr.isatty()
         self.on_committed = on_committed
         self._commits = 0
+        self._refused: tuple[str, str] | None = None  # (kind, error) of a refused login or TLS
         crash_at = os.environ.get(CRASH_HOOK_ENV, "")
         self._crash_at = int(crash_at) if crash_at.isdigit() else 0
 
@@ -160,6 +161,7 @@ class Poller:
         started = time.monotonic()
         summary = PollSummary()
         mailbox: Mailbox | None = None
+        self._refused = None
         try:
             for folder in folders if folders is not None else self.settings.folders:
                 if self.stop.is_set():
@@ -183,6 +185,9 @@ class Poller:
     def _poll_with_retries(
         self, mailbox: Mailbox | None, folder: str, report: FolderReport, summary: PollSummary
     ) -> Mailbox | None:
+        if self._refused is not None:  # the server refused the login or TLS: once a poll
+            self._fail(folder, report, *self._refused)
+            return mailbox
         delay = self.settings.backoff_first
         for attempt in range(self.settings.retries + 1):
             try:
@@ -198,9 +203,11 @@ class Poller:
                     type(exc), "folder_failed"
                 )
                 self._fail(folder, report, kind, str(exc))
-                if mailbox is not None and not isinstance(exc, FolderMissing):
-                    mailbox.close()
-                    mailbox = None
+                if not isinstance(exc, FolderMissing):
+                    self._refused = (kind, str(exc))  # the other folders would be refused too
+                    if mailbox is not None:
+                        mailbox.close()
+                        mailbox = None
                 return mailbox
             except MailboxUnavailable as exc:
                 if mailbox is not None:

@@ -578,7 +578,7 @@ def test_pos_import_keeps_fields_the_file_has_no_column_for_and_exits_1_on_refus
     assert run(capsys, "--config", str(demo), "pos", "import", str(full))[0] == 0
     bare = demo.parent / "bare.csv"  # an export of the numbers alone, one row bad
     bare.write_text("po_number,customer\nACME-123456,acme\nACME-1,acme\n", encoding="utf-8")
-    code, out, err = run(capsys, "--config", str(demo), "pos", "import", str(bare))
+    code, out, _ = run(capsys, "--config", str(demo), "pos", "import", str(bare))
     assert code == 1  # a row was refused: a scheduled import notices
     assert "1 row(s) refused" in out
     assert "0 PO record(s) added, 0 updated" in out  # nothing of ACME-123456 was blanked

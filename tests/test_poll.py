@@ -237,6 +237,26 @@ def _poll_with(cfg: Path, mailbox: Callable[[ImapEndpoint], Mailbox]) -> PollSum
         store.close()
 
 
+def test_a_refused_login_is_tried_once_a_poll_and_names_the_password_keys(
+    dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path
+) -> None:
+    cfg = write_config(tmp_path, imap_user, folders=("INBOX", "Archive", "Sent"))
+    (tmp_path / "imap-password").write_text("not-the-password\n", encoding="utf-8")
+    logins = []
+
+    def counting(ep: ImapEndpoint) -> Mailbox:
+        logins.append(ep.username)
+        return Mailbox(ep)
+
+    summary = _poll_with(cfg, counting)
+    assert len(logins) == 1  # not once per folder: the server would refuse each the same
+    assert [f.error is not None for f in summary.folders] == [True, True, True]
+    error = summary.folders[0].error or ""
+    assert "refused the login of" in error
+    assert "imap.password_file" in error
+    assert "not-the-password" not in error
+
+
 def test_over_size_message_is_unreadable_named_by_its_headers_without_download(
     dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path
 ) -> None:
