@@ -123,12 +123,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     level = args.log_level or ("INFO" if args.command == "run" else "WARNING")
     configure_logging(level, args.log_format)
+    clerk = args.command in CLERK_COMMANDS
     try:
-        config = load_config(args.config, defer_secrets=args.command in DEFER_SECRETS)
+        config = load_config(
+            args.config,
+            defer_secrets=args.command in DEFER_SECRETS,
+            skip_broken_customers=clerk,
+        )
     except ConfigError as exc:
         for line in str(exc).splitlines():
             print(line, file=sys.stderr)
         return EXIT_CONFIG if args.command == "run" else EXIT_BAD_CONFIG_CHECK
+    for problem in config.skipped:  # an admin's broken customer file: the flags stay workable
+        print(f"warning: customer file left out: {problem}", file=sys.stderr)
     handler = COMMANDS[args.command]
     try:
         return handler(config, args)
@@ -146,6 +153,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 # Commands that may need no password (or only the database's or the SMTP one): their password
 # files are read when needed, so a finance user can list flags without the IMAP secret.
 DEFER_SECRETS = frozenset({"messages", "flagged", "resolve", "dismiss", "pos", "digest", "try"})
+# Commands that work the flags: a broken customer file leaves that customer out, with a warning
+# (`check`, `poll`, `run` and `pos` refuse it: they would judge or store with it missing).
+CLERK_COMMANDS = frozenset({"messages", "flagged", "resolve", "dismiss"})
 
 
 # -- commands --------------------------------------------------------------------------------

@@ -959,6 +959,7 @@ class Config:
     customers_dir: Path
     service: ServiceConfig
     ignore: IgnoreConfig = dataclasses.field(default_factory=IgnoreConfig)
+    skipped: tuple[ConfigProblem, ...] = ()  # problems of customer files left out (clerk commands)
 
     def service_port(self) -> int | None:
         """The port of the health/metrics endpoint, or None when it is off."""
@@ -968,12 +969,16 @@ class Config:
         return next((c for c in self.customers if c.id == customer_id), None)
 
 
-def load_config(path: Path, *, defer_secrets: bool = False) -> Config:
+def load_config(
+    path: Path, *, defer_secrets: bool = False, skip_broken_customers: bool = False
+) -> Config:
     """Load and check `path` and its customer files; ConfigError lists every problem found.
     ``defer_secrets``: password files are not read now but when a password is needed (then a
     problem with one raises ConfigError naming its key): for commands that may need none, such
     as listing flags on a machine without the IMAP password."""
-    config, problems = _load(Path(path), defer_secrets=defer_secrets)
+    config, problems = _load(
+        Path(path), defer_secrets=defer_secrets, skip_broken_customers=skip_broken_customers
+    )
     if problems or config is None:
         raise ConfigError(problems or [ConfigProblem(str(path), "", "could not be loaded")])
     return config
@@ -984,7 +989,13 @@ def check_config(path: Path) -> list[ConfigProblem]:
     return _load(Path(path))[1]
 
 
-def _load(path: Path, *, defer_secrets: bool = False) -> tuple[Config | None, list[ConfigProblem]]:
+def _load(
+    path: Path, *, defer_secrets: bool = False, skip_broken_customers: bool = False
+) -> tuple[Config | None, list[ConfigProblem]]:
+    """The configuration and every problem found. ``skip_broken_customers``: a customer file
+    with problems is left out (its problems are in ``Config.skipped``) instead of failing the
+    whole load: for the clerk's commands, so that an admin's broken regex does not hide the
+    flags."""
     file = str(path)
     data, problem = _read_toml(path, file)
     if data is None:
@@ -1018,6 +1029,7 @@ def _load(path: Path, *, defer_secrets: bool = False) -> tuple[Config | None, li
             problems.extend(_problems_from(exc, file, model, prefix=(name,)))
 
     customers: list[CustomerRules] = []
+    skipped: list[ConfigProblem] = []  # problems of customer files
     customers_section = sections.get("customers")
     if isinstance(customers_section, CustomersConfig):
         raw_dir = (data.get("customers") or {}).get("dir", "customers")
@@ -1036,10 +1048,10 @@ def _load(path: Path, *, defer_secrets: bool = False) -> tuple[Config | None, li
             if isinstance(rules, CustomerRules):
                 customers.append(rules)
             else:
-                problems.extend(rules)
+                skipped.extend(rules)
 
-    if problems:
-        return None, problems
+    if problems or (skipped and not skip_broken_customers):
+        return None, problems + skipped
     config = Config(
         path=Path(os.path.abspath(path)),
         imap=typing.cast(ImapConfig, sections["imap"]),
@@ -1051,6 +1063,7 @@ def _load(path: Path, *, defer_secrets: bool = False) -> tuple[Config | None, li
         customers_dir=typing.cast(CustomersConfig, sections["customers"]).dir,
         service=typing.cast(ServiceConfig, sections["service"]),
         ignore=typing.cast(IgnoreConfig, sections["ignore"]),
+        skipped=tuple(skipped),
     )
     return config, []
 

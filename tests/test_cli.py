@@ -585,3 +585,18 @@ def test_pos_import_keeps_fields_the_file_has_no_column_for_and_exits_1_on_refus
     _, out, _ = run(capsys, "--config", str(demo), "pos", "list")
     rows = {r["po_number"]: r for r in csv.DictReader(io.StringIO(out))}
     assert (rows["ACME-123456"]["closed"], rows["ACME-123456"]["amount"]) == ("yes", "12.50")
+
+
+def test_a_broken_customer_file_leaves_the_clerks_commands_working(
+    capsys: pytest.CaptureFixture[str], demo: Path
+) -> None:
+    acme = demo.parent / "customers" / "acme.toml"
+    acme.write_text(acme.read_text(encoding="utf-8").replace("(?P<num>", "(?P<num"), "utf-8")
+    code, out, err = run(capsys, "--config", str(demo), "flagged")
+    assert code == 0, err
+    assert "warning: customer file left out:" in err
+    assert "acme.toml: po.pattern" in err
+    assert "No open flags" in out
+    code, _, err = run(capsys, "--config", str(demo), "check")
+    assert code == 2  # the admin's check still refuses it
+    assert "acme.toml: po.pattern" in err
