@@ -415,11 +415,8 @@ def render_text(d: Digest) -> str:
         out += ["", f"== {_clip(g.name, 80)} ({g.count}) =="]
         for status, messages in g.by_status:
             out += ["", f"-- {STATUS_WORDS[status]} ({len(messages)}) --"]
-            if _compact(g, status):
-                out += [COMPACT_NOTE, ""]
-                out += [_compact_line(m, d.tz) for m in messages]
-                continue
-            for m in messages:
+            brief = [m for m in messages if _compact(g, status, m)]
+            for m in (m for m in messages if m not in brief):
                 out += ["", f"#{m.id}  {_clip(m.subject) or '(no subject)'}"]
                 out.append(f"     From: {_clip(m.sender)}")
                 out.append(
@@ -430,6 +427,9 @@ def render_text(d: Digest) -> str:
                 suggestion = _suggestion(m)
                 if suggestion:
                     out.append(f"     {suggestion}")
+            if brief:
+                out += ["", COMPACT_NOTE, ""]
+                out += [_compact_line(m, d.tz) for m in brief]
     out += ["", "== Mailbox health =="]
     health = _health_lines(d)
     out += [f"- {line}" for line in health] or ["The mailbox was read without problems."]
@@ -464,12 +464,12 @@ def render_html(d: Digest) -> str:
             out.append(
                 f'<h3 style="font-size: 15px">{_e(STATUS_WORDS[status])} ({len(messages)})</h3>'
             )
-            if _compact(g, status):
-                lines = "".join(f"<li>{_e(_compact_line(m, d.tz))}</li>" for m in messages)
-                out.append(f'<p style="color: #555">{_e(COMPACT_NOTE)}</p><ul>{lines}</ul>')
-                continue
-            for m in messages:
+            brief = [m for m in messages if _compact(g, status, m)]
+            for m in (m for m in messages if m not in brief):
                 out.append(_html_message(m, d.tz))
+            if brief:
+                lines = "".join(f"<li>{_e(_compact_line(m, d.tz))}</li>" for m in brief)
+                out.append(f'<p style="color: #555">{_e(COMPACT_NOTE)}</p><ul>{lines}</ul>')
     out.append('<h2 style="font-size: 17px; border-bottom: 1px solid #ccc">Mailbox health</h2>')
     health = _health_lines(d)
     if health:
@@ -492,10 +492,11 @@ COMPACT_NOTE = (
 )
 
 
-def _compact(g: CustomerGroup, status: Status) -> bool:
-    """Mail with no PO from senders on no customer's list is listed one line each: it is
-    mostly not a PO matter, and the flags that are come first."""
-    return g.customer is None and status is Status.MISSING
+def _compact(g: CustomerGroup, status: Status, m: StoredMessage) -> bool:
+    """Mail with no PO from senders on no customer's list is listed one line each, after the
+    rest: it is mostly not a PO matter. Not one with a number set aside (a labelled value, a
+    number shaped like a PO): that may be a new customer's order."""
+    return g.customer is None and status is Status.MISSING and not m.candidates
 
 
 def _compact_line(m: StoredMessage, tz: dt.tzinfo) -> str:

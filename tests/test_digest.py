@@ -539,6 +539,13 @@ def test_no_po_mail_from_senders_on_no_list_is_one_line_each(config: Config, sto
             processed(1, Status.MISSING, customer=None, subject="Your parcel is on its way"),
             processed(2, Status.UNKNOWN, customer=None, subject="PO from a new address"),
             processed(3, Status.MISSING, customer="acme", subject="Acme without PO"),
+            processed(
+                4,
+                Status.MISSING,
+                customer=None,
+                subject="New order",
+                candidates=(judged("2026-117", "2026-117", valid=False, known=False),),
+            ),
         ],
         checkpoint=None,
     )
@@ -547,6 +554,9 @@ def test_no_po_mail_from_senders_on_no_list_is_one_line_each(config: Config, sto
     strangers = text[text.index("== Customer not recognised") :]
     assert "#1  2024-04-30  Your parcel is on its way  (from buyer1@customer.example)" in strangers
     assert "Why: Flagged as missing (test 1)" not in text  # no full entry for it
+    # A number set aside (a labelled value): maybe a new customer's order, so in full, first.
+    assert "Why: Flagged as missing (test 4)" in strangers
+    assert strangers.index("#4  New order") < strangers.index("#1  2024-04-30")
     assert "Why: Flagged as unknown (test 2)" in text  # a full entry: a PO number matters
     assert "Why: Flagged as missing (test 3)" in text  # a customer's mail without a PO: full
     html_part = render_html(d)
