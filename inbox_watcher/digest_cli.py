@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import sys
 from pathlib import Path
@@ -40,6 +41,8 @@ def digest_command(config: Config, *, send: bool, html: Path | None) -> int:
             f"(the digest for {digest.local_date.isoformat()} was already sent; below is what "
             "tomorrow's would hold so far: flags not in a digest yet)\n"
         )
+        # Dated and counted as tomorrow's: its subject must not pass for today's.
+        digest = dataclasses.replace(digest, local_date=digest.local_date + dt.timedelta(days=1))
     print(f"To: {', '.join(config.digest.to)}")
     print(f"Subject: {subject_line(config, digest)}")
     print()

@@ -452,6 +452,10 @@ def test_dry_run_prints_the_text_marks_nothing_and_writes_html(
     assert "(the digest for 20" in after
     assert "these go in tomorrow's digest" in after
     assert "digest --send" not in after  # it would only say that today's went out
+    sent_on = after.split("(the digest for ", 1)[1][:10]
+    tomorrow = (dt.date.fromisoformat(sent_on) + dt.timedelta(days=1)).isoformat()
+    subject = after.split("Subject: ", 1)[1].splitlines()[0]
+    assert subject.endswith(f"({tomorrow})"), subject  # not dated as today's, which went out
 
 
 def test_reviewed_flags_leave_the_digest(config: Config, store: Store) -> None:
