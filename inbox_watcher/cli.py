@@ -155,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 DEFER_SECRETS = frozenset({"messages", "flagged", "resolve", "dismiss", "pos", "digest", "try"})
 # Commands that work the flags: a broken customer file leaves that customer out, with a warning
 # (`check`, `poll`, `run` and `pos` refuse it: they would judge or store with it missing).
-CLERK_COMMANDS = frozenset({"messages", "flagged", "resolve", "dismiss"})
+CLERK_COMMANDS = frozenset({"messages", "flagged", "resolve", "dismiss", "digest"})
 
 
 # -- commands --------------------------------------------------------------------------------

@@ -597,6 +597,10 @@ def test_a_broken_customer_file_leaves_the_clerks_commands_working(
     assert "warning: customer file left out:" in err
     assert "acme.toml: po.pattern" in err
     assert "No open flags" in out
+    code, out, err = run(capsys, "--config", str(demo), "digest")
+    assert code == 0, err
+    assert "warning: customer file left out:" in err
+    assert "PO watcher digest for" in out
     code, _, err = run(capsys, "--config", str(demo), "check")
     assert code == 2  # the admin's check still refuses it
     assert "acme.toml: po.pattern" in err
