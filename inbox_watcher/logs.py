@@ -40,7 +40,7 @@ def _extras(record: logging.LogRecord) -> dict[str, Any]:
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         base = (
-            f"{self.formatTime(record, '%Y-%m-%d %H:%M:%S')} {record.levelname:<7} "
+            f"{self.formatTime(record, '%Y-%m-%d %H:%M:%S%z')} {record.levelname:<7} "
             f"{record.name}: {record.getMessage()}"
         )
         extras = " ".join(f"{k}={v}" for k, v in _extras(record).items())

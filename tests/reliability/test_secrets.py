@@ -19,6 +19,7 @@ import io
 import json
 import logging
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -289,3 +290,9 @@ def test_a_traceback_carrying_the_secret_is_masked(
     assert password not in text
     assert json.dumps(password) not in text
     assert redact(f"x{password}y") == "x******y"
+
+
+def test_text_log_lines_carry_their_time_zone() -> None:
+    record = logging.makeLogRecord({"msg": "polled", "levelname": "INFO", "name": "po"})
+    line = TextFormatter().format(record)
+    assert re.match(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}[+-]\d{4} INFO ", line), line
