@@ -88,6 +88,9 @@ def _folder(
             "stored candidates"
         )
     analyses = poller.analyse_many(raws) if raws else {}
+    notes.append(
+        f"{folder}: {len(messages)} message(s) judged again, {len(raws)} of them fetched again"
+    )
     out: list[Rejudged] = []
     for m in messages:
         analysis = analyses.get(m.key.uid) if m.key.uid in raws else None

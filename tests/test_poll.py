@@ -561,6 +561,7 @@ def test_reprocess_refetches_and_rejudges_after_a_pattern_change(
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err.decode()
     assert "malformed -> linked -> 2024-00815-MT" in out.decode()
+    assert "note: INBOX: 1 message(s) judged again, 1 of them fetched again" in out.decode()
     fixed = by_subject(tmp_path)["lower case"]
     assert fixed.status is Status.LINKED
     assert fixed.po_numbers == ("2024-00815-MT",)
