@@ -65,7 +65,11 @@ class Daemon:
     def stop(self, timeout: float = 20.0) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            # Say what the daemon was doing when it did not stop (the log is gone afterwards).
+            pytest.fail(f"the daemon did not stop in {timeout} s; its log:\n{self.logs()[-4000:]}")
 
     def kill(self) -> None:
         if self.proc.poll() is None:
