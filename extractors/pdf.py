@@ -203,13 +203,13 @@ def _embedded_xml(doc: pdfium.PdfDocument, source: str, read: _Pages) -> list[tu
                 continue
             data = bytes(attachment.get_data())
             if len(data) > MAX_EMBEDDED_BYTES:
-                detail = f"the embedded {name}: {len(data):,} bytes, not read"
+                detail = f"the XML file {name} inside the PDF has {len(data):,} bytes: not read"
                 read.problems.append(Problem(source, Unreadable.NOTE, detail, blocking=False))
                 continue
             found.append((name, data))
             if len(found) >= MAX_EMBEDDED_XML:
                 break
-    except pdfium.PdfiumError as exc:
+    except (pdfium.PdfiumError, ValueError, OSError) as exc:  # a damaged name tree or stream
         read.problems.append(
             Problem(source, Unreadable.CORRUPT, f"embedded files: {exc}", blocking=False)
         )

@@ -243,3 +243,14 @@ def test_a_factur_x_whose_print_and_xml_disagree_says_so() -> None:
         "The parts disagree: the attachment RE-471102.pdf page 1 says PO 4500117015 but the "
         "e-invoice XML inside RE-471102.pdf says PO 4500125333." in out.reasons
     )
+
+
+def test_a_too_large_xml_inside_a_pdf_is_named_not_read() -> None:
+    from extractors.pdf import MAX_EMBEDDED_BYTES
+
+    huge = UBL.replace(b"</Invoice>", b"<x>" + b"A" * MAX_EMBEDDED_BYTES + b"</x></Invoice>")
+    result = extract_pdf(factur_x_pdf(huge), "RE-1.pdf", [SAP], PdfLimits())
+    assert result.candidates == ()
+    [note] = [p for p in result.problems if p.kind is Unreadable.NOTE]
+    assert "the XML file factur-x.xml inside the PDF has" in note.describe()
+    assert not note.blocking
