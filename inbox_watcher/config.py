@@ -503,7 +503,7 @@ class ImapConfig(_HasPassword):
         "What to do to a message in the mailbox after its record is committed, per folder and "
         'outcome, e.g. `{ folder = "INBOX", on = "flagged", add_flags = ["$PO-Flagged"] }` or '
         '`{ folder = "INBOX", on = "linked", move_to = "Orders/Linked" }` (write a subfolder '
-        'with the server\'s separator: "Orders.Linked" on Dovecot\'s default layout; the folder '
+        "with the server's separator: \"Orders.Linked\" on Dovecot's default layout; the folder "
         "must exist). Default: nothing (the mailbox is only read).",
     )
 

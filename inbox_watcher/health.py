@@ -33,6 +33,8 @@ class Metrics:
             for f in summary.folders:
                 if f.error:
                     self.errors["folder"] += 1
+            if summary.action_failures:
+                self.errors["action"] += summary.action_failures
 
     def error(self, kind: str) -> None:
         with self._lock:
@@ -115,16 +117,22 @@ class HealthServer:
             state = self.store.folder_state(account, folder)
             last_ok = state.last_success_at if state else None
             last_error = state.last_error if state else None
+            owed = 0
+            if state is not None and state.uidvalidity is not None:
+                pending = self.store.pending_actions(account, folder, state.uidvalidity)
+                owed = sum(len(uids) for uids in pending.values())
             folders[folder] = {
                 "last_success": last_ok.isoformat() if last_ok else None,
                 "last_poll": state.last_poll_at.isoformat()
                 if state and state.last_poll_at
                 else None,
                 "last_error": last_error,
+                "actions_owed": owed,
             }
             # Healthy: every folder was polled successfully and its latest poll did not fail
-            # (the store clears last_error on each successful poll).
-            if last_ok is None or last_error:
+            # (the store clears last_error on each successful poll), and no mailbox action is
+            # owed between polls (one that failed: a move to a folder that does not exist).
+            if last_ok is None or last_error or owed:
                 healthy = False
         doc = {
             "status": "ok" if healthy else "degraded",

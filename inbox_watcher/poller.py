@@ -83,6 +83,7 @@ class PollSummary:
     seconds: float = 0.0
     stopped: bool = False
     stage_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    action_failures: int = 0  # mailbox actions (flag, move) that failed and stay owed
 
     @property
     def recorded(self) -> int:
@@ -239,8 +240,8 @@ class Poller:
         account = self.settings.account
         acts = self.settings.actions_for(folder)
         info = mailbox.open_folder(folder, readonly=not acts)  # BODY.PEEK keeps \\Seen either way
-        if acts:
-            self._apply_actions(mailbox, folder, info.uidvalidity)  # left over from a crash
+        if acts:  # left over from a crash, or failed on an earlier poll
+            summary.action_failures += self._apply_actions(mailbox, folder, info.uidvalidity)
         state = self.store.folder_state(account, folder)
         known_validity = state.uidvalidity if state is not None else None
         changed = known_validity is not None and known_validity != info.uidvalidity
@@ -414,7 +415,7 @@ class Poller:
         kinds = {a.on for a in acts}
         self._commit(messages, checkpoint, {k: v for k, v in owed.items() if v in kinds})
         if acts:
-            self._apply_actions(mailbox, folder, uidvalidity)
+            summary.action_failures += self._apply_actions(mailbox, folder, uidvalidity)
         summary.stage_seconds["judge+store"] += time.monotonic() - clock
         report.recorded += len(messages)
         report.held += len(held)
@@ -450,7 +451,10 @@ class Poller:
         }
         self.store.record(messages, checkpoint=checkpoint, link_how=hows, actions=actions)
 
-    def _apply_actions(self, mailbox: Mailbox, folder: str, uidvalidity: int) -> None:
+    def _apply_actions(self, mailbox: Mailbox, folder: str, uidvalidity: int) -> int:
+        """Do the owed mailbox actions; returns how many kinds of them failed (they stay owed
+        and are tried again on the next poll)."""
+        failed = 0
         """Do the mailbox actions owed to recorded messages; what fails stays owed."""
         account = self.settings.account
         pending = self.store.pending_actions(account, folder, uidvalidity)
@@ -473,8 +477,10 @@ class Poller:
                 self.store.add_feed_event(
                     "action_failed", account=account, folder=folder, detail=str(exc)
                 )
+                failed += 1
                 continue
             self.store.actions_done(account, folder, uidvalidity, uids)
+        return failed
 
     # -- analysis ---------------------------------------------------------------------------
     def analyse_many(self, raws: Mapping[int, bytes]) -> dict[int, Analysis | AnalysisFailed]:

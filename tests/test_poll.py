@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from inbox_watcher.config import load_config
+from inbox_watcher.health import HealthServer, Metrics
 from inbox_watcher.mailbox import ImapEndpoint, Mailbox, MailboxError, MailboxUnavailable
 from inbox_watcher.model import PoRecord, Review, Status
 from inbox_watcher.poller import PollSummary
@@ -608,10 +609,22 @@ def test_mailbox_actions_flag_linked_and_move_flagged(
     first = poll(cfg)
     assert first.recorded == 3
     # The target folder does not exist yet: the move fails, is reported and stays owed.
+    assert first.action_failures == 1
+    metrics = Metrics()
+    metrics.observe_poll(first)
+    assert 'po_watcher_errors_total{kind="action"} 1' in metrics.render({})
     with Store.open(f"sqlite:///{tmp_path / 'state.db'}") as store:
         assert any(e.kind == "action_failed" for e in store.feed_events(first_event_time()))
+        health = HealthServer(0, store, metrics, account=imap_user.username + "@127.0.0.1",
+                              folders=("INBOX",))  # fmt: skip
+        code, body, _ = health.healthz()
+        health.server.server_close()
+    assert code == 503
+    assert '"actions_owed": 1' in body
     dovecot.create_folder(imap_user.username, "Needs-PO")
-    assert poll(cfg).recorded == 0  # the owed move is done now; nothing is recorded again
+    again = poll(cfg)
+    assert again.recorded == 0  # the owed move is done now; nothing is recorded again
+    assert again.action_failures == 0
     with dovecot.client(imap_user.username) as imap:
         imap.select_folder("INBOX", readonly=True)
         flags = imap.fetch(imap.search(["ALL"]), ["FLAGS", "BODY.PEEK[HEADER.FIELDS (SUBJECT)]"])
