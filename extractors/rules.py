@@ -208,6 +208,9 @@ class CustomerRules:
     label_pattern: regex.Pattern[str]
     # The labels in lower case for lower-cased text; None when a label is not all ASCII.
     label_pattern_lower: regex.Pattern[str] | None = None
+    # What counts from senders not on this customer's list: "labelled" numbers (or known POs),
+    # or only "known" POs (a format other companies share, such as SAP's 45...).
+    strangers: str = "labelled"
 
     @staticmethod
     def compile(
@@ -220,8 +223,11 @@ class CustomerRules:
         valid: str | None = None,
         labels: Sequence[str] | None = None,
         ignore_case: bool = True,
+        strangers: str = "labelled",
     ) -> CustomerRules | list[RuleError]:
         errors: list[RuleError] = []
+        if strangers not in ("labelled", "known"):
+            errors.append(RuleError("po.strangers", 'must be "labelled" or "known"'))
         flags = regex.V0 | (regex.IGNORECASE if ignore_case else 0)
         compiled: regex.Pattern[str] | None = None
         try:
@@ -299,6 +305,7 @@ class CustomerRules:
             labels=all_labels,
             label_pattern=label_re,
             label_pattern_lower=label_lower,
+            strangers=strangers,
         )
 
     def label_spans(self, text: str, *, timeout: float) -> list[tuple[int, int]]:

@@ -911,6 +911,15 @@ class PoRules(BaseModel):
         'not count ("Siparis no" finds "SİPARİŞ NO", "Numéro" finds "NUMERO").',
     )
     ignore_case: StrictBool = _key(True, "boolean", "`pattern` ignores letter case.")
+    strangers: Literal["labelled", "known"] = _key(
+        "labelled",
+        "text",
+        "What counts of this customer's numbers in mail from senders on no customer's list (a "
+        'colleague forwarding, a supplier, a buyer\'s private address): "labelled", a number '
+        'after a PO label or a known PO; or "known", only known POs, the others named in the '
+        "reasons: for a format other companies write too (SAP's 45..., which suppliers quote "
+        "for your own company's orders).",
+    )
 
 
 class CustomerFile(BaseModel):
@@ -1214,6 +1223,7 @@ def _rules_arguments(model: CustomerFile | None, data: Mapping[str, Any]) -> dic
             "valid": model.po.valid,
             "labels": model.po.labels,
             "ignore_case": model.po.ignore_case,
+            "strangers": model.po.strangers,
         }
     po = data.get("po")
     if not isinstance(po, dict) or not isinstance(po.get("pattern"), str):

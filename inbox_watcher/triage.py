@@ -69,7 +69,7 @@ def judge(
         """Weak evidence (``Candidate.weak``), and a stranger's unlabelled number or the number
         of the order it says is ours ("your order"), counts only when it is a known PO: it is
         never flagged as unknown."""
-        if stranger and (not c.labelled or c.normalized in ours):
+        if stranger and (not c.labelled or c.normalized in ours or _known_only(c, rules)):
             return is_known(c)
         return not c.weak or is_known(c)
 
@@ -393,6 +393,12 @@ _READER_S = regex.compile(
     r"vs\.?|uw|jouw|seu|sua)\s+(?:[^\W\d_][\w.'\u2019/-]*[\s:#]*){1,3}\Z",
     regex.IGNORECASE,
 )
+
+
+def _known_only(c: Candidate, rules: Mapping[str, CustomerRules]) -> bool:
+    """Whether the customer whose rules read ``c`` counts only its known POs from strangers."""
+    rule = rules.get(c.customer or "")
+    return rule is not None and rule.strangers == "known"
 
 
 def _reader_s(c: Candidate) -> bool:

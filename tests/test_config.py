@@ -721,3 +721,12 @@ def test_an_ignore_glob_matching_everything_is_refused(tmp_path: Path, glob: str
     path = tree(tmp_path, BASE + f'\n[ignore]\nsenders = ["{glob}"]\n')
     message = only(problems_of(path), "ignore.senders").message
     assert "would match every message" in message, message
+
+
+def test_a_customers_strangers_key(tmp_path: Path) -> None:
+    strict = WESTSIDE.replace("[po]\n", '[po]\nstrangers = "known"\n')
+    config = load_config(tree(tmp_path, customers={"westside": strict}))
+    assert config.customers[0].strangers == "known"
+    wrong = WESTSIDE.replace("[po]\n", '[po]\nstrangers = "never"\n')
+    message = only(problems_of(tree(tmp_path, customers={"westside": wrong})), "po.strangers")
+    assert "labelled" in message.message, message

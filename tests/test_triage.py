@@ -835,3 +835,23 @@ def test_missing_names_the_attachments_it_did_not_read() -> None:
     assert_plain_words(out)
     linked = run(Extraction("westside", "sender", (cand("2023-00125-WS"),), (), 0, 0, ("a.xlsx",)))
     assert "Not read" not in text_of(linked)
+
+
+def test_a_customer_may_count_only_its_known_pos_from_strangers() -> None:
+    """`strangers = "known"`: a format other companies write too (SAP's 45...) counts from
+    senders on no list only when the records know it; the others are named, not flagged."""
+    strict = dataclasses.replace(WESTSIDE, strangers="known")
+    rules = {**RULES, "westside": strict}
+    unknown = cand("2023-00999-WS")
+    out = run(extraction(unknown, customer="westside", routed_by="pattern"), rules=rules)
+    assert (out.status, out.customer) == (Status.MISSING, None)
+    assert "2023-00999-WS" in text_of(out)
+    known = cand("2023-00125-WS")
+    out = run(extraction(known, customer="westside", routed_by="pattern"), rules=rules)
+    assert out.status is Status.LINKED
+    # From the customer's own address nothing changes.
+    assert run(extraction(unknown), rules=rules).status is Status.UNKNOWN
+    # The default: a stranger's labelled number counts.
+    assert run(extraction(unknown, customer="westside", routed_by="pattern")).status is (
+        Status.UNKNOWN
+    )
