@@ -158,15 +158,22 @@ def extract_email(
 def _pick_customer(
     candidates: Sequence[Candidate], order: Sequence[str], *, labels_decide: bool = True
 ) -> str | None:
-    """The one customer with valid candidates (labelled ones decide a tie), else None."""
+    """The one customer with valid candidates, else None. Labelled ones decide a tie, unless
+    another customer has a well-formed number of more than digits ("BB-0413" beside "Order
+    1236" on an internal run sheet): then the PO records decide (``triage.judge``)."""
     for require_label in (False, True) if labels_decide else (False,):
         owners = {
             c.customer
             for c in candidates
             if c.valid and c.customer is not None and (c.labelled or not require_label)
         }
-        if len(owners) == 1:
-            return owners.pop()
+        if len(owners) != 1:
+            continue
+        owner = owners.pop()
+        strong_elsewhere = any(
+            c.valid and not c.weak and c.customer not in (owner, None) for c in candidates
+        )
+        return None if require_label and strong_elsewhere else owner
     return None
 
 

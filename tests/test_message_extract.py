@@ -150,6 +150,17 @@ def test_unknown_sender_tried_against_every_pattern(body: str, customer: str, nu
     assert all(c.customer == customer for c in ex.candidates)
 
 
+def test_a_label_does_not_drop_another_customers_number_with_letters() -> None:
+    """An internal run sheet from an unlisted address: "PO 654321" (Acme, labelled) and
+    "2023/125/ws" (Westside, no label but letters): the PO records decide, not the label."""
+    ex = extract_email(mail("dispatch@us.example", body="PO 654321\n2023/125/ws\n"), CUSTOMERS)
+    assert ex.customer is None
+    assert {(c.customer, c.normalized) for c in ex.candidates if c.valid} == {
+        ("acme", "ACME-654321"),
+        ("westside", "2023-00125-WS"),
+    }
+
+
 def test_unknown_sender_without_any_po() -> None:
     ex = extract_email(mail("stranger@freemail.example", body="Lunch on Friday?"), CUSTOMERS)
     assert (ex.customer, ex.routed_by, ex.candidates) == (None, "none", ())
