@@ -127,12 +127,15 @@ def _fixed_width_cells_under(
 
 
 def under_decoy_cell(text: str, start: int, end: int) -> bool:
-    """Whether the match is the whole cell of a " | " table row under a header cell that names
-    another number ("Invoice # | PO | Amount": the first column's values are invoices). The
-    header is the nearest row above without a digit."""
+    """Whether the match is the whole cell of a " | " table row (or the first cell of a
+    fixed-width column) under a header cell that names another number ("Invoice # | PO |
+    Amount": the first column's values are invoices). The header is the nearest row above
+    without a digit."""
     line_start, line_end = line_around(text, start)
-    if line_end - line_start > MAX_LINE or text.find(" | ", line_start, line_end) < 0:
+    if line_end - line_start > MAX_LINE:
         return False
+    if text.find(" | ", line_start, line_end) < 0:
+        return _under_fixed_width_decoy(text, line_start, line_end, start, end)
     row = cell_spans(text, line_start, line_end)
     column = next((i for i, (s, e) in enumerate(row) if s == start and e == end), None)
     if column is None:
@@ -154,6 +157,40 @@ def under_decoy_cell(text: str, start: int, end: int) -> bool:
         return False
     cell_start, cell_end = header[column]
     decoy = DECOY.match(text, cell_start, cell_end)
+    return decoy is not None and bool(GAP.fullmatch(text, decoy.end(), cell_end))
+
+
+def _under_fixed_width_decoy(
+    text: str, line_start: int, line_end: int, start: int, end: int
+) -> bool:
+    """Whether the match is the whole first cell of a fixed-width column under a header cell
+    that names another number ("Item    Description    Price" over "1234    12oz cup  1000"):
+    the header is the nearest line above without a digit, with no blank line between, and has
+    three columns or more."""
+    if not (start == line_start or text[start - 1] == "\t" or text[start - 2 : start] == "  "):
+        return False  # not where a column starts
+    if end < line_end and _COLUMN_BREAK.match(text, end) is None:
+        return False  # more than the number in its cell
+    above_end = line_start - 1
+    for _ in range(MAX_ROWS):  # up to the header row, within the table
+        if above_end <= 0:
+            return False
+        above = text.rfind("\n", 0, above_end) + 1
+        if above_end - above > MAX_LINE or not text[above:above_end].strip():
+            return False  # a blank line: the rows began without a header
+        if _DIGIT.search(text, above, above_end) is None:
+            break
+        above_end = above - 1
+    else:
+        return False
+    if len(_COLUMN_BREAK.split(text[above:above_end].strip())) < 3:
+        return False  # a sentence, not a header row
+    at = above + (start - line_start)
+    if at >= above_end or text[at].isspace() or (at > above and not text[at - 1].isspace()):
+        return False  # no header cell starts at the number's column
+    stop = _COLUMN_BREAK.search(text, at, above_end)
+    cell_end = stop.start() if stop else above_end
+    decoy = DECOY.match(text, at, cell_end)
     return decoy is not None and bool(GAP.fullmatch(text, decoy.end(), cell_end))
 
 

@@ -1,7 +1,7 @@
 """Realistic order mail written by reviewers who never read the extraction code, with the verdict
 a careful accounts-payable clerk gave each message before the tool was run.
 
-Thirteen sets under ``tests/realistic/``, each with its own customer files and PO records:
+Fourteen sets under ``tests/realistic/``, each with its own customer files and PO records:
 
 - ``reviewer1``: 60 German, English and French order mails for three SAP-, prefix- and
   letter-style customers (replies, forwards, auto-replies, newsletters, PDFs, decoys);
@@ -38,7 +38,10 @@ Thirteen sets under ``tests/realistic/``, each with its own customer files and P
   XRechnung and Peppol UBL, Factur-X/ZUGFeRD PDFs, CII, credit notes, statements, reminders,
   order references in free text and CDATA, buyer references, cut-off, mis-encoded, hostile and
   non-invoice XML (the reviewer's two files of 8 and 6 MB are left out of the repository; the
-  size limit is tested in ``tests/test_einvoice.py``).
+  size limit is tested in ``tests/test_einvoice.py``);
+- ``small-shops``: 52 mails to a wholesale distributor from cafés, bakeries, restaurants and two
+  bigger customers with short, informal order numbers ("#1234", "bb412", date codes) among
+  quantities, prices, times, phone, card and street numbers, price lists and run sheets.
 
 Each message is read as a poll reads it (``pipeline.analyse``, PDFs included) and judged
 against its set's records (``triage.judge``; threads are not looked up, as in ``try``). The
@@ -79,6 +82,7 @@ SETS = (
     "pdf-documents",
     "order-desk-numeric",
     "e-invoices",
+    "small-shops",
 )
 
 DISAGREE: dict[tuple[str, str], str] = {

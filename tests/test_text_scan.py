@@ -1127,3 +1127,18 @@ def test_a_number_after_a_quantity_is_an_article(text: str) -> None:
 def test_a_labelled_number_after_a_quantity_stays() -> None:
     found, _ = scan("2 x PO 4500123456", SAP)
     assert valid_numbers(found) == {"4500123456"}
+
+
+FIXED_WIDTH_PRICES = (
+    "Our new prices:\n\nItem    Description                 Case   Price\n"
+    "4500123456    12oz ripple cup kraft       1000   58.00\n"
+    "4500123457    8oz ripple cup kraft        1000   49.00\n"
+)
+
+
+def test_numbers_under_a_fixed_width_item_column_are_articles() -> None:
+    """A price list written with spaces: the numbers under "Item" are article numbers."""
+    found, _ = scan(FIXED_WIDTH_PRICES, SAP)
+    assert found == []
+    found, _ = scan(FIXED_WIDTH_PRICES.replace("Item    ", "Ref     "), SAP)
+    assert valid_numbers(found) == {"4500123456", "4500123457"}  # not a decoy header
