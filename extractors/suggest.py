@@ -123,16 +123,20 @@ def _digit_groups(text: str) -> tuple[int, ...]:
 
 
 def _shared_prefix(numbers: Sequence[str]) -> str:
-    """The letters and separators every number starts with ("ACME-", "CMD-"), or ""."""
+    """What every number starts with, up to a separator, when it holds a letter ("ACME-",
+    "CMD-", "UNI/PO/2024/" while all the POs are of one year), or ""."""
     if not numbers:
         return ""
     first = numbers[0].upper()
-    end = 0
-    while end < len(first) and not first[end].isdigit():
-        end += 1
+    end = len(first)
     for number in numbers[1:]:
         upper = number[:end].upper()
         end = next((i for i in range(end) if i >= len(upper) or upper[i] != first[i]), end)
+    if end < len(first) or len(numbers) == 1:
+        # Back to the end of a whole part: after a separator, or before the first digit.
+        cut = max(first.rfind(sep, 0, end) for sep in " -/_.")
+        first_digit = next((i for i, ch in enumerate(first) if ch.isdigit()), len(first))
+        end = cut + 1 if cut >= 0 else min(end, first_digit)
     return numbers[0][:end] if any(ch.isalpha() for ch in first[:end]) else ""
 
 

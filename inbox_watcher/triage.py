@@ -180,7 +180,7 @@ def judge(
             reasons.append(
                 f"'{c.raw}' in {where} is labelled as a PO but is not written like a PO number"
                 f"{' of ' + _name(customer, names) if customer else ''}"
-                f"{f' (they look like {example})' if example else ''}."
+                f"{f'; its PO numbers are written like {example}' if example else ''}."
             )
             if hints:
                 suggestions.extend(hints)

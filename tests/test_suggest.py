@@ -207,3 +207,11 @@ def test_a_number_without_its_padding_and_letters_is_hinted(typed: str, hint: li
     known = Lookalikes(["2024-00815-MT", "2024-00815-IT", "2023-00125-WS"])
     assert known.closest_all(typed) == hint
     assert known.closest_all(typed, max_edits=1) == []  # a well-formed number: a new PO
+
+
+def test_the_shared_prefix_runs_to_the_last_shared_part() -> None:
+    """All of a canteen's POs are of one year: "UNI/PO/2024/" may be left out ("Order 0831")."""
+    known = Lookalikes(["UNI/PO/2024/0801", "UNI/PO/2024/0831", "UNI/PO/2024/0815"])
+    assert known.closest_all("0831") == ["UNI/PO/2024/0831"]
+    assert known.closest_all("0832") == ["UNI/PO/2024/0831"]  # and a slip in it
+    assert Lookalikes(["4500123456", "4500654321"]).closest_all("4500123") == []  # no letters
