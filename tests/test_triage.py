@@ -775,8 +775,8 @@ def test_a_malformed_value_without_a_hint_shows_what_the_customers_pos_look_like
     out = run(extraction(bad("12")))
     assert out.suggestions == ()
     assert (
-        "is not written like a PO number of Westside Tools Ltd; its PO numbers are written like 2023-00125-WS."
-        in (text_of(out))
+        "is not written like a PO number of Westside Tools Ltd; its PO numbers are written "
+        "like 2023-00125-WS." in (text_of(out))
     )
 
 
