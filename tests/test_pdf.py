@@ -509,11 +509,12 @@ def _read_bomb_with_layout(data: bytes) -> object:
     return read_pdf(data, layout_pages=lambda _page, _text: True)
 
 
-_SAP = CustomerRules.compile(
+_sap = CustomerRules.compile(
     "sap", name="SAP", senders=["*@sap.example"], pattern=r"(?<![\w-])45\d{8}(?![\w-])",
     labels=["PO Number", "Bestellung"],
 )  # fmt: skip
-assert isinstance(_SAP, CustomerRules), _SAP
+assert isinstance(_sap, CustomerRules), _sap
+_SAP: CustomerRules = _sap
 
 
 def _remittance_pdf(*, bordered: bool, po_first: bool) -> bytes:
