@@ -38,6 +38,7 @@ Hostile input, and what guards it (also measured):
 from __future__ import annotations
 
 import binascii
+import codecs
 import email.utils
 import functools
 import quopri
@@ -450,10 +451,60 @@ def _sender(msg: Message, limits: MimeLimits, defects: _Defects) -> tuple[str, s
     return name, addr
 
 
+# The shapes most From headers have, which need no recovery: "addr", "<addr>", "Name <addr>",
+# "\"Name, Inc.\" <addr>" and "=?utf-8?q?...?= <addr>" (encoded words only), each address a
+# dot-atom on both sides of one "@". mail-parser's reading of these is the stdlib's (see
+# tests/test_mime.py, which compares the two); everything else goes to mail-parser.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_ADDRESS = rf"{_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*"
+_ENCODED_NAME = r"=\?[A-Za-z0-9_.:-]+(?:\*[A-Za-z-]+)?\?[BbQq]\?[!->@-~]*\?="
+_PLAIN_FROM = re.compile(
+    rf"""[ \t]*(?:
+        (?P<bare>{_PLAIN_ADDRESS})
+      | (?:(?P<encoded>{_ENCODED_NAME}(?:[ \t]+{_ENCODED_NAME})*)
+          | (?P<words>{_ATOM}(?:[ \t]+{_ATOM})*)
+          | "(?P<quoted>[^"\\@\x00-\x1f\x7f]*)"
+        )?[ \t]*<(?P<angle>{_PLAIN_ADDRESS})>
+    )[ \t]*\Z""",
+    re.VERBOSE,
+)
+
+
+def _plain_address(text: str) -> tuple[str, str] | None:
+    """(name, address) of a From header in one of the plain shapes, or None."""
+    m = _PLAIN_FROM.match(text)
+    if m is None or "=?" in (m["words"] or "") or "=?" in (m["quoted"] or ""):
+        return None
+    if m["bare"]:
+        return "", m["bare"]
+    name = " ".join(m["words"].split()) if m["words"] else m["quoted"] or ""
+    if m["encoded"]:
+        if not all(_known_charset(w[0]) for w in _ENCODED_WORD.findall(m["encoded"])):
+            return None
+        trouble = _Defects(cap=1)
+        name = _decode_words(m["encoded"], "From", trouble)
+        if trouble.final() or "=?" in name or not name.isprintable() or "@" in name or '"' in name:
+            return None
+    return name, m["angle"]
+
+
+@functools.lru_cache(maxsize=64)
+def _known_charset(charset: str) -> bool:
+    try:
+        codecs.lookup(charset.split("*", 1)[0])
+    except LookupError:
+        return False
+    return True
+
+
 @functools.lru_cache(maxsize=4096)
 def _addresses(text: str) -> tuple[tuple[tuple[str, str], ...], frozenset[str]]:
     """mail-parser's reading of an address header: the addresses and the problems it saw.
-    Cached: a mailbox's senders repeat, and this is a quarter of reading a message."""
+    Cached: a mailbox's senders repeat, and this is a quarter of reading a message. The plain
+    shapes most senders write are read without it (~10x faster)."""
+    plain = _plain_address(text)
+    if plain is not None:
+        return (plain,), frozenset()
     diagnostics: list[dict[str, object]] = []
     found = tuple(
         (str(name), str(addr))

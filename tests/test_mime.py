@@ -13,9 +13,10 @@ from email.mime.text import MIMEText
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from mailparser.utils import get_addresses
 
 from extractors.types import Email
-from inbox_watcher.mime import MimeLimits, read_message
+from inbox_watcher.mime import MimeLimits, _plain_address, read_message
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 ZIP = b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + bytes(range(256)) * 4
@@ -164,6 +165,75 @@ def test_plain_from_addresses(header: str, sender: str, name: str) -> None:
     mail = read_message(raw(f"From: {header}", body="x"))
     assert (mail.sender, mail.sender_name) == (sender, name)
     assert mail.defects == ()
+
+
+def _mail_parser_reading(header: str) -> tuple[tuple[tuple[str, str], ...], frozenset[str]]:
+    diagnostics: list[dict[str, object]] = []
+    found = get_addresses(header, defects=diagnostics, decode_names=True)
+    problems = {p for d in diagnostics for p in str(d.get("reason", "")).split(",")}
+    return tuple((str(n), str(a)) for n, a in found if a), frozenset(problems - {""})
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bob Smith <Bob@Good.Example>",
+        "Bob   Smith\t<bob@good.example>",
+        "<bob@good.example>",
+        " bob.smith+orders@mail.good.example ",
+        '"Smith, Bob (Purchasing)" <bob@good.example>',
+        '"" <bob@good.example>',
+        "O'Neil Smith <bob@good.example>",
+        "=?utf-8?q?Jos=C3=A9_P=C3=A9rez?= <jose@x.example>",
+        "=?utf-8?b?SsO2cmcgQsOkY2tlcg==?=  =?utf-8?q?_GmbH?= <j@x.example>",
+        "=?windows-1252?q?S=F8rensen=2C_Siobh=E1n?= <s@x.example>",
+    ],
+)
+def test_plain_from_shapes_are_read_as_mail_parser_reads_them(header: str) -> None:
+    """The fast path for plain From headers (``mime._plain_address``) takes these, and gives
+    what mail-parser gives, with no problem seen."""
+    plain = _plain_address(header)
+    assert plain is not None
+    assert _mail_parser_reading(header) == ((plain,), frozenset())
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        '"alice@evil.example" <bob@good.example>',
+        "alice@evil.example, bob@good.example",
+        "a..b@good.example",
+        "=?utf-8?q?=E2=80=8B?= <bob@good.example>",  # a zero-width space for a name
+        "=?x-unknown?q?abc?= <bob@good.example>",
+        "=?utf-8?q?a?=b <bob@good.example>",
+        "Bob (Purchasing) <bob@good.example>",
+        "Bob Smith Jr. <bob@good.example>",
+    ],
+)
+def test_other_from_shapes_go_to_mail_parser(header: str) -> None:
+    assert _plain_address(header) is None
+
+
+_ATEXT = st.text(alphabet="abcXYZ019!#$%&'*+/=?^_`{|}~-", min_size=1, max_size=6)
+
+
+@given(
+    words=st.lists(_ATEXT, max_size=3),
+    spaces=st.sampled_from([" ", "  ", "\t"]),
+    quoted=st.booleans(),
+    local=st.lists(_ATEXT, min_size=1, max_size=3),
+    domain=st.lists(_ATEXT, min_size=1, max_size=3),
+)
+@settings(max_examples=300, deadline=None)
+def test_fast_from_path_agrees_with_mail_parser(
+    words: list[str], spaces: str, quoted: bool, local: list[str], domain: list[str]
+) -> None:
+    address = ".".join(local) + "@" + ".".join(domain)
+    name = spaces.join(words)
+    header = f'"{name}" <{address}>' if quoted else f"{name}{spaces}<{address}>"
+    plain = _plain_address(header)
+    if plain is not None:
+        assert _mail_parser_reading(header) == ((plain,), frozenset())
 
 
 @pytest.mark.parametrize(
