@@ -140,6 +140,8 @@ def label_regex(labels: Sequence[str], *, lowered: bool = False) -> str:
     # the regex engine skip ahead faster (~30 % of the label search).
     starts_word = all(regex.match(r"\w", lab.strip()) for lab in labels if lab.strip())
     head = r"\b" if alternatives and starts_word else r"(?<![\w])"
+    # Nor inside a hyphenated code: the "PO" of "KC-PO-4410" is a piece of that reference.
+    head += r"(?<!\w-)"
     # Not before a letter (the ordinal sign of "nº" is no letter here).
     return rf"{head}(?:{body})(?![^\W\d_ºª])(?![\s.\-]*{box}\b)(?:\s*(?:{words})(?![\w]))?"
 

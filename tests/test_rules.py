@@ -264,6 +264,7 @@ def test_label_regex_finds_label(text: str) -> None:
         pytest.param("PO Box 12", id="po-box-no-dots"),
         pytest.param("POLICY 12", id="label-inside-word"),
         pytest.param("REPO 12", id="label-at-word-end"),
+        pytest.param("Your order: KC-PO-4410", id="inside-a-hyphenated-code"),
     ],
 )
 def test_label_regex_ignores(text: str) -> None:
