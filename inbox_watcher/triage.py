@@ -222,7 +222,9 @@ def judge(
             where = f"the subject, the body or {_attachments_read(extraction)}"
             if not extraction.pdf_count + extraction.xml_count:
                 where = "the subject or the body"
-            weak = [c for c in cands if c.valid and c.weak and not is_known(c)]
+            weak = [
+                c for c in cands if c.valid and c.weak and not is_known(c) and not _a_year(c.raw)
+            ]
             if not weak:
                 reasons.append(f"No PO number was found in {where}.")
             else:
@@ -503,6 +505,11 @@ def _other_owner(number: str, customer: str | None, pos: PoIndex) -> str | None:
         if other != customer and number in records:
             return other
     return None
+
+
+def _a_year(raw: str) -> bool:
+    """A bare year ("2025"): a number of a short format's shape too, but naming it is noise."""
+    return len(raw) == 4 and raw.isdigit() and 1990 <= int(raw) <= 2099
 
 
 def _one_per_number(cands: Sequence[Candidate]) -> list[Candidate]:

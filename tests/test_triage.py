@@ -755,6 +755,17 @@ def test_missing_names_what_was_set_aside_as_weak_evidence() -> None:
     assert_plain_words(out)
 
 
+def test_a_bare_year_is_not_named_as_weak_evidence() -> None:
+    """For a customer whose POs are four digits, "2025" in the text has a PO's shape; naming it
+    in every "no PO found" is noise."""
+    year = cand("2025", raw="2025", labelled=False, customer="corner")
+    order = cand("4711", raw="4711", labelled=False, customer="corner")
+    out = judge(extraction(year, order, customer="corner"), index())
+    assert out.status is Status.MISSING
+    assert "'4711' in the message body has the shape of a PO number" in text_of(out)
+    assert "'2025'" not in text_of(out)
+
+
 def test_many_malformed_values_are_counted_and_the_first_few_named() -> None:
     noise = [bad(f"2O23-0012{k}-WS") for k in range(7)]
     out = run(extraction(*noise))
