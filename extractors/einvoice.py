@@ -42,6 +42,20 @@ _FIELDS = regex.compile(
 _E_INVOICE = regex.compile(
     r"CrossIndustryInvoice|urn:oasis:names:specification:ubl:schema:xsd:(?:Invoice|CreditNote)"
 )
+# The document's root element, for the words of a candidate's context.
+_ROOT = regex.compile(
+    r"<(?:[\w.-]{1,40}:)?(CrossIndustryInvoice|Invoice|CreditNote|DespatchAdvice|OrderResponse"
+    r"|ReceiptAdvice|ApplicationResponse)\b"
+)
+_DOCUMENT_WORDS = {
+    "CrossIndustryInvoice": "the e-invoice",
+    "Invoice": "the e-invoice",
+    "CreditNote": "the e-credit note",
+    "DespatchAdvice": "the despatch advice XML",
+    "OrderResponse": "the order response XML",
+    "ReceiptAdvice": "the receipt advice XML",
+    "ApplicationResponse": "the response XML",
+}
 _CLOSED = regex.compile(r"</(?:[\w.-]{1,40}:)?(?:CrossIndustryInvoice|Invoice|CreditNote)>\s*+\Z")
 
 
@@ -85,14 +99,17 @@ def extract_einvoice(
     read)."""
     source = source or f"attachment:{filename}"
     order, buyer, trouble = references(data)
+    root = _ROOT.search(_decode(data[:4096]))
+    document = _DOCUMENT_WORDS[root[1]] if root else "the XML file"
     found: list[Candidate] = []
     problems: list[Problem] = []
     for value in order:
         for customer in rules:
-            found.extend(_read(value, customer, source, "purchase order reference", problems))
+            field = f"purchase order reference of {document}"
+            found.extend(_read(value, customer, source, field, problems))
     for value in buyer:
         for customer in rules:
-            read = _read(value, customer, source, "buyer reference", problems)
+            read = _read(value, customer, source, f"buyer reference of {document}", problems)
             found.extend(c for c in read if c.valid)
     blocking = not any(c.valid for c in found)
     problems.extend(Problem(source, p.kind, p.detail, blocking=blocking) for p in trouble)
@@ -104,7 +121,7 @@ def _read(
 ) -> list[Candidate]:
     """The well-formed numbers in a reference field's value, labelled by the field; without
     one, the value read after one of the customer's labels (a malformed attempt, maybe)."""
-    context = f"{field} of the e-invoice: {value}"[:160]
+    context = f"{field}: {value}"[:160]
     cands, trouble = scan_text(value, customer, source)
     problems.extend(trouble)
     valid = [c for c in cands if c.valid]

@@ -87,6 +87,23 @@ def test_the_reference_is_judged_by_each_customers_rules_as_labelled() -> None:
 
 
 @pytest.mark.parametrize(
+    ("root", "words"),
+    [
+        ("CreditNote", "of the e-credit note"),
+        ("DespatchAdvice", "of the despatch advice XML"),
+        ("OrderResponse", "of the order response XML"),
+        ("catalog", "of the XML file"),
+    ],
+)
+def test_the_context_names_the_kind_of_document(root: str, words: str) -> None:
+    xml = UBL.replace(b"<Invoice ", f"<{root} ".encode()).replace(
+        b"</Invoice>", f"</{root}>".encode()
+    )
+    found, _ = extract_einvoice(xml, "x.xml", [SAP])
+    assert [c.context for c in found] == [f"purchase order reference {words}: 4500125333"]
+
+
+@pytest.mark.parametrize(
     ("value", "numbers"),
     [
         ("Best.-Nr. 4500716900 v. 28.10.24", ["4500716900"]),
