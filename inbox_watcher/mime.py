@@ -59,6 +59,7 @@ from mailparser.utils import get_addresses
 from extractors.types import Attachment, Email, TextPart
 from inbox_watcher.html_text import html_to_text
 from inbox_watcher.mime_split import split_message
+from inbox_watcher.tnef import TnefError, is_tnef, read_tnef
 
 __all__ = ["DEFAULT_LIMITS", "MimeLimits", "read_message"]
 
@@ -786,6 +787,10 @@ def _read_attachment(
         )
     if not filename:
         filename = f"attachment-{len(out.attachments) + 1}.{'pdf' if is_pdf else 'bin'}"
+    if (ctype in _TNEF_TYPES or filename.lower() == "winmail.dat") and _read_winmail(
+        node, filename, limits, out
+    ):
+        return
     if not is_pdf and (filename.lower().endswith(".pdf") or ctype == "application/pdf"):
         defects.add(
             f"the attachment {filename} is called a PDF but is not one; not read", note=True
@@ -811,6 +816,52 @@ def _read_attachment(
 
 
 _XML_TYPES = frozenset({"application/xml", "text/xml"})
+_TNEF_TYPES = frozenset({"application/ms-tnef", "application/vnd.ms-tnef"})
+
+
+def _read_winmail(node: _Node, filename: str, limits: MimeLimits, out: _Builder) -> bool:
+    """The files (and, in a message without another body, the body) inside an Outlook
+    winmail.dat, as if they had been sent as parts of their own. False when it is no TNEF (then
+    it is an attachment like any other); a damaged one is named, and kept as not read."""
+    decoded = node.part.get_payload(decode=True)
+    data = decoded if isinstance(decoded, bytes) else b""
+    if not is_tnef(data):
+        return False
+    try:
+        content = read_tnef(data)
+    except TnefError as exc:
+        out.defects.add(f"the Outlook attachment {filename} could not be read: {exc}", unread=True)
+        return False
+    for file in content.files:
+        if len(out.attachments) >= limits.max_attachments:
+            out.defects.add(
+                f"more than {limits.max_attachments} attachments; the rest were skipped",
+                unread=True,
+            )
+            break
+        name = _clean_filename(file.name, limits) or f"attachment-{len(out.attachments) + 1}.bin"
+        is_pdf = b"%PDF-" in file.data[: limits.pdf_magic_window + 4]
+        is_xml = not is_pdf and name.lower().endswith(".xml") and bool(file.data.strip())
+        out.attachments.append(
+            Attachment(
+                filename=name,
+                content_type="application/pdf" if is_pdf else "application/octet-stream",
+                data=file.data if is_pdf or is_xml else b"",
+                is_pdf=is_pdf,
+                forwarded=node.forward is not None,
+                is_xml=is_xml,
+            )
+        )
+    plain, html = out.plain, out.html
+    if node.forward is not None:
+        plain, html = out.forwards[node.forward].plain, out.forwards[node.forward].html
+    if not plain and not html:
+        body = content.body[: limits.max_text_chars].replace("\r\n", "\n").replace("\r", "\n")
+        if body.strip():
+            plain.append(body)
+        elif content.html.strip():
+            html.append(html_to_text(content.html[: limits.max_text_chars])[0])
+    return True
 
 
 _B64_SNIFF_CHARS = 4096  # base64 characters decoded to look for the PDF magic (3 KB of bytes)
