@@ -109,6 +109,9 @@ def fold_accents(text: str) -> str:
     return text
 
 
+_UNSPACED = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]")
+
+
 def label_regex(labels: Sequence[str], *, lowered: bool = False) -> str:
     """A regex source that finds any of the labels, with optional "No."/"Number"/"#" after it.
 
@@ -117,7 +120,8 @@ def label_regex(labels: Sequence[str], *, lowered: bool = False) -> str:
     ("Siparis no" matches "Sipariş No"). ``lowered``: the same without accents in lower case, to
     be matched case-sensitively on such text (see ``label_text``).
     """
-    alternatives = []
+    alternatives: list[str] = []
+    unspaced: list[str] = []  # Chinese and Japanese labels: words are not set apart by spaces
     written = {lab.strip() for lab in labels if lab.strip()}
     if lowered:
         written = {fold_accents(lab).lower() for lab in written}
@@ -132,7 +136,7 @@ def label_regex(labels: Sequence[str], *, lowered: bool = False) -> str:
                 parts.append(f"[{base}{_ACCENT_VARIANTS[base]}]")
             else:
                 parts.append(regex.escape(ch))
-        alternatives.append("".join(parts))
+        (unspaced if _UNSPACED.match(label) else alternatives).append("".join(parts))
     body = "|".join(alternatives) or r"(?!)"
     words = _SUFFIX_WORDS.lower() if lowered else _SUFFIX_WORDS
     box = "box" if lowered else "Box"
@@ -143,7 +147,10 @@ def label_regex(labels: Sequence[str], *, lowered: bool = False) -> str:
     # Nor inside a hyphenated code: the "PO" of "KC-PO-4410" is a piece of that reference.
     head += r"(?<!\w-)"
     # Not before a letter (the ordinal sign of "nº" is no letter here).
-    return rf"{head}(?:{body})(?![^\W\d_ºª])(?![\s.\-]*{box}\b)(?:\s*(?:{words})(?![\w]))?"
+    found = rf"{head}(?:{body})(?![^\W\d_ºª])"
+    if unspaced:  # "我司订单号", "発注番号は": inside a run of letters, before one
+        found = rf"(?:{found}|(?<!\w-)(?:{'|'.join(unspaced)}))"
+    return rf"{found}(?![\s.\-]*{box}\b)(?:\s*(?:{words})(?![\w]))?"
 
 
 @functools.lru_cache(maxsize=16)

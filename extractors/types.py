@@ -100,10 +100,13 @@ class Candidate:
     def weak(self) -> bool:
         """Weak evidence: an unlabelled number without a letter (a phone, register, invoice or
         booking number? "4500123456", "2024-00811" where the customer's prefix is optional) or a
-        match spread over several words ("in 2023 150 kg"). It counts only as a known PO."""
+        match spread over more words than the canonical number has ("in 2023 150 kg"; "OA
+        24/00231" is one number where the canonical form has its space too). It counts only as
+        a known PO."""
         raw = self.raw.strip()
         return not self.labelled and (
-            not any(ch.isalpha() for ch in raw) or any(ch.isspace() for ch in raw)
+            not any(ch.isalpha() for ch in raw)
+            or len(raw.split()) > len(self.normalized.split())
         )
 
 

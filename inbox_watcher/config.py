@@ -908,7 +908,10 @@ class PoRules(BaseModel):
         '"Nr.", "Num.", "Number", "Nummer", "Numéro", "N°", "Nº", "Ref", "Reference", "ID", '
         'then a verb ("is", "was", "ist", "lautet", "est": "our PO is 45012345"); do not list '
         'those. Dots in a label are optional ("P.O." finds "PO"); letter case and accents do '
-        'not count ("Siparis no" finds "SİPARİŞ NO", "Numéro" finds "NUMERO").',
+        'not count ("Siparis no" finds "SİPARİŞ NO", "Numéro" finds "NUMERO"). A label is '
+        "a whole word, so list the inflected forms a language writes (Polish \"zamówienia\", "
+        'Czech "objednávky", Italian "dell\'ordine"); Chinese and Japanese labels are found '
+        'inside a run of characters too ("我司订单号").',
     )
     ignore_case: StrictBool = _key(True, "boolean", "`pattern` ignores letter case.")
     strangers: Literal["labelled", "known"] = _key(

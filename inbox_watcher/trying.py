@@ -116,7 +116,8 @@ def _print_candidates(cands: Sequence[Candidate]) -> None:
         if c.context:
             print(f"      …{_printable(c.context)}…")
         if c.valid and c.weak:
-            why = "several words" if any(ch.isspace() for ch in c.raw.strip()) else "no letter"
+            spread = len(c.raw.split()) > len(c.normalized.split())
+            why = "several words" if spread else "no letter"
             print(f"      (weak: no PO label and {why}: it counts only if it is a known PO)")
 
 

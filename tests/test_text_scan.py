@@ -1142,3 +1142,59 @@ def test_numbers_under_a_fixed_width_item_column_are_articles() -> None:
     assert found == []
     found, _ = scan(FIXED_WIDTH_PRICES.replace("Item    ", "Ref     "), SAP)
     assert valid_numbers(found) == {"4500123456", "4500123457"}  # not a decoy header
+
+
+TAKAMI = compiled(
+    "takami",
+    name="Takami Seiko",
+    senders=["*@takami.example"],
+    pattern=r"(?<![\w-])TS-\d{4}-\d{4}(?![\w-])",
+    labels=["注文番号", "订单号", "PO"],
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我司订单号\uff1aTS-2411-081\uff0c请确认。",  # "our order number:" inside a sentence
+        "弊社注文番号\uff1aTS-2411-081",
+        "订单号\uff1aTS-2411-081",
+    ],
+)
+def test_a_chinese_or_japanese_label_inside_a_sentence(text: str) -> None:
+    """Chinese and Japanese set no space before a word: a label inside a run of characters is
+    still a label, so a mistyped number after it is an attempt."""
+    cands, _ = scan(text, TAKAMI)
+    assert [(c.raw, c.valid, c.labelled) for c in cands] == [("TS-2411-081", False, True)]
+
+
+def test_a_latin_label_inside_a_word_is_still_none_beside_a_chinese_label() -> None:
+    cands, _ = scan("REPO TS-2411-081", TAKAMI)
+    assert cands == []
+
+
+BRESCIANI = compiled(
+    "bresciani",
+    name="Meccanica Bresciani",
+    senders=["*@bresciani.example"],
+    pattern=r"(?<![\w/])(?:OA\s?)?(?P<yy>\d{2})/(?P<seq>\d{5})(?![\w/])",
+    format="OA {yy}/{seq}",
+    valid=r"OA \d{2}/\d{5}",
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "weak"),
+    [
+        ("Nuovo ordine OA 24/00231 - Meccanica Bresciani", False),  # its canonical form
+        ("ordine 24/00231", True),  # no letter
+    ],
+)
+def test_a_space_the_canonical_form_has_too_is_no_spread(text: str, weak: bool) -> None:
+    (cand,), _ = scan(text, BRESCIANI)
+    assert (cand.normalized, cand.labelled, cand.weak) == ("OA 24/00231", False, weak)
+
+
+def test_a_number_spread_over_more_words_than_its_canonical_form_is_weak() -> None:
+    (cand,), _ = scan("in 2024 00999 WS we moved", WESTSIDE)
+    assert (cand.normalized, cand.labelled, cand.weak) == ("2024-00999-WS", False, True)
