@@ -105,8 +105,7 @@ class Candidate:
         a known PO."""
         raw = self.raw.strip()
         return not self.labelled and (
-            not any(ch.isalpha() for ch in raw)
-            or len(raw.split()) > len(self.normalized.split())
+            not any(ch.isalpha() for ch in raw) or len(raw.split()) > len(self.normalized.split())
         )
 
 

@@ -909,7 +909,7 @@ class PoRules(BaseModel):
         'then a verb ("is", "was", "ist", "lautet", "est": "our PO is 45012345"); do not list '
         'those. Dots in a label are optional ("P.O." finds "PO"); letter case and accents do '
         'not count ("Siparis no" finds "SİPARİŞ NO", "Numéro" finds "NUMERO"). A label is '
-        "a whole word, so list the inflected forms a language writes (Polish \"zamówienia\", "
+        'a whole word, so list the inflected forms a language writes (Polish "zamówienia", '
         'Czech "objednávky", Italian "dell\'ordine"); Chinese and Japanese labels are found '
         'inside a run of characters too ("我司订单号").',
     )
