@@ -158,6 +158,9 @@ class _Builder:
     html: list[str] = field(default_factory=list)
     forwards: list[_Forward] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
+    # Charsets the message declares (encoded words in its Subject and From, text parts read so
+    # far): the best guess for a text part that declares none and is not UTF-8.
+    charsets: list[str] = field(default_factory=list)
 
     def finish(self) -> Email:
         forwarded = tuple(
@@ -240,6 +243,8 @@ def _read_headers(msg: Message, limits: MimeLimits, out: _Builder) -> None:
     d = out.defects
     subject = _header(msg, "Subject", limits, d)
     out.subject = _guard(d, "the Subject", lambda: _header_text(subject, "subject", d), "")
+    for value in (subject, str(msg.get("From") or "")[:4096]):
+        out.charsets.extend(_ENCODED_WORD_CHARSET.findall(value))
     out.sender_name, out.sender = _guard(
         d, "the From address", lambda: _sender(msg, limits, d), ("", "")
     )
@@ -283,6 +288,7 @@ def _header(msg: Message, name: str, limits: MimeLimits, defects: _Defects) -> s
 # Header text: 8-bit bytes, RFC 2047 encoded words, control characters
 
 _ENCODED_WORD = re.compile(r"=\?([^?\s]{1,80})\?([bBqQ])\?([^?\s]*)\?=")
+_ENCODED_WORD_CHARSET = re.compile(r"=\?([^?\s*]{1,80})(?:\*[^?\s]*)?\?[bBqQ]\?")
 _CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _SPACES = re.compile(r"[ \t\r\n\f\v\xa0]+")  # no-break spaces too: "PO\xa0123"
 _SURROGATES = re.compile(r"[\udc80-\udcff]")
@@ -368,6 +374,13 @@ _SUPERSETS = {
     "big5": "big5hkscs",
     "tis-620": "cp874",
 }
+_EIGHT_BIT_KIN = {
+    "iso-2022-jp": ("shift_jis", "euc-jp"),
+    "iso-2022-jp-2": ("shift_jis", "euc-jp"),
+    "csiso2022jp": ("shift_jis", "euc-jp"),
+    "iso-2022-kr": ("euc-kr",),
+    "hz-gb-2312": ("gbk",),
+}
 _NO_CHARSET = {"", "unknown-8bit", "x-unknown", "unknown", "8bit", "7bit", "default", "none"}
 # Single-byte western labels that UTF-8 text is often mislabelled with: valid multi-byte UTF-8
 # almost never occurs in real latin-1 text, so it is read as UTF-8 (with a defect).
@@ -388,13 +401,38 @@ def _utf8_or_cp1252(raw: bytes) -> tuple[str, str]:
     return raw.decode("cp1252", "replace"), "cp1252"
 
 
-def _decode_text(raw: bytes, charset: str | None, where: str, defects: _Defects) -> str:
-    """Bytes to text with the declared charset; UTF-8 then cp1252 (with a defect) as fallbacks."""
+def _decode_text(
+    raw: bytes,
+    charset: str | None,
+    where: str,
+    defects: _Defects,
+    *,
+    guesses: Sequence[str] = (),
+) -> str:
+    """Bytes to text with the declared charset. Without one: UTF-8, then the first of
+    ``guesses`` (the charsets the message declares elsewhere: a Shift_JIS subject over an
+    undeclared Shift_JIS body) the bytes are valid in, then cp1252; with a defect."""
     label = (charset or "").strip().strip("\"'").lower()
     if label in _NO_CHARSET:
         text, codec = _utf8_or_cp1252(raw)
-        if codec != "utf-8":
-            defects.add(f"8-bit text without a charset in {where} (read as {codec})")
+        if codec == "utf-8":
+            return text
+        declared = dict.fromkeys(g.strip().strip("\"'").lower() for g in guesses)
+        for label in declared:
+            if label in _NO_CHARSET or label in _WESTERN or label in {"us-ascii", "ascii"}:
+                continue
+            # 7-bit ISO-2022-JP elsewhere: Japanese 8-bit bodies are Shift_JIS or EUC-JP
+            for guess in _EIGHT_BIT_KIN.get(label, (label,)):
+                try:
+                    text = raw.decode(_SUPERSETS.get(guess, guess))
+                except (LookupError, ValueError):
+                    continue
+                defects.add(
+                    f"8-bit text without a charset in {where} (read as {guess}: the message "
+                    f"declares {label} elsewhere)"
+                )
+                return text
+        defects.add(f"8-bit text without a charset in {where} (read as {codec})")
         return text
     if label in _WESTERN and not raw.isascii():
         try:
@@ -725,7 +763,10 @@ def _read_text(node: _Node, html: bool, limits: MimeLimits, out: _Builder) -> No
         raw = _lenient_base64(part.get_payload(decode=False))
         defects.add(f"bad base64 in {where}; the valid characters were decoded", note=True)
     raw = raw[: limits.max_text_chars * 4]  # no charset needs more than 4 bytes a character
-    text = _decode_text(raw, part.get_content_charset(), where, defects)
+    declared = part.get_content_charset()
+    if declared:
+        out.charsets.append(declared)
+    text = _decode_text(raw, declared, where, defects, guesses=out.charsets)
     if len(text) > limits.max_text_chars:
         defects.add(
             f"text of {where} longer than {limits.max_text_chars} characters was cut", unread=True

@@ -269,6 +269,36 @@ def test_two_from_headers_give_no_sender() -> None:
 # --- bodies --------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("declared", "charset", "text"),
+    [
+        ("shift_jis", "shift_jis", "発注番号\uff1aTS-2411-0062 をお願いします"),
+        ("iso-2022-jp", "shift_jis", "発注番号\uff1aTS-2411-0062 をお願いします"),
+        ("windows-1250", "windows-1250", "W załączeniu zamówienie nr ZD/2024/11/0502"),
+    ],
+)
+def test_an_undeclared_body_is_read_in_the_language_its_subject_declares(
+    declared: str, charset: str, text: str
+) -> None:
+    """An in-house mailer sends 8-bit text without a charset; its encoded subject names one (or
+    7-bit Japanese, ISO-2022-JP, whose 8-bit kin is Shift_JIS)."""
+    subject = f"=?{declared}?B?{b64(text[:6], declared)}?="
+    data = (
+        f"From: a@b.example\r\nSubject: {subject}\r\nContent-Type: text/plain\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n\r\n"
+    ).encode() + text.encode(charset)
+    mail = read_message(data)
+    assert mail.text_body == text
+    assert has_defect(mail, f"(read as {charset}: the message declares {declared} elsewhere)")
+
+
+def test_an_undeclared_body_without_a_hint_is_read_as_cp1252() -> None:
+    data = b"From: a@b.example\r\nSubject: x\r\n\r\nPreis: 12,50 \x80"
+    mail = read_message(data)
+    assert mail.text_body == "Preis: 12,50 \u20ac"
+    assert has_defect(mail, "(read as cp1252)")
+
+
 def test_plain_and_html_alternatives() -> None:
     msg = MIMEMultipart("alternative")
     msg["Subject"] = "x"
