@@ -96,6 +96,10 @@ class Lookalikes:
             near = process.extract(
                 target, self._cores, scorer=OSA.distance, score_cutoff=allowed, limit=None
             )
+            if not near and max_edits >= 2 and target.isdigit() and len(target) >= 3:
+                # "n. 177" for OA 24/00177: the prefix and the zeros padding the rest left out.
+                unpadded = target.lstrip("0")
+                near = [(c, 0, i) for i, c in enumerate(self._cores) if c.lstrip("0") == unpadded]
         if not near:
             # "2024-815" for 2024-00815-MT: the zeros padding each group and the letters left
             # out of a malformed number; the digit groups, as numbers, are the same.

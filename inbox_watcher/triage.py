@@ -177,10 +177,15 @@ def judge(
             # Without a "did you mean", a known number shows what the customer's POs look like.
             table = pos.get(customer or "", {})
             example = None if hints else next((n for n, r in table.items() if not r.closed), None)
+            like = (
+                f"; its PO numbers are written like {example} (an example from its records, "
+                "not a guess)"
+                if example
+                else ""
+            )
             reasons.append(
                 f"'{c.raw}' in {where} is labelled as a PO but is not written like a PO number"
-                f"{' of ' + _name(customer, names) if customer else ''}"
-                f"{f'; its PO numbers are written like {example}' if example else ''}."
+                f"{' of ' + _name(customer, names) if customer else ''}{like}."
             )
             if hints:
                 suggestions.extend(hints)

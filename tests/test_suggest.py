@@ -215,3 +215,18 @@ def test_the_shared_prefix_runs_to_the_last_shared_part() -> None:
     assert known.closest_all("0831") == ["UNI/PO/2024/0831"]
     assert known.closest_all("0832") == ["UNI/PO/2024/0831"]  # and a slip in it
     assert Lookalikes(["4500123456", "4500654321"]).closest_all("4500123") == []  # no letters
+
+
+@pytest.mark.parametrize(
+    ("typed", "hint"),
+    [
+        ("177", ["OA 24/00177"]),  # "ns. ordine n. 177": prefix and padding left out
+        ("00177", ["OA 24/00177"]),
+        ("178", []),  # no slip on top of it
+        ("17", []),  # too short to say
+    ],
+)
+def test_the_prefix_and_the_padding_may_both_be_left_out(typed: str, hint: list[str]) -> None:
+    known = Lookalikes(["OA 24/00123", "OA 24/00177", "OA 24/00131"])
+    assert known.closest_all(typed) == hint
+    assert known.closest_all("177", max_edits=1) == []  # a well-formed number: a new PO

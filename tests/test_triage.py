@@ -787,7 +787,7 @@ def test_a_malformed_value_without_a_hint_shows_what_the_customers_pos_look_like
     assert out.suggestions == ()
     assert (
         "is not written like a PO number of Westside Tools Ltd; its PO numbers are written "
-        "like 2023-00125-WS." in (text_of(out))
+        "like 2023-00125-WS (an example from its records, not a guess)." in (text_of(out))
     )
 
 
@@ -807,7 +807,9 @@ def test_the_example_po_in_a_malformed_reason_is_an_open_one() -> None:
         PoRecord("2023-00125-WS", "westside"),
     )
     out = judge(extraction(bad("12")), pos, rules=RULES, names=NAMES)
-    assert "its PO numbers are written like 2023-00125-WS" in text_of(out)
+    assert "its PO numbers are written like 2023-00125-WS (an example from its records" in text_of(
+        out
+    )
 
 
 def test_a_value_inside_another_customers_valid_number_is_no_typo() -> None:
