@@ -7,6 +7,10 @@ goes out right after the first poll (so it includes the mail that came in meanwh
 database was first written after today's digest time (a new install). The store
 decides "once per local date", so restarts and clock jumps cannot send two.
 
+The scheduler's thread only marks a poll or a digest due; both run on the main thread, one after
+the other. So the store is used from one thread, and a stop never waits on a thread it cannot
+see: at most for the poll's batch or the digest in hand.
+
 Signals: SIGTERM/SIGINT set the stop flag: the poll in hand finishes its batch, commits and the
 process exits 0. SIGHUP reloads the configuration; a broken one is logged and the last good one
 stays in force. The database and the health endpoint's port are fixed at start (a change to them
@@ -45,7 +49,6 @@ EXIT_CANTCREAT = 73  # EX_CANTCREAT: the lock file next to the database cannot b
 EXIT_CONFIG = 78
 SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 RETRY_JOB = "digest-retry"
-CATCH_UP_JOB = "digest-catch-up"
 
 
 class Service:
@@ -55,6 +58,7 @@ class Service:
         self.stop = threading.Event()
         self.reload_requested = threading.Event()
         self.poll_due = threading.Event()
+        self.digest_due = threading.Event()
         self.store = open_store(config)
         self.pool = make_pool(config)
         self.metrics = Metrics()
@@ -104,7 +108,7 @@ class Service:
             return
         retry_at = dt.datetime.now(dt.UTC) + DIGEST_RETRY
         self.scheduler.add_job(
-            self.digest_job, "date", run_date=retry_at, id=RETRY_JOB, replace_existing=True
+            self.digest_due.set, "date", run_date=retry_at, id=RETRY_JOB, replace_existing=True
         )
         log.warning("digest will be retried", extra={"at": retry_at.isoformat()})
 
@@ -127,7 +131,7 @@ class Service:
         )
         at = sched.digest_at
         self.scheduler.add_job(
-            self.digest_job,
+            self.digest_due.set,
             CronTrigger(hour=at.hour, minute=at.minute, timezone=sched.tzinfo),
             id="digest",
             max_instances=1,
@@ -138,7 +142,7 @@ class Service:
 
     def catch_up_digest(self) -> None:
         """When today's digest time has passed and no digest went out today (the daemon was
-        down, or ``digest_at`` moved earlier on reload), send it now on the scheduler's thread.
+        down, or ``digest_at`` moved earlier on reload), send it now (next on the main thread).
         Not when this database was first written after today's digest time (a new install)."""
         tz = self.config.schedule.tzinfo
         now = dt.datetime.now(tz)
@@ -165,7 +169,7 @@ class Service:
             )
             return
         log.info("the digest time has passed today: sending it now", extra={"date": day})
-        self.scheduler.add_job(self.digest_job, id=CATCH_UP_JOB, replace_existing=True)
+        self.digest_due.set()
 
     def reload(self) -> None:
         try:
@@ -218,6 +222,9 @@ class Service:
                 if self.reload_requested.is_set():
                     self.reload_requested.clear()
                     self.reload()
+                if self.digest_due.is_set() and not self.stop.is_set():
+                    self.digest_due.clear()
+                    self.digest_job()
                 if self.poll_due.wait(0.2):
                     self.poll_due.clear()
                     self.poll_job()
@@ -225,7 +232,7 @@ class Service:
                         self._polled_once = True
                         self.catch_up_digest()
         finally:
-            self.scheduler.shutdown(wait=True)  # a digest being sent finishes
+            self.scheduler.shutdown(wait=True)  # its jobs only set flags
             self.close()
         log.info("po-watcher stopped")
         return EXIT_OK

@@ -451,6 +451,13 @@ def test_digest_job_failure_is_retried_and_not_marked_sent(
         service.digest_job()
         retry = service.scheduler.get_job("digest-retry")
         assert retry is not None
+        # The scheduler's thread only marks the digest due; the main thread sends it.
+        assert retry.func == service.digest_due.set
+        service.schedule()
+        assert {job.func for job in service.scheduler.get_jobs()} == {
+            service.poll_due.set,
+            service.digest_due.set,
+        }
         assert not service.store.digest_sent_on(day)
         assert [m.subject for m in service.store.undigested_flags()] == ["needs a person"]
 
