@@ -821,6 +821,17 @@ def _read_attachment(
         if b"%PDF-" not in data[: limits.pdf_magic_window + 4]:  # bad base64 shifted the bytes
             defects.add(f"the PDF in {_label(node.path)} could not be decoded", unread=True)
             is_pdf, data = False, b""
+    elif cte != "base64" and head.lstrip()[:7] == b"JVBERi0":  # "%PDF-" in base64
+        # A mailer that base64-encoded the PDF but declared "8bit" (or nothing): read it so.
+        payload = part.get_payload(decode=False)
+        decoded = _lenient_base64(payload if isinstance(payload, str) else "")
+        if decoded.startswith(b"%PDF-"):
+            is_pdf, data = True, decoded
+            defects.add(
+                f"the PDF in {_label(node.path)} is base64 but declared {cte or 'plain'}; "
+                "read as base64",
+                note=True,
+            )
     filename = ""
     if raw_name:
         filename = _clean_filename(
@@ -834,7 +845,7 @@ def _read_attachment(
         return
     if not is_pdf and (filename.lower().endswith(".pdf") or ctype == "application/pdf"):
         defects.add(
-            f"the attachment {filename} is called a PDF but is not one; not read", note=True
+            f"the attachment {filename} is called a PDF but is not one; not read", unread=True
         )
     is_xml = not is_pdf and (ctype in _XML_TYPES or filename.lower().endswith(".xml"))
     if is_xml:  # as large as the message may be (imap.max_message_size)

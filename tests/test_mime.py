@@ -474,6 +474,29 @@ def test_zip_named_pdf_is_not_pdf_and_keeps_no_data() -> None:
     )
 
 
+def test_a_file_called_a_pdf_that_is_none_is_named_as_unread() -> None:
+    """It may hold the PO: a clerk must open it, so it is not read over in silence."""
+    mail = read_message(with_attachment(ZIP, ctype="application/pdf", name="PO_attached.pdf"))
+    assert any("PO_attached.pdf is called a PDF but is not one" in u for u in mail.unread)
+
+
+def test_a_base64_pdf_declared_8bit_is_read_as_base64() -> None:
+    encoded = base64.encodebytes(PDF).decode("ascii")
+    data = (
+        "From: buyer@customer.example\r\nSubject: order\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
+        "--b\r\nContent-Type: application/pdf; name=Bestellung.pdf\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n\r\n"
+        f"{encoded}\r\n--b--\r\n"
+    ).encode("ascii")
+    mail = read_message(data)
+    (att,) = mail.attachments
+    assert (att.filename, att.is_pdf, att.data) == ("Bestellung.pdf", True, PDF)
+    assert mail.unread == ()
+    assert has_defect(mail, "is base64 but declared 8bit; read as base64")
+
+
 def test_large_image_is_only_sniffed() -> None:
     image = b"\x89PNG\r\n\x1a\n" + random.Random(1).randbytes(3_000_000)
     started = time.perf_counter()
