@@ -59,6 +59,7 @@ from mailparser.utils import get_addresses
 from extractors.types import Attachment, Email, TextPart
 from inbox_watcher.html_text import html_to_text
 from inbox_watcher.mime_split import split_message
+from inbox_watcher.smime import PKCS7_MIME, SIGNATURES, SmimeError, signed_content
 from inbox_watcher.tnef import TnefError, is_tnef, read_tnef
 
 __all__ = ["DEFAULT_LIMITS", "MimeLimits", "read_message"]
@@ -697,9 +698,29 @@ def _visit(node: _Node, limits: MimeLimits, out: _Builder) -> list[_Node]:
             for i, child in enumerate(payload, start=1)
             if isinstance(child, Message)
         ]
+    if ctype in PKCS7_MIME:
+        return _signed_part(node, limits, out)
     _read_leaf(node, ctype, limits, out)
     _report_parser_defects(part, node.path, defects)
     return []
+
+
+def _signed_part(node: _Node, limits: MimeLimits, out: _Builder) -> list[_Node]:
+    """The MIME entity inside an opaque-signed S/MIME part, read as the part's content; an
+    encrypted or damaged one is named as unread."""
+    where = _label(node.path)
+    decoded = node.part.get_payload(decode=True)
+    try:
+        inner = signed_content(decoded if isinstance(decoded, bytes) else b"")
+    except SmimeError as exc:
+        out.defects.add(f"the S/MIME part of {where} could not be read: {exc}", unread=True)
+        return []
+    if node.depth >= limits.max_depth:
+        out.defects.add(
+            f"parts nested deeper than {limits.max_depth} levels were skipped", unread=True
+        )
+        return []
+    return [_Node(_parse(inner, out.defects), node.depth + 1, node.path, node.forward)]
 
 
 def _has_plain_twin(parts: Sequence[object]) -> bool:
@@ -806,6 +827,8 @@ def _read_attachment(
     out: _Builder,
 ) -> None:
     defects = out.defects
+    if ctype in SIGNATURES:  # a detached signature: nothing in it to read
+        return
     if len(out.attachments) >= limits.max_attachments:
         defects.add(
             f"more than {limits.max_attachments} attachments; the rest were skipped", unread=True
