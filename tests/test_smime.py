@@ -20,7 +20,7 @@ INNER = (
 
 def signed_data(content: bytes) -> bytes:
     """A CMS SignedData holding ``content`` (no signer: the signature is not verified)."""
-    return cms.ContentInfo(
+    info = cms.ContentInfo(
         {
             "content_type": "signed_data",
             "content": cms.SignedData(
@@ -32,11 +32,12 @@ def signed_data(content: bytes) -> bytes:
                 }
             ),
         }
-    ).dump()
+    )
+    return bytes(info.dump())
 
 
 def enveloped_data() -> bytes:
-    return cms.ContentInfo(
+    info = cms.ContentInfo(
         {
             "content_type": "enveloped_data",
             "content": cms.EnvelopedData(
@@ -54,7 +55,8 @@ def enveloped_data() -> bytes:
                 }
             ),
         }
-    ).dump()
+    )
+    return bytes(info.dump())
 
 
 def smime_mail(der: bytes, smime_type: str) -> bytes:
