@@ -115,7 +115,7 @@ def _content(read: _Pages, max_pages: int, source: str) -> PdfContent:
                 source,
                 Unreadable.TOO_MANY_PAGES,
                 f"{read.count} pages; the first {max_pages} were read",
-                blocking=False,
+                blocking=True,  # the pages not read may hold the PO
             )
         )
     empty = [n for n, text in enumerate(read.texts, start=1) if not text.strip()]

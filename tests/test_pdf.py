@@ -291,7 +291,8 @@ def test_junk_before_header_is_read() -> None:
 def test_too_many_pages_reads_the_first() -> None:
     data = pdfgen.invoice_pdf(pages=7, po_page=3)
     result = extract(data, PdfLimits(max_pages=4))
-    assert kinds(result.problems) == [(Unreadable.TOO_MANY_PAGES, False)]
+    # Blocking: without a PO elsewhere the message is unreadable (the pages not read may hold it)
+    assert kinds(result.problems) == [(Unreadable.TOO_MANY_PAGES, True)]
     assert "7 pages" in result.problems[0].detail
     assert (result.page_count, result.pages_read) == (7, 4)
     assert summary(result.candidates) == [(PO, True, True, 3)]

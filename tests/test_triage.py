@@ -276,10 +276,17 @@ def test_unreadable_attachment_and_unknown_po_is_unknown() -> None:
 
 
 def test_partial_problem_alone_is_not_unreadable() -> None:
-    partial = Problem("attachment:big.pdf", Unreadable.TOO_MANY_PAGES, blocking=False)
+    partial = Problem("attachment:big.pdf", Unreadable.TOO_LARGE, "x", blocking=False)
     out = run(extraction(problems=[partial], pdf_count=1))
     assert out.status is Status.MISSING
-    assert "pages" in text_of(out)
+    assert "big.pdf" in text_of(out)
+
+
+def test_pages_past_the_limit_without_a_po_are_unreadable() -> None:
+    cut = Problem("attachment:big.pdf", Unreadable.TOO_MANY_PAGES, "2000 pages", blocking=True)
+    out = run(extraction(problems=[cut], pdf_count=1))
+    assert out.status is Status.UNREADABLE
+    assert "more pages than the limit" in text_of(out)
 
 
 def test_a_po_in_a_file_name_is_named_so() -> None:
