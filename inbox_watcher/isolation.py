@@ -324,8 +324,11 @@ class IsolatedPool:
                 and sig in _OOM_SIGNALS
                 and grown >= self.memory_limit * _OOM_SHARE
             ):
+                # No figure that varies from run to run: a reprocess would call it a change.
                 limit = self.memory_limit >> 20
-                return Failed(Unreadable.MEMORY_LIMIT, f"{words}; memory limit {limit} MiB")
+                return Failed(
+                    Unreadable.MEMORY_LIMIT, f"stopped at the memory limit of {limit} MiB"
+                )
             return Failed(Unreadable.WORKER_CRASHED, words)
         return Failed(
             Unreadable.WORKER_CRASHED, f"worker exited with status {os.WEXITSTATUS(status)}"

@@ -20,6 +20,7 @@ from extractors.types import Candidate, Problem
 from inbox_watcher.config import Config
 from inbox_watcher.isolation import Done
 from inbox_watcher.pipeline import AnalysisFailed, MessageTask, PdfTask, analyse, pdf_task
+from inbox_watcher.poller import analyse_carefully
 from inbox_watcher.runtime import limits_of, make_pool
 from inbox_watcher.store import Store, StoreUnavailable
 from inbox_watcher.triage import judge
@@ -64,11 +65,13 @@ def try_file(config: Config, path: Path) -> int:
         [res] = pool.map(
             analyse, [MessageTask(data, customers, limits)], time_limit=limits.message_time_limit
         )
+        # As a poll does: a message whose task failed is read again with each PDF on its own.
+        analysis = (
+            res.value
+            if isinstance(res, Done) and not isinstance(res.value, AnalysisFailed)
+            else analyse_carefully(pool, data, customers, limits)
+        )
     print(f"file: {path} (message)")
-    if not isinstance(res, Done):
-        print(f"unreadable: {res.kind.value}: {res.detail}")
-        return 1
-    analysis = res.value
     if isinstance(analysis, AnalysisFailed):
         print(f"unreadable: {analysis.error}")
         return 1

@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import sys
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from inbox_watcher.cli import main
 from inbox_watcher.config import load_config
 from inbox_watcher.model import JudgedCandidate, MessageKey, Outcome, ProcessedMessage, Status
 from inbox_watcher.store import Store
-from tests.pdfgen import invoice_pdf
+from tests.pdfgen import bomb_pdf, invoice_pdf
 from tests.servers import Dovecot, ImapUser
 from tests.setup_config import make_mail, write_config
 
@@ -209,6 +210,23 @@ def test_try_on_a_message_with_a_pdf_shows_the_page(
     assert "attachment:" in out
     assert "attachment:PurchaseOrder.pdf page 2" in out
     assert "would be: PO numbers found: ACME-231430" in out
+
+
+def test_try_reads_a_message_again_with_a_pdf_that_blows_the_limits_alone(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, demo: Path
+) -> None:
+    """As a poll does: the decompression bomb costs only itself; the body's PO still counts."""
+    msg = EmailMessage()
+    msg["From"] = "orders@acme-corp.example"
+    msg["Subject"] = "Order"
+    msg.set_content("Please deliver PO ACME-231430.")
+    msg.add_attachment(bomb_pdf(), maintype="application", subtype="pdf", filename="datasheet.pdf")
+    path = tmp_path / "bomb.eml"
+    path.write_bytes(msg.as_bytes())
+    code, out = try_(capsys, demo, path)
+    assert code == 0
+    assert "would be: PO numbers found: ACME-231430" in out
+    assert "datasheet.pdf" in out
 
 
 def test_try_on_a_pdf(capsys: pytest.CaptureFixture[str], tmp_path: Path, demo: Path) -> None:

@@ -490,6 +490,8 @@ def test_hostile_pdfs_are_stopped_by_the_pool_limits() -> None:
         assert outcome.error is None, outcome  # stopped by a limit, not by a bug of ours
     assert isinstance(bomb, Failed)
     assert bomb.kind is Unreadable.MEMORY_LIMIT
+    # The same words every time: no figure that a reprocess would read as a change.
+    assert bomb.detail == "stopped at the memory limit of 512 MiB"
     # The cycle is refused by the readers themselves: the page's own text is read.
     assert isinstance(cycle, Done)
     assert [c.normalized for c in cycle.value.candidates] == [PO]
