@@ -128,6 +128,24 @@ def judge(
                 reasons.append(f"{_po(number)} is closed (status '{record.status}').")
         for number in unknown_nums:
             reasons.append(f"{_po(number)} is also named but is not in the PO records.")
+        # "RE: ... Purchase Order A" answered with "moved to the new order B": linked to B, but
+        # the clerk should see that A, the thread's PO, may change too.
+        thread_known = _unique(
+            c.normalized
+            for c in cands
+            if c.source == "subject"
+            and c.quoted
+            and c.valid
+            and is_known(c)
+            and c.normalized not in known_nums
+        )
+        if own_valid and thread_known:
+            reasons.append(
+                f"This is a reply in the thread of {_po(', '.join(thread_known))} (its subject); "
+                f"its own text names {_po(', '.join(known_nums))}: check whether "
+                f"{'that order changes' if len(thread_known) == 1 else 'those orders change'} "
+                "too."
+            )
     elif unknown_nums:
         status = Status.UNKNOWN
         po_numbers = ()
