@@ -41,6 +41,7 @@ import binascii
 import codecs
 import email.utils
 import functools
+import mimetypes
 import quopri
 import re
 import unicodedata
@@ -860,8 +861,9 @@ def _read_attachment(
         filename = _clean_filename(
             _header_text(raw_name[:4096], "attachment filename", defects), limits
         )
-    if not filename:
-        filename = f"attachment-{len(out.attachments) + 1}.{'pdf' if is_pdf else 'bin'}"
+    if not filename:  # named by its type: "attachment-1.ics" for a calendar invitation
+        ext = "pdf" if is_pdf else _extension(ctype)
+        filename = f"attachment-{len(out.attachments) + 1}.{ext}"
     if (ctype in _TNEF_TYPES or filename.lower() == "winmail.dat") and _read_winmail(
         node, filename, limits, out
     ):
@@ -891,6 +893,21 @@ def _read_attachment(
 
 
 _XML_TYPES = frozenset({"application/xml", "text/xml"})
+# Python's own table (not the machine's /etc/mime.types: the same name on every machine), and
+# the types it lacks that mail carries unnamed.
+_TYPES = mimetypes.MimeTypes(filenames=())
+_EXTENSIONS = {
+    "text/calendar": "ics",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+    "application/ms-tnef": "dat",
+}
+
+
+def _extension(ctype: str) -> str:
+    return _EXTENSIONS.get(ctype) or (_TYPES.guess_extension(ctype) or ".bin").lstrip(".")
+
+
 _TNEF_TYPES = frozenset({"application/ms-tnef", "application/vnd.ms-tnef"})
 
 

@@ -268,7 +268,7 @@ def judge(
         listed = _and(shown + ([f"{more} more"] if more > 0 else []))
         reasons.append(
             f"Not read: the attachment{'s' if len(extraction.not_read) > 1 else ''} {listed} "
-            "(PDFs and XML e-invoices are read, Office files and images are not): open "
+            "(only PDFs and XML e-invoices are read): open "
             f"{'them' if len(extraction.not_read) > 1 else 'it'} to look for a PO."
         )
     if status in (Status.LINKED, Status.AMBIGUOUS):

@@ -497,6 +497,16 @@ def test_a_base64_pdf_declared_8bit_is_read_as_base64() -> None:
     assert has_defect(mail, "is base64 but declared 8bit; read as base64")
 
 
+def test_an_unnamed_attachment_is_named_by_its_type() -> None:
+    msg = EmailMessage()
+    msg["From"] = "buyer@customer.example"
+    msg.set_content("see the invitation")
+    msg.add_attachment(b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", maintype="text", subtype="calendar")
+    msg.add_attachment(b"\x89PNG\r\n", maintype="image", subtype="png")
+    names = [a.filename for a in read_message(msg.as_bytes()).attachments]
+    assert names == ["attachment-1.ics", "attachment-2.png"]
+
+
 def test_large_image_is_only_sniffed() -> None:
     image = b"\x89PNG\r\n\x1a\n" + random.Random(1).randbytes(3_000_000)
     started = time.perf_counter()
