@@ -30,6 +30,8 @@ DECOY_WORDS = r"""(?<![\w])(?:
       | confirmation\s+de\s+commande|conferma\s+(?:d['\u2019]\s*|dell['\u2019]\s*)?ordine
       | confirmaci[oó]n\s+de(?:l)?\s+pedido|orderbevestiging|bevestiging\s+van\s+(?:de\s+)?order
       | sales\s+order|order\s+confirmation|confirmation
+      | (?:work|production|service|repair|transfer|return)\s+order
+      | (?:fertigungs|arbeits|werkstatt|service|reparatur)auftrag
       | p\.?\s*o\.?[\s-]*box|postfach
       | date|datum|due
       | booking|reservation|requisition|req|rfq|project|contract|lot|batch|charge

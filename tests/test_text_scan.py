@@ -1094,6 +1094,21 @@ def test_invoice_and_delivery_note_words_of_other_languages_are_decoys(text: str
     assert found == []
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "see work order 4500123456 for the repair",
+        "Production order 4500123456 released",
+        "Fertigungsauftrag 4500123456",
+        "Service order: 4500123456",
+    ],
+)
+def test_work_and_production_orders_are_decoys_for_an_order_label(text: str) -> None:
+    """A customer lists a bare "Order": "work order" names a job, not a purchase order."""
+    found, _ = scan(text, sap_rules(["Order", "PO"]))
+    assert found == []
+
+
 def test_an_italian_n_dot_stands_between_label_and_number() -> None:
     found, _ = scan("Vs. ordine n. 4500123456 del 12/03", sap_rules(["Ordine"]))
     assert [(c.normalized, c.labelled) for c in found] == [("4500123456", True)]
