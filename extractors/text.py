@@ -23,6 +23,7 @@ import bisect
 import functools
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import replace
 
 import regex
 
@@ -131,6 +132,7 @@ _INSIDE_ADDRESS = regex.compile(r"[@]|://|www\.", regex.IGNORECASE)
 # alone at the line start, then the number, then a word.
 _POSITION = regex.compile(r"[ \t]*(?:[1-9]\d{0,2}|00\d{1,3}0)[ \t]+")
 _POSITION_REACH = 12  # characters from the line start to the number
+_GLUE = frozenset({"", "-", "#"})  # between a label and a value written as one token
 _WORD_AFTER = regex.compile(r"[ \t]+[^\W\d_]{3}")
 
 
@@ -252,7 +254,7 @@ def scan_text(
             )
         )
 
-    for (lstart, _), value in [] if timed_out else zip(labels, values, strict=True):
+    for (lstart, lend), value in [] if timed_out else zip(labels, values, strict=True):
         if value is None:
             continue
         vstart, vend = value
@@ -262,7 +264,12 @@ def scan_text(
         # "PO4500123456": a label glued to the number hides it from a pattern that wants a word
         # boundary before it; the value alone may still be a well-formed number.
         normalized = _valid_alone(raw, rules, timeout)
-        found.append(labelled_value(raw, normalized, vstart, _context(text, lstart, vend)))
+        cand = labelled_value(raw, normalized, vstart, _context(text, lstart, vend))
+        whole = text[lstart:vend]
+        if normalized is None and text[lend:vstart] in _GLUE and not any(map(str.isspace, whole)):
+            # "PO-20434" is shown as written, not as "20434", which reads like a misreading.
+            cand = replace(cand, raw=whole)
+        found.append(cand)
         bisect.insort(claimed, (vstart, vend))
     if not timed_out and (" | " in text or "  " in text):
         cells = [

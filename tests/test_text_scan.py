@@ -1213,3 +1213,19 @@ def test_a_space_the_canonical_form_has_too_is_no_spread(text: str, weak: bool) 
 def test_a_number_spread_over_more_words_than_its_canonical_form_is_weak() -> None:
     (cand,), _ = scan("in 2024 00999 WS we moved", WESTSIDE)
     assert (cand.normalized, cand.labelled, cand.weak) == ("2024-00999-WS", False, True)
+
+
+@pytest.mark.parametrize(
+    ("text", "raw"),
+    [
+        ("Please ship PO-20434 today", "PO-20434"),  # written as one token: shown as written
+        ("Please ship PO#20434 today", "PO#20434"),
+        ("Please ship PO 20434 today", "20434"),  # a label, then its value
+    ],
+)
+def test_a_malformed_value_glued_to_its_label_is_shown_as_written(text: str, raw: str) -> None:
+    coupa = compiled(
+        "coupa", name="Coupa", senders=["*@c.example"], pattern=r"(?<![\w-])PO-\d{6}(?![\w-])"
+    )
+    (cand,), _ = scan(text, coupa)
+    assert (cand.raw, cand.normalized, cand.valid, cand.labelled) == (raw, "20434", False, True)
