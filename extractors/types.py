@@ -36,7 +36,7 @@ UNREADABLE_WORDS: dict[Unreadable, str] = {
     Unreadable.TOO_MANY_PAGES: "the PDF has more pages than the limit; only the first were read",
     Unreadable.TIME_LIMIT: "reading the PDF took longer than the time limit",
     Unreadable.MEMORY_LIMIT: "reading the PDF needed more memory than the memory limit",
-    Unreadable.TOO_LARGE: "the file is larger than the size limit",
+    Unreadable.TOO_LARGE: "too large to read whole",
     Unreadable.WORKER_CRASHED: "the reader crashed on this file",
     Unreadable.PATTERN_TIMEOUT: "the customer's PO pattern took too long on this text",
     Unreadable.PARTLY_UNREAD: "part of the message was not read",

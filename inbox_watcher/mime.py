@@ -791,7 +791,9 @@ def _read_text(node: _Node, html: bool, limits: MimeLimits, out: _Builder) -> No
     text = _decode_text(raw, declared, where, defects, guesses=out.charsets)
     if len(text) > limits.max_text_chars:
         defects.add(
-            f"text of {where} longer than {limits.max_text_chars} characters was cut", unread=True
+            f"the text of {where} is longer than {limits.max_text_chars:,} characters; the rest "
+            "was not read",
+            unread=True,
         )
         text = text[: limits.max_text_chars]
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
