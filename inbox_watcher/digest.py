@@ -501,7 +501,8 @@ def _compact(g: CustomerGroup, status: Status, m: StoredMessage) -> bool:
 
 def _compact_line(m: StoredMessage, tz: dt.tzinfo) -> str:
     subject = _clip(m.subject, 80) or "(no subject)"
-    return f"#{m.id}  {_message_date(m, tz)[:10]}  {subject}  (from {_clip(m.sender, 60)})"
+    sender = _clip(m.sender, 60) or "no usable From address"
+    return f"#{m.id}  {_message_date(m, tz)[:10]}  {subject}  (from {sender})"
 
 
 def _html_message(m: StoredMessage, tz: dt.tzinfo) -> str:

@@ -10,6 +10,7 @@ import email
 import email.policy
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -567,3 +568,12 @@ def test_no_po_mail_from_senders_on_no_list_is_one_line_each(config: Config, sto
     assert "<li>#1  2024-04-30  Your parcel is on its way  (from buyer1@customer.example)</li>" in (
         html_part
     )
+
+
+def test_a_stranger_line_without_a_sender_says_so(config: Config, store: Store) -> None:
+    nameless = replace(
+        processed(1, Status.MISSING, customer=None, subject="Undeliverable"), sender=""
+    )
+    store.record([nameless], checkpoint=None)
+    text = render_text(build_digest(config, store, now=DAY1))
+    assert "#1  2024-04-30  Undeliverable  (from no usable From address)" in text
