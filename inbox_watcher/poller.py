@@ -589,13 +589,20 @@ class Poller:
         customer whose sender globs match its From address."""
         limit_mb = self.settings.max_message_size / 1_048_576
         routed = route(head.sender, self.customers) if head is not None else []
+        reasons = [
+            f"The message is too large to read ({size / 1_048_576:.1f} MB; the limit "
+            f"is {limit_mb:.0f} MB). It was not downloaded."
+        ]
+        if head is not None and head.subject:
+            # Its subject was read: a PO there tells the clerk which order to open it for.
+            found = extract_email(head, routed or self.customers).candidates
+            named = list(dict.fromkeys(c.normalized for c in found if c.valid and not c.weak))
+            if named:
+                reasons.append(f"Its subject names {', '.join(named)} (not linked: not read).")
         outcome = Outcome(
             status=Status.UNREADABLE,
             po_numbers=(),
-            reasons=(
-                f"The message is too large to read ({size / 1_048_576:.1f} MB; the limit "
-                f"is {limit_mb:.0f} MB). It was not downloaded.",
-            ),
+            reasons=tuple(reasons),
             customer=routed[0].id if len(routed) == 1 else None,
         )
         if head is None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from extractors.einvoice import extract_einvoice, is_e_invoice
 from extractors.message import Extraction, route
 from extractors.types import Candidate, Problem
-from inbox_watcher.config import Config
+from inbox_watcher.config import Config, format_size
 from inbox_watcher.isolation import Done
 from inbox_watcher.pipeline import AnalysisFailed, MessageTask, PdfTask, analyse, pdf_task
 from inbox_watcher.poller import analyse_carefully
@@ -72,6 +72,12 @@ def try_file(config: Config, path: Path) -> int:
             else analyse_carefully(pool, data, customers, limits)
         )
     print(f"file: {path} (message)")
+    if len(data) > config.imap.max_message_size:
+        print(
+            f"note: {len(data) / 1_048_576:.1f} MB is over imap.max_message_size "
+            f"({format_size(config.imap.max_message_size)}): a poll records it as unreadable "
+            "without downloading it; read here anyway"
+        )
     if isinstance(analysis, AnalysisFailed):
         print(f"unreadable: {analysis.error}")
         return 1

@@ -229,6 +229,18 @@ def test_try_reads_a_message_again_with_a_pdf_that_blows_the_limits_alone(
     assert "datasheet.pdf" in out
 
 
+def test_try_says_when_a_poll_would_not_download_the_message(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, demo: Path
+) -> None:
+    cfg = demo.read_text(encoding="utf-8").replace(
+        'max_message_size = "25MB"', 'max_message_size = "1KB"'
+    )
+    demo.write_text(cfg, encoding="utf-8")
+    code, out = try_(capsys, demo, SAMPLES / "10-unknown-po.eml")
+    assert code == 0
+    assert "is over imap.max_message_size (1KB): a poll records it as unreadable" in out
+
+
 def test_try_on_a_pdf(capsys: pytest.CaptureFixture[str], tmp_path: Path, demo: Path) -> None:
     pdf = tmp_path / "invoice.pdf"
     pdf.write_bytes(invoice_pdf(po="2024/815/mt", placement="header", pages=2, po_page=2))

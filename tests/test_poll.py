@@ -282,9 +282,11 @@ def test_over_size_message_is_unreadable_named_by_its_headers_without_download(
     got = {m.key.uid: m for m in records(tmp_path)}
     big = got[big_uid]
     assert big.status is Status.UNREADABLE
-    assert len(big.reasons) == 1
+    assert len(big.reasons) == 2
     assert "too large to read" in big.reasons[0]
     assert "not downloaded" in big.reasons[0]
+    # Its subject was read: the clerk knows which order to open it for.
+    assert big.reasons[1] == "Its subject names 2024-00815-MT (not linked: not read)."
     assert big.sender == "buyer@westside-tools.example"
     assert big.subject == "Drawings for PO 2024-00815-MT"
     assert big.message_id == "<huge-1@westside-tools.example>"
