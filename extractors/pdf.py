@@ -160,6 +160,7 @@ def _read_with_pdfium(
     try:
         count = len(doc)
         read = _Pages(count=count)
+        form = _form_handle(doc)
         for index in range(min(count, max_pages)):
             text, blank = "", True
             try:
@@ -168,6 +169,8 @@ def _read_with_pdfium(
                     textpage = page.get_textpage()
                     try:
                         text = _clean(textpage.get_text_bounded())
+                        if form is not None:
+                            text = "\n".join(filter(None, (text, *_form_fields(page, form))))
                         if layout_pages is not None and layout_pages(index + 1, text):
                             words = _pdfium_words(page, textpage, index + 1, read, source)
                             read.words.append((index + 1, words))
@@ -186,6 +189,52 @@ def _read_with_pdfium(
         return read
     finally:
         doc.close()
+
+
+MAX_FORM_FIELDS = 200  # filled-in fields read from one page
+_MAX_FIELD_CHARS = 500
+
+
+def _form_handle(doc: pdfium.PdfDocument) -> object | None:
+    """PDFium's form handle when the PDF is a form (AcroForm or XFA), else None. A PDF form
+    filled in a viewer keeps the values in its fields, not in the page's text."""
+    if pdfium_c.FPDF_GetFormType(doc.raw) == pdfium_c.FORMTYPE_NONE:
+        return None
+    try:
+        doc.init_forms()
+    except pdfium.PdfiumError:
+        return None
+    return doc.formenv.raw if doc.formenv is not None else None
+
+
+def _form_fields(page: pdfium.PdfPage, form: object) -> list[str]:
+    """ "Field name: value" for each filled-in field of the page ("PO Number: 4500123456")."""
+    lines: list[str] = []
+    for index in range(min(pdfium_c.FPDFPage_GetAnnotCount(page.raw), MAX_FORM_FIELDS)):
+        annot = pdfium_c.FPDFPage_GetAnnot(page.raw, index)
+        if not annot:
+            continue
+        try:
+            if pdfium_c.FPDFAnnot_GetSubtype(annot) != pdfium_c.FPDF_ANNOT_WIDGET:
+                continue
+            value = _field_text(pdfium_c.FPDFAnnot_GetFormFieldValue, form, annot)
+            if value.strip():
+                name = _field_text(pdfium_c.FPDFAnnot_GetFormFieldName, form, annot)
+                lines.append(f"{name}: {value}" if name else value)
+        finally:
+            pdfium_c.FPDFPage_CloseAnnot(annot)
+    return lines
+
+
+def _field_text(getter: Callable[..., int], form: object, annot: object) -> str:
+    size = getter(form, annot, None, 0)
+    if size <= 2:
+        return ""
+    size = min(size, 4 * _MAX_FIELD_CHARS + 2)
+    buffer = ctypes.create_string_buffer(size)
+    getter(form, annot, ctypes.cast(buffer, ctypes.POINTER(pdfium_c.FPDF_WCHAR)), size)
+    text = buffer.raw[: size - size % 2].decode("utf-16-le", errors="replace").split("\x00", 1)[0]
+    return _clean(" ".join(text.split()))[:_MAX_FIELD_CHARS]
 
 
 MAX_EMBEDDED_XML = 3  # XML files read from one PDF (Factur-X/ZUGFeRD carry one)

@@ -324,3 +324,27 @@ def truncated_pdf() -> bytes:
 def junk_prefixed_pdf() -> bytes:
     """A good invoice with 300 bytes of junk before ``%PDF`` (some mailers do this)."""
     return b"\x00garbage from a broken mailer\r\n" * 10 + invoice_pdf()
+
+
+def form_pdf(fields: dict[str, str], *, text: str = "Purchase Order") -> bytes:
+    """A fillable PDF form as a viewer saves it once filled in: the page's text is the form's
+    printed words; each value lives in a text field (a widget annotation), not in the page."""
+    widgets = list(fields.items())
+    first_widget = 6
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [%s] /NeedAppearances true >> >>"
+        % b" ".join(b"%d 0 R" % (first_widget + i) for i in range(len(widgets))),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> /Annots [%s] >>"
+        % b" ".join(b"%d 0 R" % (first_widget + i) for i in range(len(widgets))),
+        _stream(b"", b"BT /F1 14 Tf 72 740 Td (%s) Tj ET" % text.encode("latin-1")),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    for i, (name, value) in enumerate(widgets):
+        top = 700 - 30 * i
+        objects.append(
+            b"<< /Type /Annot /Subtype /Widget /FT /Tx /T (%s) /V (%s) /Rect [200 %d 400 %d] "
+            b"/P 3 0 R /F 4 >>" % (name.encode("latin-1"), value.encode("latin-1"), top, top + 20)
+        )
+    return assemble(objects)

@@ -564,3 +564,19 @@ def test_every_row_under_a_po_column_header_is_labelled(bordered: bool, po_first
         ("4500123457", True, True),
         ("4500999999", True, True),
     ]
+
+
+def test_a_filled_in_pdf_form_is_read_from_its_fields() -> None:
+    """A PO form filled in a viewer keeps the values in its fields, not in the page's text:
+    each field is read as "name: value", so a field named like a PO label labels its value."""
+    data = pdfgen.form_pdf({"PO Number": PO, "Vendor": "Acme Corporation", "Empty": ""})
+    content = read_pdf(data)
+    assert content.pages == (f"Purchase Order\nPO Number: {PO}\nVendor: Acme Corporation",)
+    assert summary(extract(data).candidates) == [(PO, True, True, 1)]
+
+
+def test_form_field_values_are_bounded() -> None:
+    data = pdfgen.form_pdf({"Notes": "x" * 5000, "PO Number": PO})
+    (page,) = read_pdf(data).pages
+    assert page.endswith(f"PO Number: {PO}")
+    assert len(page) < 1000  # the 5,000-character note is not read whole
