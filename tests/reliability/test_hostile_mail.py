@@ -254,7 +254,12 @@ CASES = [
         id="pdf-reference-cycle",
     ),
     pytest.param(
-        Case(h.zip_renamed_pdf, frozenset({Status.MISSING}), reasons=("invoice.pdf",)),
+        # Called a PDF, it may hold the PO: unreadable, named, so that a person opens it.
+        Case(
+            h.zip_renamed_pdf,
+            frozenset({Status.UNREADABLE}),
+            reasons=("invoice.pdf", "is called a PDF but is not one"),
+        ),
         id="zip-renamed-pdf",
     ),
     pytest.param(
