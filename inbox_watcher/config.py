@@ -490,6 +490,19 @@ class ImapConfig(_HasPassword):
         "certificate, for a private CA or a self-signed server.",
     )
     timeout: Duration = _key("30s", "duration", "Socket timeout for connecting and each command.")
+    reconnect_retries: StrictInt = _key(
+        4,
+        "integer",
+        "Reconnections per folder and poll when the server drops or refuses the connection "
+        "(not a refused login); then the folder waits for the next poll.",
+        ge=0,
+        le=100,
+    )
+    reconnect_wait_max: Duration = _key(
+        "30s",
+        "duration",
+        "Longest wait between two reconnections; the waits double from 1 s up to it.",
+    )
     batch_size: StrictInt = _key(200, "integer", "Messages fetched per IMAP FETCH.", ge=1, le=10000)
     max_message_size: Size = _key(
         "25MB",
@@ -568,6 +581,12 @@ class DatabaseConfig(_HasPassword):
     )
     allow_inline_secrets: StrictBool = _key(
         False, "boolean", _ALLOW_INLINE_DOC + " Also allows a password inside `url`."
+    )
+    busy_timeout: Duration = _key(
+        "30s",
+        "duration",
+        "How long a write waits for a lock another process holds (SQLite's busy timeout, "
+        "PostgreSQL's lock_timeout) before the poll gives up; the next poll tries again.",
     )
 
     @field_validator("url")

@@ -55,6 +55,8 @@ def settings_of(config: Config) -> PollSettings:
         batch_size=imap.batch_size,
         max_message_size=imap.max_message_size,
         max_attempts=config.limits.max_attempts,
+        retries=imap.reconnect_retries,
+        backoff_max=imap.reconnect_wait_max,
         actions=tuple(
             FolderAction(a.folder, a.on, tuple(a.add_flags), a.move_to) for a in imap.actions
         ),
@@ -63,7 +65,9 @@ def settings_of(config: Config) -> PollSettings:
 
 
 def open_store(config: Config) -> Store:
-    return Store.open(config.database.url_with_password())
+    return Store.open(
+        config.database.url_with_password(), busy_timeout=config.database.busy_timeout
+    )
 
 
 def make_pool(config: Config) -> IsolatedPool:

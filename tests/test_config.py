@@ -164,6 +164,26 @@ def test_minimal_config_gets_defaults(tmp_path: Path) -> None:
     assert config.schedule.tzinfo is not None
     assert config.customers_dir == tmp_path / "customers"
     assert config.service_port() is None
+    assert (config.imap.reconnect_retries, config.imap.reconnect_wait_max) == (4, 30.0)
+    assert config.database.busy_timeout == 30.0
+
+
+def test_reconnects_and_the_busy_timeout_reach_the_poll_and_the_store(tmp_path: Path) -> None:
+    from inbox_watcher.runtime import open_store, settings_of
+
+    text = BASE.replace(
+        'password_file = "imap-password"',
+        'password_file = "imap-password"\nreconnect_retries = 2\nreconnect_wait_max = "5s"',
+    ).replace('url = "sqlite:///state/po.db"', 'url = "sqlite:///state/po.db"\nbusy_timeout = "2s"')
+    config = load_config(tree(tmp_path, text))
+    settings = settings_of(config)
+    assert (settings.retries, settings.backoff_max) == (2, 5.0)
+    store = open_store(config)
+    try:
+        with store._engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 2000
+    finally:
+        store.close()
 
 
 def test_health_endpoint_port(tmp_path: Path) -> None:
