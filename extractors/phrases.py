@@ -30,6 +30,7 @@ DECOY_WORDS = r"""(?<![\w])(?:
       | confirmation\s+de\s+commande|conferma\s+(?:d['\u2019]\s*|dell['\u2019]\s*)?ordine
       | confirmaci[oó]n\s+de(?:l)?\s+pedido|orderbevestiging|bevestiging\s+van\s+(?:de\s+)?order
       | sales\s+order|order\s+confirmation|confirmation
+      | accus[ée]\s+de\s+r[ée]ception(?:\s+de\s+(?:la\s+)?commande)?
       | (?:work|production|service|repair|transfer|return)\s+order
       | (?:fertigungs|arbeits|werkstatt|service|reparatur)auftrag
       | p\.?\s*o\.?[\s-]*box|postfach

@@ -73,7 +73,9 @@ _QUOTE_MARKERS = regex.compile(
       | [ \t]*am\s[^\n]{0,200}?schrieb[^\n]{0,100}:[ \t]*$
       | [ \t]*le\s[^\n]{0,200}?a\s+[ée]crit[ \t]*:[ \t]*$
       | [ \t]*_{8,}[ \t]*$
-      | [ \t]*(?:from|von|de):[ \t][^\n]+\n[ \t]*(?:sent|gesendet|date|datum|envoy[ée]):\s
+      | [ \t]*(?:from|von|de|da|van|od)[ \t]*:[ \t]*[^\n]+\n
+        [ \t]*(?:sent|gesendet|date|datum|envoy[ée]|inviato|enviado|verzonden|wys[łl]ano
+               |odesl[áa]no|to|an|[àa])[ \t]*:
     )""",
     regex.IGNORECASE | regex.VERBOSE | regex.MULTILINE,
 )
@@ -81,7 +83,11 @@ _QUOTE_MARKERS = regex.compile(
 # found with ``str.find`` and the marker pattern is tried only at the start of those lines and the
 # lines before them: a full line-anchored search costs ~0.3 ms on a 4 KB text.
 _QUOTE_HINTS = ("wrote:", "schrieb", "crit", "original", "forward", "weitergeleitet", "urspr",
-                "________", "from:", "von:", "de:")  # fmt: skip
+                "________", "from:", "von:", "de:", "de :", "da:", "van:", "od:")  # fmt: skip
+# "On ... wrote:" and its kin head ">"-quoted text: a line without ">" after them is the
+# writer's own (an inline answer); a "From: / Sent:" block heads a quote without ">".
+_WROTE = regex.compile(r"[ \t]*(?:on|am|le)\s", regex.IGNORECASE)
+_NEXT_LINE_QUOTED = regex.compile(r"[^\n]*\n(?:[ \t]*\n)*[ \t]*>")
 _MAX_HINTS = 200  # hint occurrences tried one by one; past this, one search over the text
 _QUOTED_LINE = regex.compile(r"^[ \t]*>[^\n]*", regex.MULTILINE)
 _VALUE_TOKEN = regex.compile(r"[A-Za-z0-9][A-Za-z0-9\-/_.]*")
@@ -641,6 +647,13 @@ def _quoted_regions(text: str, timeout: float) -> tuple[int, list[tuple[int, int
     # A message that *starts* with a marker (blank lines aside) is a bare forward: not quoted.
     if marker is not None and text[:marker].strip():
         quoted_from = marker
+        end = _QUOTE_MARKERS.match(text, marker, timeout=timeout)
+        if (
+            end is not None
+            and _WROTE.match(text, marker)
+            and _NEXT_LINE_QUOTED.match(text, end.end() - 1)
+        ):
+            quoted_from = 0  # ">" says what is quoted, line by line
     lines = [(m.start(), m.end()) for m in _QUOTED_LINE.finditer(text, timeout=timeout)]
     return quoted_from, lines
 

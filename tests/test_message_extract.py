@@ -306,7 +306,16 @@ def test_pdf_inside_a_forwarded_message_is_quoted() -> None:
 
 @pytest.mark.parametrize(
     "prefix",
-    ["Re: ", "AW: ", "RE[2]: ", "Fwd: ", "WG: AW: ", "\u8f6c\u53d1\uff1a", "\u8fd4\u4fe1: "],
+    [
+        "Re: ",
+        "AW: ",
+        "Antwort: ",
+        "RE[2]: ",
+        "Fwd: ",
+        "WG: AW: ",
+        "\u8f6c\u53d1\uff1a",
+        "\u8fd4\u4fe1: ",
+    ],
 )
 def test_a_reply_subject_counts_like_quoted_text(prefix: str) -> None:
     """The subject of a reply repeats the thread's: a new PO in the reply's own body is the

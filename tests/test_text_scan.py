@@ -265,6 +265,12 @@ QUOTED = {
     "german-original": "Danke\n\n-----Ursprüngliche Nachricht-----\nVon: Bob\nGesendet: Di\n"
     "PO 2023-00125-WS",
     "french-ecrit": "Merci\n\nLe mar. 5 déc. 2023, Bob a écrit :\nPO 2023-00125-WS",
+    # French typography sets a space before the colon.
+    "french-outlook": "Merci.\n\nDe : Bob Smith <bob@x.example>\nEnvoyé : mardi 5 décembre 2023\n"
+    "À : Ventes\nObjet : PO 2023-00125-WS\n",
+    "italian-outlook": "Grazie\n\nDa: Bob\nInviato: martedì 5 dicembre 2023\nPO 2023-00125-WS",
+    "notes": "ok\n\nVon:\tBob/DE/Westside\nAn:\tsales@x.example\nKopie:\nDatum:\t05.12.2023\n"
+    "Betreff:\tPO 2023-00125-WS\n",
 }
 
 
@@ -272,6 +278,20 @@ QUOTED = {
 def test_quoted_text_is_searched_and_marked(text: str) -> None:
     cands, _ = scan(text)
     assert [(c.normalized, c.quoted) for c in cands] == [("2023-00125-WS", True)]
+
+
+def test_an_inline_answer_between_quoted_lines_is_the_writers_own() -> None:
+    """Gmail's "On ... wrote:" heads ">" lines: an answer written between them is not quoted."""
+    text = (
+        "See below.\n\nOn Mon, 4 Nov 2024 at 10:00, Bob <bob@x.example> wrote:\n"
+        "> Which PO should we book it on? PO 2023-00125-WS?\n\n"
+        "No, please put it on PO 2023-00130-WS.\n\n> Thanks, Bob\n"
+    )
+    cands, _ = scan(text)
+    assert {(c.normalized, c.quoted) for c in cands} == {
+        ("2023-00125-WS", True),
+        ("2023-00130-WS", False),
+    }
 
 
 def test_quoted_flag_marks_everything() -> None:
@@ -421,6 +441,10 @@ _MARKER_PIECES = [
     "Begin forwarded message:",
     "From: Anna\nSent: Monday",
     "Von: Anna\nGesendet: Montag",
+    "De : Anna\nEnvoyé : lundi",
+    "Von:\tAnna\nAn:\tBob",
+    "Da: Anna\nInviato: lunedì",
+    "the period: 12 days",
     "________________________________",
     "the original PO is 2024-00815-MT",
     "we forward it; code: 12 from: here",
@@ -1101,6 +1125,7 @@ def test_invoice_and_delivery_note_words_of_other_languages_are_decoys(text: str
         "Production order 4500123456 released",
         "Fertigungsauftrag 4500123456",
         "Service order: 4500123456",
+        "Accusé de réception de commande 4500123456",  # the supplier's order confirmation
     ],
 )
 def test_work_and_production_orders_are_decoys_for_an_order_label(text: str) -> None:
