@@ -63,6 +63,10 @@ class Lookalikes:
             groups = _digit_groups(n)
             if groups:
                 by.setdefault(groups, []).append(n)
+                # "UK-PO-24-873" for UK-PO-2024-00873: a year written with two digits.
+                short = tuple(g % 100 if 1990 <= g <= 2099 else g for g in groups)
+                if short != groups:
+                    by.setdefault(short, []).append(n)
         return by
 
     def __len__(self) -> int:

@@ -142,9 +142,8 @@ def judge(
         if own_valid and thread_known:
             reasons.append(
                 f"This is a reply in the thread of {_po(', '.join(thread_known))} (its subject); "
-                f"its own text names {_po(', '.join(known_nums))}: check whether "
-                f"{'that order changes' if len(thread_known) == 1 else 'those orders change'} "
-                "too."
+                f"its own text names {_po(', '.join(known_nums))}: check whether it concerns "
+                f"{_po(', '.join(thread_known))} too."
             )
     elif unknown_nums:
         status = Status.UNKNOWN

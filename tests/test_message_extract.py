@@ -337,7 +337,7 @@ def test_a_reply_subject_counts_like_quoted_text(prefix: str) -> None:
     # ... but the clerk is told that the thread's PO may change too ("moved to the new order").
     assert out.reasons == (
         "This is a reply in the thread of PO 2023-00125-WS (its subject); its own text names "
-        "PO 2023-00126-WS: check whether that order changes too.",
+        "PO 2023-00126-WS: check whether it concerns PO 2023-00125-WS too.",
     )
     alone = judge(extract_email(mail(subject=subject, body="Thanks, shipped."), CUSTOMERS), pos)
     assert (alone.status, alone.po_numbers) == (Status.LINKED, ("2023-00125-WS",))

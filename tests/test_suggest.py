@@ -201,6 +201,8 @@ def test_no_shared_prefix_no_second_look() -> None:
         ("125-2023", []),  # the groups in another order are no slip
         ("2023-126", []),
         ("815", []),  # one group says too little
+        ("24-815", ["2024-00815-IT", "2024-00815-MT"]),  # the year with two digits
+        ("23/125", ["2023-00125-WS"]),
     ],
 )
 def test_a_number_without_its_padding_and_letters_is_hinted(typed: str, hint: list[str]) -> None:
