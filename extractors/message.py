@@ -75,6 +75,8 @@ def extract_text_sources(
         (email.html_text, "body", False),
     ]
     parts.extend((p.text, "body", True) for p in email.forwarded)
+    # A CSV remittance or order list: its rows, read as a table ("Invoice | PO Number | Amount").
+    parts.extend((a.text, f"attachment:{a.filename}", a.forwarded) for a in email.attachments)
     # "PO_4500123456.pdf": platforms and ERP systems name the document after the order.
     parts.extend(
         (file_name_text(a.filename), f"filename:{a.filename}", a.forwarded)
@@ -137,7 +139,7 @@ def extract_email(
     problems.extend(Problem("message", Unreadable.NOTE, w, blocking=False) for w in email.notes)
     candidates = dedupe(candidates)
     not_read = tuple(
-        a.filename for a in email.attachments if not (a.is_pdf or a.is_xml or a.inline)
+        a.filename for a in email.attachments if not (a.is_pdf or a.is_xml or a.text or a.inline)
     )
     customer: str | None
     if len(routed) == 1:

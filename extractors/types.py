@@ -144,6 +144,7 @@ class Attachment:
     inline: bool = False
     forwarded: bool = False  # found inside a forwarded message/rfc822 part
     is_xml: bool = False  # an XML file (by type or name), decoded for its e-invoice fields
+    text: str = ""  # a CSV file's rows as "cell | cell" lines, read like a table in the body
 
 
 @dataclass(frozen=True, slots=True)

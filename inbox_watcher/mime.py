@@ -39,8 +39,10 @@ from __future__ import annotations
 
 import binascii
 import codecs
+import csv
 import email.utils
 import functools
+import io
 import mimetypes
 import quopri
 import re
@@ -874,6 +876,9 @@ def _read_attachment(
         defects.add(
             f"the attachment {filename} is called a PDF but is not one; not read", unread=True
         )
+    text = ""
+    if not is_pdf and (ctype in _CSV_TYPES or filename.lower().endswith((".csv", ".tsv"))):
+        text = _csv_text(node, filename, limits, out)
     is_xml = not is_pdf and (ctype in _XML_TYPES or filename.lower().endswith(".xml"))
     if is_xml:  # as large as the message may be (imap.max_message_size)
         decoded = part.get_payload(decode=True)
@@ -890,11 +895,52 @@ def _read_attachment(
             inline=disposition == "inline",
             forwarded=node.forward is not None,
             is_xml=is_xml,
+            text=text,
         )
     )
 
 
 _XML_TYPES = frozenset({"application/xml", "text/xml"})
+_CSV_TYPES = frozenset({"text/csv", "application/csv", "text/comma-separated-values"})
+_CSV_MAX_ROWS = 20_000
+
+
+def _csv_text(node: _Node, filename: str, limits: MimeLimits, out: _Builder) -> str:
+    """A CSV attachment's rows as "cell | cell" lines (the shape of an HTML table's text), so a
+    "PO Number" column heads its values; the delimiter is the one its first line uses most."""
+    part = node.part
+    raw = part.get_payload(decode=True)
+    if not isinstance(raw, bytes) or not raw.strip():
+        return ""
+    raw = raw[: limits.max_text_chars * 4]
+    text = _decode_text(raw, part.get_content_charset(), f"the attachment {filename}", out.defects)
+    if len(text) > limits.max_text_chars:
+        out.defects.add(
+            f"the attachment {filename} is longer than {limits.max_text_chars:,} characters; the "
+            "rest was not read",
+            unread=True,
+        )
+        text = text[: limits.max_text_chars]
+    first = text.lstrip("\ufeff").split("\n", 1)[0]
+    delimiter = max(",;\t|", key=first.count)
+    rows: list[str] = []
+    try:
+        for row in csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=delimiter):
+            if len(rows) >= _CSV_MAX_ROWS:
+                out.defects.add(
+                    f"the attachment {filename} has more than {_CSV_MAX_ROWS:,} rows; the rest "
+                    "was not read",
+                    unread=True,
+                )
+                break
+            cells = [" ".join(cell.split()) for cell in row]
+            if any(cells):
+                rows.append(" | ".join(cells))
+    except csv.Error as exc:
+        out.defects.add(f"the attachment {filename} is damaged CSV ({exc}); read up to there")
+    return "\n".join(rows)
+
+
 # Python's own table (not the machine's /etc/mime.types: the same name on every machine), and
 # the types it lacks that mail carries unnamed.
 _TYPES = mimetypes.MimeTypes(filenames=())

@@ -365,3 +365,18 @@ def test_an_attachments_file_name_is_read() -> None:
     invoice = Attachment("Invoice_4500999999.pdf", "application/pdf", b"%PDF-1.4\n", True)
     ex = extract_email(mail("ap@sap.example", attachments=[invoice]), [sap], read_pdf=None)
     assert ex.candidates == ()  # "Invoice" before it: the invoice's number
+
+
+def test_a_csv_remittance_names_its_pos_under_its_po_column() -> None:
+    """A bank's remittance detail as CSV: the "PO Number" column heads its values."""
+    rows = (
+        "Invoice,PO Number,Amount\nINV-88120,2023-00125-WS,1200.00\nINV-88121,2023-00126-WS,80.00\n"
+    )
+    sheet = Attachment("ACH_detail.csv", "text/csv", b"", False, text=rows.replace(",", " | "))
+    ex = extract_email(mail(attachments=[sheet]), CUSTOMERS)
+    found = {(c.normalized, c.labelled, c.source) for c in ex.candidates if c.valid}
+    assert found == {
+        ("2023-00125-WS", True, "attachment:ACH_detail.csv"),
+        ("2023-00126-WS", True, "attachment:ACH_detail.csv"),
+    }
+    assert ex.not_read == ()

@@ -507,6 +507,28 @@ def test_an_unnamed_attachment_is_named_by_its_type() -> None:
     assert names == ["attachment-1.ics", "attachment-2.png"]
 
 
+@pytest.mark.parametrize(
+    ("data", "ctype", "name"),
+    [
+        (b'Invoice,PO Number,Amount\r\nINV-1,78-45120,"1,200.00"\r\n', "text/csv", "r.csv"),
+        (
+            b"Invoice;PO Number;Amount\nINV-1;78-45120;1.200,00\n",
+            "application/octet-stream",
+            "r.csv",
+        ),
+        (
+            b"\xef\xbb\xbfInvoice\tPO Number\tAmount\nINV-1\t78-45120\t1200.00\n",
+            "text/csv",
+            "r.tsv",
+        ),
+    ],
+)
+def test_a_csv_attachment_is_read_as_table_rows(data: bytes, ctype: str, name: str) -> None:
+    (att,) = read_message(with_attachment(data, ctype=ctype, name=name)).attachments
+    assert att.text.splitlines()[0] == "Invoice | PO Number | Amount"
+    assert att.text.splitlines()[1].startswith("INV-1 | 78-45120 | 1")
+
+
 def test_large_image_is_only_sniffed() -> None:
     image = b"\x89PNG\r\n\x1a\n" + random.Random(1).randbytes(3_000_000)
     started = time.perf_counter()
