@@ -85,6 +85,8 @@ SETS = (
     "small-shops",
     "international",
     "procurement-platforms",
+    "remittances-statements",
+    "threads",
 )
 
 DISAGREE: dict[tuple[str, str], str] = {
@@ -104,6 +106,10 @@ DISAGREE: dict[tuple[str, str], str] = {
     ("procurement-platforms", "b03_reply_moves_items_to_new_po.eml"): (
         "a reply on PO 4500232301's thread moves a line to 4500232503: linked to the PO its own "
         "text names, with a reason that the thread's PO may change too (the clerk wanted both)"
+    ),
+    ("remittances-statements", "w02_wrapped_cells_pdf.eml"): (
+        "PDF table cells wrap mid-number ('UK-PO-20' / '25-00031'): the two lines of a cell are "
+        "not read as one value, so no PO is found (a break after a hyphen is joined)"
     ),
 }
 
@@ -149,7 +155,9 @@ def test_the_clerks_verdict(name: str, file: str, want: dict[str, Any]) -> None:
     )
     got = out.status.value
     why = f"{want.get('note', '')} | got {got} {out.po_numbers}: {out.reasons}"
-    assert got == want["status"] or got in want.get("also", []), why
+    # An "also" of "linked:PO" accepts that status with exactly that PO.
+    also = want.get("also", [])
+    assert got == want["status"] or got in also or f"{got}:{','.join(out.po_numbers)}" in also, why
     if got == want["status"] and got in ("linked", "ambiguous"):
         assert sorted(out.po_numbers) == sorted(want["pos"]), why
 
