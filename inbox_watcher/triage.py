@@ -328,6 +328,10 @@ def _settle_customer(
     return tuple(one_per_raw([cands[i] for i in ranked]))
 
 
+# How ``source_words`` names an attachment, its file name and the e-invoice inside a PDF.
+_ATTACHMENT_WORDS = ("the attachment ", "the file name ", "the e-invoice XML inside ")
+
+
 def _disagreements(valid: Sequence[Candidate]) -> list[str]:
     """'The subject says PO A but the attachment x.pdf says PO B', for sources that differ.
     Sources naming the same POs speak together ("the subject and the message body say ...")."""
@@ -347,7 +351,7 @@ def _disagreements(valid: Sequence[Candidate]) -> list[str]:
         for b in sets[i + 1 :]:
             if not a.isdisjoint(b):
                 continue
-            if all(w.startswith("the attachment ") for w in (*groups[a], *groups[b])):
+            if all(w.startswith(_ATTACHMENT_WORDS) for w in (*groups[a], *groups[b])):
                 # Two invoices in one mail name two POs: that may well be right.
                 out.append(
                     f"The attachments name different POs: {_say(groups[a])} {_pos(a)} and "

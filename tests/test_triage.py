@@ -488,6 +488,20 @@ def test_two_attachments_naming_two_pos_are_not_called_a_disagreement() -> None:
     assert_plain_words(out)
 
 
+def test_two_attachments_named_after_their_pos_are_not_called_a_disagreement() -> None:
+    out = run(
+        extraction(
+            cand("2023-00125-WS", source="filename:2023-00125-WS.pdf"),
+            cand("2023-00125-WS", source="attachment:2023-00125-WS.pdf", page=1),
+            cand("2023-00126-WS", source="filename:2023-00126-WS.pdf"),
+            cand("2023-00126-WS", source="attachment:2023-00126-WS.pdf", page=1),
+            pdf_count=2,
+        )
+    )
+    assert "disagree" not in text_of(out)
+    assert any(r.startswith("The attachments name different POs: ") for r in out.reasons)
+
+
 def test_parts_agreeing_is_no_disagreement() -> None:
     out = run(
         extraction(
