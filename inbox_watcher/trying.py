@@ -104,6 +104,12 @@ def try_file(config: Config, path: Path) -> int:
     _print_problems(ex.problems)
     ignored = config.ignore.rule_for(analysis.sender, analysis.subject, analysis.auto_reply)
     _print_verdict(config, ex, ignored=ignored)
+    own = any(c.valid and not c.quoted for c in ex.candidates)
+    if (analysis.in_reply_to or analysis.references) and not own:
+        print(
+            "  thread: it answers an earlier message and names no PO of its own: a poll links "
+            "it to the POs that message is linked to (try does not look threads up)"
+        )
     return 0
 
 

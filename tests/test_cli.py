@@ -241,6 +241,21 @@ def test_try_says_when_a_poll_would_not_download_the_message(
     assert "is over imap.max_message_size (1KB): a poll records it as unreadable" in out
 
 
+def test_try_says_a_reply_without_a_po_would_follow_its_thread(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, demo: Path
+) -> None:
+    msg = EmailMessage()
+    msg["From"] = "orders@acme-corp.example"
+    msg["Subject"] = "Re: delivery"
+    msg["In-Reply-To"] = "<order-1@acme-corp.example>"
+    msg.set_content("Thanks, received.\n")
+    path = tmp_path / "reply.eml"
+    path.write_bytes(msg.as_bytes())
+    code, out = try_(capsys, demo, path)
+    assert code == 0
+    assert "thread: it answers an earlier message and names no PO of its own" in out
+
+
 def test_try_on_a_pdf(capsys: pytest.CaptureFixture[str], tmp_path: Path, demo: Path) -> None:
     pdf = tmp_path / "invoice.pdf"
     pdf.write_bytes(invoice_pdf(po="2024/815/mt", placement="header", pages=2, po_page=2))
