@@ -30,7 +30,9 @@ PoIndex = Mapping[str, Mapping[str, PoRecord]]  # customer -> canonical number -
 
 def _where(c: Candidate) -> str:
     where = source_words(c.source, c.page)
-    return f"quoted text in {where}" if c.quoted and c.source in ("subject", "body") else where
+    if c.quoted and c.source == "subject":
+        return "the subject of this reply (it repeats the earlier message's)"
+    return f"quoted text in {where}" if c.quoted and c.source == "body" else where
 
 
 def judge(
@@ -117,15 +119,16 @@ def judge(
         po_numbers = tuple(known_nums)
         if status is Status.AMBIGUOUS:
             reasons.append(
-                f"The message names {len(known_nums)} different known POs "
-                f"({', '.join(known_nums)}); it is linked to each: check whether it concerns "
-                f"all of them ({'two' if len(known_nums) == 2 else 'several'} orders) or one (a "
-                "correction, a replacement)."
+                f"Linked to {len(known_nums)} POs from the PO records: {', '.join(known_nums)}. "
+                "Nothing to do if the message is about all of them (as a remittance or a "
+                "statement is); if it is about one (a correction, a replacement), resolve it "
+                "with that PO."
             )
         for number in known_nums:
             record = pos.get(customer, {}).get(number) if customer else None
             if record is not None and record.closed:
-                reasons.append(f"{_po(number)} is closed (status '{record.status}').")
+                said = "" if record.status.strip().lower() == "closed" else f" ('{record.status}')"
+                reasons.append(f"{_po(number)} is closed in the PO records{said}.")
         for number in unknown_nums:
             reasons.append(f"{_po(number)} is also named but is not in the PO records.")
         # "RE: ... Purchase Order A" answered with "moved to the new order B": linked to B, but
@@ -141,9 +144,9 @@ def judge(
         )
         if own_valid and thread_known:
             reasons.append(
-                f"This is a reply in the thread of {_po(', '.join(thread_known))} (its subject); "
-                f"its own text names {_po(', '.join(known_nums))}: check whether it concerns "
-                f"{_po(', '.join(thread_known))} too."
+                f"Linked to {_po(', '.join(known_nums))}, which this reply's own text names; its "
+                f"subject still names the earlier {_po(', '.join(thread_known))}. If the message "
+                "is about both, resolve it with both."
             )
     elif unknown_nums:
         status = Status.UNKNOWN
@@ -151,8 +154,10 @@ def judge(
         for number in unknown_nums:
             where = _where(next(c for c in valid if c.normalized == number))
             reasons.append(
-                f"{_po(number)} (found in {where}) is well-formed but is not in the PO records"
-                f"{' of ' + _name(customer, names) if customer else ''}."
+                f"{_po(number)} (found in {where}) is written like a PO number"
+                f"{' of ' + _name(customer, names) if customer else ''} but is not in the PO "
+                "records: a new order not imported yet (it links at the next `pos import`), or "
+                "a typo."
             )
             other = _other_owner(number, customer, pos)
             if other:
@@ -328,10 +333,6 @@ def _settle_customer(
     return tuple(one_per_raw([cands[i] for i in ranked]))
 
 
-# How ``source_words`` names an attachment, its file name and the e-invoice inside a PDF.
-_ATTACHMENT_WORDS = ("the attachment ", "the file name ", "the e-invoice XML inside ")
-
-
 def _disagreements(valid: Sequence[Candidate]) -> list[str]:
     """'The subject says PO A but the attachment x.pdf says PO B', for sources that differ.
     Sources naming the same POs speak together ("the subject and the message body say ...")."""
@@ -344,24 +345,37 @@ def _disagreements(valid: Sequence[Candidate]) -> list[str]:
         first.setdefault(c.source, c)
     groups: dict[frozenset[str], list[str]] = {}
     for source, numbers in by_source.items():
-        groups.setdefault(frozenset(numbers), []).append(_where(first[source]))
+        groups.setdefault(frozenset(numbers), []).append(source)
     sets = list(groups)
     out = []
     for i, a in enumerate(sets):
         for b in sets[i + 1 :]:
             if not a.isdisjoint(b):
                 continue
-            if all(w.startswith(_ATTACHMENT_WORDS) for w in (*groups[a], *groups[b])):
-                # Two invoices in one mail name two POs: that may well be right.
+            said_a = _say([_where(first[src]) for src in groups[a]])
+            said_b = _say([_where(first[src]) for src in groups[b]])
+            files_a, files_b = _files(groups[a]), _files(groups[b])
+            if files_a and files_b and files_a.isdisjoint(files_b):
+                # Two invoices in one mail, each for its own PO: that may well be right.
                 out.append(
-                    f"The attachments name different POs: {_say(groups[a])} {_pos(a)} and "
-                    f"{_say(groups[b])} {_pos(b)}."
+                    f"The attachments name different POs: {said_a} {_pos(a)} and "
+                    f"{said_b} {_pos(b)}."
                 )
                 continue
-            out.append(
-                f"The parts disagree: {_say(groups[a])} {_pos(a)} but {_say(groups[b])} {_pos(b)}."
-            )
+            out.append(f"The parts disagree: {said_a} {_pos(a)} but {said_b} {_pos(b)}.")
     return out
+
+
+def _files(sources: Sequence[str]) -> set[str] | None:
+    """The attached files that ``sources`` are parts of (its text, its name, the e-invoice
+    inside it), or None when one of them is no attachment (the subject, the body)."""
+    files = set()
+    for source in sources:
+        kind, _, name = source.partition(":")
+        if kind not in ("attachment", "filename", "embedded"):
+            return None
+        files.add(name)
+    return files
 
 
 def _say(wheres: Sequence[str]) -> str:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from extractors.suggest import Lookalikes, closest, distance, fold
+from extractors.suggest import Lookalikes, _digit_groups, closest, distance, fold
 
 KNOWN = ["2023-00125-WS", "2023-00126-WS", "2023-00128-WS", "2024-00815-MT", "2021-04711-QA"]
 
@@ -151,7 +151,14 @@ _PO_CHARS = st.text(alphabet="0123456789OISBZ-/ ", min_size=0, max_size=12)
 @given(st.lists(_PO_CHARS, max_size=30), _PO_CHARS)
 @settings(max_examples=300, deadline=None)
 def test_lookalikes_agree_with_the_textbook_distance(known: list[str], typed: str) -> None:
-    assert Lookalikes(known).closest(typed) == _reference_closest(typed, known)
+    lookalikes = Lookalikes(known)
+    got, reference = lookalikes.closest(typed), _reference_closest(typed, known)
+    if reference is None and got is not None:
+        # Beyond the edit distance: the same digit groups ("2024-815" for 2024-00815-MT), or the
+        # rest after a prefix all the numbers share. Found by this test: "0B0" for "0I0".
+        assert _digit_groups(typed) or lookalikes._prefix, (typed, got)
+    else:
+        assert got == reference
     assert distance(typed, "2023-00125-WS", limit=3) == min(
         _reference_distance(typed, "2023-00125-WS"), 4
     )

@@ -502,6 +502,17 @@ def test_two_attachments_named_after_their_pos_are_not_called_a_disagreement() -
     assert any(r.startswith("The attachments name different POs: ") for r in out.reasons)
 
 
+def test_a_file_named_after_one_po_holding_another_is_a_disagreement() -> None:
+    out = run(
+        extraction(
+            cand("2023-00125-WS", source="filename:2023-00125-WS.pdf"),
+            cand("2023-00126-WS", source="attachment:2023-00125-WS.pdf", page=1),
+            pdf_count=1,
+        )
+    )
+    assert any(r.startswith("The parts disagree: the file name ") for r in out.reasons)
+
+
 def test_parts_agreeing_is_no_disagreement() -> None:
     out = run(
         extraction(
@@ -691,7 +702,7 @@ def test_reasons_read_as_plain_sentences_for_numbers_and_names_with_dots() -> No
     assert "PO-2024-00123 (found in the message body)" in text
     assert "PO PO-" not in text
     assert "PO POLE-2 (found in" in text  # "POLE" is no "PO" prefix
-    assert "records of Harbor Freight Inc." in text
+    assert "written like a PO number of Harbor Freight Inc. but" in text
     assert ".." not in text
     assert_plain_words(out)
 
