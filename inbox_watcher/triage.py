@@ -246,9 +246,9 @@ def judge(
                     )
                 reasons.append(f"'{c.raw}' in {_where(c)} {what}: not counted from this sender.")
         else:
-            where = f"the subject, the body or {_attachments_read(extraction)}"
+            where = f"the subject, the message body or {_attachments_read(extraction)}"
             if not extraction.pdf_count + extraction.xml_count:
-                where = "the subject or the body"
+                where = "the subject or the message body"
             weak = [
                 c for c in cands if c.valid and c.weak and not is_known(c) and not _a_year(c.raw)
             ]
