@@ -5,6 +5,10 @@ them instead, loudly, since `.ci/run` installs every server.
 
 Tests that use a server fixture get the `servers` marker automatically, so
 `pytest -m "not servers"` runs the pure tests alone.
+
+Property tests (hypothesis) draw new examples on every run on a developer's machine; under
+CI=true they are derandomized, so that the run that decides a landing is the run anyone can
+repeat.
 """
 
 from __future__ import annotations
@@ -15,8 +19,13 @@ from collections.abc import Iterator
 from typing import NoReturn
 
 import pytest
+from hypothesis import settings
 
 from tests.servers import Dovecot, ImapUser, Postgres, SmtpSink, in_ci
+
+settings.register_profile("ci", derandomize=True)
+if in_ci():
+    settings.load_profile("ci")
 
 SERVER_FIXTURES = frozenset(
     {
