@@ -163,7 +163,7 @@ def judge(
             if other:
                 reasons.append(
                     f"{_po(number)} belongs to {_name(other, names)}, not to "
-                    f"{_name(customer, names)}: wrong customer?"
+                    f"{_name(customer, names)}: check whether it was quoted by mistake."
                 )
             # A well-formed number two edits from a known PO is more likely a new PO, and so is
             # one written the same in two parts (subject and PDF, body and file name): a typo
@@ -192,7 +192,7 @@ def judge(
                 other, number = owner_number
                 reasons.append(
                     f"'{c.raw}' in {where} is {_po(number)} of {_name(other, names)}, not of "
-                    f"{_name(customer or c.customer, names)}: wrong customer?"
+                    f"{_name(customer or c.customer, names)}: check whether it was quoted by mistake."
                 )
                 continue
             hints = _suggest(c.raw, customer or c.customer, pos, rules)
