@@ -137,12 +137,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     for problem in config.skipped:  # an admin's broken customer file: the flags stay workable
         print(f"warning: customer file left out: {problem}", file=sys.stderr)
     handler = COMMANDS[args.command]
+    from inbox_watcher.store import StoreUnavailable
+
     try:
         return handler(config, args)
     except ConfigError as exc:  # a password file read when needed (see DEFER_SECRETS)
         for line in str(exc).splitlines():
             print(line, file=sys.stderr)
         return EXIT_BAD_CONFIG_CHECK
+    except StoreUnavailable as exc:  # any command: down, a refused login, no such database
+        print(f"po-watcher: the database is not usable now: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
     except BrokenPipeError:
         # "po-watcher messages | head": the reader left; say nothing more, as other tools do.
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -177,11 +182,10 @@ def cmd_check(config: Config, args: argparse.Namespace) -> int:
                 f"note: customers {', '.join(owners)} share the sender glob {glob!r}: their mail "
                 f"is told apart by PO pattern, then by the PO records{copied}"
             )
-    _check_records(config)
-    return EXIT_OK
+    return _check_records(config)
 
 
-def _check_records(config: Config) -> None:
+def _check_records(config: Config) -> int:
     """Notes on PO records the customers' rules no longer fit (``format`` or ``valid`` changed
     after the import: every message naming them would be flagged unknown) and on records of
     customers no longer configured. Read only; a database that is not there yet is no note."""
@@ -189,11 +193,11 @@ def _check_records(config: Config) -> None:
 
     try:
         index = Store.existing_po_index(config.database.url_with_password())
-    except StoreUnavailable as exc:
-        print(f"note: the PO records could not be read: {exc}")
-        return
+    except StoreUnavailable as exc:  # the daemon would not start (or not poll) either
+        print(f"error: the database is not usable now: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
     if index is None:
-        return
+        return EXIT_OK
     for customer in config.customers:
         table = index.get(customer.id)
         if table is None:
@@ -212,6 +216,7 @@ def _check_records(config: Config) -> None:
             f"note: {len(index[orphan])} PO record(s) belong to customer {orphan!r}, which has no "
             "customer file"
         )
+    return EXIT_OK
 
 
 def cmd_try(config: Config, args: argparse.Namespace) -> int:

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
+from inbox_watcher.store import StoreUnavailable
+
 if TYPE_CHECKING:
     from inbox_watcher.poller import PollSummary
     from inbox_watcher.store import Store
+
+log = logging.getLogger(__name__)
 
 
 class Metrics:
@@ -24,6 +29,17 @@ class Metrics:
         self.polls = 0
         self.last_poll_seconds = 0.0
         self.recorded: Counter[str] = Counter()
+        # What is wrong with the daemon beyond its folders, in words, until it is right again:
+        # "digest" (today's did not go out), "config" (a reload was refused).
+        self.problems: dict[str, str] = {}
+
+    def problem(self, key: str, words: str | None) -> None:
+        """Note a problem (``words``), or clear it (None)."""
+        with self._lock:
+            if words is None:
+                self.problems.pop(key, None)
+            else:
+                self.problems[key] = words
 
     def observe_poll(self, summary: PollSummary) -> None:
         with self._lock:
@@ -86,12 +102,16 @@ class HealthServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                if self.path.startswith("/healthz"):
-                    code, body, ctype = outer.healthz()
-                elif self.path.startswith("/metrics"):
-                    code, body, ctype = 200, outer.metrics_text(), "text/plain; version=0.0.4"
-                else:
-                    code, body, ctype = 404, "not found\n", "text/plain"
+                try:
+                    if self.path.startswith("/healthz"):
+                        code, body, ctype = outer.healthz()
+                    elif self.path.startswith("/metrics"):
+                        code, body, ctype = 200, outer.metrics_text(), "text/plain; version=0.0.4"
+                    else:
+                        code, body, ctype = 404, "not found\n", "text/plain"
+                except Exception as exc:  # a request boundary: an answer, never a dropped line
+                    log.warning("health request failed", extra={"error": str(exc)})
+                    code, body, ctype = 500, f"error: {exc}\n", "text/plain"
                 data = body.encode()
                 self.send_response(code)
                 self.send_header("Content-Type", ctype)
@@ -110,6 +130,20 @@ class HealthServer:
         self._watched = (account, folders)
 
     def healthz(self) -> tuple[int, str, str]:
+        try:
+            folders, healthy = self._folders()
+        except StoreUnavailable as exc:
+            folders, healthy = {"database": f"unavailable: {exc}"}, False
+        problems = dict(self.metrics.problems)
+        doc = {
+            "status": "ok" if healthy and not problems else "degraded",
+            "folders": folders,
+            **({"problems": problems} if problems else {}),
+            "time": dt.datetime.now(dt.UTC).isoformat(),
+        }
+        return (200 if doc["status"] == "ok" else 503), json.dumps(doc) + "\n", "application/json"
+
+    def _folders(self) -> tuple[dict[str, Any], bool]:
         folders: dict[str, Any] = {}
         healthy = True
         account, watched = self._watched
@@ -134,15 +168,18 @@ class HealthServer:
             # owed between polls (one that failed: a move to a folder that does not exist).
             if last_ok is None or last_error or owed:
                 healthy = False
-        doc = {
-            "status": "ok" if healthy else "degraded",
-            "folders": folders,
-            "time": dt.datetime.now(dt.UTC).isoformat(),
-        }
-        return (200 if healthy else 503), json.dumps(doc) + "\n", "application/json"
+        return folders, healthy
 
     def metrics_text(self) -> str:
-        return self.metrics.render(self.store.stats())
+        try:
+            stats, up = self.store.stats(), 1
+        except StoreUnavailable:
+            stats, up = {}, 0
+        return self.metrics.render(stats) + (
+            "# HELP po_watcher_database_up Whether the database answered this scrape.\n"
+            "# TYPE po_watcher_database_up gauge\n"
+            f"po_watcher_database_up {up}\n"
+        )
 
     def start(self) -> None:
         self.thread.start()

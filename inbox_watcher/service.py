@@ -80,6 +80,12 @@ class Service:
                 summary.line(),
                 extra={"recorded": summary.recorded, "seconds": round(summary.seconds, 3)},
             )
+        except StoreUnavailable as exc:  # down, restarting, a refused login: said in one line
+            self.metrics.error("database_unavailable")
+            log.error(
+                "poll failed: the database is not usable now; the next poll will try again",
+                extra={"error": str(exc)},
+            )
         except Exception:
             self.metrics.error("poll_crashed")
             log.exception("poll failed; the next poll will try again")
@@ -102,8 +108,12 @@ class Service:
             log.log(level, result.summary, extra={"digest": result.status})
         if result is not None and result.ok:
             self._drop_job(RETRY_JOB)
+            self.metrics.problem("digest", None)
             return
         self.metrics.error("digest_failed")
+        self.metrics.problem(
+            "digest", result.summary if result is not None else "the digest failed (see the log)"
+        )
         if self.stop.is_set():
             return
         retry_at = dt.datetime.now(dt.UTC) + DIGEST_RETRY
@@ -180,6 +190,9 @@ class Service:
                 extra={"problems": str(exc).replace("\n", " | ")},
             )
             self.metrics.error("config_reload_failed")
+            self.metrics.problem(
+                "config", f"a reload was refused; the last good configuration runs: {exc}"
+            )
             return
         old = self.config
         if new.database.url_with_password() != old.database.url_with_password():
@@ -189,6 +202,7 @@ class Service:
         ):
             log.warning("[service] health endpoint changed: it takes effect at the next restart")
         self.config = new
+        self.metrics.problem("config", None)
         # Workers hold the rules they were forked with: a new pool holds the new ones.
         stale_pool, self.pool = self.pool, make_pool(new)
         stale_pool.close()

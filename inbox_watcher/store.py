@@ -34,6 +34,7 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -404,6 +405,12 @@ class Store:
         busy timeout, PostgreSQL's lock timeout."""
         engine = _engine(url, busy_timeout)
         if create:
+            try:
+                with engine.connect():
+                    pass
+            except DBAPIError as exc:  # down, a refused login, no such database
+                engine.dispose()
+                raise StoreUnavailable(f"cannot connect to the database: {_words(exc)}") from exc
             # Two processes creating the tables of a new SQLite file at once get SQLITE_BUSY at
             # once (the busy timeout does not apply to a read-to-write upgrade): try again.
             deadline = time.monotonic() + busy_timeout
@@ -416,7 +423,13 @@ class Store:
                         time.sleep(0.05)
                         continue
                     engine.dispose()
-                    raise StoreUnavailable(f"cannot create the tables: {exc.orig or exc}") from exc
+                    raise StoreUnavailable(f"cannot create the tables: {_words(exc)}") from exc
+                except DBAPIError as exc:  # PostgreSQL 15+: no CREATE on "public" for others
+                    engine.dispose()
+                    raise StoreUnavailable(
+                        f"the database user may not create the tables ({_words(exc)}): grant it "
+                        "CREATE on the schema, or make it the database's owner"
+                    ) from exc
         return cls(engine, clock)
 
     @classmethod
@@ -429,14 +442,17 @@ class Store:
             path = parsed.database
             if not path or path == ":memory:" or not Path(path).is_file():
                 return None
+        store = cls.open(url, create=False)
         try:
-            store = cls.open(url, create=False)
-        except DBAPIError as exc:
-            raise StoreUnavailable(f"database unavailable: {exc.orig or exc}") from exc
-        try:
-            return store.po_index()
-        except DBAPIError as exc:  # no tables yet (PostgreSQL says so with ProgrammingError)
-            raise StoreUnavailable(f"database unreadable: {exc.orig or exc}") from exc
+            try:
+                if not sa_inspect(store._engine).has_table(PoRow.__tablename__):
+                    return None  # a new database: the first poll or import creates the tables
+            except DBAPIError as exc:
+                raise StoreUnavailable(f"cannot connect to the database: {_words(exc)}") from exc
+            try:
+                return store.po_index()
+            except DBAPIError as exc:
+                raise StoreUnavailable(f"database unreadable: {_words(exc)}") from exc
         finally:
             store.close()
 
@@ -1041,6 +1057,11 @@ def _lease_key(account: str, folder: str) -> int:
     """A stable signed 64-bit advisory-lock key for a folder."""
     digest = hashlib.sha256(f"po-watcher\0{account}\0{folder}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _words(exc: DBAPIError) -> str:
+    """The driver's message on one line, without the SQL statement SQLAlchemy appends."""
+    return " ".join(str(exc.orig or exc).split())[:300]
 
 
 def _engine(url: str, busy_timeout: float) -> Engine:

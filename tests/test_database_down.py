@@ -1,0 +1,125 @@
+"""A database that cannot be used (down, a refused login, no rights to create the tables): every
+command says so in one line and exits 75; /healthz and /metrics answer instead of dropping the
+connection. PostgreSQL tests use the real server the suite starts."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from inbox_watcher.health import HealthServer, Metrics
+from inbox_watcher.store import Store
+from tests.servers import Postgres, free_port
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def config_with_database(tmp_path: Path, url: str) -> Path:
+    """The example configuration, its database replaced by ``url``."""
+    shutil.copytree(REPO / "config" / "customers", tmp_path / "customers")
+    (tmp_path / "demo-imap-password").write_text("x\n", encoding="utf-8")
+    text = (REPO / "config" / "watcher.toml").read_text(encoding="utf-8")
+    text = re.sub(r'(?m)^url = "sqlite:///[^"]*"$', f'url = "{url}"', text)
+    assert url in text
+    cfg = tmp_path / "watcher.toml"
+    cfg.write_text(text, encoding="utf-8")
+    return cfg
+
+
+def po_watcher(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "inbox_watcher", "--config", str(cfg), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("command", [["check"], ["flagged"], ["messages"], ["pos", "list"]])
+def test_a_database_that_is_down_is_one_line_and_exit_75(
+    tmp_path: Path, command: list[str]
+) -> None:
+    down = f"postgresql+psycopg://po_watcher@127.0.0.1:{free_port('127.0.0.1')}/po_watcher"
+    done = po_watcher(config_with_database(tmp_path, down), *command)
+    assert done.returncode == 75, done
+    assert "Traceback" not in done.stderr
+    assert "the database is not usable now: cannot connect to the database" in done.stderr
+
+
+def test_health_answers_when_the_database_is_down() -> None:
+    down = f"postgresql+psycopg://po_watcher@127.0.0.1:{free_port('127.0.0.1')}/po_watcher"
+    store = Store.open(down, create=False)
+    metrics = Metrics()
+    port = free_port("127.0.0.1")
+    server = HealthServer(port, store, metrics, account="a", folders=("INBOX",))
+    server.start()
+    try:
+        with pytest.raises(urllib.error.HTTPError) as health:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10)
+        assert health.value.code == 503
+        doc = json.loads(health.value.read())
+        assert doc["status"] == "degraded"
+        assert doc["folders"]["database"].startswith("unavailable: ")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as page:
+            assert "po_watcher_database_up 0" in page.read().decode()
+    finally:
+        server.stop()
+        store.close()
+
+
+def test_health_is_degraded_while_the_digest_or_a_reload_failed(tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'state.db'}")
+    metrics = Metrics()
+    server = HealthServer(free_port("127.0.0.1"), store, metrics, account="a", folders=())
+    try:
+        assert server.healthz()[0] == 200
+        metrics.problem("digest", "digest for 2026-11-27 NOT sent: connection refused")
+        code, body, _ = server.healthz()
+        assert code == 503
+        assert json.loads(body)["problems"] == {
+            "digest": "digest for 2026-11-27 NOT sent: connection refused"
+        }
+        metrics.problem("digest", None)  # the retry went out
+        assert server.healthz()[0] == 200
+    finally:
+        server.server.server_close()
+        store.close()
+
+
+def test_check_on_a_new_postgres_database_has_nothing_to_say(tmp_path: Path, pg_url: str) -> None:
+    done = po_watcher(config_with_database(tmp_path, pg_url), "check")
+    assert done.returncode == 0, done
+    assert "note:" not in done.stdout
+    assert "relation" not in done.stdout + done.stderr
+
+
+def test_a_user_who_may_not_create_tables_is_told_what_to_grant(
+    tmp_path: Path, postgres: Postgres
+) -> None:
+    if not postgres.running:
+        postgres.start()
+    suffix = secrets.token_hex(4)
+    url = postgres.create_database(f"t_no_create_{suffix}")
+    with psycopg.connect(postgres.dsn(f"t_no_create_{suffix}"), autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE limited_{suffix} LOGIN")  # a hex suffix: no injection
+        conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    limited = url.replace("postgres@", f"limited_{suffix}@", 1)
+    csv_file = tmp_path / "pos.csv"
+    csv_file.write_text("po_number,customer\nACME-123456,acme\n", encoding="utf-8")
+    done = po_watcher(config_with_database(tmp_path, limited), "pos", "import", str(csv_file))
+    assert done.returncode == 75, done
+    assert "Traceback" not in done.stderr
+    assert "the database user may not create the tables" in done.stderr
+    assert "grant it CREATE on the schema, or make it the database's owner" in done.stderr
