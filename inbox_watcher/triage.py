@@ -192,7 +192,8 @@ def judge(
                 other, number = owner_number
                 reasons.append(
                     f"'{c.raw}' in {where} is {_po(number)} of {_name(other, names)}, not of "
-                    f"{_name(customer or c.customer, names)}: check whether it was quoted by mistake."
+                    f"{_name(customer or c.customer, names)}: check whether it was quoted by "
+                    "mistake."
                 )
                 continue
             hints = _suggest(c.raw, customer or c.customer, pos, rules)
