@@ -198,6 +198,11 @@ def _check_records(config: Config) -> int:
         return EXIT_UNAVAILABLE
     if index is None:
         return EXIT_OK
+    if not index:  # the tables exist, the records do not (never imported, or a table dropped)
+        print(
+            "note: the database holds no PO records: every PO named in mail is flagged unknown "
+            "until `pos import` loads them"
+        )
     for customer in config.customers:
         table = index.get(customer.id)
         if table is None:

@@ -37,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InternalError, OperationalError
 from sqlmodel import Field, Session, SQLModel, col, create_engine, delete, insert, select, update
 
 from extractors.types import Candidate
@@ -479,16 +479,16 @@ class Store:
         try:
             with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
                 yield session
-        except OperationalError as exc:
-            raise StoreUnavailable(f"database unavailable: {exc.orig or exc}") from exc
+        except (OperationalError, InternalError) as exc:  # down, full, read-only
+            raise StoreUnavailable(f"database unavailable: {_words(exc)}") from exc
 
     @contextmanager
     def _read(self) -> Iterator[Session]:
         try:
             with Session(self._engine) as session, session.begin():
                 yield session
-        except OperationalError as exc:
-            raise StoreUnavailable(f"database unavailable: {exc.orig or exc}") from exc
+        except (OperationalError, InternalError) as exc:
+            raise StoreUnavailable(f"database unavailable: {_words(exc)}") from exc
 
     # --- folders and checkpoints ----------------------------------------------------------------
 

@@ -98,6 +98,13 @@ def test_health_is_degraded_while_the_digest_or_a_reload_failed(tmp_path: Path) 
         store.close()
 
 
+def test_check_notes_a_database_without_po_records(tmp_path: Path, pg_url: str) -> None:
+    Store.open(pg_url).close()  # the tables exist (a poll ran), no records (or a dropped table)
+    done = po_watcher(config_with_database(tmp_path, pg_url), "check")
+    assert done.returncode == 0, done
+    assert "note: the database holds no PO records" in done.stdout
+
+
 def test_check_on_a_new_postgres_database_has_nothing_to_say(tmp_path: Path, pg_url: str) -> None:
     done = po_watcher(config_with_database(tmp_path, pg_url), "check")
     assert done.returncode == 0, done
@@ -123,3 +130,26 @@ def test_a_user_who_may_not_create_tables_is_told_what_to_grant(
     assert "Traceback" not in done.stderr
     assert "the database user may not create the tables" in done.stderr
     assert "grant it CREATE on the schema, or make it the database's owner" in done.stderr
+
+
+def test_a_read_only_database_is_one_line_without_the_sql(
+    tmp_path: Path, postgres: Postgres
+) -> None:
+    """A replica or a database switched to read only: the refused write is named in one line,
+    and neither the SQL nor its values (senders, subjects, PO numbers) reach the output."""
+    if not postgres.running:
+        postgres.start()
+    name = f"t_read_only_{secrets.token_hex(4)}"
+    url = postgres.create_database(name)
+    Store.open(url).close()  # the tables exist
+    with psycopg.connect(postgres.dsn(), autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+    csv_file = tmp_path / "pos.csv"
+    csv_file.write_text("po_number,customer\nACME-123456,acme\n", encoding="utf-8")
+    done = po_watcher(config_with_database(tmp_path, url), "pos", "import", str(csv_file))
+    assert done.returncode == 75, done
+    assert "Traceback" not in done.stderr
+    assert "read-only transaction" in done.stderr
+    assert "[SQL:" not in done.stderr
+    assert "parameters" not in done.stderr
+    assert "ACME-123456" not in done.stderr
