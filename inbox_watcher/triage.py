@@ -152,7 +152,7 @@ def judge(
         status = Status.UNKNOWN
         po_numbers = ()
         for number in unknown_nums:
-            where = _where(next(c for c in valid if c.normalized == number))
+            where = _and(_unique(_where(c) for c in valid if c.normalized == number))
             reasons.append(
                 f"{_po(number)} (found in {where}) is written like a PO number"
                 f"{' of ' + _name(customer, names) if customer else ''} but is not in the PO "

@@ -905,3 +905,9 @@ def test_a_customer_may_count_only_its_known_pos_from_strangers() -> None:
     assert run(extraction(unknown, customer="westside", routed_by="pattern")).status is (
         Status.UNKNOWN
     )
+
+
+def test_an_unknown_po_names_every_part_it_is_in() -> None:
+    out = run(extraction(cand("2024-00999-WS", source="subject"), cand("2024-00999-WS")))
+    assert out.status is Status.UNKNOWN
+    assert "PO 2024-00999-WS (found in the subject and the message body)" in text_of(out)
