@@ -116,6 +116,19 @@ def demo(tmp_path: Path) -> Path:
     return tmp_path / "watcher.toml"
 
 
+def acme_mail(subject: str, body: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = "orders@acme-corp.example"
+    msg["Subject"] = subject
+    msg.set_content(body)
+    return msg
+
+
+def saved(msg: EmailMessage, path: Path) -> Path:
+    path.write_bytes(msg.as_bytes())
+    return path
+
+
 def try_(capsys: pytest.CaptureFixture[str], config: Path, file: Path) -> tuple[int, str]:
     code, out, _ = run(capsys, "--config", str(config), "try", str(file))
     return code, out
@@ -216,14 +229,9 @@ def test_try_reads_a_message_again_with_a_pdf_that_blows_the_limits_alone(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, demo: Path
 ) -> None:
     """As a poll does: the decompression bomb costs only itself; the body's PO still counts."""
-    msg = EmailMessage()
-    msg["From"] = "orders@acme-corp.example"
-    msg["Subject"] = "Order"
-    msg.set_content("Please deliver PO ACME-231430.")
+    msg = acme_mail("Order", "Please deliver PO ACME-231430.")
     msg.add_attachment(bomb_pdf(), maintype="application", subtype="pdf", filename="datasheet.pdf")
-    path = tmp_path / "bomb.eml"
-    path.write_bytes(msg.as_bytes())
-    code, out = try_(capsys, demo, path)
+    code, out = try_(capsys, demo, saved(msg, tmp_path / "bomb.eml"))
     assert code == 0
     assert "would be: PO numbers found: ACME-231430" in out
     assert "datasheet.pdf" in out
@@ -244,14 +252,9 @@ def test_try_says_when_a_poll_would_not_download_the_message(
 def test_try_says_a_reply_without_a_po_would_follow_its_thread(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, demo: Path
 ) -> None:
-    msg = EmailMessage()
-    msg["From"] = "orders@acme-corp.example"
-    msg["Subject"] = "Re: delivery"
+    msg = acme_mail("Re: delivery", "Thanks, received.\n")
     msg["In-Reply-To"] = "<order-1@acme-corp.example>"
-    msg.set_content("Thanks, received.\n")
-    path = tmp_path / "reply.eml"
-    path.write_bytes(msg.as_bytes())
-    code, out = try_(capsys, demo, path)
+    code, out = try_(capsys, demo, saved(msg, tmp_path / "reply.eml"))
     assert code == 0
     assert "thread: it answers an earlier message and names no PO of its own" in out
 

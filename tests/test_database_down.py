@@ -47,6 +47,13 @@ def po_watcher(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def import_one_record(tmp_path: Path, url: str) -> subprocess.CompletedProcess[str]:
+    """`pos import` of one PO record into the database at ``url``."""
+    csv_file = tmp_path / "pos.csv"
+    csv_file.write_text("po_number,customer\nACME-123456,acme\n", encoding="utf-8")
+    return po_watcher(config_with_database(tmp_path, url), "pos", "import", str(csv_file))
+
+
 @pytest.mark.parametrize("command", [["check"], ["flagged"], ["messages"], ["pos", "list"]])
 def test_a_database_that_is_down_is_one_line_and_exit_75(
     tmp_path: Path, command: list[str]
@@ -123,9 +130,7 @@ def test_a_user_who_may_not_create_tables_is_told_what_to_grant(
         conn.execute(f"CREATE ROLE limited_{suffix} LOGIN")  # a hex suffix: no injection
         conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
     limited = url.replace("postgres@", f"limited_{suffix}@", 1)
-    csv_file = tmp_path / "pos.csv"
-    csv_file.write_text("po_number,customer\nACME-123456,acme\n", encoding="utf-8")
-    done = po_watcher(config_with_database(tmp_path, limited), "pos", "import", str(csv_file))
+    done = import_one_record(tmp_path, limited)
     assert done.returncode == 75, done
     assert "Traceback" not in done.stderr
     assert "the database user may not create the tables" in done.stderr
@@ -144,9 +149,7 @@ def test_a_read_only_database_is_one_line_without_the_sql(
     Store.open(url).close()  # the tables exist
     with psycopg.connect(postgres.dsn(), autocommit=True) as conn:
         conn.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
-    csv_file = tmp_path / "pos.csv"
-    csv_file.write_text("po_number,customer\nACME-123456,acme\n", encoding="utf-8")
-    done = po_watcher(config_with_database(tmp_path, url), "pos", "import", str(csv_file))
+    done = import_one_record(tmp_path, url)
     assert done.returncode == 75, done
     assert "Traceback" not in done.stderr
     assert "read-only transaction" in done.stderr
