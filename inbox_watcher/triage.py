@@ -31,7 +31,7 @@ PoIndex = Mapping[str, Mapping[str, PoRecord]]  # customer -> canonical number -
 def _where(c: Candidate) -> str:
     where = source_words(c.source, c.page)
     if c.quoted and c.source == "subject":
-        return "the subject of this reply (it repeats the earlier message's)"
+        return "the subject of this reply"
     return f"quoted text in {where}" if c.quoted and c.source == "body" else where
 
 

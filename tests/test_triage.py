@@ -911,3 +911,8 @@ def test_an_unknown_po_names_every_part_it_is_in() -> None:
     out = run(extraction(cand("2024-00999-WS", source="subject"), cand("2024-00999-WS")))
     assert out.status is Status.UNKNOWN
     assert "PO 2024-00999-WS (found in the subject and the message body)" in text_of(out)
+
+
+def test_a_number_only_in_a_replys_subject_is_said_so() -> None:
+    out = run(extraction(cand("2024-00999-WS", source="subject", quoted=True)))
+    assert "PO 2024-00999-WS (found in the subject of this reply) is written like" in text_of(out)
