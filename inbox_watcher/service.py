@@ -8,8 +8,8 @@ database was first written after today's digest time (a new install). The store
 decides "once per local date", so restarts and clock jumps cannot send two.
 
 The scheduler's thread only marks a poll or a digest due; both run on the main thread, one after
-the other. So the store is used from one thread, and a stop never waits on a thread it cannot
-see: at most for the poll's batch or the digest in hand.
+the other. So polls and digests use the store from one thread, and a stop never waits on a
+thread it cannot see: at most for the poll's batch or the digest in hand.
 
 Signals: SIGTERM/SIGINT set the stop flag: the poll in hand finishes its batch, commits and the
 process exits 0. SIGHUP reloads the configuration; a broken one is logged and the last good one
