@@ -166,9 +166,14 @@ def judge(
                     f"{_name(customer, names)}: check whether it was quoted by mistake."
                 )
             # A well-formed number two edits from a known PO is more likely a new PO, and so is
-            # one written the same in two parts (subject and PDF, body and file name): a typo
-            # is seldom made twice.
-            places = {c.source for c in valid if c.normalized == number}
+            # one written the same in two independent parts (the text and a PDF, the body and a
+            # file name): a typo is seldom made twice. The subject and the body are one part:
+            # their writer copies the number from one to the other, slips and all.
+            places = {
+                "text" if c.source in ("subject", "body") else c.source
+                for c in valid
+                if c.normalized == number
+            }
             hints = (
                 [h for h in _suggest(number, customer, pos, rules, max_edits=1) if h != number]
                 if len(places) < 2

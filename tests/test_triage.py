@@ -333,6 +333,15 @@ def test_an_unknown_number_written_the_same_in_two_parts_gets_no_hint() -> None:
     assert "Did you mean" not in text_of(twice)
 
 
+def test_a_typo_copied_from_the_subject_to_the_body_still_gets_a_hint() -> None:
+    """ "4500871390" for 4500871309 in the subject and the body: one writer, one slip, copied."""
+    copied = run(
+        extraction(cand("2023-00127-WS", source="subject"), cand("2023-00127-WS", source="body"))
+    )
+    assert copied.status is Status.UNKNOWN
+    assert copied.suggestions  # one slip from 2023-00125-WS and 2023-00128-WS
+
+
 @pytest.mark.parametrize(("raw", "hint"), LOOKALIKES, ids=[r for r, _ in LOOKALIKES])
 def test_malformed_did_you_mean(raw: str, hint: str) -> None:
     out = run(extraction(bad(raw)))
