@@ -259,6 +259,25 @@ def scan_text(
                 customer=rules.id,
             )
         )
+    if page is not None and not timed_out:  # a PDF: a narrow table cell wraps a number
+        for start, end, joined, number, tail in _wrapped_numbers(text, rules, claimed, timeout):
+            # The tail alone may have read as an unlabelled number ("30303"): the whole wins.
+            found = [c for c in found if c.labelled or c.raw != tail]
+            claimed.append((start, end))
+            found.append(
+                Candidate(
+                    raw=joined,
+                    normalized=number,
+                    source=source,
+                    valid=True,
+                    context=_context(text, start, end),
+                    page=page,
+                    quoted=is_quoted(start),
+                    labelled=start in label_starts or _adjacent(text, label_ends, start),
+                    customer=rules.id,
+                )
+            )
+        claimed.sort()
 
     for (lstart, lend), value in [] if timed_out else zip(labels, values, strict=True):
         if value is None:
@@ -303,6 +322,39 @@ def scan_text(
             found.append(labelled_value(raw, normalized, vstart, context))
     tables.forget()  # the rows read hold this text: not kept past its scan
     return dedupe(found), problems
+
+
+# The last token of a line and the first of the next: "UK-PO-20" / "25-00031", "PO450" / "30303".
+_LINE_WRAP = regex.compile(
+    r"(?<![^\s|])([\w./#-]{2,40}+)[ \t]*\n[ \t]*(\d[\w./-]{1,40}+)(?![^\s|])"
+)
+
+
+def _wrapped_numbers(
+    text: str, rules: CustomerRules, claimed: list[tuple[int, int]], timeout: float
+) -> list[tuple[int, int, str, str, str]]:
+    """(start, end, as joined, canonical, tail) of the numbers a narrow PDF table cell wrapped
+    across two lines: a line ending in a piece of a code (letters or a dash, and a digit), not
+    read on its own, and the next line starting with digits, which only together are a
+    well-formed number of the customer."""
+    out: list[tuple[int, int, str, str, str]] = []
+    for m in _LINE_WRAP.finditer(text, timeout=timeout):
+        head, tail = m.group(1), m.group(2)
+        if not any(ch.isdigit() for ch in head) or not any(
+            ch.isalpha() or ch == "-" for ch in head
+        ):
+            continue
+        if _overlaps(claimed, m.start(1), m.end(1)):
+            continue
+        joined = head + tail
+        try:
+            whole = rules.pattern.fullmatch(joined, timeout=timeout)
+        except TimeoutError:
+            break
+        number = rules.normalize(whole) if whole is not None else None
+        if number is not None and rules.is_valid(number):
+            out.append((m.start(1), m.end(2), joined, number, tail))
+    return out
 
 
 def _cell_attempt(text: str, vstart: int, vend: int, claimed: list[tuple[int, int]]) -> bool:

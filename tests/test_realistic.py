@@ -107,10 +107,6 @@ DISAGREE: dict[tuple[str, str], str] = {
         "a reply on PO 4500232301's thread moves a line to 4500232503: linked to the PO its own "
         "text names, with a reason that the thread's PO may change too (the clerk wanted both)"
     ),
-    ("remittances-statements", "w02_wrapped_cells_pdf.eml"): (
-        "PDF table cells wrap mid-number ('UK-PO-20' / '25-00031'): the two lines of a cell are "
-        "not read as one value, so no PO is found (a break after a hyphen is joined)"
-    ),
 }
 
 

@@ -1254,3 +1254,32 @@ def test_a_malformed_value_glued_to_its_label_is_shown_as_written(text: str, raw
     )
     (cand,), _ = scan(text, coupa)
     assert (cand.raw, cand.normalized, cand.valid, cand.labelled) == (raw, "20434", False, True)
+
+
+UK = compiled(
+    "uk",
+    name="Ashcombe",
+    senders=["*@ashcombe.example"],
+    pattern=r"(?<![\w-])UK-PO-(?P<year>20\d{2})-(?P<seq>\d{5})(?![\w-])",
+    format="UK-PO-{year}-{seq}",
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        # A narrow PDF table cell wraps the number; only the two pieces together are one.
+        ("SI-21044 24/03/2025 UK-PO-20\n25-00031\n2,970.00", ["UK-PO-2025-00031"]),
+        ("Our Order No. UK-PO-2025-\n00058", ["UK-PO-2025-00058"]),  # after a dash: joined before
+        ("Qty 20\n25 pcs", []),
+        ("UK-PO-20\n25 pallets", []),  # the pieces do not make a number of the customer
+    ],
+)
+def test_a_number_wrapped_in_a_narrow_pdf_cell(text: str, found: list[str]) -> None:
+    cands, _ = scan(text, UK, page=1)
+    assert [c.normalized for c in cands if c.valid] == found
+
+
+def test_a_wrapped_number_is_read_in_pdf_text_only() -> None:
+    cands, _ = scan("SI-21044 UK-PO-20\n25-00031", UK)
+    assert [c.normalized for c in cands if c.valid] == []
