@@ -138,6 +138,9 @@ _INSIDE_ADDRESS = regex.compile(r"[@]|://|www\.", regex.IGNORECASE)
 # alone at the line start, then the number, then a word.
 _POSITION = regex.compile(r"[ \t]*(?:[1-9]\d{0,2}|00\d{1,3}0)[ \t]+")
 _POSITION_REACH = 12  # characters from the line start to the number
+_SHORTENED = regex.compile(
+    r"[ \t]*(?:,|&|/|and|und|et|or|oder|ou|y|e)[ \t]+([-/]\d{2,12})(?![\w/-])", regex.IGNORECASE
+)
 _GLUE = frozenset({"", "-", "#"})  # between a label and a value written as one token
 _WORD_AFTER = regex.compile(r"[ \t]+[^\W\d_]{3}")
 
@@ -259,6 +262,25 @@ def scan_text(
                 customer=rules.id,
             )
         )
+        if valid and hedge is None:
+            # "PHG-24-01187 and -01203": the second number written as its last group only.
+            short = _SHORTENED.match(text, end)
+            if short is not None and not _overlaps(claimed, short.start(1), short.end(1)):
+                raw = m.group(0)
+                cut = max(raw.rfind("-"), raw.rfind("/"))
+                whole = raw[:cut] + short.group(1) if cut > 0 and raw[cut + 1 :].isdigit() else ""
+                other = rules.pattern.fullmatch(whole, timeout=timeout) if whole else None
+                number = rules.normalize(other) if other is not None else None
+                if number is not None and number != normalized and rules.is_valid(number):
+                    claimed.append(short.span(1))
+                    found.append(
+                        replace(
+                            found[-1],
+                            raw=f"{short.group(1)} ({whole})",
+                            normalized=number,
+                            context=_context(text, start, short.end(1)),
+                        )
+                    )
     if page is not None and not timed_out:  # a PDF: a narrow table cell wraps a number
         for start, end, joined, number, tail in _wrapped_numbers(text, rules, claimed, timeout):
             # The tail alone may have read as an unlabelled number ("30303"): the whole wins.

@@ -1283,3 +1283,25 @@ def test_a_number_wrapped_in_a_narrow_pdf_cell(text: str, found: list[str]) -> N
 def test_a_wrapped_number_is_read_in_pdf_text_only() -> None:
     cands, _ = scan("SI-21044 UK-PO-20\n25-00031", UK)
     assert [c.normalized for c in cands if c.valid] == []
+
+
+PHG = compiled(
+    "phg",
+    name="Pinewood",
+    senders=["*@pinewood.example"],
+    pattern=r"(?<![\w-])PHG-(?P<yy>\d{2})-(?P<seq>\d{5})(?![\w-])",
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("both POs (PHG-24-01187 and -01203)", ["PHG-24-01187", "PHG-24-01203"]),
+        ("PHG-24-01187 und -01203", ["PHG-24-01187", "PHG-24-01203"]),
+        ("PHG-24-01187 and -5 pcs", ["PHG-24-01187"]),  # no number of the customer
+        ("PHG-24-01187 - 01203 units", ["PHG-24-01187"]),  # no "and" before it
+    ],
+)
+def test_a_second_po_written_as_its_last_group(text: str, found: list[str]) -> None:
+    cands, _ = scan(text, PHG)
+    assert [c.normalized for c in cands if c.valid] == found
