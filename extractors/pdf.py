@@ -192,6 +192,7 @@ def _read_with_pdfium(
 
 
 MAX_FORM_FIELDS = 200  # filled-in fields read from one page
+_TEXT_FIELDS = frozenset({pdfium_c.FPDF_FORMFIELD_TEXTFIELD, pdfium_c.FPDF_FORMFIELD_COMBOBOX})
 _MAX_FIELD_CHARS = 500
 
 
@@ -217,6 +218,8 @@ def _form_fields(page: pdfium.PdfPage, form: object) -> list[str]:
         try:
             if pdfium_c.FPDFAnnot_GetSubtype(annot) != pdfium_c.FPDF_ANNOT_WIDGET:
                 continue
+            if pdfium_c.FPDFAnnot_GetFormFieldType(form, annot) not in _TEXT_FIELDS:
+                continue  # check boxes and buttons: "Approved: Yes" names no number
             value = _field_text(pdfium_c.FPDFAnnot_GetFormFieldValue, form, annot)
             if value.strip():
                 name = _field_text(pdfium_c.FPDFAnnot_GetFormFieldName, form, annot)

@@ -326,10 +326,14 @@ def junk_prefixed_pdf() -> bytes:
     return b"\x00garbage from a broken mailer\r\n" * 10 + invoice_pdf()
 
 
-def form_pdf(fields: dict[str, str], *, text: str = "Purchase Order") -> bytes:
+def form_pdf(
+    fields: dict[str, str], *, text: str = "Purchase Order", checked: tuple[str, ...] = ()
+) -> bytes:
     """A fillable PDF form as a viewer saves it once filled in: the page's text is the form's
-    printed words; each value lives in a text field (a widget annotation), not in the page."""
-    widgets = list(fields.items())
+    printed words; each value lives in a text field (a widget annotation), not in the page;
+    ``checked`` names check boxes that are ticked."""
+    widgets = [(name, value, b"Tx") for name, value in fields.items()]
+    widgets += [(name, "Yes", b"Btn") for name in checked]
     first_widget = 6
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [%s] /NeedAppearances true >> >>"
@@ -341,10 +345,19 @@ def form_pdf(fields: dict[str, str], *, text: str = "Purchase Order") -> bytes:
         _stream(b"", b"BT /F1 14 Tf 72 740 Td (%s) Tj ET" % text.encode("latin-1")),
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
-    for i, (name, value) in enumerate(widgets):
+    for i, (name, value, kind) in enumerate(widgets):
         top = 700 - 30 * i
+        shown = b"/%s" % value.encode() if kind == b"Btn" else b"(%s)" % value.encode("latin-1")
         objects.append(
-            b"<< /Type /Annot /Subtype /Widget /FT /Tx /T (%s) /V (%s) /Rect [200 %d 400 %d] "
-            b"/P 3 0 R /F 4 >>" % (name.encode("latin-1"), value.encode("latin-1"), top, top + 20)
+            b"<< /Type /Annot /Subtype /Widget /FT /%s /T (%s) /V %s /AS %s /Rect [200 %d 400 %d] "
+            b"/P 3 0 R /F 4 >>"
+            % (
+                kind,
+                name.encode("latin-1"),
+                shown,
+                shown if kind == b"Btn" else b"/N",
+                top,
+                top + 20,
+            )
         )
     return assemble(objects)

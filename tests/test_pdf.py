@@ -569,7 +569,9 @@ def test_every_row_under_a_po_column_header_is_labelled(bordered: bool, po_first
 def test_a_filled_in_pdf_form_is_read_from_its_fields() -> None:
     """A PO form filled in a viewer keeps the values in its fields, not in the page's text:
     each field is read as "name: value", so a field named like a PO label labels its value."""
-    data = pdfgen.form_pdf({"PO Number": PO, "Vendor": "Acme Corporation", "Empty": ""})
+    data = pdfgen.form_pdf(
+        {"PO Number": PO, "Vendor": "Acme Corporation", "Empty": ""}, checked=("Approved 2024",)
+    )
     content = read_pdf(data)
     assert content.pages == (f"Purchase Order\nPO Number: {PO}\nVendor: Acme Corporation",)
     assert summary(extract(data).candidates) == [(PO, True, True, 1)]
