@@ -17,6 +17,7 @@ from extractors.message import Extraction, PdfOutcome, extract_email
 from extractors.pdf_extract import PdfLimits, extract_pdf
 from extractors.rules import CustomerRules
 from extractors.types import Attachment, Email, Problem, Unreadable
+from inbox_watcher.isolation import Done, IsolatedPool
 from inbox_watcher.mime import MimeLimits, read_message
 
 
@@ -159,3 +160,46 @@ def pdf_task(task: PdfTask) -> PdfOutcome:
 
 def failed_pdf(filename: str, kind: Unreadable, detail: str) -> PdfOutcome:
     return PdfOutcome((), (Problem(f"attachment:{filename}", kind, detail),), 0)
+
+
+def analyse_carefully(
+    pool: IsolatedPool, raw: bytes, customers: tuple[CustomerRules, ...], limits: Limits
+) -> Analysis | AnalysisFailed:
+    """The slow path, for a message whose task failed (a PDF that blows the time or memory
+    limit): parse without PDFs in a worker, then each PDF in a task of its own, so one hostile
+    attachment costs only itself."""
+    [parsed] = pool.map(
+        read_only,
+        [MessageTask(raw, customers, limits)],
+        time_limit=limits.message_time_limit,
+    )
+    if not isinstance(parsed, Done):
+        return AnalysisFailed(
+            f"the message could not be read: {parsed.kind.value} ({parsed.detail})"
+        )
+    email = parsed.value
+    if isinstance(email, AnalysisFailed):
+        return email
+    pdfs = [a for a in email.attachments if a.is_pdf]
+    results = pool.map(
+        pdf_task,
+        [PdfTask(a.data, a.filename, customers, limits) for a in pdfs],
+        time_limit=limits.pdf_time_limit,
+    )
+    by_name: dict[int, PdfOutcome] = {}
+    for att, res in zip(pdfs, results, strict=True):
+        if isinstance(res, Done):
+            by_name[id(att)] = res.value
+        else:
+            by_name[id(att)] = failed_pdf(att.filename, res.kind, res.detail)
+
+    def lookup(att: Attachment, _rules: Sequence[CustomerRules]) -> PdfOutcome:
+        return by_name[id(att)]
+
+    try:
+        extraction = extract_email(
+            email, customers, read_pdf=lookup, timeout=limits.pattern_timeout
+        )
+    except Exception as exc:
+        return AnalysisFailed(f"{type(exc).__name__}: {exc}"[:500])
+    return summarize(email, raw, extraction)

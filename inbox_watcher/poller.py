@@ -26,9 +26,9 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from extractors.message import PdfOutcome, extract_email, route
+from extractors.message import extract_email, route
 from extractors.rules import CustomerRules
-from extractors.types import Attachment, Email
+from extractors.types import Email
 from inbox_watcher.isolation import Done, Failed, IsolatedPool
 from inbox_watcher.mailbox import (
     AuthFailed,
@@ -45,15 +45,12 @@ from inbox_watcher.pipeline import (
     AnalysisFailed,
     Limits,
     MessageTask,
-    PdfTask,
     analyse,
+    analyse_carefully,
     analyse_light,
     content_hash,
     context_token,
-    failed_pdf,
-    pdf_task,
     read_only,
-    summarize,
 )
 from inbox_watcher.store import Store
 from inbox_watcher.triage import judge
@@ -531,7 +528,7 @@ class Poller:
                 "message task failed; reading it again with each PDF isolated",
                 extra={"uid": uid, "why": why},
             )
-            careful = self._careful(raws[uid])
+            careful = analyse_carefully(self.pool, raws[uid], self.customers, self.limits)
             if isinstance(careful, AnalysisFailed) and isinstance(first, AnalysisFailed):
                 careful = first  # the first error says more than the second
             out[uid] = careful
@@ -557,9 +554,6 @@ class Poller:
                     "headers of a message too large to download not read", extra={"uid": uid}
                 )
         return out
-
-    def _careful(self, raw: bytes) -> Analysis | AnalysisFailed:
-        return analyse_carefully(self.pool, raw, self.customers, self.limits)
 
     def judge_one(
         self,
@@ -672,46 +666,3 @@ def _processed(key: MessageKey, a: Analysis, outcome: Outcome) -> ProcessedMessa
         references=a.references,
         outcome=outcome,
     )
-
-
-def analyse_carefully(
-    pool: IsolatedPool, raw: bytes, customers: tuple[CustomerRules, ...], limits: Limits
-) -> Analysis | AnalysisFailed:
-    """The slow path, for a message whose task failed (a PDF that blows the time or memory
-    limit): parse without PDFs in a worker, then each PDF in a task of its own, so one hostile
-    attachment costs only itself."""
-    [parsed] = pool.map(
-        read_only,
-        [MessageTask(raw, customers, limits)],
-        time_limit=limits.message_time_limit,
-    )
-    if not isinstance(parsed, Done):
-        return AnalysisFailed(
-            f"the message could not be read: {parsed.kind.value} ({parsed.detail})"
-        )
-    email = parsed.value
-    if isinstance(email, AnalysisFailed):
-        return email
-    pdfs = [a for a in email.attachments if a.is_pdf]
-    results = pool.map(
-        pdf_task,
-        [PdfTask(a.data, a.filename, customers, limits) for a in pdfs],
-        time_limit=limits.pdf_time_limit,
-    )
-    by_name: dict[int, PdfOutcome] = {}
-    for att, res in zip(pdfs, results, strict=True):
-        if isinstance(res, Done):
-            by_name[id(att)] = res.value
-        else:
-            by_name[id(att)] = failed_pdf(att.filename, res.kind, res.detail)
-
-    def lookup(att: Attachment, _rules: Sequence[CustomerRules]) -> PdfOutcome:
-        return by_name[id(att)]
-
-    try:
-        extraction = extract_email(
-            email, customers, read_pdf=lookup, timeout=limits.pattern_timeout
-        )
-    except Exception as exc:
-        return AnalysisFailed(f"{type(exc).__name__}: {exc}"[:500])
-    return summarize(email, raw, extraction)

@@ -19,8 +19,14 @@ from extractors.message import Extraction, route
 from extractors.types import Candidate, Problem
 from inbox_watcher.config import Config, format_size
 from inbox_watcher.isolation import Done
-from inbox_watcher.pipeline import AnalysisFailed, MessageTask, PdfTask, analyse, pdf_task
-from inbox_watcher.poller import analyse_carefully
+from inbox_watcher.pipeline import (
+    AnalysisFailed,
+    MessageTask,
+    PdfTask,
+    analyse,
+    analyse_carefully,
+    pdf_task,
+)
 from inbox_watcher.runtime import limits_of, make_pool
 from inbox_watcher.store import Store, StoreUnavailable
 from inbox_watcher.triage import judge
