@@ -106,17 +106,19 @@ def extract_einvoice(
     for value in order:
         for customer in rules:
             field = f"purchase order reference of {document}"
-            found.extend(_read(value, customer, source, field, problems))
+            found.extend(read_reference(value, customer, source, field, problems))
     for value in buyer:
         for customer in rules:
-            read = _read(value, customer, source, f"buyer reference of {document}", problems)
+            read = read_reference(
+                value, customer, source, f"buyer reference of {document}", problems
+            )
             found.extend(c for c in read if c.valid)
     blocking = not any(c.valid for c in found)
     problems.extend(Problem(source, p.kind, p.detail, blocking=blocking) for p in trouble)
     return found, problems
 
 
-def _read(
+def read_reference(
     value: str, customer: CustomerRules, source: str, field: str, problems: list[Problem]
 ) -> list[Candidate]:
     """The well-formed numbers in a reference field's value, labelled by the field; without

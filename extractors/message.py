@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 import regex
 
+from extractors.edi import extract_edi
 from extractors.einvoice import extract_einvoice
 from extractors.rules import CustomerRules
 from extractors.text import dedupe, scan_text
@@ -40,7 +41,7 @@ class Extraction:
     candidates: tuple[Candidate, ...]
     problems: tuple[Problem, ...]
     pdf_count: int = 0
-    xml_count: int = 0  # XML attachments searched for an e-invoice's references
+    xml_count: int = 0  # XML e-invoices and EDI files searched for their PO references
     not_read: tuple[str, ...] = ()  # attachments not read (Office files, images, archives)
 
 
@@ -116,9 +117,10 @@ def extract_email(
         problems.extend(probs)
     xml_count = 0
     for att in email.attachments:
-        if att.is_xml:  # an e-invoice's purchase order reference (cheap: one linear pass)
+        if att.is_xml or att.is_edi:  # a structured document's PO reference: one linear pass
             xml_count += 1
-            cands, probs = extract_einvoice(att.data, att.filename, pool)
+            reader = extract_edi if att.is_edi else extract_einvoice
+            cands, probs = reader(att.data, att.filename, pool)
             if att.forwarded:  # an e-invoice of a forwarded message is quoted history
                 cands = [replace(c, quoted=True) for c in cands]
             candidates.extend(cands)
@@ -139,7 +141,9 @@ def extract_email(
     problems.extend(Problem("message", Unreadable.NOTE, w, blocking=False) for w in email.notes)
     candidates = dedupe(candidates)
     not_read = tuple(
-        a.filename for a in email.attachments if not (a.is_pdf or a.is_xml or a.text or a.inline)
+        a.filename
+        for a in email.attachments
+        if not (a.is_pdf or a.is_xml or a.is_edi or a.text or a.inline)
     )
     customer: str | None
     if len(routed) == 1:

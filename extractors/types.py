@@ -146,6 +146,7 @@ class Attachment:
     forwarded: bool = False  # found inside a forwarded message/rfc822 part
     is_xml: bool = False  # an XML file (by type or name), decoded for its e-invoice fields
     text: str = ""  # a CSV file's rows as "cell | cell" lines, read like a table in the body
+    is_edi: bool = False  # an X12 or EDIFACT interchange, decoded for its PO references
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,6 +59,7 @@ from typing import TypeVar
 
 from mailparser.utils import get_addresses
 
+from extractors.edi import is_edi as is_edi_data
 from extractors.types import Attachment, Email, TextPart
 from inbox_watcher.html_text import html_to_text
 from inbox_watcher.mime_split import split_message
@@ -879,7 +880,13 @@ def _read_attachment(
     text = ""
     if not is_pdf and (ctype in _CSV_TYPES or filename.lower().endswith((".csv", ".tsv"))):
         text = _csv_text(node, filename, limits, out)
-    is_xml = not is_pdf and (ctype in _XML_TYPES or filename.lower().endswith(".xml"))
+    is_edi = not is_pdf and not text and is_edi_data(head)
+    if is_edi:  # as large as the message may be (imap.max_message_size)
+        decoded = part.get_payload(decode=True)
+        data = decoded if isinstance(decoded, bytes) else b""
+    is_xml = (
+        not is_pdf and not is_edi and (ctype in _XML_TYPES or filename.lower().endswith(".xml"))
+    )
     if is_xml:  # as large as the message may be (imap.max_message_size)
         decoded = part.get_payload(decode=True)
         data = decoded if isinstance(decoded, bytes) else b""
@@ -896,6 +903,7 @@ def _read_attachment(
             forwarded=node.forward is not None,
             is_xml=is_xml,
             text=text,
+            is_edi=is_edi,
         )
     )
 

@@ -278,7 +278,7 @@ def judge(
         listed = _and(shown + ([f"{more} more"] if more > 0 else []))
         reasons.append(
             f"Not read: the attachment{'s' if len(extraction.not_read) > 1 else ''} {listed} "
-            "(only PDFs, XML e-invoices and CSV files are read): open "
+            "(only PDFs, XML e-invoices, EDI and CSV files are read): open "
             f"{'them' if len(extraction.not_read) > 1 else 'it'} to look for a PO."
         )
     if status in (Status.LINKED, Status.AMBIGUOUS):

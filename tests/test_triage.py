@@ -889,7 +889,7 @@ def test_missing_names_the_attachments_it_did_not_read() -> None:
     assert out.status is Status.MISSING
     assert (
         "Not read: the attachments 'Bestellung.xlsx' and 'Plan.docx' (only PDFs, XML "
-        "e-invoices and CSV files are read): open them to look for a PO."
+        "e-invoices, EDI and CSV files are read): open them to look for a PO."
     ) in out.reasons
     assert_plain_words(out)
     linked = run(Extraction("westside", "sender", (cand("2023-00125-WS"),), (), 0, 0, ("a.xlsx",)))
