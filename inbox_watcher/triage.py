@@ -313,7 +313,7 @@ _MAX_NAMED = 5  # values named one by one in the reasons; more are counted
 def _attachments_read(extraction: Extraction) -> str:
     if not extraction.xml_count:
         return "the PDF attachments"
-    return "the e-invoice attachments" if not extraction.pdf_count else "the attachments"
+    return "the e-invoice or EDI attachments" if not extraction.pdf_count else "the attachments"
 
 
 def _settle_customer(

@@ -925,3 +925,12 @@ def test_an_unknown_po_names_every_part_it_is_in() -> None:
 def test_a_number_only_in_a_replys_subject_is_said_so() -> None:
     out = run(extraction(cand("2024-00999-WS", source="subject", quoted=True)))
     assert "PO 2024-00999-WS (found in the subject of this reply) is written like" in text_of(out)
+
+
+def test_missing_in_a_mail_with_only_a_structured_attachment_names_it() -> None:
+    ex = Extraction("westside", "sender", (), (), 0, 1, ())
+    out = run(ex)
+    assert out.status is Status.MISSING
+    assert "No PO number was found in the subject, the message body or the e-invoice or EDI " in (
+        text_of(out)
+    )
