@@ -733,6 +733,13 @@ class DigestConfig(_HasPassword):
         ge=0,
         le=3650,
     )
+    send_when_empty: StrictBool = _key(
+        True,
+        "boolean",
+        'Send the digest on days with nothing to report (no flags, new or open, no mailbox or '
+        'customer problems): a daily "nothing needs you today" shows that the watcher is alive. '
+        "`false` sends nothing on such days.",
+    )
     timeout: Duration = _key("30s", "duration", "SMTP socket timeout.")
 
     @model_validator(mode="before")

@@ -9,8 +9,8 @@ flags are marked reported only after the SMTP server accepted the email, so a fa
 them for the next attempt. A crash between the send and the marking reports them again the next
 day (a repeat is better than a loss).
 
-An empty digest is still sent (``SEND_EMPTY_DIGEST``): a short "nothing needs you today" every
-day means that a day without an email is itself a sign that something is broken.
+An empty digest is still sent by default (``digest.send_when_empty``): a short "nothing needs you
+today" every day means that a day without an email is itself a sign that something is broken.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from inbox_watcher.logs import register_secret
 from inbox_watcher.model import JudgedCandidate, Status
 from inbox_watcher.store import FeedEvent, FolderState, Store, StoredMessage
 
-SEND_EMPTY_DIGEST = True  # see the module docstring
 FEED_WINDOW = dt.timedelta(hours=24)  # feed problems looked at: the last day
 MAX_LISTED = 300  # flags listed in one digest; the rest follow in the next one
 MAX_CANDIDATES = 8  # candidates shown per message
@@ -604,7 +603,7 @@ def send_digest(config: Config, store: Store, *, now: dt.datetime) -> DigestResu
         return DigestResult("already_sent", day)
     digest = build_digest(config, store, now=now)
     listed = digest.listed
-    if digest.all_clear and not SEND_EMPTY_DIGEST:
+    if digest.all_clear and not config.digest.send_when_empty:
         store.finish_digest(run_id, ok=True, error=None)
         return DigestResult("empty", day, digest=digest)
     try:

@@ -57,6 +57,7 @@ def write_config(
     security: str = "none",
     silent_after_days: int = 14,
     subject: str | None = None,
+    send_when_empty: bool = True,
 ) -> Path:
     """A watcher.toml (with the example customers) in `root`, the digest pointed at the sink."""
     shutil.copytree(REPO / "config" / "customers", root / "customers")
@@ -88,6 +89,7 @@ smtp_port = {smtp_port}
 security = "{security}"
 silent_after_days = {silent_after_days}
 timeout = "5s"
+send_when_empty = {str(send_when_empty).lower()}
 {subject_line}
 [customers]
 dir = "customers"
@@ -416,6 +418,25 @@ def test_empty_digest_says_nothing_needs_you(
     assert "Nothing needs you today" in text
     assert "Nothing needs you today" in rich
     assert "The mailbox was read without problems." in text
+
+
+def test_empty_digest_is_not_sent_when_switched_off_and_the_day_counts_as_done(
+    tmp_path: Path, smtp_sink: SmtpSink, clock: Clock
+) -> None:
+    path = write_config(
+        tmp_path, smtp_port=smtp_sink.port, silent_after_days=0, send_when_empty=False
+    )
+    config = load_config(path)
+    with Store.open(config.database.url, clock=clock) as store:
+        result = send_digest(config, store, now=DAY1)
+        assert result.status == "empty"
+        assert "nothing sent" in result.summary
+        assert send_digest(config, store, now=DAY1).status == "already_sent"
+        # A flag the next day is sent as usual.
+        store.record([acme_unknown(1)], checkpoint=None)
+        assert send_digest(config, store, now=DAY1 + dt.timedelta(days=1)).status == "sent"
+    [mail] = smtp_sink.wait_for(1)
+    assert "1 message(s) need a person" in parse(mail)["Subject"]
 
 
 # --- the command --------------------------------------------------------------------------------
