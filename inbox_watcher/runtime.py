@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import os
+import logging
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from extractors.pdf_extract import PdfLimits
 from inbox_watcher.config import Config
@@ -16,6 +17,11 @@ from inbox_watcher.model import ProcessedMessage
 from inbox_watcher.pipeline import Limits, install_context
 from inbox_watcher.poller import FolderAction, Poller, PollSettings
 from inbox_watcher.store import Store
+
+log = logging.getLogger(__name__)
+
+# What the daemon itself may hold beside its workers (measured peak ~100 MiB; see bench/).
+PARENT_ALLOWANCE = 300 * 1024 * 1024
 
 
 def limits_of(config: Config) -> Limits:
@@ -73,8 +79,47 @@ def open_store(config: Config) -> Store:
 def make_pool(config: Config) -> IsolatedPool:
     """A worker pool that holds this configuration's rules (installed before the workers fork)."""
     install_context(tuple(config.customers), limits_of(config))
-    workers = config.limits.workers or (os.cpu_count() or 1)
+    workers = config.limits.worker_count
+    ceiling = cgroup_memory_limit()
+    needed = workers * config.limits.pdf_memory_limit + PARENT_ALLOWANCE
+    if ceiling is not None and needed > ceiling:
+        log.warning(
+            "this service's memory limit (%d MiB, systemd's MemoryMax or the container's) is "
+            "below what its %d workers may use (%d MiB each, [limits] pdf_memory_limit, plus "
+            "~300 MiB): a large PDF can get a worker killed by the kernel instead of refused "
+            "by its own limit; raise the limit or lower [limits] workers",
+            ceiling >> 20,
+            workers,
+            config.limits.pdf_memory_limit >> 20,
+        )
     return IsolatedPool(processes=workers, memory_limit=config.limits.pdf_memory_limit)
+
+
+def cgroup_memory_limit(
+    proc_cgroup: Path = Path("/proc/self/cgroup"), root: Path = Path("/sys/fs/cgroup")
+) -> int | None:
+    """The lowest ``memory.max`` (cgroup v2) on this process's cgroup and its parents, in bytes;
+    None when there is none or it cannot be read (cgroup v1, not Linux)."""
+    try:
+        lines = proc_cgroup.read_text(encoding="ascii").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    path = next((line[3:] for line in lines if line.startswith("0::")), None)
+    if path is None:
+        return None
+    found: list[int] = []
+    here = root / path.lstrip("/")
+    while True:
+        try:
+            value = (here / "memory.max").read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            value = ""
+        if value.isdigit():
+            found.append(int(value))
+        if here == root or root not in here.parents:
+            break
+        here = here.parent
+    return min(found, default=None)
 
 
 def make_poller(
