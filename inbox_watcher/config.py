@@ -736,7 +736,7 @@ class DigestConfig(_HasPassword):
     send_when_empty: StrictBool = _key(
         True,
         "boolean",
-        'Send the digest on days with nothing to report (no flags, new or open, no mailbox or '
+        "Send the digest on days with nothing to report (no flags, new or open, no mailbox or "
         'customer problems): a daily "nothing needs you today" shows that the watcher is alive. '
         "`false` sends nothing on such days.",
     )
