@@ -9,13 +9,20 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import importlib
+import re
 import string
 import unicodedata
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import regex
+
+# The standard library's regular-expression parser, for ``letter_prefixes`` (no public API).
+_SRE_PARSER: Any = importlib.import_module("re._parser")
+_SRE_CONSTANTS: Any = importlib.import_module("re._constants")
 
 DEFAULT_LABELS: tuple[str, ...] = (
     "PO",
@@ -220,6 +227,9 @@ class CustomerRules:
     # What counts from senders not on this customer's list: "labelled" numbers (or known POs),
     # or only "known" POs (a format other companies share, such as SAP's 45...).
     strangers: str = "labelled"
+    # The letters every number of a pattern's alternative starts with ("PLB" of "PLB-\d{6}"),
+    # upper case, two or more: a near miss written with them ("PLB-10019") is worth a look.
+    prefixes: tuple[str, ...] = ()
 
     @staticmethod
     def compile(
@@ -315,6 +325,7 @@ class CustomerRules:
             label_pattern=label_re,
             label_pattern_lower=label_lower,
             strangers=strangers,
+            prefixes=letter_prefixes(pattern, flags),
         )
 
     def label_spans(self, text: str, *, timeout: float) -> list[tuple[int, int]]:
@@ -343,6 +354,43 @@ class CustomerRules:
     def sender_matches(self, address: str) -> bool:
         address = address.strip().lower()
         return any(fnmatch.fnmatchcase(address, glob) for glob in self.senders)
+
+
+_GROUP_NAME = regex.compile(r"\(\?P?<(?![=!])\w+>")
+
+
+def letter_prefixes(pattern: str, flags: int = 0) -> tuple[str, ...]:
+    """The letters each alternative of ``pattern`` must start with (after zero-width
+    assertions), upper case, where there are two or more: ("PLB", "PL") for
+    "(?:PLB-\\d{6}|PL-\\d{2}-\\d{4})", () for "\\d{8}" or "(?:PO)?\\d+". Read with the standard
+    library's parser; a pattern only the ``regex`` package reads has none."""
+    # Group names go (the regex package lets alternatives share one, the standard parser not).
+    unnamed = _GROUP_NAME.sub("(?:", pattern)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            parsed = _SRE_PARSER.parse(unnamed, flags & regex.IGNORECASE and re.IGNORECASE)
+    except (re.error, RecursionError, OverflowError, ValueError, TypeError):
+        return ()
+    heads = _letter_heads(list(parsed), depth=0)
+    return tuple(dict.fromkeys(h.upper() for h in heads if len(h) >= 2))
+
+
+def _letter_heads(items: list[Any], depth: int) -> list[str]:
+    c = _SRE_CONSTANTS
+    head = ""
+    for op, arg in items:
+        if op in (c.ASSERT, c.ASSERT_NOT, c.AT):
+            continue  # zero-width: "(?<![\\w-])", "\\b", "^"
+        if op is c.LITERAL and chr(arg).isalpha():
+            head += chr(arg)
+            continue
+        if depth < 5 and op is c.SUBPATTERN:
+            return [head + h for h in _letter_heads(list(arg[-1]), depth + 1)]
+        if depth < 5 and op is c.BRANCH:
+            return [head + h for alt in arg[1] for h in _letter_heads(list(alt), depth + 1)]
+        break
+    return [head]
 
 
 def _matches_empty_inside(pattern: regex.Pattern[str]) -> bool:

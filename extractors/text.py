@@ -30,7 +30,7 @@ import regex
 from extractors import tables
 from extractors.phrases import DECOY, GAP, LABEL_REACH
 from extractors.rules import CustomerRules, find_labels, lowered_text
-from extractors.suggest import fold
+from extractors.suggest import distance, fold
 from extractors.tables import cells_under, under_decoy_cell
 from extractors.types import Candidate, Problem, Unreadable
 
@@ -342,8 +342,64 @@ def scan_text(
                 continue
             context = _SPACES.sub(" ", f"{text[lstart:lend]} / {raw}")
             found.append(labelled_value(raw, normalized, vstart, context))
+    if rules.prefixes and not timed_out:
+        # "PLB-10019", "Best-000466": the customer's letters (or one slip of them) and digits the
+        # pattern does not take. Not a PO; triage counts it only near a known one (a typo).
+        taken = {c.raw for c in found}
+        near_misses = 0
+        for start, end, letters in _letter_number_tokens(text):
+            raw = text[start:end]
+            if (
+                raw in taken
+                or _overlaps(claimed, start, end)
+                or not _near_prefix(letters, rules.prefixes)
+                or _inside_address(text, start, end)
+            ):
+                continue
+            found.append(
+                Candidate(
+                    raw=raw,
+                    normalized=_clean(raw),
+                    source=source,
+                    valid=False,
+                    context=_context(text, start, end),
+                    page=page,
+                    quoted=is_quoted(start),
+                    labelled=False,
+                    customer=rules.id,
+                )
+            )
+            near_misses += 1
+            if near_misses >= _MAX_NEAR_MISSES:
+                break
     tables.forget()  # the rows read hold this text: not kept past its scan
     return dedupe(found), problems
+
+
+_LETTER_NUMBER = regex.compile(
+    r"(?<![\w./@#-])([^\W\d_]{2,8})[-/]?\d{3,12}(?![\w@]|[-/.]\w)"  # a whole token
+)
+_MAX_NEAR_MISSES = 3  # per text and customer
+
+
+@functools.lru_cache(maxsize=16)
+def _letter_number_tokens(text: str) -> tuple[tuple[int, int, str], ...]:
+    """(start, end, letters in upper case) of each "letters-digits" token ("PLB-10019"). Cached:
+    every customer with letter prefixes reads the same list."""
+    return tuple((m.start(), m.end(), m.group(1).upper()) for m in _LETTER_NUMBER.finditer(text))
+
+
+def _near_prefix(letters: str, prefixes: tuple[str, ...]) -> bool:
+    """The customer's prefix letters, or (three letters or more) one letter off them."""
+    return any(
+        letters == prefix
+        or (
+            len(prefix) >= 3
+            and abs(len(letters) - len(prefix)) <= 1
+            and distance(letters, prefix, 1) <= 1
+        )
+        for prefix in prefixes
+    )
 
 
 # The last token of a line and the first of the next: "UK-PO-20" / "25-00031", "PO450" / "30303".

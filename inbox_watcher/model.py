@@ -73,6 +73,7 @@ class Outcome:
     link_how: LinkHow = "found"  # "found" in the message | "thread" inherited | "manual"
     owners: tuple[tuple[str, str], ...] = ()  # (customer, number) of links inherited by thread
     ignored: str | None = None  # the [ignore] rule that closes this flag at once, in words
+    unknown: tuple[str, ...] = ()  # the well-formed numbers not in the records (`unknown`)
 
     @property
     def needs_review(self) -> bool:

@@ -15,6 +15,7 @@ Pure: no database, no clock. The rules, in order:
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 
 import regex
@@ -76,6 +77,14 @@ def judge(
         return not c.weak or is_known(c)
 
     judged = tuple(JudgedCandidate(c, is_known(c)) for c in cands)
+    # A token with the customer's prefix letters that its pattern does not take ("PLB-10019",
+    # "Best-000466"; unlabelled and malformed): a typo when it is near a known PO, else noise,
+    # named in a `missing` verdict when it has the customer's very letters.
+    near_misses = [c for c in cands if not c.valid and not c.labelled]
+    if near_misses:
+        typos = [c for c in near_misses if _suggest(c.raw, routed or c.customer, pos, rules)]
+        cands = tuple(c for c in cands if c.valid or c.labelled or c in typos)
+        near_misses = [c for c in near_misses if c not in typos and _same_letters(c, rules)]
     own_valid = [c for c in cands if c.valid and not c.quoted and counts(c)]
     valid = own_valid or [c for c in cands if c.valid and counts(c)]
     # A value well-formed for one customer is no typo under another customer's rules.
@@ -96,7 +105,9 @@ def judge(
         malformed = near
     customer = routed
     if stranger and not valid:
-        customer = None  # a stranger's own numbers say nothing about whose message it is
+        # A stranger's own numbers say nothing about whose message it is; a typo of a known PO
+        # does (it is near that customer's PO).
+        customer = malformed[0].customer if malformed and not routed else None
     if not customer and valid:
         known_first = [c for c in valid if is_known(c)] or valid
         customer = known_first[0].customer
@@ -159,6 +170,11 @@ def judge(
                 "records: a new order not imported yet (it links at the next `pos import`), or "
                 "a typo."
             )
+            if stranger and number == unknown_nums[0]:
+                reasons.append(
+                    "The sender is on no customer's sender list: the customer was chosen by "
+                    "the number's format."
+                )
             other = _other_owner(number, customer, pos)
             if other:
                 reasons.append(
@@ -211,9 +227,13 @@ def judge(
                 if example
                 else ""
             )
+            owner = customer or (None if c.labelled else c.customer)
+            whose = f" of {_name(owner, names)}" if owner else ""
             reasons.append(
                 f"'{c.raw}' in {where} is labelled as a PO but is not written like a PO number"
-                f"{' of ' + _name(customer, names) if customer else ''}{like}."
+                f"{whose}{like}."
+                if c.labelled
+                else f"'{c.raw}' in {where} looks like a mistyped PO number{whose}."
             )
             if hints:
                 suggestions.extend(hints)
@@ -238,19 +258,27 @@ def judge(
             reasons.append(
                 "No PO number was found, and the sender matches no customer's sender list."
             )
-            for c in _one_per_number(set_aside)[:3]:
+            # What was set aside, labelled first; then numbers of a PO's shape without a label
+            # (a carrier's waybill in SAP's 45... range).
+            unlabelled = [
+                c for c in cands if c.valid and c.weak and not is_known(c) and not _a_year(c.raw)
+            ]
+            for c in (_one_per_number(set_aside) + _one_per_number(unlabelled))[:3]:
                 whose = f" of {_name(c.customer, names)}" if c.valid and c.customer else ""
                 what = (
                     f"looks like a PO number{whose} but is not in the PO records"
                     if c.valid
                     else "follows a PO label but fits no customer's PO format"
                 )
+                if c.valid and c.weak:
+                    what = f"has the shape of a PO number{whose} but no PO label"
                 if c.valid and c.normalized in ours:
                     what = (
-                        "follows 'your order' (as a supplier names our own order) and is not in "
-                        "the PO records"
+                        f"follows '{_reader_words(c)}' (as a supplier names our own order) and "
+                        "is not in the PO records"
                     )
-                reasons.append(f"'{c.raw}' in {_where(c)} {what}: not counted from this sender.")
+                where = _and(_unique(_where(x) for x in cands if x.normalized == c.normalized))
+                reasons.append(f"'{c.raw}' in {where} {what}: not counted from this sender.")
         else:
             where = f"the subject, the message body or {_attachments_read(extraction)}"
             if not extraction.pdf_count + extraction.xml_count:
@@ -271,6 +299,12 @@ def judge(
                 reasons.append(
                     f"'{c.raw}' in {_where(c)} {what} and is not in the PO records: not counted."
                 )
+            for c, where in _by_raw(near_misses)[:3]:
+                reasons.append(
+                    f"'{c.raw}' in {where} starts like a PO number of "
+                    f"{_name(c.customer, names)} but is not written like one and is near none in "
+                    "the PO records: not counted."
+                )
 
     if status is Status.MISSING and extraction.not_read:
         shown = [f"'{n}'" for n in extraction.not_read[:_MAX_NAMED]]
@@ -278,7 +312,7 @@ def judge(
         listed = _and(shown + ([f"{more} more"] if more > 0 else []))
         reasons.append(
             f"Not read: the attachment{'s' if len(extraction.not_read) > 1 else ''} {listed} "
-            "(only PDFs, XML e-invoices, EDI and CSV files are read): open "
+            "(only PDFs, XML e-invoices, EDI, CSV and text files are read): open "
             f"{'them' if len(extraction.not_read) > 1 else 'it'} to look for a PO."
         )
     if status in (Status.LINKED, Status.AMBIGUOUS):
@@ -304,6 +338,7 @@ def judge(
         link_how=link_how,
         owners=tuple(thread_pos) if link_how == "thread" else (),
         ignored=ignored if status.flagged else None,
+        unknown=tuple(unknown_nums) if status is Status.UNKNOWN else (),
     )
 
 
@@ -393,6 +428,13 @@ def _and(items: Sequence[str]) -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
+def _same_letters(c: Candidate, rules: Mapping[str, CustomerRules]) -> bool:
+    """Whether an unlabelled malformed token starts with its customer's very prefix letters."""
+    rule = rules.get(c.customer or "")
+    letters = "".join(itertools.takewhile(str.isalpha, c.raw)).upper()
+    return rule is not None and letters in rule.prefixes
+
+
 def _by_raw(cands: Sequence[Candidate]) -> list[tuple[Candidate, str]]:
     """Each value as written once, with every place it stands ("the subject and the message
     body")."""
@@ -454,6 +496,13 @@ def _reader_s(c: Candidate) -> bool:
     Bestellung"): the words before the value as the context marks it ("[...]")."""
     mark = _mark(c)
     return mark > 0 and _READER_S.search(c.context, max(0, mark - 48), mark) is not None
+
+
+def _reader_words(c: Candidate) -> str:
+    """The words that call the value the reader's order, as written ("Ihrer Bestellung Nr.")."""
+    mark = _mark(c)
+    m = _READER_S.search(c.context, max(0, mark - 48), mark) if mark > 0 else None
+    return " ".join(m.group(0).split()).rstrip(":#") if m else "your order"
 
 
 def _mark(c: Candidate) -> int:

@@ -321,3 +321,28 @@ def test_label_search_shortcuts_find_what_ignorecase_finds(pieces: list[str], gl
     assert plain.startswith(r"(?<![\w])")
     reference = [m.span() for m in regex.finditer(plain, text, flags=regex.IGNORECASE)]
     assert rules.label_spans(text, timeout=1.0) == reference
+
+
+# --- the letters a customer's numbers start with ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "prefixes"),
+    [
+        (r"(?<![\w-])PLB-\d{6}(?!\d)", ("PLB",)),
+        (r"\bbst-?\d{6}\b", ("BST",)),
+        (r"(?:PLB-\d{6}|PL[-/]23[-/]\d{4})", ("PLB", "PL")),
+        # Alternatives sharing a group name: the regex package allows it, the parser read here not.
+        (r"(?:(?P<p>PLB)-(?P<n>\d{6})|(?P<p>PL)-(?P<n>\d{4}))", ("PLB", "PL")),
+        (r"(?P<p>UK-PO)-\d{4}", ("UK",)),
+        (r"(?<![\w-])\d{8}", ()),
+        (r"(?:ACME[- ]?)?\d{6}", ()),  # the prefix may be left out: no letters a number must have
+        (r"(?P<y>20\d\d)-(?P<n>\d{4})", ()),
+        (r"P\d{7}", ()),  # one letter is too little to go by
+        (r"\p{Lu}{3}-\d{5}", ()),  # only the regex package reads it
+    ],
+)
+def test_letter_prefixes_of_a_pattern(pattern: str, prefixes: tuple[str, ...]) -> None:
+    rules = CustomerRules.compile("c", name="C", senders=["*@c.example"], pattern=pattern)
+    assert isinstance(rules, CustomerRules), rules
+    assert rules.prefixes == prefixes

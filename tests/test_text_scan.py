@@ -1305,3 +1305,55 @@ PHG = compiled(
 def test_a_second_po_written_as_its_last_group(text: str, found: list[str]) -> None:
     cands, _ = scan(text, PHG)
     assert [c.normalized for c in cands if c.valid] == found
+
+
+# --- near misses of a customer's lettered numbers -------------------------------------------------
+
+KESSLER = compiled(
+    "kessler",
+    name="Kessler Bau-Service GmbH",
+    senders=["*@kessler.example"],
+    pattern=r"(?<![\w-])BST-?(?P<n>\d{6})(?![\w-])",
+    format="BST-{n}",
+    labels=["PO", "Bestellung"],
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "raw"),
+    [
+        pytest.param("Quick one - order BST-10019 - can it go today?", "BST-10019", id="short"),
+        pytest.param("Bitte Best-000466 heute noch rausschicken", "Best-000466", id="autocorrect"),
+        pytest.param("bst1000456 asap", "bst1000456", id="long-glued"),
+    ],
+)
+def test_a_token_with_the_customers_letters_is_an_unlabelled_malformed_candidate(
+    text: str, raw: str
+) -> None:
+    cands, _ = scan(text, KESSLER)
+    assert [(c.raw, c.valid, c.labelled, c.customer) for c in cands] == [
+        (raw, False, False, "kessler")
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("Order BST-000456 is ready", id="well-formed"),
+        pytest.param("Bestellung: BST-00045", id="labelled-once"),
+        pytest.param("Invoice INV-10019 and SO-4410", id="other-letters"),
+        pytest.param(
+            "see https://shop.example/BST-10019 or bst-10019@kessler.example", id="address"
+        ),
+        pytest.param("Part AB-10019 and XYZW-10019", id="two-letters-off"),
+        pytest.param("Serial BST-2411-081", id="part-of-a-longer-code"),
+    ],
+)
+def test_no_near_miss_beside_a_number_a_label_or_other_letters(text: str) -> None:
+    cands, _ = scan(text, KESSLER)
+    assert [c for c in cands if not c.labelled and not c.valid] == []
+
+
+def test_customers_without_letter_prefixes_get_no_near_misses() -> None:
+    cands, _ = scan("Quick one - order ACME-10019 and BST-10019", ACME)
+    assert [c for c in cands if not c.valid] == []

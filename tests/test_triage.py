@@ -13,7 +13,7 @@ from extractors.message import Extraction
 from extractors.types import Candidate, Problem, Unreadable
 from inbox_watcher.model import Outcome, PoRecord, PoTable, Status
 from inbox_watcher.triage import PoIndex, judge
-from tests.customers import ACME, WESTSIDE
+from tests.customers import ACME, WESTSIDE, compiled
 
 RULES = {"westside": WESTSIDE, "acme": ACME}
 NAMES = {"westside": "Westside Tools Ltd", "acme": "Acme Corporation", "eastside": "Eastside Ltd"}
@@ -169,21 +169,24 @@ def test_missing_from_unknown_sender_says_so() -> None:
 
 
 @pytest.mark.parametrize(
-    "context",
+    ("context", "words"),
     [
-        "vielen Dank für Ihre Bestellung [2023-00999-WS] vom 04.11.2024",
-        "Auftragsbestätigung zu Ihrer Bestellung Nr. [2023-00999-WS]",
-        "we confirm your purchase order no. [2023-00999-WS] of 12 March",
-        "nous confirmons votre commande [2023-00999-WS]",
+        ("vielen Dank für Ihre Bestellung [2023-00999-WS] vom 04.11.2024", "Ihre Bestellung"),
+        ("Auftragsbestätigung zu Ihrer Bestellung Nr. [2023-00999-WS]", "Ihrer Bestellung Nr."),
+        ("we confirm your purchase order no. [2023-00999-WS] of 12", "your purchase order no."),
+        ("nous confirmons votre commande [2023-00999-WS]", "votre commande"),
     ],
 )
-def test_a_strangers_your_order_not_in_the_records_is_our_own_order(context: str) -> None:
+def test_a_strangers_your_order_not_in_the_records_is_our_own_order(
+    context: str, words: str
+) -> None:
     """A supplier writing to the mailbox's company names that company's own order ("your
-    order"): from a sender on no list it is no customer PO unless the records know it."""
+    order"): from a sender on no list it is no customer PO unless the records know it. The
+    reason quotes the words as written."""
     c = dataclasses.replace(cand("2023-00999-WS"), context=context)
     out = run(extraction(c, customer="westside", routed_by="pattern"))
     assert (out.status, out.customer) == (Status.MISSING, None)
-    assert "follows 'your order' (as a supplier names our own order)" in text_of(out)
+    assert f"follows '{words}' (as a supplier names our own order)" in text_of(out)
     assert_plain_words(out)
     known = dataclasses.replace(cand("2023-00125-WS"), context=context.replace("999", "125"))
     assert run(extraction(known, customer="westside", routed_by="pattern")).status is Status.LINKED
@@ -889,7 +892,7 @@ def test_missing_names_the_attachments_it_did_not_read() -> None:
     assert out.status is Status.MISSING
     assert (
         "Not read: the attachments 'Bestellung.xlsx' and 'Plan.docx' (only PDFs, XML "
-        "e-invoices, EDI and CSV files are read): open them to look for a PO."
+        "e-invoices, EDI, CSV and text files are read): open them to look for a PO."
     ) in out.reasons
     assert_plain_words(out)
     linked = run(Extraction("westside", "sender", (cand("2023-00125-WS"),), (), 0, 0, ("a.xlsx",)))
@@ -934,3 +937,83 @@ def test_missing_in_a_mail_with_only_a_structured_attachment_names_it() -> None:
     assert "No PO number was found in the subject, the message body or the e-invoice or EDI " in (
         text_of(out)
     )
+
+
+# --- near misses: a token with the customer's letters its pattern does not take -----------------
+
+KESSLER = compiled(
+    "kessler",
+    name="Kessler Bau-Service GmbH",
+    senders=["*@kessler.example"],
+    pattern=r"(?<![\w-])BST-?(?P<n>\d{6})(?![\w-])",
+    format="BST-{n}",
+)
+KESSLER_POS = index(PoRecord("BST-000466", "kessler"), PoRecord("BST-000470", "kessler"))
+
+
+def near_miss(raw: str, **kwargs: Any) -> Candidate:
+    return bad(raw, labelled=False, customer="kessler", **kwargs)
+
+
+def judge_kessler(*cands: Candidate, routed_by: str = "sender") -> Outcome:
+    return judge(
+        extraction(
+            *cands, customer="kessler" if routed_by == "sender" else None, routed_by=routed_by
+        ),
+        KESSLER_POS,
+        rules={"kessler": KESSLER},
+        names={"kessler": "Kessler Bau-Service GmbH"},
+    )
+
+
+@pytest.mark.parametrize("routed_by", ["sender", "none"])
+def test_a_near_miss_close_to_a_known_po_is_malformed_with_a_hint(routed_by: str) -> None:
+    out = judge_kessler(near_miss("Best-000466"), routed_by=routed_by)
+    assert (out.status, out.customer) == (Status.MALFORMED, "kessler")
+    assert out.suggestions == ("BST-000466",)
+    assert (
+        "'Best-000466' in the message body looks like a mistyped PO number of Kessler Bau-Service "
+        "GmbH." in out.reasons
+    )
+    assert_plain_words(out)
+
+
+def test_a_near_miss_with_the_very_letters_but_near_no_po_is_named_in_missing() -> None:
+    out = judge_kessler(near_miss("BST-91"), near_miss("Bsx-123456"))
+    assert out.status is Status.MISSING
+    assert (
+        "'BST-91' in the message body starts like a PO number of Kessler Bau-Service GmbH but is "
+        "not written like one and is near none in the PO records: not counted." in out.reasons
+    )
+    assert "Bsx" not in text_of(out)  # a letter off and near nothing: noise, not named
+    assert_plain_words(out)
+
+
+def test_a_near_miss_beside_a_known_po_changes_nothing() -> None:
+    out = judge_kessler(cand("BST-000470", customer="kessler"), near_miss("BST-10019"))
+    assert (out.status, out.po_numbers) == (Status.LINKED, ("BST-000470",))
+    assert "BST-10019" not in text_of(out)
+
+
+def test_a_strangers_unlabelled_number_of_a_pos_shape_is_named_in_missing() -> None:
+    """A carrier's waybill in a customer's number range: set aside, and said so."""
+    waybill = cand("2023-00999-WS", raw="2023 00999 WS", labelled=False)
+    assert waybill.weak
+    out = run(extraction(waybill, customer=None, routed_by="none"))
+    assert out.status is Status.MISSING
+    assert (
+        "'2023 00999 WS' in the message body has the shape of a PO number of Westside Tools Ltd "
+        "but no PO label: not counted from this sender." in out.reasons
+    )
+    assert_plain_words(out)
+
+
+def test_an_unknown_po_from_a_stranger_says_how_the_customer_was_chosen() -> None:
+    out = run(extraction(cand("2023-00999-WS"), customer="westside", routed_by="pattern"))
+    assert (out.status, out.customer) == (Status.UNKNOWN, "westside")
+    assert (
+        "The sender is on no customer's sender list: the customer was chosen by the number's "
+        "format." in out.reasons
+    )
+    routed = run(extraction(cand("2023-00999-WS")))
+    assert "sender list" not in text_of(routed)
