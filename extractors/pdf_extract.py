@@ -84,9 +84,11 @@ def extract_pdf(
             if owner is not None and _under_header_line(text, c.raw, owner):
                 header_checks.add(page)
                 break
-        # A page where some customer's label already has its number needs no layout pairing:
-        # the message goes to that customer.
-        if any(c.labelled for c in found) or len({(c.customer, c.normalized) for c in found}) == 1:
+        # One well-formed number on the page and nothing labelled: the layout pass could only
+        # confirm it. (A labelled one is no reason to skip it: a PO column of a delivery note
+        # may list more orders than the line that names one, ``_label_without_value``.)
+        labelled = any(c.labelled for c in found)
+        if not labelled and len({(c.customer, c.normalized) for c in found}) == 1:
             return page in header_checks
         wanting = [c for c in rules if _label_without_value(page, text, c, scan)]
         if wanting:
@@ -190,6 +192,16 @@ def _value_elsewhere(text: str, label_end: int) -> bool:
     return not any(ch.isdigit() for ch in first)
 
 
+_TO_NEXT_LINE = regex.compile(r"[ \t:#.\-=]*\n?[ \t]*")
+
+
+def _value_below(text: str, label_end: int, values: Sequence[str]) -> bool:
+    """Whether one of ``values`` follows the label, on its line or at the start of the next."""
+    m = _TO_NEXT_LINE.match(text, label_end)
+    at = m.end() if m else label_end
+    return any(text.startswith(v, at) for v in values)
+
+
 def _label_without_value(
     page: int,
     text: str,
@@ -208,8 +220,13 @@ def _label_without_value(
         return False
     found, _ = scan(page, text, customer)
     valid = {c.normalized for c in found if c.valid and not c.weak}
-    if any(c.labelled and c.valid for c in found):
-        return False
+    paired = [c.raw for c in found if c.labelled and c.valid]
+    if paired:
+        # Labelled numbers found: layout helps only a label heading a column whose first value
+        # is not one of them ("Ihre Bestellung" over rows, beside "zu Bestellung 4500871201").
+        return any(
+            _value_elsewhere(text, end) and not _value_below(text, end, paired) for _, end in labels
+        )
     # One well-formed number on the page and nothing labelled: the layout pass (2-3 ms a page
     # for words, 20-200 more for tables) could only confirm it. Ask for it when the text gave
     # nothing, or several numbers and no label to tell them apart.

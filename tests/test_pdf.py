@@ -582,3 +582,39 @@ def test_form_field_values_are_bounded() -> None:
     (page,) = read_pdf(data).pages
     assert page.endswith(f"PO Number: {PO}")
     assert len(page) < 1000  # the 5,000-character note is not read whole
+
+
+def _consolidated_delivery_note(*, footer: bool) -> bytes:
+    """A delivery note for two orders: one PO a row under "Ihre Bestellung", and a closing line
+    that names one of them with a label of its own."""
+    pdf = FPDF(format="A4", unit="pt")
+    pdf.add_page()
+    pdf.set_font("helvetica", size=9)
+    pdf.set_xy(40, 40)
+    pdf.cell(300, 14, "Lieferschein / Delivery Note   Lieferschein-Nr.: 80412955")
+    columns = (("Pos.", 40), ("Ihre Bestellung", 80), ("Artikel-Nr.", 190), ("Menge", 300))
+    rows = [
+        ("1", "4500871201", "MV-025-24V", "12 Stk"),
+        ("2", "4500871201", "SP-025-01", "12 Stk"),
+        ("3", "4500871245", "KH-050-316", "8 Stk"),
+    ]
+    for i, row in enumerate([tuple(name for name, _ in columns), *rows]):  # as the text runs
+        for (_, x), cell in zip(columns, row, strict=True):
+            pdf.set_xy(x, 80 + 14 * i)
+            pdf.cell(100, 12, cell)
+    if footer:
+        pdf.set_xy(40, 150)
+        pdf.cell(400, 12, "Teillieferung zu Bestellung 4500871201 abgeschlossen.")
+    return bytes(pdf.output())
+
+
+@pytest.mark.parametrize("footer", [False, True], ids=["column-only", "with-labelled-line"])
+def test_a_po_column_is_read_beside_a_labelled_po_elsewhere_on_the_page(footer: bool) -> None:
+    """A labelled PO on the page ("zu Bestellung 4500871201") does not make the layout pass
+    needless: the PO column under "Ihre Bestellung" lists an order the line does not name."""
+    result = extract_pdf(_consolidated_delivery_note(footer=footer), "LS.pdf", [_SAP])
+    assert sorted({c.normalized for c in result.candidates if c.valid}) == [
+        "4500871201",
+        "4500871245",
+    ]
+    assert result.layout_pages == (1,)
