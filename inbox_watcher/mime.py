@@ -880,6 +880,8 @@ def _read_attachment(
     text = ""
     if not is_pdf and (ctype in _CSV_TYPES or filename.lower().endswith((".csv", ".tsv"))):
         text = _csv_text(node, filename, limits, out)
+    elif not is_pdf and (ctype == "text/plain" or filename.lower().endswith(".txt")):
+        text = _attachment_text(node, filename, limits, out)  # an order saved as a text file
     is_edi = not is_pdf and not text and is_edi_data(head)
     if is_edi:  # as large as the message may be (imap.max_message_size)
         decoded = part.get_payload(decode=True)
@@ -913,9 +915,8 @@ _CSV_TYPES = frozenset({"text/csv", "application/csv", "text/comma-separated-val
 _CSV_MAX_ROWS = 20_000
 
 
-def _csv_text(node: _Node, filename: str, limits: MimeLimits, out: _Builder) -> str:
-    """A CSV attachment's rows as "cell | cell" lines (the shape of an HTML table's text), so a
-    "PO Number" column heads its values; the delimiter is the one its first line uses most."""
+def _attachment_text(node: _Node, filename: str, limits: MimeLimits, out: _Builder) -> str:
+    """A text attachment decoded (its charset, or the usual guesses), up to ``max_text_chars``."""
     part = node.part
     raw = part.get_payload(decode=True)
     if not isinstance(raw, bytes) or not raw.strip():
@@ -929,6 +930,15 @@ def _csv_text(node: _Node, filename: str, limits: MimeLimits, out: _Builder) -> 
             unread=True,
         )
         text = text[: limits.max_text_chars]
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+
+
+def _csv_text(node: _Node, filename: str, limits: MimeLimits, out: _Builder) -> str:
+    """A CSV attachment's rows as "cell | cell" lines (the shape of an HTML table's text), so a
+    "PO Number" column heads its values; the delimiter is the one its first line uses most."""
+    text = _attachment_text(node, filename, limits, out)
+    if not text:
+        return ""
     first = text.lstrip("\ufeff").split("\n", 1)[0]
     delimiter = max(",;\t|", key=first.count)
     rows: list[str] = []

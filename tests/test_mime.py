@@ -529,6 +529,19 @@ def test_a_csv_attachment_is_read_as_table_rows(data: bytes, ctype: str, name: s
     assert att.text.splitlines()[1].startswith("INV-1 | 78-45120 | 1")
 
 
+@pytest.mark.parametrize(
+    ("data", "ctype", "name"),
+    [
+        ("Bestellnummer: BST-000464\r\nMenge: 12\r\n".encode("cp1252"), "text/plain", "B.txt"),
+        ("Bestellnummer: BST-000464\nGrüße\n".encode(), "application/octet-stream", "B.txt"),
+    ],
+)
+def test_a_text_attachment_is_read_as_text(data: bytes, ctype: str, name: str) -> None:
+    (att,) = read_message(with_attachment(data, ctype=ctype, name=name)).attachments
+    assert att.text.splitlines()[0] == "Bestellnummer: BST-000464"
+    assert "\r" not in att.text
+
+
 def test_large_image_is_only_sniffed() -> None:
     image = b"\x89PNG\r\n\x1a\n" + random.Random(1).randbytes(3_000_000)
     started = time.perf_counter()
