@@ -19,6 +19,7 @@ from extractors.message import Extraction, route
 from extractors.types import Candidate, Problem
 from inbox_watcher.config import Config, format_size
 from inbox_watcher.isolation import Done
+from inbox_watcher.model import Status
 from inbox_watcher.pipeline import (
     AnalysisFailed,
     MessageTask,
@@ -109,9 +110,9 @@ def try_file(config: Config, path: Path) -> int:
     _print_candidates(ex.candidates)
     _print_problems(ex.problems)
     ignored = config.ignore.rule_for(analysis.sender, analysis.subject, analysis.auto_reply)
-    _print_verdict(config, ex, ignored=ignored)
+    linked = _print_verdict(config, ex, ignored=ignored)
     own = any(c.valid and not c.quoted for c in ex.candidates)
-    if (analysis.in_reply_to or analysis.references) and not own:
+    if (analysis.in_reply_to or analysis.references) and not own and not linked:
         print(
             "  thread: it answers an earlier message and names no PO of its own: a poll links "
             "it to the POs that message is linked to (try does not look threads up)"
@@ -124,15 +125,28 @@ def _print_candidates(cands: Sequence[Candidate]) -> None:
         print("candidates: none")
         return
     several = len({c.customer for c in cands}) > 1  # an unrouted message or a bare PDF
+    readers: dict[tuple[str, str, int | None, bool], list[str]] = {}
     if several:  # a number one customer reads well is no attempt of the others': not shown
         valid_raws = {c.raw for c in cands if c.valid}
         cands = [c for c in cands if c.valid or c.raw not in valid_raws]
+        # A value every customer's rules call malformed: one line naming them all.
+        for c in cands:
+            if not c.valid:
+                readers.setdefault((c.raw, c.source, c.page, c.quoted), []).append(c.customer or "")
+        cands = [
+            c
+            for c in cands
+            if c.valid or readers[(c.raw, c.source, c.page, c.quoted)][0] == (c.customer or "")
+        ]
     print(f"candidates ({len(cands)}):")
     for c in cands:
         where = c.source + (f" page {c.page}" if c.page else "") + (" (quoted)" if c.quoted else "")
         verdict = "valid" if c.valid else "MALFORMED"
         label = ", labelled" if c.labelled else ""
         whose = f"  by {c.customer}'s rules" if several and c.customer else ""
+        if not c.valid and several:
+            by = readers[(c.raw, c.source, c.page, c.quoted)]
+            whose = f"  by the rules of {', '.join(by)}" if len(by) > 1 else whose
         print(f"  {c.normalized:<20} {verdict}{label}  raw={c.raw!r}  in {where}{whose}")
         if c.context:
             print(f"      …{_printable(c.context)}…")
@@ -147,7 +161,8 @@ def _print_problems(problems: Sequence[Problem]) -> None:
         print(f"unreadable part: {p.describe()}")
 
 
-def _print_verdict(config: Config, ex: Extraction, *, ignored: str | None = None) -> None:
+def _print_verdict(config: Config, ex: Extraction, *, ignored: str | None = None) -> bool:
+    """Print the verdict; True when the message would be linked without its thread."""
     try:
         records = Store.existing_po_index(config.database.url_with_password())
         why_not = "the database does not exist yet (import PO records with `pos import`)"
@@ -156,7 +171,7 @@ def _print_verdict(config: Config, ex: Extraction, *, ignored: str | None = None
     if records is None:
         print(f"PO records: not consulted: {why_not}")
         _print_unjudged(ex)
-        return
+        return False
     customers = {c.id: c for c in config.customers}
     outcome = judge(
         ex,
@@ -167,6 +182,8 @@ def _print_verdict(config: Config, ex: Extraction, *, ignored: str | None = None
     )
     print(f"PO records: {sum(len(t) for t in records.values()):,} in the database")
     numbers = f": {', '.join(outcome.po_numbers)}" if outcome.po_numbers else ""
+    if outcome.unknown:
+        numbers = f": {', '.join(outcome.unknown)} (not in the PO records)"
     print(f"would be: {outcome.status.value}{numbers}")
     owners = sorted(
         {
@@ -176,15 +193,16 @@ def _print_verdict(config: Config, ex: Extraction, *, ignored: str | None = None
         }
     )
     if ex.customer and outcome.customer != ex.customer:
-        # A sender on no list: the numbers that chose a customer did not count in the end.
-        print(f"  customer in the end: {outcome.customer or 'none'} (the numbers that chose "
-              f"{ex.customer} do not count from this sender)")  # fmt: skip
+        # A sender on no list: the numbers that first chose a customer did not count in the end.
+        print(f"  customer in the end: {outcome.customer or 'none'} (the numbers that first "
+              f"pointed to {ex.customer} do not count from this sender)")  # fmt: skip
     elif not ex.customer and owners:
         print(f"  customer in the end: {', '.join(owners)} (by the PO records)")
     for reason in outcome.reasons:
         print(f"  why: {_printable(reason)}")
     if outcome.ignored:
         print(f"  not flagged: {outcome.ignored}; it would be recorded as dismissed")
+    return outcome.status in (Status.LINKED, Status.AMBIGUOUS)
 
 
 def _print_unjudged(ex: Extraction) -> None:

@@ -158,7 +158,7 @@ def test_try_judges_against_the_po_records(capsys: pytest.CaptureFixture[str], d
     code, out = try_(capsys, demo, SAMPLES / "13-ambiguous-two-pos.eml")
     assert "would be: ambiguous: " in out
     code, out = try_(capsys, demo, SAMPLES / "10-unknown-po.eml")
-    assert "would be: unknown" in out
+    assert "would be: unknown: 2019-09242-IT (not in the PO records)" in out
     assert "but is not in the PO records: a new order not imported yet" in out
     code, out = try_(capsys, demo, SAMPLES / "02-linked-pdf-only.eml")
     assert "would be: linked: ACME-231430" in out
@@ -257,6 +257,19 @@ def test_try_says_a_reply_without_a_po_would_follow_its_thread(
     code, out = try_(capsys, demo, saved(msg, tmp_path / "reply.eml"))
     assert code == 0
     assert "thread: it answers an earlier message and names no PO of its own" in out
+
+
+def test_try_says_nothing_of_the_thread_when_the_quoted_po_links_the_reply(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, demo: Path
+) -> None:
+    code, _, err = run(capsys, "--config", str(demo), "pos", "import", str(SAMPLES / "pos.csv"))
+    assert code == 0, err
+    msg = acme_mail("Re: delivery", "Thanks, received.\n\n> Our PO ACME-231430 is attached.\n")
+    msg["In-Reply-To"] = "<order-1@acme-corp.example>"
+    code, out = try_(capsys, demo, saved(msg, tmp_path / "reply.eml"))
+    assert code == 0
+    assert "would be: linked: ACME-231430" in out
+    assert "thread:" not in out
 
 
 def test_try_on_a_pdf(capsys: pytest.CaptureFixture[str], tmp_path: Path, demo: Path) -> None:
