@@ -854,7 +854,8 @@ class IgnoreConfig(_Section):
         "`X-Autoreply` or `Precedence: auto_reply` header, or a subject starting with "
         '"Automatic reply", "Auto-Reply", "Out of Office", "Abwesenheitsnotiz", "Automatische '
         'Antwort", "Réponse automatique", "Respuesta automática", "Risposta automatica" or '
-        '"Automatisch antwoord".',
+        '"Automatisch antwoord". One that names a known PO (its subject repeats yours) is '
+        "still linked to it; only its flag is closed.",
     )
 
     @field_validator("senders", "subjects")

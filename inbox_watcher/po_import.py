@@ -36,7 +36,8 @@ from typing import TypeVar
 from inbox_watcher.model import CLOSED_STATUSES, PoRecord
 
 Normalizer = Callable[[str, str], str | None]
-"""(customer, raw PO number) -> canonical number, or None when it is not a valid number."""
+"""(customer, raw PO number) -> canonical number, or None when it is not a valid number (or
+``ValueError`` saying why, shown with the refused row)."""
 
 REQUIRED = ("po_number", "customer")
 OPTIONAL = ("status", "amount", "currency", "issued_on", "buyer")
@@ -409,9 +410,13 @@ class _RowReader:
             return raw
         if self.known_customers is not None and customer not in self.known_customers:
             return raw  # the customer's own error is reported; no rules to apply
-        canonical = self.normalize(customer, raw)
+        refused = f"{raw!r} is not a valid PO number for customer {customer}"
+        try:
+            canonical = self.normalize(customer, raw)
+        except ValueError as exc:
+            raise _Refused(f"{refused}: {exc}") from None
         if canonical is None:
-            raise _Refused(f"{raw!r} is not a valid PO number for customer {customer}")
+            raise _Refused(refused)
         return canonical
 
 

@@ -30,7 +30,9 @@ class Change:
 
 
 def normalizer(customers: Sequence[CustomerRules]) -> Callable[[str, str], str | None]:
-    """(customer id, raw number) -> canonical number, or None when it is not well-formed."""
+    """(customer id, raw number) -> canonical number; None for a customer without rules; a
+    number that is not well-formed raises ValueError saying why (so that an admin sees whether
+    the record or the customer's file is wrong)."""
     by_id = {c.id: c for c in customers}
 
     def normalize(customer: str, raw: str) -> str | None:
@@ -45,11 +47,19 @@ def normalizer(customers: Sequence[CustomerRules]) -> Callable[[str, str], str |
                 text, timeout=0.5
             )
         except TimeoutError:
-            return None
-        if m is None or len(text) - (m.end() - m.start()) > 4:
-            return None
+            raise ValueError("the customer's pattern took too long on it") from None
+        if m is None:
+            raise ValueError("the customer's pattern does not match it")
+        if len(text) - (m.end() - m.start()) > 4:
+            raise ValueError(f"the customer's pattern matches only {m.group(0)!r} of it")
         number = rules.normalize(m)
-        return number if number is not None and rules.is_valid(number) else None
+        if number is None:
+            raise ValueError("the customer's format cannot be applied to it")
+        if not rules.is_valid(number):
+            raise ValueError(
+                f"the customer's format makes it {number!r}, which its `valid` pattern refuses"
+            )
+        return number
 
     return normalize
 

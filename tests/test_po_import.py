@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 
 from inbox_watcher.model import PoRecord
 from inbox_watcher.po_import import ImportResult, RowError, import_pos_csv, read_pos_csv
+from inbox_watcher.records import normalizer
+from tests.customers import compiled
 from inbox_watcher.store import Store
 
 
@@ -384,6 +386,30 @@ def test_known_customers_and_normalizer(tmp_path: Path) -> None:
     ]
     assert "not a valid PO number for customer acme" in result.errors[0].message
     assert "unknown customer 'initech'" in result.errors[1].message
+
+
+def test_a_refused_number_says_whether_the_pattern_or_the_format_refused_it(
+    tmp_path: Path,
+) -> None:
+    """An admin whose `format` can never give a valid number sees what it made of the record,
+    not only that the record is "not a valid PO number"."""
+    pellham = compiled(
+        "pellham",
+        name="Pellham",
+        senders=["*@pellham.example"],
+        pattern=r"(?P<pre>PLB)[- ]?(?P<seq>\d{6})",
+        format="{seq}-{pre}",  # a slip: the canonical form is "PLB-100117"
+        valid=r"PLB-\d{6}",
+    )
+    path = write(tmp_path, "po_number,customer\nPLB 100117,pellham\nXYZ-1,pellham\n")
+    result = import_pos_csv(path, known_customers={"pellham"}, normalize=normalizer([pellham]))
+    assert result.records == ()
+    assert [e.message for e in result.errors] == [
+        "'PLB 100117' is not a valid PO number for customer pellham: the customer's format "
+        "makes it '100117-PLB', which its `valid` pattern refuses",
+        "'XYZ-1' is not a valid PO number for customer pellham: the customer's pattern does not "
+        "match it",
+    ]
 
 
 def test_control_characters_long_cells_and_extra_cells(tmp_path: Path) -> None:
