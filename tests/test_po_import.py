@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from inbox_watcher.model import PoRecord
 from inbox_watcher.po_import import ImportResult, RowError, import_pos_csv, read_pos_csv
 from inbox_watcher.records import normalizer
-from tests.customers import compiled
 from inbox_watcher.store import Store
+from tests.customers import compiled
 
 
 def write(tmp_path: Path, content: str | bytes, name: str = "pos.csv") -> Path:
