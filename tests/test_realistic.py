@@ -1,7 +1,7 @@
 """Realistic order mail written by reviewers who never read the extraction code, with the verdict
 a careful accounts-payable clerk gave each message before the tool was run.
 
-Fourteen sets under ``tests/realistic/``, each with its own customer files and PO records:
+Twenty-two sets under ``tests/realistic/``, each with its own customer files and PO records:
 
 - ``reviewer1``: 60 German, English and French order mails for three SAP-, prefix- and
   letter-style customers (replies, forwards, auto-replies, newsletters, PDFs, decoys);
@@ -41,7 +41,21 @@ Fourteen sets under ``tests/realistic/``, each with its own customer files and P
   size limit is tested in ``tests/test_einvoice.py``);
 - ``small-shops``: 52 mails to a wholesale distributor from cafés, bakeries, restaurants and two
   bigger customers with short, informal order numbers ("#1234", "bb412", date codes) among
-  quantities, prices, times, phone, card and street numbers, price lists and run sheets.
+  quantities, prices, times, phone, card and street numbers, price lists and run sheets;
+- ``international``: 61 mails in five languages and eleven charsets, broken charset declarations;
+- ``procurement-platforms``: 104 Ariba, Coupa, Oracle and Dynamics notifications and the mail
+  around them;
+- ``remittances-statements``: 90 accounts-payable mails naming many POs or none: remittances,
+  statements, dunning, deductions, bank and payment-platform notices, CSV remittances;
+- ``threads``: 67 replies and forwards in Outlook, Gmail, Apple Mail, Notes and mobile styles;
+- ``logistics``: 68 shipping mails (advance ship notices, delivery notes, carrier and forwarder
+  notices, customs invoices, claims) with waybill, container, SSCC and booking numbers;
+- ``manufacturing-changes``: 60 industrial buyers' PO revisions, change orders, call-offs
+  against outline agreements, item references, quality notices;
+- ``shops-forms-phones``: 62 web-shop notifications, web forms, fax gateways, voicemail
+  transcripts, mails from phones, bounces, calendar invitations, text attachments;
+- ``shared-mailbox``: 63 mails to one mailbox of eight customers with look-alike formats, a
+  reseller ordering for two of them, private addresses, another customer's PO quoted.
 
 Each message is read as a poll reads it (``pipeline.analyse``, PDFs included) and judged
 against its set's records (``triage.judge``; threads are not looked up, as in ``try``). The
@@ -87,6 +101,10 @@ SETS = (
     "procurement-platforms",
     "remittances-statements",
     "threads",
+    "logistics",
+    "manufacturing-changes",
+    "shops-forms-phones",
+    "shared-mailbox",
 )
 
 DISAGREE: dict[tuple[str, str], str] = {
