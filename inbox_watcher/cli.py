@@ -182,6 +182,15 @@ def cmd_check(config: Config, args: argparse.Namespace) -> int:
                 f"note: customers {', '.join(owners)} share the sender glob {glob!r}: their mail "
                 f"is told apart by PO pattern, then by the PO records{copied}"
             )
+    same: dict[tuple[str, str | None], list[str]] = {}
+    for customer in config.customers:
+        same.setdefault((customer.pattern.pattern.strip(), customer.format), []).append(customer.id)
+    for owners in same.values():
+        if len(owners) > 1:
+            print(
+                f"note: customers {', '.join(owners)} have the same PO pattern and format: mail "
+                "from a sender on none of their lists is told apart by their PO records only"
+            )
     return _check_records(config)
 
 

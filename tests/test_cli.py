@@ -47,6 +47,10 @@ def test_check_notes_customers_that_share_a_sender_glob(
     code, out, _ = run(capsys, "--config", str(demo), "check")
     assert code == 0
     assert "note: customers acme-old, acme share the sender glob '*@acme-corp.example'" in out
+    assert (
+        "note: customers acme-old, acme have the same PO pattern and format: mail from a sender "
+        "on none of their lists is told apart by their PO records only"
+    ) in out
     assert "westside" not in out.split("note:", 1)[1]
 
 
