@@ -43,6 +43,7 @@ class Extraction:
     pdf_count: int = 0
     xml_count: int = 0  # XML e-invoices and EDI files searched for their PO references
     not_read: tuple[str, ...] = ()  # attachments not read (Office files, images, archives)
+    text_count: int = 0  # attachments read as text (CSV, .txt, calendar invitations)
 
 
 # "Re:", "AW:", "TR:"; Chinese 回复/回覆/答复 (reply), 转发/轉寄/轉發 (forward), Japanese 返信,
@@ -160,8 +161,16 @@ def extract_email(
             # Still open: every customer's reading is kept, so that the PO records can settle
             # it (``triage.judge``; ``one_per_raw`` is how to show them without records).
             how = "sender" if routed else "none"
+    text_count = sum(1 for a in email.attachments if a.text)
     return Extraction(
-        customer, how, tuple(candidates), tuple(problems), pdf_count, xml_count, not_read
+        customer,
+        how,
+        tuple(candidates),
+        tuple(problems),
+        pdf_count,
+        xml_count,
+        not_read,
+        text_count,
     )
 
 

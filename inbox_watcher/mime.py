@@ -882,6 +882,8 @@ def _read_attachment(
         text = _csv_text(node, filename, limits, out)
     elif not is_pdf and (ctype == "text/plain" or filename.lower().endswith(".txt")):
         text = _attachment_text(node, filename, limits, out)  # an order saved as a text file
+    elif not is_pdf and (ctype == "text/calendar" or filename.lower().endswith(".ics")):
+        text = _calendar_text(_attachment_text(node, filename, limits, out))
     is_edi = not is_pdf and not text and is_edi_data(head)
     if is_edi:  # as large as the message may be (imap.max_message_size)
         decoded = part.get_payload(decode=True)
@@ -931,6 +933,17 @@ def _attachment_text(node: _Node, filename: str, limits: MimeLimits, out: _Build
         )
         text = text[: limits.max_text_chars]
     return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+
+
+_ICS_ESCAPE = re.compile(r"\\([\\;,nN])")
+
+
+def _calendar_text(text: str) -> str:
+    """An iCalendar file (a delivery slot, a meeting about an order) as lines to read: folded
+    lines joined (RFC 5545 3.1), escaped "\\n", "\\," and "\\;" turned back into what they
+    stand for."""
+    unfolded = text.replace("\n ", "").replace("\n\t", "")
+    return _ICS_ESCAPE.sub(lambda m: "\n" if m[1] in "nN" else m[1], unfolded)
 
 
 def _csv_text(node: _Node, filename: str, limits: MimeLimits, out: _Builder) -> str:

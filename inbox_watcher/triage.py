@@ -281,7 +281,7 @@ def judge(
                 reasons.append(f"'{c.raw}' in {where} {what}: not counted from this sender.")
         else:
             where = f"the subject, the message body or {_attachments_read(extraction)}"
-            if not extraction.pdf_count + extraction.xml_count:
+            if not extraction.pdf_count + extraction.xml_count + extraction.text_count:
                 where = "the subject or the message body"
             weak = [
                 c for c in cands if c.valid and c.weak and not is_known(c) and not _a_year(c.raw)
@@ -312,7 +312,7 @@ def judge(
         listed = _and(shown + ([f"{more} more"] if more > 0 else []))
         reasons.append(
             f"Not read: the attachment{'s' if len(extraction.not_read) > 1 else ''} {listed} "
-            "(only PDFs, XML e-invoices, EDI, CSV and text files are read): open "
+            "(only PDFs, XML e-invoices, EDI, CSV, text and calendar files are read): open "
             f"{'them' if len(extraction.not_read) > 1 else 'it'} to look for a PO."
         )
     if status in (Status.LINKED, Status.AMBIGUOUS):
@@ -346,9 +346,16 @@ _MAX_NAMED = 5  # values named one by one in the reasons; more are counted
 
 
 def _attachments_read(extraction: Extraction) -> str:
-    if not extraction.xml_count:
-        return "the PDF attachments"
-    return "the e-invoice or EDI attachments" if not extraction.pdf_count else "the attachments"
+    kinds = [
+        words
+        for count, words in (
+            (extraction.pdf_count, "the PDF attachments"),
+            (extraction.xml_count, "the e-invoice or EDI attachments"),
+            (extraction.text_count, "the text attachments"),
+        )
+        if count
+    ]
+    return kinds[0] if len(kinds) == 1 else "the attachments"
 
 
 def _settle_customer(

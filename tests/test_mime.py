@@ -542,6 +542,18 @@ def test_a_text_attachment_is_read_as_text(data: bytes, ctype: str, name: str) -
     assert "\r" not in att.text
 
 
+def test_a_calendar_invitation_is_read_as_text_lines() -> None:
+    """A delivery slot booked by invitation: folded lines joined, escapes undone."""
+    ics = (
+        b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nSUMMARY:Delivery slot DC Leeds\\, PO 24-\r\n 1187\r\n"
+        b"DESCRIPTION:Gate 4\\nBooking ref BK-55\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    (att,) = read_message(with_attachment(ics, ctype="text/calendar")).attachments
+    assert att.filename == "attachment-1.ics"
+    assert "SUMMARY:Delivery slot DC Leeds, PO 24-1187" in att.text.splitlines()
+    assert "Booking ref BK-55" in att.text.splitlines()
+
+
 def test_large_image_is_only_sniffed() -> None:
     image = b"\x89PNG\r\n\x1a\n" + random.Random(1).randbytes(3_000_000)
     started = time.perf_counter()

@@ -892,7 +892,7 @@ def test_missing_names_the_attachments_it_did_not_read() -> None:
     assert out.status is Status.MISSING
     assert (
         "Not read: the attachments 'Bestellung.xlsx' and 'Plan.docx' (only PDFs, XML "
-        "e-invoices, EDI, CSV and text files are read): open them to look for a PO."
+        "e-invoices, EDI, CSV, text and calendar files are read): open them to look for a PO."
     ) in out.reasons
     assert_plain_words(out)
     linked = run(Extraction("westside", "sender", (cand("2023-00125-WS"),), (), 0, 0, ("a.xlsx",)))
@@ -1017,3 +1017,14 @@ def test_an_unknown_po_from_a_stranger_says_how_the_customer_was_chosen() -> Non
     )
     routed = run(extraction(cand("2023-00999-WS")))
     assert "sender list" not in text_of(routed)
+
+
+def test_missing_names_the_text_attachments_it_read() -> None:
+    ex = Extraction("westside", "sender", (), (), 0, 0, (), 1)
+    assert "No PO number was found in the subject, the message body or the text attachments." in (
+        run(ex).reasons
+    )
+    both = Extraction("westside", "sender", (), (), 1, 0, (), 1)
+    assert "No PO number was found in the subject, the message body or the attachments." in (
+        run(both).reasons
+    )
