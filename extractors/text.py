@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import replace
@@ -342,9 +343,10 @@ def scan_text(
                 continue
             context = _SPACES.sub(" ", f"{text[lstart:lend]} / {raw}")
             found.append(labelled_value(raw, normalized, vstart, context))
-    if rules.prefixes and not timed_out:
+    if rules.prefixes and not timed_out and not any(c.valid for c in found):
         # "PLB-10019", "Best-000466": the customer's letters (or one slip of them) and digits the
-        # pattern does not take. Not a PO; triage counts it only near a known one (a typo).
+        # pattern does not take. Not a PO; triage counts it only near a known one (a typo), and
+        # only where the text names no valid number (so the search runs only there).
         taken = {c.raw for c in found}
         near_misses = 0
         for start, end, letters in _letter_number_tokens(text):
@@ -376,9 +378,10 @@ def scan_text(
     return dedupe(found), problems
 
 
-_LETTER_NUMBER = regex.compile(
-    r"(?<![\w./@#-])([^\W\d_]{2,8})[-/]?\d{3,12}(?![\w@]|[-/.]\w)"  # a whole token
-)
+# A whole "letters-digits" token, found from its digits (the standard library's engine finds
+# runs of digits ~5x faster than the `regex` package finds the whole token in a 10 KB text).
+_DIGIT_RUN = re.compile(r"\d{3,12}(?![\w@]|[-/.]\w)")
+_LETTERS_BEFORE = re.compile(r"(?<![\w./@#-])([^\W\d_]{2,8})[-/]?\Z")
 _MAX_NEAR_MISSES = 3  # per text and customer
 
 
@@ -386,7 +389,15 @@ _MAX_NEAR_MISSES = 3  # per text and customer
 def _letter_number_tokens(text: str) -> tuple[tuple[int, int, str], ...]:
     """(start, end, letters in upper case) of each "letters-digits" token ("PLB-10019"). Cached:
     every customer with letter prefixes reads the same list."""
-    return tuple((m.start(), m.end(), m.group(1).upper()) for m in _LETTER_NUMBER.finditer(text))
+    tokens = []
+    for digits in _DIGIT_RUN.finditer(text):
+        at = digits.start()
+        if at and text[at - 1].isdigit():
+            continue  # the tail of a longer run
+        letters = _LETTERS_BEFORE.search(text, max(0, at - 9), at)
+        if letters is not None:
+            tokens.append((letters.start(), digits.end(), letters.group(1).upper()))
+    return tuple(tokens)
 
 
 def _near_prefix(letters: str, prefixes: tuple[str, ...]) -> bool:
