@@ -49,7 +49,7 @@ class Extraction:
 # "Re:", "AW:", "TR:"; Chinese 回复/回覆/答复 (reply), 转发/轉寄/轉發 (forward), Japanese 返信,
 # 転送; a full-width colon too.
 _REPLY_PREFIX = regex.compile(
-    r"\s*(?:re|aw|antw|antwort|wg|fw|fwd|tr|sv|vs|rif|odp|\u56de\u590d|\u56de\u8986|\u7b54\u590d|\u8f6c\u53d1"
+    r"\s*(?:re|aw|antw|antwort|wg|fw|fwd|tr|sv|vs|vb|vl|fs|res|enc|rv|rif|odp|\u56de\u590d|\u56de\u8986|\u7b54\u590d|\u8f6c\u53d1"
     r"|\u8f49\u5bc4|\u8f49\u767c|\u8fd4\u4fe1|\u8ee2\u9001)\s*(?:\[\d+\])?\s*[:\uff1a]",
     regex.IGNORECASE,
 )

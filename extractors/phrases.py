@@ -37,6 +37,8 @@ DECOY_WORDS = r"""(?<![\w])(?:
       | date|datum|due
       | booking|reservation|requisition|req|rfq|project|contract|lot|batch|charge
       | drawing|zeichnung(?:snummer|s-?nr)?|dessin|plano|disegno|tekening
+      | e\.\s?g|for\s+(?:example|instance)|such\s+as|example|z\.\s?b|zum\s+beispiel|beispiel
+      | par\s+exemple|p\.\s?ex|por\s+ejemplo|p\.\s?ej|ad\s+esempio|per\s+esempio|bijvoorbeeld
     )(?![^\W\d_])\.?"""
 DECOY = regex.compile(DECOY_WORDS, regex.IGNORECASE | regex.VERBOSE)
 # What may stand between a label and its value: separators and "No."/"#" words.

@@ -68,15 +68,22 @@ _MIN_DIGITS_IN_CELL = 4  # a cell under a PO header that fits no format needs th
 _QUOTE_MARKERS = regex.compile(
     r"""^(?:
         [ \t]*-{2,}[ \t]*(?:original\s+message|forwarded\s+message|weitergeleitete\s+nachricht
-                    |urspr[üu]ngliche\s+nachricht|message\s+d'origine)\s*-{2,}
+                    |urspr[üu]ngliche\s+nachricht|message\s+d'origine|mensagem\s+encaminhada
+                    |mensaje\s+reenviado|mensaje\s+original|mensagem\s+original
+                    |vidarebefordrat\s+meddelande|videresendt\s+(?:meddelelse|melding)
+                    |v[äa]litetty\s+viesti|messaggio\s+inoltrato|doorgestuurd\s+bericht)\s*-{2,}
       | [ \t]*begin\s+forwarded\s+message:
       | [ \t]*on\s[^\n]{0,200}?(?:\n[^\n]{0,200}?)?\bwrote:[ \t]*$
       | [ \t]*am\s[^\n]{0,200}?schrieb[^\n]{0,100}:[ \t]*$
       | [ \t]*le\s[^\n]{0,200}?a\s+[ée]crit[ \t]*:[ \t]*$
+      | [ \t]*(?:em|el|den|il|op)\s[^\n]{0,200}?(?:escreveu|escribi[óo]|skrev|ha\s+scritto
+                                              |schreef)[^\n]{0,100}:[ \t]*$
+      | [^\n>]{0,200}\skirjoitti:[ \t]*$
       | [ \t]*_{8,}[ \t]*$
-      | [ \t]*(?:from|von|de|da|van|od)[ \t]*:[ \t]*[^\n]+\n
-        [ \t]*(?:sent|gesendet|date|datum|envoy[ée]|inviato|enviado|verzonden|wys[łl]ano
-               |odesl[áa]no|to|an|[àa])[ \t]*:
+      | [ \t]*(?:from|von|de|da|van|od|fr[åa]n|fra|l[äa]hett[äa]j[äa])[ \t]*:[ \t]*[^\n]+\n
+        [ \t]*(?:sent|gesendet|date|datum|envoy[ée]|inviato|enviad[oa](?:\s+(?:el|em))?
+               |verzonden|wys[łl]ano|odesl[áa]no|skickat|sendt|dato|l[äa]hetetty|to|an|[àa]
+               |till|til|para|vastaanottaja)[ \t]*:
     )""",
     regex.IGNORECASE | regex.VERBOSE | regex.MULTILINE,
 )
@@ -84,15 +91,20 @@ _QUOTE_MARKERS = regex.compile(
 # found with ``str.find`` and the marker pattern is tried only at the start of those lines and the
 # lines before them: a full line-anchored search costs ~0.3 ms on a 4 KB text.
 _QUOTE_HINTS = ("wrote:", "schrieb", "crit", "original", "forward", "weitergeleitet", "urspr",
-                "________", "from:", "von:", "de:", "de :", "da:", "van:", "od:")  # fmt: skip
+                "________", "from:", "von:", "de:", "de :", "da:", "van:", "od:", "från:",
+                "fran:", "fra:", "lähettäjä:", "lahettaja:", "escreveu", "escribi", "skrev",
+                "scritto", "schreef", "kirjoitti", "encaminhada", "reenviado", "vidarebefordrat",
+                "videresendt", "välitetty", "valitetty", "inoltrato",
+                "doorgestuurd")  # fmt: skip
 # "On ... wrote:" and its kin head ">"-quoted text: a line without ">" after them is the
 # writer's own (an inline answer); a "From: / Sent:" block heads a quote without ">".
-_WROTE = regex.compile(r"[ \t]*(?:on|am|le)\s", regex.IGNORECASE)
+_WROTE = regex.compile(r"[ \t]*(?:on|am|le|em|el|den|il|op)\s", regex.IGNORECASE)
 _NEXT_LINE_QUOTED = regex.compile(r"[^\n]*\n(?:[ \t]*\n)*[ \t]*>")
 _MAX_HINTS = 200  # hint occurrences tried one by one; past this, one search over the text
 _QUOTED_LINE = regex.compile(r"^[ \t]*>[^\n]*", regex.MULTILINE)
 _VALUE_TOKEN = regex.compile(r"[A-Za-z0-9][A-Za-z0-9\-/_.]*")
 _NEXT_PIECE = regex.compile(r" ([A-Za-z0-9]{1,5})(?![A-Za-z0-9\-/])")
+_DIGIT_TOKEN = regex.compile(r" \d[A-Za-z0-9\-/_.]*")
 _DATE_LIKE = regex.compile(
     r"^(?:\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{1,2}\.?\s*[A-Za-z]{3,9}\.?\s*\d{2,4})$"
 )
@@ -692,6 +704,12 @@ def _value_after(text: str, label_end: int) -> tuple[int, int] | None:
     if first is None:
         return None
     end = first.end()
+    # "BC 2024-00123": a number's own letter prefix, written apart from it, is part of it.
+    prefix = first.group(0)
+    if prefix.isalpha() and prefix.isupper() and len(prefix) <= 4:
+        rest = _DIGIT_TOKEN.match(text, end)
+        if rest is not None:
+            end = rest.end()
     # "2023 125 ws": short pieces separated by single spaces belong to the same value.
     last = first.group(0)
     digit_groups = 1 if last.isdigit() else 0

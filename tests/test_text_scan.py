@@ -271,6 +271,25 @@ QUOTED = {
     "italian-outlook": "Grazie\n\nDa: Bob\nInviato: martedì 5 dicembre 2023\nPO 2023-00125-WS",
     "notes": "ok\n\nVon:\tBob/DE/Westside\nAn:\tsales@x.example\nKopie:\nDatum:\t05.12.2023\n"
     "Betreff:\tPO 2023-00125-WS\n",
+    "swedish-outlook": "Tack\n\nFrån: Bob\nSkickat: den 5 december 2023 10:00\nTill: Sälj\n"
+    "Ämne: PO 2023-00125-WS\n",
+    "danish-outlook": "Tak\n\nFra: Bob\nSendt: 5. december 2023 10:00\nTil: Salg\n"
+    "Emne: PO 2023-00125-WS\n",
+    "finnish-outlook": "Kiitos\n\nLähettäjä: Bob\nLähetetty: tiistai 5. joulukuuta 2023\n"
+    "Aihe: PO 2023-00125-WS\n",
+    "spanish-outlook": "Gracias\n\nDe: Bob\nEnviado el: martes, 5 de diciembre de 2023\n"
+    "Asunto: PO 2023-00125-WS\n",
+    "portuguese-outlook": "Obrigado\n\nDe: Bob\nEnviada em: terça-feira, 5 de dezembro de 2023\n"
+    "Assunto: PO 2023-00125-WS\n",
+    "portuguese-gmail": "Obrigado\n\nEm ter., 5 de dez. de 2023 às 10:00, Bob <b@x.example> "
+    "escreveu:\n> PO 2023-00125-WS",
+    "spanish-gmail": "Gracias\n\nEl mar, 5 dic 2023 a las 10:00, Bob escribió:\n> PO 2023-00125-WS",
+    "swedish-gmail": "Tack\n\nDen tis 5 dec. 2023 kl 10:00 skrev Bob <b@x.example>:\n"
+    "> PO 2023-00125-WS",
+    "finnish-gmail": "Kiitos\n\nti 5.12.2023 klo 10.00 Bob (b@x.example) kirjoitti:\n"
+    "> PO 2023-00125-WS",
+    "portuguese-forward": "FYI\n\n---------- Mensagem encaminhada ---------\nDe: Bob\n"
+    "Assunto: PO 2023-00125-WS\n",
 }
 
 
@@ -292,6 +311,29 @@ def test_an_inline_answer_between_quoted_lines_is_the_writers_own() -> None:
         ("2023-00125-WS", True),
         ("2023-00130-WS", False),
     }
+
+
+def test_a_number_written_apart_from_its_letter_prefix_is_one_labelled_value() -> None:
+    chu = compiled(
+        "chu",
+        name="CHU de Valmont",
+        senders=["*@chu.example"],
+        pattern=r"(?<![\w-])BC[ -]?(?P<y>20\d{2})-(?P<n>\d{6})(?![\w-])",
+        format="BC {y}-{n}",
+        labels=["Bon de commande", "Commande"],
+    )
+    cands, _ = scan("Bon de commande n° BC 2024-00123 du 3 mars", chu)
+    assert [(c.raw, c.valid, c.labelled) for c in cands] == [("BC 2024-00123", False, True)]
+    cands, _ = scan("Commande: the 2024 budget", chu)
+    assert cands == []  # lower-case words are no prefix
+
+
+@pytest.mark.parametrize("words", ["e.g.", "for example", "z. B.", "par exemple", "por ejemplo"])
+def test_a_number_given_as_an_example_is_none(words: str) -> None:
+    cands, _ = scan(
+        f"Please quote your PO on every invoice, {words} 2023-00999-WS, or we return it."
+    )
+    assert cands == []
 
 
 def test_quoted_flag_marks_everything() -> None:
@@ -444,6 +486,14 @@ _MARKER_PIECES = [
     "De : Anna\nEnvoyé : lundi",
     "Von:\tAnna\nAn:\tBob",
     "Da: Anna\nInviato: lunedì",
+    "Från: Anna\nSkickat: måndag",
+    "Lähettäjä: Anna\nLähetetty: maanantai",
+    "De: Anna\nEnviado el: lunes",
+    "Em seg., 3 de jun. de 2024, Anna escreveu:",
+    "Den mån 3 juni 2024 kl 10:00 skrev Anna:",
+    "ma 3.6.2024 klo 10.00 Anna kirjoitti:",
+    "---------- Mensagem encaminhada ---------",
+    "we skrev nothing; escreveu: no",
     "the period: 12 days",
     "________________________________",
     "the original PO is 2024-00815-MT",
