@@ -438,11 +438,34 @@ class MailboxAction(BaseModel):
     add_flags: tuple[NonEmptyStr, ...] = ()
     move_to: NonEmptyStr | None = None
 
+    @field_validator("add_flags")
+    @classmethod
+    def _flag_names(cls, flags: tuple[str, ...]) -> tuple[str, ...]:
+        for flag in flags:
+            if flag.lower() in _REFUSED_FLAGS:
+                raise ValueError(
+                    f"{flag} is not allowed: po-watcher never deletes or drafts mail (use a "
+                    'keyword such as "$PO-Flagged", or "\\Flagged" or "\\Seen")'
+                )
+            if not _FLAG_NAME.fullmatch(flag):
+                raise ValueError(
+                    f"{flag!r} is not an IMAP flag name (a keyword such as \"$PO-Flagged\": "
+                    "letters, digits and $-_.; no spaces, quotes or brackets; or a system flag "
+                    "such as \"\\Flagged\")"
+                )
+        return flags
+
     @model_validator(mode="after")
     def _does_something(self) -> MailboxAction:
         if not self.add_flags and self.move_to is None:
             raise ValueError("needs add_flags or move_to")
         return self
+
+
+# RFC 3501 flag: "\" and an atom (a system flag), or an atom (a keyword); atoms here are kept to
+# the characters servers agree on. \Deleted would delete the message at the next EXPUNGE.
+_FLAG_NAME = re.compile(r"\\?[A-Za-z0-9$_.\-]{1,64}")
+_REFUSED_FLAGS = frozenset({"\\deleted", "\\draft", "\\recent"})
 
 
 class ImapConfig(_HasPassword):
@@ -1319,6 +1342,8 @@ def _keys_of(model: type[BaseModel]) -> list[str]:
 def _model_at(model: type[BaseModel], loc: Sequence[str | int]) -> type[BaseModel] | None:
     """The model describing the table at `loc` inside `model` (None when it is not a table)."""
     for part in loc:
+        if isinstance(part, int):
+            continue  # the n-th table of an array of tables ([[imap.actions]]): same model
         field = next((f for n, f in model.model_fields.items() if (f.alias or n) == part), None)
         if field is None:
             return None

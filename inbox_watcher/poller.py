@@ -66,6 +66,7 @@ class FolderReport:
     fetched: int = 0
     recorded: int = 0
     already: int = 0
+    elsewhere: int = 0  # recorded before under another folder or UID (moved or copied)
     held: int = 0  # failed this time, will be retried
     error: str | None = None
     reconciled: bool = False
@@ -93,6 +94,12 @@ class PollSummary:
     def line(self) -> str:
         parts = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items())) or "nothing new"
         errs = f"; {len(self.errors)} folder error(s)" if self.errors else ""
+        moved = sum(f.elsewhere for f in self.folders)
+        if moved:
+            parts += (
+                f"; {moved} already recorded (moved or copied from another folder): not "
+                "recorded again"
+            )
         return f"polled {len(self.folders)} folder(s) in {self.seconds:.1f}s: {parts}{errs}"
 
 
@@ -367,6 +374,11 @@ class Poller:
         summary.stage_seconds["analyse"] += time.monotonic() - clock
 
         clock = time.monotonic()
+        # A message moved or copied here from another watched folder (or from its old UID):
+        # recorded already, by its content.
+        elsewhere = self.store.recorded_hashes(
+            account, [a.content_hash for a in analyses.values() if isinstance(a, Analysis)]
+        )
         messages: list[ProcessedMessage] = []
         held: list[int] = []
         batch_threads: dict[str, tuple[tuple[str, str], ...]] = {}
@@ -393,6 +405,13 @@ class Poller:
                 account, folder, result.message_id, result.content_hash
             ):
                 report.already += 1
+                continue
+            if result.content_hash in elsewhere:
+                report.elsewhere += 1
+                log.info(
+                    "message recorded before (moved or copied): not recorded again",
+                    extra={"key": str(key), "message_id": result.message_id or ""},
+                )
                 continue
             outcome = self.judge_one(result, po_index, batch_threads)
             if result.message_id and outcome.po_numbers and outcome.customer:

@@ -607,6 +607,21 @@ class Store:
             )
             return s.exec(query).first() is not None
 
+    def recorded_hashes(self, account: str, hashes: Sequence[str]) -> set[str]:
+        """The content hashes among ``hashes`` recorded for this account in any folder: the same
+        message moved or copied (by a person or an action) into another watched folder."""
+        wanted = list(dict.fromkeys(hashes))
+        found: set[str] = set()
+        with self._read() as s:
+            for start in range(0, len(wanted), _PAGE):
+                query = (
+                    select(MessageRow.content_hash)
+                    .where(MessageRow.account == account)
+                    .where(col(MessageRow.content_hash).in_(wanted[start : start + _PAGE]))
+                )
+                found.update(s.exec(query))
+        return found
+
     def note_failure(self, key: MessageKey, error: str) -> int:
         """Count one more failed try of a message; returns the tries so far."""
         now = self._clock()

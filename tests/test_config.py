@@ -213,6 +213,30 @@ def test_unknown_key_suggests_the_closest(tmp_path: Path) -> None:
     assert problem.message == 'unknown key: did you mean "host"?'
 
 
+def test_unknown_key_in_an_action_lists_the_action_keys(tmp_path: Path) -> None:
+    action = 'actions = [{ folder = "INBOX", on = "linked", move = "Done" }]\n'
+    path = tree(tmp_path, BASE.replace("[imap]\n", "[imap]\n" + action))
+    problem = only(problems_of(path), "imap.actions[0].move")
+    assert problem.message.startswith("unknown key")
+    assert "move_to" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("flag", "words"),
+    [
+        ("\\\\Deleted", "is not allowed: po-watcher never deletes or drafts mail"),
+        ("PO checked", "is not an IMAP flag name"),
+        ("(x)", "is not an IMAP flag name"),
+    ],
+)
+def test_an_action_refuses_deleting_and_malformed_flags(
+    tmp_path: Path, flag: str, words: str
+) -> None:
+    action = f'actions = [{{ folder = "INBOX", on = "linked", add_flags = ["{flag}"] }}]\n'
+    path = tree(tmp_path, BASE.replace("[imap]\n", "[imap]\n" + action))
+    assert words in only(problems_of(path), "imap.actions[0].add_flags").message
+
+
 def test_unknown_section_suggests_the_closest(tmp_path: Path) -> None:
     path = tree(tmp_path, BASE + "\n[limit]\nworkers = 2\n")
     assert only(problems_of(path), "limit").message == 'unknown key: did you mean "limits"?'

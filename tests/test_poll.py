@@ -392,6 +392,34 @@ def test_tls_verified_with_the_ca_works(
     assert poll(cfg).recorded == 1
 
 
+def test_a_message_moved_to_another_watched_folder_is_not_recorded_again(
+    dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path
+) -> None:
+    """A person files a flagged mail into "Orders" (also watched): the same message, by its
+    content, is not recorded or flagged a second time."""
+    dovecot.create_folder(imap_user.username, "Orders")
+    cfg = write_config(tmp_path, imap_user, folders=("INBOX", "Orders"))
+    seed_pos(tmp_path)
+    dovecot.append(imap_user.username, "INBOX", [make_mail("PO 2024-09999-MT", seq=1)])
+    assert poll(cfg).recorded == 1
+    with dovecot.client(imap_user.username) as imap:
+        imap.select_folder("INBOX")
+        imap.move(imap.search(["ALL"]), "Orders")
+    dovecot.append(imap_user.username, "Orders", [make_mail("PO 2024-00815-MT", seq=2)])
+
+    summary = poll(cfg)
+    assert summary.recorded == 1  # the new mail only
+    assert [f.elsewhere for f in summary.folders] == [0, 1]
+    assert "1 already recorded (moved or copied from another folder): not recorded again" in (
+        summary.line()
+    )
+    assert sorted((m.key.folder, m.subject) for m in records(tmp_path)) == [
+        ("INBOX", "PO 2024-09999-MT"),
+        ("Orders", "PO 2024-00815-MT"),
+    ]
+    assert poll(cfg).recorded == 0
+
+
 def test_missing_folder_is_reported_and_others_go_on(
     dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path
 ) -> None:
