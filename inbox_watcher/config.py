@@ -449,9 +449,9 @@ class MailboxAction(BaseModel):
                 )
             if not _FLAG_NAME.fullmatch(flag):
                 raise ValueError(
-                    f"{flag!r} is not an IMAP flag name (a keyword such as \"$PO-Flagged\": "
+                    f'{flag!r} is not an IMAP flag name (a keyword such as "$PO-Flagged": '
                     "letters, digits and $-_.; no spaces, quotes or brackets; or a system flag "
-                    "such as \"\\Flagged\")"
+                    'such as "\\Flagged")'
                 )
         return flags
 
