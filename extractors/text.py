@@ -392,20 +392,23 @@ def scan_text(
 
 # A whole "letters-digits" token, found from its digits (the standard library's engine finds
 # runs of digits ~5x faster than the `regex` package finds the whole token in a 10 KB text).
-_DIGIT_RUN = re.compile(r"\d{3,12}(?![\w@]|[-/.]\w)")
+_DIGIT_RUN = re.compile(r"\d{2,12}(?:[-/.][0-9A-Za-z]{1,12}){0,3}(?![\w@]|[-/.]\w)")
 _LETTERS_BEFORE = re.compile(r"(?<![\w./@#-])([^\W\d_]{2,8})[-/]?\Z")
 _MAX_NEAR_MISSES = 3  # per text and customer
 
 
 @functools.lru_cache(maxsize=16)
 def _letter_number_tokens(text: str) -> tuple[tuple[int, int, str], ...]:
-    """(start, end, letters in upper case) of each "letters-digits" token ("PLB-10019"). Cached:
-    every customer with letter prefixes reads the same list."""
+    """(start, end, letters in upper case) of each "letters-digits" token ("PLB-10019",
+    "ORD-2024-5513", "NHSFD/24/0O799"). Cached: every customer with letter prefixes reads the
+    same list."""
     tokens = []
     for digits in _DIGIT_RUN.finditer(text):
         at = digits.start()
         if at and text[at - 1].isdigit():
             continue  # the tail of a longer run
+        if sum(ch.isdigit() for ch in digits.group(0)) < 3:
+            continue  # "COVID-19", "Q-42": too little to be a slip of a PO
         letters = _LETTERS_BEFORE.search(text, max(0, at - 9), at)
         if letters is not None:
             tokens.append((letters.start(), digits.end(), letters.group(1).upper()))

@@ -82,7 +82,11 @@ def judge(
     # named in a `missing` verdict when it has the customer's very letters.
     near_misses = [c for c in cands if not c.valid and not c.labelled]
     if near_misses:
-        typos = [c for c in near_misses if _suggest(c.raw, routed or c.customer, pos, rules)]
+        typos = [
+            c
+            for c in near_misses
+            if _suggest(c.raw, routed or c.customer, pos, rules, limit=_ANY_NUMBER)
+        ]
         cands = tuple(c for c in cands if c.valid or c.labelled or c in typos)
         near_misses = [c for c in near_misses if c not in typos and _same_letters(c, rules)]
     own_valid = [c for c in cands if c.valid and not c.quoted and counts(c)]
@@ -302,8 +306,8 @@ def judge(
             for c, where in _by_raw(near_misses)[:3]:
                 reasons.append(
                     f"'{c.raw}' in {where} starts like a PO number of "
-                    f"{_name(c.customer, names)} but is not written like one and is near none in "
-                    "the PO records: not counted."
+                    f"{_name(c.customer, names)} but is not written like one and is close to "
+                    "no PO in the PO records: not counted."
                 )
 
     if status is Status.MISSING and extraction.not_read:
@@ -435,6 +439,9 @@ def _and(items: Sequence[str]) -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
+_ANY_NUMBER = 1_000_000  # a near miss of many known POs alike is still a slip: no hint, a flag
+
+
 def _same_letters(c: Candidate, rules: Mapping[str, CustomerRules]) -> bool:
     """Whether an unlabelled malformed token starts with its customer's very prefix letters."""
     rule = rules.get(c.customer or "")
@@ -460,9 +467,11 @@ def _suggest(
     rules: Mapping[str, CustomerRules],
     *,
     max_edits: int = 2,
+    limit: int = 3,
 ) -> list[str]:
-    """The known POs closest to ``text`` (several when equally close), or none. ``max_edits``:
-    how far a suggestion may be (look-alike letters folded)."""
+    """The known POs closest to ``text`` (several when equally close, none when more than
+    ``limit`` are), or none. ``max_edits``: how far a suggestion may be (look-alike letters
+    folded)."""
     if customer is None:
         return []
     known = pos.get(customer, {})
@@ -480,7 +489,7 @@ def _suggest(
             number = rule.normalize(m)
             if number is not None and number in known:
                 return [number]
-    return _lookalikes(known).closest_all(text, max_edits=max_edits)
+    return _lookalikes(known).closest_all(text, limit=limit, max_edits=max_edits)
 
 
 # "Your order 4500345678", "zu Ihrer Bestellung 4500098812": a stranger writing so names the

@@ -117,10 +117,6 @@ DISAGREE: dict[tuple[str, str], str] = {
         "order) from an unlisted address: labelled and well-formed for a customer, so unknown; "
         "in a poll its flag is closed at once ([ignore] auto_replies, on by default)"
     ),
-    ("international", "pl05_brak_miesiaca_w_numerze.eml"): (
-        "'do zamówienia nr ZD/2024/0523': the genitive of the customer's label 'Zamówienie', "
-        "which its file does not list (the README asks for inflected forms), so no label: missing"
-    ),
     ("procurement-platforms", "b03_reply_moves_items_to_new_po.eml"): (
         "a reply on PO 4500232301's thread moves a line to 4500232503: linked to the PO its own "
         "text names, with a reason that the thread's PO may change too (the clerk wanted both)"

@@ -983,7 +983,7 @@ def test_a_near_miss_with_the_very_letters_but_near_no_po_is_named_in_missing() 
     assert out.status is Status.MISSING
     assert (
         "'BST-91' in the message body starts like a PO number of Kessler Bau-Service GmbH but is "
-        "not written like one and is near none in the PO records: not counted." in out.reasons
+        "not written like one and is close to no PO in the PO records: not counted." in out.reasons
     )
     assert "Bsx" not in text_of(out)  # a letter off and near nothing: noise, not named
     assert_plain_words(out)
@@ -1027,4 +1027,21 @@ def test_missing_names_the_text_attachments_it_read() -> None:
     both = Extraction("westside", "sender", (), (), 1, 0, (), 1)
     assert "No PO number was found in the subject, the message body or the attachments." in (
         run(both).reasons
+    )
+
+
+def test_a_near_miss_of_many_known_pos_alike_is_malformed_without_a_hint() -> None:
+    """ "BST-00047" is a digit short of BST-000470 ... BST-000479 alike: a slip, but of which
+    PO nobody can tell."""
+    many = index(*(PoRecord(f"BST-00047{i}", "kessler") for i in range(10)))
+    out = judge(
+        extraction(near_miss("BST-00047"), customer="kessler"),
+        many,
+        rules={"kessler": KESSLER},
+        names={"kessler": "Kessler Bau-Service GmbH"},
+    )
+    assert out.status is Status.MALFORMED
+    assert out.suggestions == ()
+    assert "'BST-00047' in the message body looks like a mistyped PO number of Kessler" in (
+        text_of(out)
     )
