@@ -489,7 +489,10 @@ def _suggest(
             number = rule.normalize(m)
             if number is not None and number in known:
                 return [number]
-    return _lookalikes(known).closest_all(text, limit=limit, max_edits=max_edits)
+    hints = _lookalikes(known).closest_all(text, limit=limit, max_edits=max_edits)
+    # Of equally close POs, an open one is the likelier meant: closed ones go when it is there.
+    still_open = [h for h in hints if not known[h].closed]
+    return still_open or hints
 
 
 # "Your order 4500345678", "zu Ihrer Bestellung 4500098812": a stranger writing so names the

@@ -1045,3 +1045,23 @@ def test_a_near_miss_of_many_known_pos_alike_is_malformed_without_a_hint() -> No
     assert "'BST-00047' in the message body looks like a mistyped PO number of Kessler" in (
         text_of(out)
     )
+
+
+def test_of_equally_close_pos_an_open_one_is_suggested_before_a_closed_one() -> None:
+    pos = index(
+        PoRecord("BST-000455", "kessler", status="closed"), PoRecord("BST-000457", "kessler")
+    )
+    out = judge(
+        extraction(bad("BST-000456", customer="kessler"), customer="kessler"),
+        pos,
+        rules={"kessler": KESSLER},
+        names={"kessler": "Kessler Bau-Service GmbH"},
+    )
+    assert out.suggestions == ("BST-000457",)
+    closed_only = index(PoRecord("BST-000455", "kessler", status="closed"))
+    out = judge(
+        extraction(bad("BST-000456", customer="kessler"), customer="kessler"),
+        closed_only,
+        rules={"kessler": KESSLER},
+    )
+    assert out.suggestions == ("BST-000455",)
