@@ -1,7 +1,7 @@
 """Realistic order mail written by reviewers who never read the extraction code, with the verdict
 a careful accounts-payable clerk gave each message before the tool was run.
 
-Twenty-two sets under ``tests/realistic/``, each with its own customer files and PO records:
+Twenty-five sets under ``tests/realistic/``, each with its own customer files and PO records:
 
 - ``reviewer1``: 60 German, English and French order mails for three SAP-, prefix- and
   letter-style customers (replies, forwards, auto-replies, newsletters, PDFs, decoys);
@@ -55,7 +55,13 @@ Twenty-two sets under ``tests/realistic/``, each with its own customer files and
 - ``shops-forms-phones``: 62 web-shop notifications, web forms, fax gateways, voicemail
   transcripts, mails from phones, bounces, calendar invitations, text attachments;
 - ``shared-mailbox``: 63 mails to one mailbox of eight customers with look-alike formats, a
-  reseller ordering for two of them, private addresses, another customer's PO quoted.
+  reseller ordering for two of them, private addresses, another customer's PO quoted;
+- ``food-distribution``: 74 supermarket, wholesaler and hospital-kitchen orders among GTINs,
+  lot numbers, slot bookings, EDI gateway notices and credit requests;
+- ``public-sector``: 66 NHS, council, university and French hospital orders from e-procurement
+  portals, framework call-offs, invoice rejections, P-card orders;
+- ``nordic-iberian``: 71 Swedish, Danish, Norwegian, Finnish, Spanish and Portuguese mails,
+  with their mail clients' reply and forward headers and legacy charsets.
 
 Each message is read as a poll reads it (``pipeline.analyse``, PDFs included) and judged
 against its set's records (``triage.judge``; threads are not looked up, as in ``try``). The
@@ -105,6 +111,9 @@ SETS = (
     "manufacturing-changes",
     "shops-forms-phones",
     "shared-mailbox",
+    "food-distribution",
+    "public-sector",
+    "nordic-iberian",
 )
 
 DISAGREE: dict[tuple[str, str], str] = {
