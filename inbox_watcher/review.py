@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from extractors.rules import CustomerRules
 from inbox_watcher.config import Config
@@ -126,7 +126,7 @@ def canonical_number(rules: CustomerRules, text: str) -> str | None:
 
 
 def _customer_and_number(
-    config: Config, message: StoredMessage, typed: str
+    config: Config, message: StoredMessage, typed: str, index: Mapping[str, PoTable]
 ) -> tuple[str, str] | str:
     """(customer, canonical number), or the reason it is refused."""
     shown = cell(typed, 60)
@@ -139,10 +139,14 @@ def _customer_and_number(
             )
         number = canonical_number(rules, typed)
         if number is None:
-            return (
-                f"{shown!r} is not a valid PO number for {rules.name or rules.id} "
-                f"(its PO numbers match the pattern {rules.valid.pattern})"
+            table = index.get(rules.id, PoTable())
+            example = next((n for n, r in table.items() if not r.closed), None)
+            like = (
+                f"its PO numbers are written like {example} (an example from its records)"
+                if example
+                else f"its PO numbers match the pattern {rules.valid.pattern}"
             )
+            return f"{shown!r} is not a valid PO number for {rules.name or rules.id} ({like})"
         return rules.id, number
     fits = [(r, n) for r in config.customers if (n := canonical_number(r, typed)) is not None]
     if len(fits) == 1:
@@ -168,13 +172,13 @@ def resolve(
     if message is None or not _may_change(message, force, "linked"):
         return EXIT_REFUSED
     links: list[tuple[str, str]] = []
+    index = store.po_index()
     for one in typed:
-        found = _customer_and_number(config, message, one)
+        found = _customer_and_number(config, message, one, index)
         if isinstance(found, str):
             print(f"not linked: {found}", file=sys.stderr)
             return EXIT_REFUSED
         links.append(found)
-    index = store.po_index()
     for customer, number in links:
         record = index.get(customer, PoTable()).get(number)
         if record is None:
@@ -214,10 +218,21 @@ def dismiss(store: Store, ref: str, reason: str, *, force: bool = False) -> int:
 
 
 def _may_change(message: StoredMessage, force: bool, what: str) -> bool:
-    """A message that is not flagged (po-watcher linked it) changes only with --force: an id
-    typed from the wrong list must not replace a good link."""
-    if message.status.flagged or force:
+    """A message that is not flagged (po-watcher linked it), or whose flag a person already
+    resolved or dismissed, changes only with --force: an id typed from the wrong list must not
+    replace a good link or a colleague's decision."""
+    if force:
         return True
+    if message.status.flagged and message.review in (None, Review.OPEN):
+        return True
+    if message.status.flagged:
+        earlier = f" ({cell(message.review_note, 80)})" if message.review_note else ""
+        print(
+            f"not {what}: message {message.id} ({cell(message.subject, 60)!r}) was already "
+            f"{message.review}{earlier}. Give --force to replace that decision.",
+            file=sys.stderr,
+        )
+        return False
     linked = f" to PO {', '.join(message.po_numbers)}" if message.po_numbers else ""
     print(
         f"not {what}: message {message.id} ({message.key.folder} UID {message.key.uid}, "

@@ -107,9 +107,9 @@ def test_resolve_refuses_an_invalid_number(
     err = capsys.readouterr().err
     assert "not linked" in err
     assert "'BN-2024-0815' is not a valid PO number for Acme Corporation" in err
-    assert (
-        "its PO numbers match the pattern ACME-\\d{6})" in err
-    )  # as configured, no doubled backslash
+    # A clerk is shown a number from the records, not the pattern.
+    assert "(its PO numbers are written like ACME-123456 (an example from its records))" in err
+    assert "\\d" not in err
     with Store.open(config.database.url) as store:
         stored = store.message("1")
         assert stored is not None
@@ -181,15 +181,23 @@ def test_resolve_links_every_po_given_or_none(
     assert _links(config, "2") == [("2024-00815-MT", "manual"), ("2024-00816-MT", "manual")]
 
 
-def test_resolving_again_replaces_the_link_and_dismissing_removes_it(
+def test_resolving_again_with_force_replaces_the_link_and_dismissing_removes_it(
     setup: tuple[Path, Config], capsys: pytest.CaptureFixture[str]
 ) -> None:
     path, config = setup
     assert run(path, "resolve", "2", "--po", "2024-00815-MT") == 0
     assert _links(config, "2") == [("2024-00815-MT", "manual")]
-    assert run(path, "resolve", "2", "--po", "2024-00816-MT") == 0  # a second thought
+    capsys.readouterr()
+    # A decision already taken (by a colleague, or a second thought) is replaced only with --force.
+    assert run(path, "resolve", "2", "--po", "2024-00816-MT") == 1
+    assert "was already resolved (linked by hand to 2024-00815-MT). Give --force" in (
+        capsys.readouterr().err
+    )
+    assert _links(config, "2") == [("2024-00815-MT", "manual")]
+    assert run(path, "resolve", "2", "--po", "2024-00816-MT", "--force") == 0
     assert _links(config, "2") == [("2024-00816-MT", "manual")]
-    assert run(path, "dismiss", "2", "--reason", "a quote request, not an order") == 0
+    assert run(path, "dismiss", "2", "--reason", "a quote request, not an order") == 1
+    assert run(path, "dismiss", "2", "--reason", "a quote request, not an order", "--force") == 0
     assert _links(config, "2") == []
     capsys.readouterr()
     assert run(path, "messages", "--format", "table") == 0
