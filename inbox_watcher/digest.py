@@ -15,6 +15,7 @@ today" every day means that a day without an email is itself a sign that somethi
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import html
 import smtplib
@@ -78,6 +79,7 @@ class FeedProblem:
     count: int
     last_at: dt.datetime
     detail: str
+    over: bool = False  # the folder worked (or its owed actions were done) since
 
     @property
     def words(self) -> str:
@@ -176,17 +178,24 @@ def build_digest(config: Config, store: Store, *, now: dt.datetime) -> Digest:
         e for e in store.feed_events(now - FEED_WINDOW) if not e.folder or e.folder in watched
     ]
     failing = []
+    states: dict[str, FolderState] = {}
     for folder in config.imap.folders:
         state = store.folder_state(config.imap.account, folder)
+        if state is not None:
+            states[folder] = state
         if state is not None and state.last_error:
             failing.append(state)
+    feed = tuple(
+        dataclasses.replace(p, over=_over(p, states.get(p.folder or ""), store, config))
+        for p in _feed_problems(events)
+    )
     return Digest(
         local_date=local_date(config, now),
         tz=config.schedule.tzinfo,
         groups=_groups(config, listed),
         held_back=held_back,
         older_open=store.open_flag_count_older(),
-        feed=_feed_problems(events),
+        feed=feed,
         failing_folders=tuple(failing),
         silent=_silent(config, store.last_message_at_by_customer(), now),
         ignored=store.ignored_count_since(now - FEED_WINDOW),
@@ -214,6 +223,20 @@ def _groups(config: Config, flags: Sequence[StoredMessage]) -> tuple[CustomerGro
         groups.append(CustomerGroup(customer, _name(config, customer), by_status))
     groups.sort(key=lambda g: (g.customer is None, g.name.lower(), g.customer or ""))
     return tuple(groups)
+
+
+def _over(p: FeedProblem, state: FolderState | None, store: Store, config: Config) -> bool:
+    """Whether a problem of the last day is over: a failed mailbox action whose folder owes no
+    action any more; a failed read followed by a good poll of the folder."""
+    if state is None or p.kind == "uidvalidity_changed":
+        return False
+    if p.kind == "action":
+        if state.uidvalidity is None:
+            return False
+        return not store.pending_actions(config.imap.account, state.folder, state.uidvalidity)
+    return state.last_error is None and (
+        state.last_success_at is not None and state.last_success_at > p.last_at
+    )
 
 
 def _feed_problems(events: Iterable[FeedEvent]) -> tuple[FeedProblem, ...]:
@@ -374,6 +397,8 @@ def _health_lines(d: Digest) -> list[str]:
         text = f"{where}: {p.words} ({times} in the last day, last at {_when(p.last_at, d.tz)})"
         if p.detail:
             text += f": {_clip(p.detail)}"
+        if p.over:
+            text += " (over: it has worked since)"
         lines.append(text)
     for s in d.silent:
         if s.last_at is None:

@@ -336,6 +336,31 @@ def test_starttls_not_offered_is_refused_rather_than_sent_in_clear(
 # --- feed health --------------------------------------------------------------------------------
 
 
+def test_a_feed_problem_that_is_over_says_so(config: Config, store: Store, clock: Clock) -> None:
+    now = DAY1 + dt.timedelta(hours=12)
+    store.add_feed_event(
+        "folder_failed",
+        account=ACCOUNT,
+        folder="INBOX",
+        detail="timed out",
+        at=now - dt.timedelta(hours=2),
+    )
+    store.add_feed_event(
+        "connection",
+        account=ACCOUNT,
+        folder="Orders",
+        detail="refused",
+        at=now - dt.timedelta(hours=2),
+    )
+    clock.now = now - dt.timedelta(hours=1)
+    store.note_poll(ACCOUNT, "INBOX", ok=True, error=None)  # INBOX has worked since; Orders not
+    text = render_text(build_digest(config, store, now=now))
+    [inbox] = [line for line in text.splitlines() if line.startswith('- Folder "INBOX"')]
+    [orders] = [line for line in text.splitlines() if line.startswith('- Folder "Orders"')]
+    assert inbox.endswith("(over: it has worked since)")
+    assert "over" not in orders
+
+
 def test_feed_health_lists_failures_and_silent_customers(
     config: Config, store: Store, smtp_sink: SmtpSink, clock: Clock
 ) -> None:
