@@ -230,7 +230,7 @@ def _over(p: FeedProblem, state: FolderState | None, store: Store, config: Confi
     action any more; a failed read followed by a good poll of the folder."""
     if state is None or p.kind == "uidvalidity_changed":
         return False
-    if p.kind == "action":
+    if p.kind == "action_failed":
         if state.uidvalidity is None:
             return False
         return not store.pending_actions(config.imap.account, state.folder, state.uidvalidity)

@@ -471,7 +471,6 @@ class Poller:
         """Do the owed mailbox actions; returns how many kinds of them failed (they stay owed
         and are tried again on the next poll)."""
         failed = 0
-        """Do the mailbox actions owed to recorded messages; what fails stays owed."""
         account = self.settings.account
         pending = self.store.pending_actions(account, folder, uidvalidity)
         for kind, uids in pending.items():
@@ -488,7 +487,12 @@ class Poller:
             except MailboxError as exc:
                 log.error(
                     "mailbox action failed; it will be tried again",
-                    extra={"folder": folder, "kind": kind, "error": str(exc)},
+                    extra={
+                        "folder": folder,
+                        "kind": kind,
+                        "messages": len(uids),
+                        "error": str(exc),
+                    },
                 )
                 self.store.add_feed_event(
                     "action_failed", account=account, folder=folder, detail=str(exc)
@@ -496,6 +500,10 @@ class Poller:
                 failed += 1
                 continue
             self.store.actions_done(account, folder, uidvalidity, uids)
+            log.info(
+                "mailbox actions done",
+                extra={"folder": folder, "kind": kind, "messages": len(uids)},
+            )
         return failed
 
     # -- analysis ---------------------------------------------------------------------------

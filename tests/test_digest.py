@@ -361,6 +361,26 @@ def test_a_feed_problem_that_is_over_says_so(config: Config, store: Store, clock
     assert "over" not in orders
 
 
+def test_a_failed_mailbox_action_is_over_once_no_action_is_owed(
+    config: Config, store: Store, clock: Clock
+) -> None:
+    now = DAY1 + dt.timedelta(hours=12)
+    owed = processed(1, Status.UNKNOWN, customer="acme", subject="x", folder="Orders")
+    store.record([owed], checkpoint=owed.key, actions={owed.key: "flagged"})
+    store.add_feed_event(
+        "action_failed", account=ACCOUNT, folder="Orders", detail="no such folder", at=now
+    )
+
+    def line() -> str:
+        text = render_text(build_digest(config, store, now=now + dt.timedelta(minutes=5)))
+        [found] = [t for t in text.splitlines() if t.startswith('- Folder "Orders"')]
+        return found
+
+    assert "over" not in line()
+    store.actions_done(ACCOUNT, "Orders", 1, [1])
+    assert line().endswith("(over: it has worked since)")
+
+
 def test_feed_health_lists_failures_and_silent_customers(
     config: Config, store: Store, smtp_sink: SmtpSink, clock: Clock
 ) -> None:
