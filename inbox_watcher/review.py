@@ -70,6 +70,8 @@ def list_flagged(config: Config, store: Store, *, full: bool = False) -> int:
         if full:
             for reason in m.reasons:
                 print(f"      why: {cell(reason, 400)}")
+        elif m.suggestions:  # the hint a clerk acts on, even when the reason is cut short
+            print(f"      did you mean: {', '.join(cell(h, 60) for h in m.suggestions[:3])}")
     print(
         f"({len(flags)} open flag(s); close one with `po-watcher resolve ID --po NUMBER` or "
         "`po-watcher dismiss ID --reason TEXT`)"

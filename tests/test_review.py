@@ -62,6 +62,8 @@ def test_flagged_lists_open_flags_oldest_first(
     assert "Already linked" not in out
     assert "\x1b" not in out  # a hostile subject cannot drive the terminal
     assert "(3 open flag(s);" in out
+    # The hint a clerk acts on is shown without --full, under its row.
+    assert lines[lines.index(rows[0]) + 1] == "      did you mean: ACME-123456"
 
 
 def test_resolve_normalizes_and_links_by_hand(
