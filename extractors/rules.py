@@ -360,10 +360,10 @@ _GROUP_NAME = regex.compile(r"\(\?P?<(?![=!])\w+>")
 
 
 def letter_prefixes(pattern: str, flags: int = 0) -> tuple[str, ...]:
-    """The letters each alternative of ``pattern`` must start with (after zero-width
-    assertions), upper case, where there are two or more: ("PLB", "PL") for
-    "(?:PLB-\\d{6}|PL-\\d{2}-\\d{4})", () for "\\d{8}" or "(?:PO)?\\d+". Read with the standard
-    library's parser; a pattern only the ``regex`` package reads has none."""
+    """The letters the numbers of ``pattern`` start with (after zero-width assertions), upper
+    case, where there are two or more: ("PLB", "PL") for "(?:PLB-\\d{6}|PL-\\d{2}-\\d{4})",
+    ("FM", "PO") for "(?:FM-)?PO\\d{5}", () for "\\d{8}". Read with the standard library's
+    parser; a pattern only the ``regex`` package reads has none."""
     # Group names go (the regex package lets alternatives share one, the standard parser not).
     unnamed = _GROUP_NAME.sub("(?:", pattern)
     try:
@@ -379,16 +379,24 @@ def letter_prefixes(pattern: str, flags: int = 0) -> tuple[str, ...]:
 def _letter_heads(items: list[Any], depth: int) -> list[str]:
     c = _SRE_CONSTANTS
     head = ""
-    for op, arg in items:
+    for i, (op, arg) in enumerate(items):
         if op in (c.ASSERT, c.ASSERT_NOT, c.AT):
             continue  # zero-width: "(?<![\\w-])", "\\b", "^"
         if op is c.LITERAL and chr(arg).isalpha():
             head += chr(arg)
             continue
         if depth < 5 and op is c.SUBPATTERN:
-            return [head + h for h in _letter_heads(list(arg[-1]), depth + 1)]
+            return [head + h for h in _letter_heads(list(arg[-1]) + items[i + 1 :], depth + 1)]
         if depth < 5 and op is c.BRANCH:
-            return [head + h for alt in arg[1] for h in _letter_heads(list(alt), depth + 1)]
+            rest = items[i + 1 :]
+            return [head + h for alt in arg[1] for h in _letter_heads(list(alt) + rest, depth + 1)]
+        if not head and depth < 5 and op in (c.MAX_REPEAT, c.MIN_REPEAT) and arg[:2] == (0, 1):
+            # "(?:FM[- ]?)?PO\\d{5}": the numbers start with "FM", or (without it) with "PO".
+            rest = items[i + 1 :]
+            return [
+                *_letter_heads(list(arg[2]) + rest, depth + 1),
+                *_letter_heads(rest, depth + 1),
+            ]
         break
     return [head]
 

@@ -105,6 +105,11 @@ _QUOTED_LINE = regex.compile(r"^[ \t]*>[^\n]*", regex.MULTILINE)
 _VALUE_TOKEN = regex.compile(r"[A-Za-z0-9][A-Za-z0-9\-/_.]*")
 _NEXT_PIECE = regex.compile(r" ([A-Za-z0-9]{1,5})(?![A-Za-z0-9\-/])")
 _DIGIT_TOKEN = regex.compile(r" \d[A-Za-z0-9\-/_.]*")
+# Capitals before a number that are words, not a number's prefix ("PO: TBC 1500").
+_NO_PREFIX = frozenset(
+    {"TBC", "TBA", "TBD", "ASAP", "NEW", "OLD", "AND", "FOR", "THE", "SEE", "VIA", "DER", "DIE",
+     "DAS", "DE", "DU", "LE", "LA", "EL", "NR", "NO", "NUM", "REF", "ID"}
+)  # fmt: skip
 _DATE_LIKE = regex.compile(
     r"^(?:\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{1,2}\.?\s*[A-Za-z]{3,9}\.?\s*\d{2,4})$"
 )
@@ -146,6 +151,16 @@ _QUANTITY_BEFORE = regex.compile(
     r"(?<![\w.,])\d{1,6}\s*(?:x|\u00d7|pcs\.?|pc\.?|stk\.?|st\.?|pieces|units|ea\.?)\s+\Z",
     regex.IGNORECASE,
 )
+# The year of a written date ("8 Nov 2024", "November 8, 2024", "12/11/2024", "2024-11-08"):
+# no PO, whatever a four-digit format says.
+_YEAR = regex.compile(r"(?:19|20)\d\d")
+_DATE_BEFORE_YEAR = regex.compile(
+    r"(?:(?<!\d)\d{1,2}[./-]\d{1,2}[./-]|(?<![^\W\d_])(?:jan|feb|f[ée]v|m[äa]r|mrt|apr|avr|abr|ma[iy]"
+    r"|mei|mag|jun|juin|giu|jul|juil|lug|aug|ao[uû]|ago|sep|set|o[ck]t|ott|nov|de[cz]|d[ée]c|dic"
+    r"|ene|gen)[^\W\d_]*\.?\s+(?:\d{1,2}(?:st|nd|rd|th|\.)?,?\s+)?)\Z",
+    regex.IGNORECASE,
+)
+_DATE_AFTER_YEAR = regex.compile(r"[./-]\d{1,2}[./-]\d{1,2}(?!\d)")
 _INSIDE_ADDRESS = regex.compile(r"[@]|://|www\.", regex.IGNORECASE)
 # A line item's row: "1 4500125090 Schraube M8", "00010  4500125090  Widget": a position number
 # alone at the line start, then the number, then a word.
@@ -250,6 +265,7 @@ def scan_text(
             or _in_digit_group(text, start, end)
             or under_decoy_cell(text, start, end)
             or _QUANTITY_BEFORE.search(text, max(0, start - 16), start) is not None
+            or _a_dates_year(text, start, end)
         ):
             continue
         if _inside_address(text, start, end):
@@ -368,6 +384,8 @@ def scan_text(
                 or _overlaps(claimed, start, end)
                 or not _near_prefix(letters, rules.prefixes)
                 or _inside_address(text, start, end)
+                or _decoy_before(text, start)  # "e.g. RX1-4100000", "Invoice INV-2024-1"
+                or any(start <= m.start() < end for m in matches)  # the pattern's, set aside
             ):
                 continue
             found.append(
@@ -390,29 +408,40 @@ def scan_text(
     return dedupe(found), problems
 
 
-# A whole "letters-digits" token, found from its digits (the standard library's engine finds
-# runs of digits ~5x faster than the `regex` package finds the whole token in a 10 KB text).
+# A whole "letters-digits" token, found from its runs of digits (the standard library's engine
+# finds those ~5x faster than the `regex` package finds whole tokens in a 10 KB text), then read
+# back to where the token starts.
 _DIGIT_RUN = re.compile(r"\d{2,12}(?:[-/.][0-9A-Za-z]{1,12}){0,3}(?![\w@]|[-/.]\w)")
-_LETTERS_BEFORE = re.compile(r"(?<![\w./@#-])([^\W\d_]{2,8})[-/]?\Z")
+_TOKEN_REACH = 24  # characters read back from a run of digits to the token's start
 _MAX_NEAR_MISSES = 3  # per text and customer
 
 
 @functools.lru_cache(maxsize=16)
 def _letter_number_tokens(text: str) -> tuple[tuple[int, int, str], ...]:
-    """(start, end, letters in upper case) of each "letters-digits" token ("PLB-10019",
-    "ORD-2024-5513", "NHSFD/24/0O799"). Cached: every customer with letter prefixes reads the
-    same list."""
-    tokens = []
-    for digits in _DIGIT_RUN.finditer(text):
-        at = digits.start()
-        if at and text[at - 1].isdigit():
-            continue  # the tail of a longer run
-        if sum(ch.isdigit() for ch in digits.group(0)) < 3:
-            continue  # "COVID-19", "Q-42": too little to be a slip of a PO
-        letters = _LETTERS_BEFORE.search(text, max(0, at - 9), at)
-        if letters is not None:
-            tokens.append((letters.start(), digits.end(), letters.group(1).upper()))
-    return tuple(tokens)
+    """(start, end, leading letters in upper case) of each token that starts with two to eight
+    letters and holds three digits or more: "PLB-10019", "ORD-2024-5513", "NHSFD/24/0O799",
+    "FM-P0-88152". Cached: every customer with letter prefixes reads the same list."""
+    tokens: dict[int, tuple[int, int, str]] = {}
+    for run in _DIGIT_RUN.finditer(text):
+        at = run.start()
+        start = at
+        while start > 0 and at - start < _TOKEN_REACH:
+            ch = text[start - 1]
+            if not (ch.isalnum() or ch in "-/."):
+                break
+            start -= 1
+        while start < at and text[start] in "-/.":
+            start += 1
+        if start > 0 and (text[start - 1] in "@#" or text[start - 1].isalnum()):
+            continue  # an address, "#12", or a token longer than the reach
+        letters = 0
+        while start + letters < at and text[start + letters].isalpha():
+            letters += 1
+        token = text[start : run.end()]
+        if not 2 <= letters <= 8 or sum(ch.isdigit() for ch in token) < 3:
+            continue
+        tokens.setdefault(start, (start, run.end(), token[:letters].upper()))
+    return tuple(tokens.values())
 
 
 def _near_prefix(letters: str, prefixes: tuple[str, ...]) -> bool:
@@ -709,7 +738,7 @@ def _value_after(text: str, label_end: int) -> tuple[int, int] | None:
     end = first.end()
     # "BC 2024-00123": a number's own letter prefix, written apart from it, is part of it.
     prefix = first.group(0)
-    if prefix.isalpha() and prefix.isupper() and len(prefix) <= 4:
+    if prefix.isalpha() and prefix.isupper() and len(prefix) <= 4 and prefix not in _NO_PREFIX:
         rest = _DIGIT_TOKEN.match(text, end)
         if rest is not None:
             end = rest.end()
@@ -743,6 +772,14 @@ def _looks_like_attempt(raw: str) -> bool:
     if digits < 3 and sum(ch.isdigit() for ch in fold(raw)) < 4:
         return False
     return not _DATE_LIKE.match(raw)
+
+
+def _a_dates_year(text: str, start: int, end: int) -> bool:
+    """Whether an unlabelled match is the year of a written date."""
+    return _YEAR.fullmatch(text, start, end) is not None and (
+        _DATE_BEFORE_YEAR.search(text, max(0, start - 24), start) is not None
+        or _DATE_AFTER_YEAR.match(text, end) is not None
+    )
 
 
 def _in_digit_group(text: str, start: int, end: int) -> bool:

@@ -24,7 +24,14 @@ from extractors.message import Extraction, one_per_raw
 from extractors.rules import CustomerRules
 from extractors.suggest import Lookalikes, fold
 from extractors.types import Candidate, source_words
-from inbox_watcher.model import JudgedCandidate, LinkHow, Outcome, PoRecord, PoTable, Status
+from inbox_watcher.model import (
+    JudgedCandidate,
+    LinkHow,
+    Outcome,
+    PoRecord,
+    PoTable,
+    Status,
+)
 
 PoIndex = Mapping[str, Mapping[str, PoRecord]]  # customer -> canonical number -> record
 
@@ -128,6 +135,20 @@ def judge(
     link_how: LinkHow = "found"
     known_nums = _unique(c.normalized for c in valid if is_known(c))
     unknown_nums = _unique(c.normalized for c in valid if not is_known(c))
+    # "4500012388 cancelled, replaced by 4500012608": every known PO named is closed and the
+    # writer's own text names a new one: the new order is what needs a person.
+    replacing = [
+        n
+        for n in unknown_nums
+        if any(c.normalized == n and not c.quoted and not c.weak for c in valid)
+    ]
+    if known_nums and replacing and all(_closed(n, customer, pos) for n in known_nums):
+        for number in known_nums:
+            reasons.append(
+                f"{_po(number)} is {_closed_word(number, customer, pos)} in the PO records, and "
+                f"the message also names {_po(replacing[0])}, which is not: a replacement order?"
+            )
+        known_nums = []
 
     if known_nums:
         status = Status.AMBIGUOUS if len(known_nums) > 1 else Status.LINKED
@@ -135,15 +156,14 @@ def judge(
         if status is Status.AMBIGUOUS:
             reasons.append(
                 f"Linked to {len(known_nums)} POs from the PO records: {', '.join(known_nums)}. "
-                "Nothing to do if the message is about all of them (as a remittance or a "
-                "statement is); if it is about one (a correction, a replacement), resolve it "
-                "with that PO."
+                "Fine for a remittance or a statement; if the message is about one of them (a "
+                "correction, a replacement), resolve it with that PO."
             )
         for number in known_nums:
-            record = pos.get(customer, {}).get(number) if customer else None
-            if record is not None and record.closed:
-                said = "" if record.status.strip().lower() == "closed" else f" ('{record.status}')"
-                reasons.append(f"{_po(number)} is closed in the PO records{said}.")
+            if _closed(number, customer, pos):
+                reasons.append(
+                    f"{_po(number)} is {_closed_word(number, customer, pos)} in the PO records."
+                )
         for number in unknown_nums:
             reasons.append(f"{_po(number)} is also named but is not in the PO records.")
         # "RE: ... Purchase Order A" answered with "moved to the new order B": linked to B, but
@@ -326,8 +346,15 @@ def judge(
                 "grouped."
             )
     if status in (Status.LINKED, Status.AMBIGUOUS) and malformed:
+        # Beside a PO that links, a value that is near no known PO ("wk13-14" after "order") is
+        # noise; one near a known PO is named with it.
         for c, where in _by_raw(malformed)[:_MAX_NAMED]:
-            reasons.append(f"'{c.raw}' in {where} looks like a mistyped PO number.")
+            meant = _suggest(c.raw, customer or c.customer, pos, rules)
+            if meant:
+                reasons.append(
+                    f"'{c.raw}' in {where} looks like a mistyped "
+                    f"{' or '.join(_po(n) for n in meant)}."
+                )
     reasons.extend(_disagreements(valid))
     for p in (*blocking, *partial):
         text = p.describe()
@@ -440,6 +467,17 @@ def _and(items: Sequence[str]) -> str:
 
 
 _ANY_NUMBER = 1_000_000  # a near miss of many known POs alike is still a slip: no hint, a flag
+
+
+def _closed(number: str, customer: str | None, pos: PoIndex) -> bool:
+    record = pos.get(customer, {}).get(number) if customer else None
+    return record is not None and record.closed
+
+
+def _closed_word(number: str, customer: str | None, pos: PoIndex) -> str:
+    """How the records say a closed PO is closed: "closed", "cancelled", "completed"."""
+    record = pos.get(customer, {}).get(number) if customer else None
+    return record.status.strip().lower() if record is not None else "closed"
 
 
 def _same_letters(c: Candidate, rules: Mapping[str, CustomerRules]) -> bool:
@@ -636,9 +674,13 @@ def _pos(numbers: Iterable[str]) -> str:
 
 
 def _po(number: str) -> str:
-    """ "PO 2023-00125-WS", but "PO-2024-00123" as it is when the number itself starts so."""
-    head = number[:3].upper()
-    return number if head.startswith("PO") and not head[2:].isalpha() else f"PO {number}"
+    """ "PO 2023-00125-WS", but "PO-2024-00123", "UK-PO-2024-00815" and "P0012345" as they are:
+    the number says PO itself."""
+    return number if _SAYS_PO.search(number) else f"PO {number}"
+
+
+# "PO" (or "P0", as a zero often stands for the O) as a word of the number: "PO-24-1", "UK-PO-9".
+_SAYS_PO = regex.compile(r"(?<![^\W\d_])P[O0](?![^\W\d_])|^P[O0]\d", regex.IGNORECASE)
 
 
 def _one_stop(reason: str) -> str:

@@ -336,7 +336,8 @@ def test_label_search_shortcuts_find_what_ignorecase_finds(pieces: list[str], gl
         (r"(?:(?P<p>PLB)-(?P<n>\d{6})|(?P<p>PL)-(?P<n>\d{4}))", ("PLB", "PL")),
         (r"(?P<p>UK-PO)-\d{4}", ("UK",)),
         (r"(?<![\w-])\d{8}", ()),
-        (r"(?:ACME[- ]?)?\d{6}", ()),  # the prefix may be left out: no letters a number must have
+        (r"(?:ACME[- ]?)?\d{6}", ("ACME",)),  # the numbers written with letters start so
+        (r"(?<![\w-])(?:FM[- ]?)?PO[- ]?(?P<n>\d{5})", ("FM", "PO")),
         (r"(?P<y>20\d\d)-(?P<n>\d{4})", ()),
         (r"P\d{7}", ()),  # one letter is too little to go by
         (r"\p{Lu}{3}-\d{5}", ()),  # only the regex package reads it

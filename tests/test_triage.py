@@ -601,7 +601,16 @@ def test_quoted_and_own_po_differing_is_no_disagreement() -> None:
 def test_linked_with_a_mistyped_second_number_says_so() -> None:
     out = run(extraction(cand("2023-00125-WS"), bad("2O23-00126-WS")))
     assert out.status is Status.LINKED
-    assert "2O23-00126-WS" in text_of(out)
+    assert "'2O23-00126-WS' in the message body looks like a mistyped PO 2023-00126-WS." in (
+        out.reasons
+    )
+
+
+def test_linked_beside_a_labelled_value_near_no_po_says_nothing_of_it() -> None:
+    """ "Promotion order wk13-14": a week, not a slip of a PO."""
+    out = run(extraction(cand("2023-00125-WS"), bad("wk13-14")))
+    assert out.status is Status.LINKED
+    assert "wk13-14" not in text_of(out)
 
 
 def test_candidate_customer_used_when_message_has_none() -> None:
@@ -1065,3 +1074,56 @@ def test_of_equally_close_pos_an_open_one_is_suggested_before_a_closed_one() -> 
         rules={"kessler": KESSLER},
     )
     assert out.suggestions == ("BST-000455",)
+
+
+@pytest.mark.parametrize(
+    ("number", "shown"),
+    [
+        ("2023-00125-WS", "PO 2023-00125-WS"),
+        ("PO-2024-00123", "PO-2024-00123"),
+        ("UK-PO-2024-00815", "UK-PO-2024-00815"),
+        ("P0012345", "P0012345"),
+        ("POLE-2", "PO POLE-2"),
+        ("BC 2024-000123", "PO BC 2024-000123"),
+    ],
+)
+def test_a_number_that_says_po_itself_gets_no_second_po(number: str, shown: str) -> None:
+    from inbox_watcher.triage import _po
+
+    assert _po(number) == shown
+
+
+def test_a_closed_po_is_named_by_its_status_word() -> None:
+    pos = index(PoRecord("ACME-123456", "acme", status="Cancelled"))
+    out = judge(extraction(cand("ACME-123456", customer="acme"), customer="acme"), pos, rules=RULES)
+    assert "PO ACME-123456 is cancelled in the PO records." in out.reasons
+    pos2 = index(PoRecord("ACME-123457", "acme", status="closed"))
+    out = judge(
+        extraction(cand("ACME-123457", customer="acme"), customer="acme"), pos2, rules=RULES
+    )
+    assert "PO ACME-123457 is closed in the PO records." in out.reasons
+
+
+def test_several_known_pos_say_when_that_is_fine_in_one_sentence() -> None:
+    out = run(extraction(cand("2023-00125-WS"), cand("2023-00126-WS")))
+    assert out.status is Status.AMBIGUOUS
+    assert (
+        "Linked to 2 POs from the PO records: 2023-00125-WS, 2023-00126-WS. Fine for a remittance "
+        "or a statement; if the message is about one of them (a correction, a replacement), "
+        "resolve it with that PO."
+    ) in out.reasons
+
+
+def test_a_closed_po_replaced_by_a_new_one_flags_the_new_one() -> None:
+    """"Order 2022-00777-WS is cancelled, please use PO 2023-00999-WS instead": the new order is
+    what needs a person, not a silent link to the cancelled one."""
+    out = run(extraction(cand("2022-00777-WS", labelled=False), cand("2023-00999-WS")))
+    assert out.status is Status.UNKNOWN
+    assert out.unknown == ("2023-00999-WS",)
+    assert (
+        "PO 2022-00777-WS is closed in the PO records, and the message also names PO "
+        "2023-00999-WS, which is not: a replacement order?" in out.reasons
+    )
+    # An open PO beside the unknown one stays linked, as before.
+    linked = run(extraction(cand("2023-00125-WS"), cand("2023-00999-WS")))
+    assert (linked.status, linked.po_numbers) == (Status.LINKED, ("2023-00125-WS",))
