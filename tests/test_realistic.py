@@ -1,7 +1,7 @@
 """Realistic order mail written by reviewers who never read the extraction code, with the verdict
 a careful accounts-payable clerk gave each message before the tool was run.
 
-Twenty-five sets under ``tests/realistic/``, each with its own customer files and PO records:
+Twenty-seven sets under ``tests/realistic/``, each with its own customer files and PO records:
 
 - ``reviewer1``: 60 German, English and French order mails for three SAP-, prefix- and
   letter-style customers (replies, forwards, auto-replies, newsletters, PDFs, decoys);
@@ -61,7 +61,11 @@ Twenty-five sets under ``tests/realistic/``, each with its own customer files an
 - ``public-sector``: 66 NHS, council, university and French hospital orders from e-procurement
   portals, framework call-offs, invoice rejections, P-card orders;
 - ``nordic-iberian``: 71 Swedish, Danish, Norwegian, Finnish, Spanish and Portuguese mails,
-  with their mail clients' reply and forward headers and legacy charsets.
+  with their mail clients' reply and forward headers and legacy charsets;
+- ``construction-fm``: 64 contractors', housing associations' and facilities firms' orders among
+  job, site, work-order, ticket and quote numbers;
+- ``it-reseller``: 73 POs against quotes, renewals, licence, serial, agreement, RMA and
+  distributor numbers.
 
 Each message is read as a poll reads it (``pipeline.analyse``, PDFs included) and judged
 against its set's records (``triage.judge``; threads are not looked up, as in ``try``). The
@@ -114,6 +118,8 @@ SETS = (
     "food-distribution",
     "public-sector",
     "nordic-iberian",
+    "construction-fm",
+    "it-reseller",
 )
 
 DISAGREE: dict[tuple[str, str], str] = {
@@ -125,6 +131,10 @@ DISAGREE: dict[tuple[str, str], str] = {
         "a supplier's auto-reply 'Automatische Antwort: Bestellung 4500098812' (the desk's own "
         "order) from an unlisted address: labelled and well-formed for a customer, so unknown; "
         "in a poll its flag is closed at once ([ignore] auto_replies, on by default)"
+    ),
+    ("it-reseller", "h22-po-pending.eml"): (
+        "'don't book it on 4700012391, that one is only for the desk phones' and the real PO is "
+        "still to come: the only number is a known open PO the writer rules out, so it links"
     ),
     ("procurement-platforms", "b03_reply_moves_items_to_new_po.eml"): (
         "a reply on PO 4500232301's thread moves a line to 4500232503: linked to the PO its own "
