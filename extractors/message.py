@@ -19,7 +19,7 @@ import regex
 from extractors.edi import extract_edi
 from extractors.einvoice import extract_einvoice
 from extractors.rules import CustomerRules
-from extractors.text import dedupe, scan_text
+from extractors.text import dedupe, near_miss_candidates, scan_text
 from extractors.types import Attachment, Candidate, Email, Problem, Unreadable
 
 PdfReader = Callable[[Attachment, Sequence[CustomerRules]], "PdfOutcome"]
@@ -69,6 +69,17 @@ def extract_text_sources(
     attachments' file names."""
     found: list[Candidate] = []
     problems: list[Problem] = []
+    for text, source, quoted in _text_parts(email):
+        if not text:
+            continue
+        cands, probs = scan_text(text, rules, source, quoted=quoted, timeout=timeout)
+        found.extend(cands)
+        problems.extend(probs)
+    return found, problems
+
+
+def _text_parts(email: Email) -> list[tuple[str, str, bool]]:
+    """(text, source, quoted) of every part read as text."""
     parts: list[tuple[str, str, bool]] = [
         # "Re: PO 4500123456" repeats the thread's subject: it counts like quoted text, so a
         # new PO in the reply's own body is not "the parts disagree".
@@ -85,13 +96,7 @@ def extract_text_sources(
         for a in email.attachments
         if a.filename
     )
-    for text, source, quoted in parts:
-        if not text:
-            continue
-        cands, probs = scan_text(text, rules, source, quoted=quoted, timeout=timeout)
-        found.extend(cands)
-        problems.extend(probs)
-    return found, problems
+    return parts
 
 
 def file_name_text(filename: str) -> str:
@@ -138,6 +143,17 @@ def extract_email(
             else:
                 candidates.extend(outcome.candidates)
             problems.extend(outcome.problems)
+    for rules in pool:
+        # Nothing valid of this customer's anywhere: its text is searched for near misses
+        # ("order PLB-10019"), which only such a message needs.
+        if rules.prefixes and not any(c.valid and c.customer == rules.id for c in candidates):
+            taken = frozenset(c.raw for c in candidates if c.customer == rules.id)
+            for text, source, quoted in _text_parts(email):
+                candidates.extend(
+                    near_miss_candidates(
+                        text, rules, source, quoted=quoted, taken=taken, timeout=timeout
+                    )
+                )
     problems.extend(Problem("message", Unreadable.PARTLY_UNREAD, w) for w in email.unread)
     problems.extend(Problem("message", Unreadable.NOTE, w, blocking=False) for w in email.notes)
     candidates = dedupe(candidates)

@@ -91,11 +91,13 @@ _QUOTE_MARKERS = regex.compile(
 # found with ``str.find`` and the marker pattern is tried only at the start of those lines and the
 # lines before them: a full line-anchored search costs ~0.3 ms on a 4 KB text.
 _QUOTE_HINTS = ("wrote:", "schrieb", "crit", "original", "forward", "weitergeleitet", "urspr",
-                "________", "from:", "von:", "de:", "de :", "da:", "van:", "od:", "från:",
-                "fran:", "fra:", "lähettäjä:", "lahettaja:", "escreveu", "escribi", "skrev",
-                "scritto", "schreef", "kirjoitti", "encaminhada", "reenviado", "vidarebefordrat",
-                "videresendt", "välitetty", "valitetty", "inoltrato",
+                "________", "escreveu", "escribi", "skrev", "scritto", "schreef", "kirjoitti",
+                "encaminhada", "reenviado", "vidarebefordrat", "videresendt", "inoltrato",
                 "doorgestuurd")  # fmt: skip
+_QUOTE_HINTS_NON_ASCII = ("välitetty",)  # looked for only in a text that is not all ASCII
+# A header block's first word, found from its colon: one search for ":" instead of one per word.
+_HEADER_WORDS = frozenset({"from", "von", "de", "da", "van", "od", "från", "fran", "fra",
+                           "lähettäjä", "lahettaja"})  # fmt: skip
 # "On ... wrote:" and its kin head ">"-quoted text: a line without ">" after them is the
 # writer's own (an inline answer); a "From: / Sent:" block heads a quote without ">".
 _WROTE = regex.compile(r"[ \t]*(?:on|am|le|em|el|den|il|op)\s", regex.IGNORECASE)
@@ -196,8 +198,7 @@ def scan_text(
             )
         )
         text = text[:MAX_TEXT_CHARS]
-    if not text.isascii() or any(wrap in text for wrap in _WRAPS):
-        text = _plain(text)
+    text = _prepared(text)
     labels: list[tuple[int, int]] = []
     label_count = 0
     values: tuple[tuple[int, int] | None, ...] = ()
@@ -234,10 +235,7 @@ def scan_text(
     label_starts = {start for start, _ in labels}
 
     def is_quoted(pos: int) -> bool:
-        if quoted or (quoted_from and pos >= quoted_from):
-            return True
-        i = bisect.bisect_right(quoted_lines, (pos, len(text) + 1)) - 1
-        return i >= 0 and quoted_lines[i][0] <= pos < quoted_lines[i][1]
+        return quoted or _in_quoted(text, pos, quoted_from, quoted_lines)
 
     def labelled_value(raw: str, normalized: str | None, at: int, context: str) -> Candidate:
         """A label's value: well-formed when ``normalized`` is its canonical number."""
@@ -371,21 +369,39 @@ def scan_text(
                 continue
             context = _SPACES.sub(" ", f"{text[lstart:lend]} / {raw}")
             found.append(labelled_value(raw, normalized, vstart, context))
-    if rules.prefixes and not timed_out and not any(c.valid for c in found):
-        # "PLB-10019", "Best-000466": the customer's letters (or one slip of them) and digits the
-        # pattern does not take. Not a PO; triage counts it only near a known one (a typo), and
-        # only where the text names no valid number (so the search runs only there).
-        taken = {c.raw for c in found}
-        near_misses = 0
+    tables.forget()  # the rows read hold this text: not kept past its scan
+    return dedupe(found), problems
+
+
+def near_miss_candidates(
+    text: str,
+    rules: CustomerRules,
+    source: str,
+    *,
+    quoted: bool = False,
+    taken: frozenset[str] = frozenset(),
+    timeout: float = 0.5,
+) -> list[Candidate]:
+    """Tokens written with the customer's prefix letters (or one slip of them) that its pattern
+    does not take ("PLB-10019", "Best-000466", "FM-P0-88152"): unlabelled malformed candidates,
+    which triage counts only close to a known PO (a typo). Looked for in the first
+    ``_NEAR_MISS_REACH`` characters, and only for a message without a valid number of the
+    customer's (``message.extract_email``): the search costs, and elsewhere it cannot matter.
+    ``taken``: values already found as written (a labelled malformed one is no near miss too)."""
+    if not rules.prefixes or not text:
+        return []
+    text = _prepared(text[:_NEAR_MISS_REACH])
+    found: list[Candidate] = []
+    try:
+        quoted_from, quoted_lines = (0, []) if quoted else _quoted_regions(text, timeout)
         for start, end, letters in _letter_number_tokens(text):
             raw = text[start:end]
             if (
                 raw in taken
-                or _overlaps(claimed, start, end)
                 or not _near_prefix(letters, rules.prefixes)
                 or _inside_address(text, start, end)
                 or _decoy_before(text, start)  # "e.g. RX1-4100000", "Invoice INV-2024-1"
-                or any(start <= m.start() < end for m in matches)  # the pattern's, set aside
+                or rules.pattern.search(text, start, end, timeout=timeout) is not None
             ):
                 continue
             found.append(
@@ -395,17 +411,31 @@ def scan_text(
                     source=source,
                     valid=False,
                     context=_context(text, start, end),
-                    page=page,
-                    quoted=is_quoted(start),
+                    quoted=quoted or _in_quoted(text, start, quoted_from, quoted_lines),
                     labelled=False,
                     customer=rules.id,
                 )
             )
-            near_misses += 1
-            if near_misses >= _MAX_NEAR_MISSES:
+            if len(found) >= _MAX_NEAR_MISSES:
                 break
-    tables.forget()  # the rows read hold this text: not kept past its scan
-    return dedupe(found), problems
+    except TimeoutError:
+        return found
+    return found
+
+
+def _prepared(text: str) -> str:
+    """The text as the scan reads it: typographic dashes, odd spaces and digits made plain."""
+    if not text.isascii() or any(wrap in text for wrap in _WRAPS):
+        return _plain(text)
+    return text
+
+
+def _in_quoted(text: str, pos: int, quoted_from: int, quoted_lines: list[tuple[int, int]]) -> bool:
+    """Whether ``pos`` is in quoted history (after the marker, or on a ">" line)."""
+    if quoted_from and pos >= quoted_from:
+        return True
+    i = bisect.bisect_right(quoted_lines, (pos, len(text) + 1)) - 1
+    return i >= 0 and quoted_lines[i][0] <= pos < quoted_lines[i][1]
 
 
 # A whole "letters-digits" token, found from its runs of digits (the standard library's engine
@@ -414,6 +444,9 @@ def scan_text(
 _DIGIT_RUN = re.compile(r"\d{2,12}(?:[-/.][0-9A-Za-z]{1,12}){0,3}(?![\w@]|[-/.]\w)")
 _TOKEN_REACH = 24  # characters read back from a run of digits to the token's start
 _MAX_NEAR_MISSES = 3  # per text and customer
+# Characters of a text searched for near misses: a slip is made by a person writing the mail's
+# start, not by the system that printed a long table or the quoted history below it.
+_NEAR_MISS_REACH = 3000
 
 
 @functools.lru_cache(maxsize=16)
@@ -865,16 +898,27 @@ def _first_quote_marker(text: str, timeout: float) -> int | None:
         m = _QUOTE_MARKERS.search(text, timeout=timeout)
         return m.start() if m else None
     starts: set[int] = set()
-    for hint in _QUOTE_HINTS:
+    hits: list[int] = []
+    hints = _QUOTE_HINTS if low.isascii() else _QUOTE_HINTS + _QUOTE_HINTS_NON_ASCII
+    for hint in hints:
         pos = low.find(hint)
         while pos >= 0:
-            line = text.rfind("\n", 0, pos) + 1
-            starts.add(line)
-            starts.add(text.rfind("\n", 0, max(line - 1, 0)) + 1 if line else 0)
-            if len(starts) > _MAX_HINTS:
-                m = _QUOTE_MARKERS.search(text, timeout=timeout)
-                return m.start() if m else None
+            hits.append(pos)
             pos = low.find(hint, pos + len(hint))
+    colon = low.find(":")
+    while colon >= 0:  # "From:", "De :", "Lähettäjä:" at a line's start
+        head = low[max(0, colon - 12) : colon].rstrip(" ")
+        word = head[head.rfind("\n") + 1 :].strip()
+        if word in _HEADER_WORDS:
+            hits.append(colon)
+        colon = low.find(":", colon + 1)
+    for pos in hits:
+        line = text.rfind("\n", 0, pos) + 1
+        starts.add(line)
+        starts.add(text.rfind("\n", 0, max(line - 1, 0)) + 1 if line else 0)
+        if len(starts) > _MAX_HINTS:
+            m = _QUOTE_MARKERS.search(text, timeout=timeout)
+            return m.start() if m else None
     for start in sorted(starts):
         if _QUOTE_MARKERS.match(text, start, timeout=timeout):
             return start

@@ -380,3 +380,15 @@ def test_a_csv_remittance_names_its_pos_under_its_po_column() -> None:
         ("2023-00126-WS", True, "attachment:ACH_detail.csv"),
     }
     assert ex.not_read == ()
+
+
+def test_near_misses_are_looked_for_only_where_the_customer_has_no_valid_number() -> None:
+    """ "order ACME-10019" (a digit short): read when nothing valid of Acme's is in the message,
+    not beside a valid number (the search costs, and the valid number is what counts)."""
+    acme = "buyer@acme-corp.example"
+    alone = extract_email(mail(acme, subject="order ACME-10019"), CUSTOMERS)
+    assert [(c.raw, c.valid, c.labelled) for c in alone.candidates] == [
+        ("ACME-10019", False, False)
+    ]
+    beside = extract_email(mail(acme, subject="order ACME-10019", body="PO ACME-123456"), CUSTOMERS)
+    assert [(c.raw, c.valid) for c in beside.candidates] == [("ACME-123456", True)]

@@ -1115,7 +1115,7 @@ def test_several_known_pos_say_when_that_is_fine_in_one_sentence() -> None:
 
 
 def test_a_closed_po_replaced_by_a_new_one_flags_the_new_one() -> None:
-    """"Order 2022-00777-WS is cancelled, please use PO 2023-00999-WS instead": the new order is
+    """ "Order 2022-00777-WS is cancelled, please use PO 2023-00999-WS instead": the new order is
     what needs a person, not a silent link to the cancelled one."""
     out = run(extraction(cand("2022-00777-WS", labelled=False), cand("2023-00999-WS")))
     assert out.status is Status.UNKNOWN
