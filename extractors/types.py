@@ -32,8 +32,8 @@ class Unreadable(StrEnum):
 UNREADABLE_WORDS: dict[Unreadable, str] = {
     Unreadable.ENCRYPTED: "the PDF is password-protected: ask the sender for an open copy",
     Unreadable.CORRUPT: "the PDF is damaged or truncated: ask the sender to send it again",
-    Unreadable.NO_TEXT: "the PDF is a scanned image without text, which cannot be read: open "
-    "it to see what it says",
+    Unreadable.NO_TEXT: "the PDF is a scanned picture without text, so it could not be read; "
+    "open it, find the PO number and link the message to it",
     Unreadable.TOO_MANY_PAGES: "the PDF has more pages than the limit; only the first were read",
     Unreadable.TIME_LIMIT: "reading the PDF took longer than the time limit",
     Unreadable.MEMORY_LIMIT: "reading the PDF needed more memory than the memory limit",

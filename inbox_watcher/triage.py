@@ -191,19 +191,19 @@ def judge(
             reasons.append(
                 f"{_po(number)} (found in {where}) is written like a PO number"
                 f"{' of ' + _name(customer, names) if customer else ''} but is not in the PO "
-                "records: a new order not imported yet (it links at the next `pos import`), or "
-                "a typo."
+                "records: if it is a new order, it links once the PO records are next imported "
+                "(`pos import`); if not, check it for a typo."
             )
             if stranger and number == unknown_nums[0]:
                 reasons.append(
-                    "The sender is on no customer's sender list: the customer was chosen by "
-                    "the number's format."
+                    "The mail is not from a known customer address: the customer was chosen by "
+                    "how the number is written."
                 )
             other = _other_owner(number, customer, pos)
             if other:
                 reasons.append(
                     f"{_po(number)} belongs to {_name(other, names)}, not to "
-                    f"{_name(customer, names)}: check whether it was quoted by mistake."
+                    f"{_name(customer, names)}: ask the sender which of their own POs they meant."
                 )
             # A well-formed number two edits from a known PO is more likely a new PO, and so is
             # one written the same in two independent parts (the text and a PDF, the body and a
@@ -237,8 +237,8 @@ def judge(
                 other, number = owner_number
                 reasons.append(
                     f"'{c.raw}' in {where} is {_po(number)} of {_name(other, names)}, not of "
-                    f"{_name(customer or c.customer, names)}: check whether it was quoted by "
-                    "mistake."
+                    f"{_name(customer or c.customer, names)}: ask the sender which of their own "
+                    "POs they meant."
                 )
                 continue
             hints = _suggest(c.raw, customer or c.customer, pos, rules)
@@ -280,7 +280,9 @@ def judge(
         po_numbers = ()
         if customer is None and stranger:
             reasons.append(
-                "No PO number was found, and the sender matches no customer's sender list."
+                "No PO number was found, and the mail is not from a known customer address: "
+                "usually a carrier, bank or newsletter mail (dismiss it); if it is an order (a "
+                "web shop, a web form, a new customer), handle it by hand."
             )
             # What was set aside, labelled first; then numbers of a PO's shape without a label
             # (a carrier's waybill in SAP's 45... range).
@@ -342,8 +344,8 @@ def judge(
     if status in (Status.LINKED, Status.AMBIGUOUS):
         for c in _one_per_number(read_as):
             reasons.append(
-                f"'{c.raw}' in {_where(c)} is taken as {_po(c.normalized)}: the same digits, "
-                "grouped."
+                f"'{c.raw}' in {_where(c)} is read as {_po(c.normalized)}: the same digits, "
+                "written in groups."
             )
     if status in (Status.LINKED, Status.AMBIGUOUS) and malformed:
         # Beside a PO that links, a value that is near no known PO ("wk13-14" after "order") is
