@@ -5,8 +5,10 @@ Pure: no database, no clock. The rules, in order:
 * Candidates of the message's own text count first; quoted reply text and forwarded messages
   count only when the message's own text has no well-formed number.
 * ``ambiguous``: two or more different known POs (linked to all); ``linked``: exactly one;
-  ``unknown``: well-formed numbers none of which is known; ``malformed``: only labelled values
-  that are not well-formed; then a reply whose thread is linked inherits that thread's POs;
+  ``unknown``: well-formed numbers none of which is known (or every known one is closed and the
+  message's own text names a new one: a replacement); ``malformed``: only labelled values that
+  are not well-formed, or near misses written with the customer's prefix letters that are close
+  to a known PO; then a reply whose thread is linked inherits that thread's POs;
   ``unreadable``: nothing found and a source could not be read; else ``missing``.
 * Reasons say in plain words what was found where, what is wrong and what to do next: "did you
   mean", a number that belongs to another customer, parts that disagree, a closed PO.
