@@ -44,3 +44,13 @@ NORDWIND = compiled(
     valid=r"BN-20\d{2}-\d{4}",
     labels=["Bestellnummer", "Bestell-Nr.", "Bestellung", "Ihre Bestellung", "PO"],
 )
+# A customer whose numbers all start with the letters "BST": near misses ("BST-10019",
+# "Best-000466") are read for it.
+KESSLER = compiled(
+    "kessler",
+    name="Kessler Bau-Service GmbH",
+    senders=["*@kessler.example"],
+    pattern=r"(?<![\w-])BST-?(?P<n>\d{6})(?![\w-])",
+    format="BST-{n}",
+    labels=["PO", "Bestellung"],
+)

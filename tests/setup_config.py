@@ -4,6 +4,7 @@ SQLite (or given) database in the test's temp dir."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -106,3 +107,15 @@ def make_mail(
         name, data = pdf
         msg.add_attachment(data, maintype="application", subtype="pdf", filename=name)
     return bytes(msg)
+
+
+def config_with_database(tmp_path: Path, url: str) -> Path:
+    """The example configuration, its database replaced by ``url``."""
+    shutil.copytree(REPO / "config" / "customers", tmp_path / "customers")
+    (tmp_path / "demo-imap-password").write_text("x\n", encoding="utf-8")
+    text = (REPO / "config" / "watcher.toml").read_text(encoding="utf-8")
+    text = re.sub(r'(?m)^url = "sqlite:///[^"]*"$', f'url = "{url}"', text)
+    assert url in text
+    cfg = tmp_path / "watcher.toml"
+    cfg.write_text(text, encoding="utf-8")
+    return cfg

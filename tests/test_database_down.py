@@ -5,9 +5,7 @@ connection. PostgreSQL tests use the real server the suite starts."""
 from __future__ import annotations
 
 import json
-import re
 import secrets
-import shutil
 import subprocess
 import sys
 import urllib.error
@@ -20,20 +18,9 @@ import pytest
 from inbox_watcher.health import HealthServer, Metrics
 from inbox_watcher.store import Store
 from tests.servers import Postgres, free_port
+from tests.setup_config import config_with_database
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def config_with_database(tmp_path: Path, url: str) -> Path:
-    """The example configuration, its database replaced by ``url``."""
-    shutil.copytree(REPO / "config" / "customers", tmp_path / "customers")
-    (tmp_path / "demo-imap-password").write_text("x\n", encoding="utf-8")
-    text = (REPO / "config" / "watcher.toml").read_text(encoding="utf-8")
-    text = re.sub(r'(?m)^url = "sqlite:///[^"]*"$', f'url = "{url}"', text)
-    assert url in text
-    cfg = tmp_path / "watcher.toml"
-    cfg.write_text(text, encoding="utf-8")
-    return cfg
 
 
 def po_watcher(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:

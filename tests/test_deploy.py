@@ -4,8 +4,6 @@ starts, and the compose file's shape (no container engine runs here)."""
 from __future__ import annotations
 
 import os
-import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +12,7 @@ import psycopg
 import yaml
 
 from tests.servers import Postgres
+from tests.setup_config import config_with_database
 
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"
@@ -32,17 +31,6 @@ def run_init_script(server: Postgres, password_file: Path) -> subprocess.Complet
     return subprocess.run(
         ["sh", str(INIT_SCRIPT)], env=env, capture_output=True, text=True, timeout=60, check=False
     )
-
-
-def watcher_config(tmp_path: Path, url: str) -> Path:
-    shutil.copytree(REPO / "config" / "customers", tmp_path / "customers")
-    (tmp_path / "demo-imap-password").write_text("x\n", encoding="utf-8")
-    text = (REPO / "config" / "watcher.toml").read_text(encoding="utf-8")
-    text = re.sub(r'(?m)^url = "sqlite:///[^"]*"$', f'url = "{url}"', text)
-    assert url in text
-    cfg = tmp_path / "watcher.toml"
-    cfg.write_text(text, encoding="utf-8")
-    return cfg
 
 
 def test_the_init_script_makes_a_role_that_owns_its_database_and_is_no_superuser(
@@ -71,7 +59,7 @@ def test_the_init_script_makes_a_role_that_owns_its_database_and_is_no_superuser
 
     # po-watcher, logged in as that role, creates its tables and imports records.
     url = f"postgresql+psycopg://po_watcher@{private_postgres.host}:{private_postgres.port}/po_watcher"
-    cfg = watcher_config(tmp_path, url)
+    cfg = config_with_database(tmp_path, url)
     csv_file = tmp_path / "pos.csv"
     csv_file.write_text("po_number,customer\nACME-123456,acme\n", encoding="utf-8")
     for args in (["pos", "import", str(csv_file)], ["check"]):

@@ -19,7 +19,7 @@ from extractors.phrases import DECOY
 from extractors.rules import CustomerRules
 from extractors.text import MAX_TEXT_CHARS, near_miss_candidates, scan_text
 from extractors.types import Candidate, Problem, Unreadable
-from tests.customers import ACME, NORDWIND, WESTSIDE, compiled
+from tests.customers import ACME, KESSLER, NORDWIND, WESTSIDE, compiled
 
 RULES = {"westside": WESTSIDE, "acme": ACME, "nordwind": NORDWIND}
 
@@ -1358,15 +1358,6 @@ def test_a_second_po_written_as_its_last_group(text: str, found: list[str]) -> N
 
 
 # --- near misses of a customer's lettered numbers -------------------------------------------------
-
-KESSLER = compiled(
-    "kessler",
-    name="Kessler Bau-Service GmbH",
-    senders=["*@kessler.example"],
-    pattern=r"(?<![\w-])BST-?(?P<n>\d{6})(?![\w-])",
-    format="BST-{n}",
-    labels=["PO", "Bestellung"],
-)
 
 
 @pytest.mark.parametrize(

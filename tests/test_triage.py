@@ -13,7 +13,7 @@ from extractors.message import Extraction
 from extractors.types import Candidate, Problem, Unreadable
 from inbox_watcher.model import Outcome, PoRecord, PoTable, Status
 from inbox_watcher.triage import PoIndex, judge
-from tests.customers import ACME, WESTSIDE, compiled
+from tests.customers import ACME, KESSLER, WESTSIDE
 
 RULES = {"westside": WESTSIDE, "acme": ACME}
 NAMES = {"westside": "Westside Tools Ltd", "acme": "Acme Corporation", "eastside": "Eastside Ltd"}
@@ -951,13 +951,6 @@ def test_missing_in_a_mail_with_only_a_structured_attachment_names_it() -> None:
 
 # --- near misses: a token with the customer's letters its pattern does not take -----------------
 
-KESSLER = compiled(
-    "kessler",
-    name="Kessler Bau-Service GmbH",
-    senders=["*@kessler.example"],
-    pattern=r"(?<![\w-])BST-?(?P<n>\d{6})(?![\w-])",
-    format="BST-{n}",
-)
 KESSLER_POS = index(PoRecord("BST-000466", "kessler"), PoRecord("BST-000470", "kessler"))
 
 
