@@ -181,9 +181,10 @@ def judge(
         )
         if own_valid and thread_known:
             reasons.append(
-                f"Linked to {_po(', '.join(known_nums))}, which this reply's own text names; its "
-                f"subject still names the earlier {_po(', '.join(thread_known))}. If the message "
-                "is about both, resolve it with both."
+                f"Linked to {_po(', '.join(known_nums))}, the PO written in this reply; its "
+                f"subject still names {_po(', '.join(thread_known))} from the earlier mail. If "
+                "the message is about both, link it to both (`resolve` with `--force` and both "
+                "POs)."
             )
     elif unknown_nums:
         status = Status.UNKNOWN
