@@ -37,6 +37,8 @@ DECOY_WORDS = r"""(?<![\w])(?:
       | date|datum|due
       | booking|reservation|requisition|req|rfq|project|contract|lot|batch|charge
       | drawing|zeichnung(?:snummer|s-?nr)?|dessin|plano|disegno|tekening
+      | ending\s+(?:in|with)|ends\s+(?:in|with)|last\s+(?:4|four)(?:\s+digits)?|card|visa
+      | mastercard|amex|endet\s+auf|endend\s+auf|se\s+terminant\s+par|terminada\s+en
       | e\.\s?g|for\s+(?:example|instance)|such\s+as|example|z\.\s?b|zum\s+beispiel|beispiel
       | par\s+exemple|p\.\s?ex|por\s+ejemplo|p\.\s?ej|ad\s+esempio|per\s+esempio|bijvoorbeeld
     )(?![^\W\d_])\.?"""

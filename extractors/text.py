@@ -163,6 +163,8 @@ _DATE_BEFORE_YEAR = regex.compile(
     regex.IGNORECASE,
 )
 _DATE_AFTER_YEAR = regex.compile(r"[./-]\d{1,2}[./-]\d{1,2}(?!\d)")
+# The visible end of a masked card or account number: "****1031", "•••• 1031", "XXXX-XXXX-1031".
+_MASK_BEFORE = regex.compile(r"(?:[*•·xX]{3,}[ -]?)+\Z")
 _INSIDE_ADDRESS = regex.compile(r"[@]|://|www\.", regex.IGNORECASE)
 # A line item's row: "1 4500125090 Schraube M8", "00010  4500125090  Widget": a position number
 # alone at the line start, then the number, then a word.
@@ -264,6 +266,7 @@ def scan_text(
             or under_decoy_cell(text, start, end)
             or _QUANTITY_BEFORE.search(text, max(0, start - 16), start) is not None
             or _a_dates_year(text, start, end)
+            or _MASK_BEFORE.search(text, max(0, start - 24), start) is not None
         ):
             continue
         if _inside_address(text, start, end):

@@ -679,13 +679,9 @@ def _pos(numbers: Iterable[str]) -> str:
 
 
 def _po(number: str) -> str:
-    """ "PO 2023-00125-WS", but "PO-2024-00123", "UK-PO-2024-00815" and "P0012345" as they are:
-    the number says PO itself."""
-    return number if _SAYS_PO.search(number) else f"PO {number}"
-
-
-# "PO" (or "P0", as a zero often stands for the O) as a word of the number: "PO-24-1", "UK-PO-9".
-_SAYS_PO = regex.compile(r"(?<![^\W\d_])P[O0](?![^\W\d_])|^P[O0]\d", regex.IGNORECASE)
+    """ "PO 2023-00125-WS", "PO 4500123456": a number of digits is named a PO; one that starts
+    with letters ("ACME-123456", "UK-PO-2024-00815", "DG25/0078") names itself, as written."""
+    return number if number[:1].isalpha() else f"PO {number}"
 
 
 def _one_stop(reason: str) -> str:

@@ -1437,3 +1437,17 @@ def test_the_year_of_a_written_date_is_no_four_digit_po(text: str) -> None:
 def test_a_year_shaped_po_with_its_label_or_prefix_still_counts() -> None:
     cands, _ = scan("our PO number is 2024, and PO2025 follows", SMALL_FIRM)
     assert sorted(c.normalized for c in cands) == ["PO2024", "PO2025"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Payment method: Visa ending in 1031",
+        "Card ****1031 was charged $412.50",
+        "Mastercard •••• 1031",
+        "Account XXXX-XXXX-1031",
+    ],
+)
+def test_the_last_digits_of_a_card_are_no_four_digit_po(text: str) -> None:
+    cands, _ = scan(text, SMALL_FIRM)
+    assert cands == []

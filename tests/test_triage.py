@@ -127,8 +127,7 @@ def test_a_known_po_with_its_digits_grouped_is_linked(raw: str) -> None:
     out = run(extraction(bad(raw, customer="acme"), customer="acme"))
     assert (out.status, out.po_numbers) == (Status.LINKED, ("ACME-123456",))
     assert out.reasons == (
-        f"'{raw}' in the message body is read as PO ACME-123456: the same digits, written in "
-        "groups.",
+        f"'{raw}' in the message body is read as ACME-123456: the same digits, written in groups.",
     )
 
 
@@ -728,7 +727,7 @@ def test_reasons_read_as_plain_sentences_for_numbers_and_names_with_dots() -> No
     text = text_of(out)
     assert "PO-2024-00123 (found in the message body)" in text
     assert "PO PO-" not in text
-    assert "PO POLE-2 (found in" in text  # "POLE" is no "PO" prefix
+    assert "POLE-2 (found in" in text  # named as written, as every number with letters
     assert "written like a PO number of Harbor Freight Inc. but" in text
     assert ".." not in text
     assert_plain_words(out)
@@ -1077,11 +1076,14 @@ def test_of_equally_close_pos_an_open_one_is_suggested_before_a_closed_one() -> 
         ("PO-2024-00123", "PO-2024-00123"),
         ("UK-PO-2024-00815", "UK-PO-2024-00815"),
         ("P0012345", "P0012345"),
-        ("POLE-2", "PO POLE-2"),
-        ("BC 2024-000123", "PO BC 2024-000123"),
+        ("POLE-2", "POLE-2"),
+        ("BC 2024-000123", "BC 2024-000123"),
+        ("4500123456", "PO 4500123456"),
     ],
 )
-def test_a_number_that_says_po_itself_gets_no_second_po(number: str, shown: str) -> None:
+def test_a_number_with_letters_names_itself_and_digits_are_named_a_po(
+    number: str, shown: str
+) -> None:
     from inbox_watcher.triage import _po
 
     assert _po(number) == shown
@@ -1090,12 +1092,12 @@ def test_a_number_that_says_po_itself_gets_no_second_po(number: str, shown: str)
 def test_a_closed_po_is_named_by_its_status_word() -> None:
     pos = index(PoRecord("ACME-123456", "acme", status="Cancelled"))
     out = judge(extraction(cand("ACME-123456", customer="acme"), customer="acme"), pos, rules=RULES)
-    assert "PO ACME-123456 is cancelled in the PO records." in out.reasons
+    assert "ACME-123456 is cancelled in the PO records." in out.reasons
     pos2 = index(PoRecord("ACME-123457", "acme", status="closed"))
     out = judge(
         extraction(cand("ACME-123457", customer="acme"), customer="acme"), pos2, rules=RULES
     )
-    assert "PO ACME-123457 is closed in the PO records." in out.reasons
+    assert "ACME-123457 is closed in the PO records." in out.reasons
 
 
 def test_several_known_pos_say_when_that_is_fine_in_one_sentence() -> None:

@@ -154,7 +154,7 @@ dir = "customers"
 
 TOML_SCALARS: st.SearchStrategy[str] = st.one_of(
     st.text(max_size=30).map(lambda s: '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'),
-    st.text(alphabet=st.characters(exclude_characters="'\r\n"), max_size=30).map(
+    st.text(alphabet=st.characters(exclude_characters="'\r\n", codec="utf-8"), max_size=30).map(
         lambda s: f"'{s}'"
     ),
     st.integers(-(2**70), 2**70).map(str),
