@@ -144,7 +144,8 @@ def judge(
         for n in unknown_nums
         if any(c.normalized == n and not c.quoted and not c.weak for c in valid)
     ]
-    if known_nums and replacing and all(_closed(n, customer, pos) for n in known_nums):
+    replaced = bool(known_nums and replacing and all(_closed(n, customer, pos) for n in known_nums))
+    if replaced:
         for number in known_nums:
             reasons.append(
                 f"{_po(number)} is {_closed_word(number, customer, pos)} in the PO records, and "
@@ -217,9 +218,10 @@ def judge(
                 for c in valid
                 if c.normalized == number
             }
+            called_new = any(c.normalized == number and _called_new(c) for c in valid)
             hints = (
                 [h for h in _suggest(number, customer, pos, rules, max_edits=1) if h != number]
-                if len(places) < 2
+                if len(places) < 2 and not called_new
                 else []
             )
             if hints:
@@ -360,7 +362,17 @@ def judge(
                     f"'{c.raw}' in {where} looks like a mistyped "
                     f"{' or '.join(_po(n) for n in meant)}."
                 )
-    reasons.extend(_disagreements(valid))
+    if not replaced:  # an old PO and its replacement are meant to differ
+        reasons.extend(_disagreements(valid))
+    if status in (Status.LINKED, Status.AMBIGUOUS):
+        # Linked by a number written without a label (a carrier's "Reference: 004523"): said.
+        for number in po_numbers:
+            found_as = [c for c in valid if c.normalized == number]
+            if found_as and all(c.weak for c in found_as):
+                reasons.append(
+                    f"'{found_as[0].raw}' in {_where(found_as[0])} has no PO label, but it is "
+                    f"{_po(number)} in the PO records: linked by the number alone."
+                )
     for p in (*blocking, *partial):
         text = p.describe()
         reasons.append(text[:1].upper() + text[1:] + ".")
@@ -558,6 +570,19 @@ def _reader_s(c: Candidate) -> bool:
     Bestellung"): the words before the value as the context marks it ("[...]")."""
     mark = _mark(c)
     return mark > 0 and _READER_S.search(c.context, max(0, mark - 48), mark) is not None
+
+
+def _called_new(c: Candidate) -> bool:
+    """Whether the words before the value call it a new order ("use the new PO P-10315")."""
+    mark = _mark(c)
+    return mark > 0 and _NEW_ORDER.search(c.context, max(0, mark - 40), mark) is not None
+
+
+_NEW_ORDER = regex.compile(
+    r"(?<![^\W\d_])(?:new|neue[nrs]?|nouvelle|nouveau|nuev[ao]|nuov[ao]|nieuwe|replacement"
+    r"|ersatz)(?![^\W\d_])",
+    regex.IGNORECASE,
+)
 
 
 def _reader_words(c: Candidate) -> str:

@@ -1123,3 +1123,36 @@ def test_a_closed_po_replaced_by_a_new_one_flags_the_new_one() -> None:
     # An open PO beside the unknown one stays linked, as before.
     linked = run(extraction(cand("2023-00125-WS"), cand("2023-00999-WS")))
     assert (linked.status, linked.po_numbers) == (Status.LINKED, ("2023-00125-WS",))
+
+
+def test_a_link_by_an_unlabelled_number_alone_says_so() -> None:
+    """A carrier's "Reference: 2023 00125 WS": linked because the records know it, and said."""
+    weak = cand("2023-00125-WS", raw="2023 00125 WS", labelled=False)
+    assert weak.weak
+    out = run(extraction(weak))
+    assert (out.status, out.po_numbers) == (Status.LINKED, ("2023-00125-WS",))
+    assert (
+        "'2023 00125 WS' in the message body has no PO label, but it is PO 2023-00125-WS in the "
+        "PO records: linked by the number alone." in out.reasons
+    )
+    assert not any("no PO label" in r for r in run(extraction(cand("2023-00125-WS"))).reasons)
+
+
+def test_a_number_the_writer_calls_new_gets_no_did_you_mean() -> None:
+    """ "please use the new PO 2023-00127-WS": one slip from a known PO, but said to be new."""
+    new = dataclasses.replace(
+        cand("2023-00127-WS"), context="cancelled, please use the new PO [2023-00127-WS] instead"
+    )
+    out = run(extraction(new))
+    assert out.status is Status.UNKNOWN
+    assert out.suggestions == ()
+    plain = run(extraction(cand("2023-00127-WS")))
+    assert plain.suggestions  # the same number, not called new: a hint
+
+
+def test_a_replacement_is_no_disagreement_of_the_parts() -> None:
+    old = cand("2022-00777-WS", source="subject")
+    new = cand("2023-00999-WS")
+    out = run(extraction(old, new))
+    assert out.status is Status.UNKNOWN
+    assert not any("disagree" in r for r in out.reasons)
