@@ -1,7 +1,7 @@
 """Realistic order mail written by reviewers who never read the extraction code, with the verdict
 a careful accounts-payable clerk gave each message before the tool was run.
 
-Twenty-seven sets under ``tests/realistic/``, each with its own customer files and PO records:
+Thirty sets under ``tests/realistic/``, each with its own customer files and PO records:
 
 - ``reviewer1``: 60 German, English and French order mails for three SAP-, prefix- and
   letter-style customers (replies, forwards, auto-replies, newsletters, PDFs, decoys);
@@ -65,7 +65,13 @@ Twenty-seven sets under ``tests/realistic/``, each with its own customer files a
 - ``construction-fm``: 64 contractors', housing associations' and facilities firms' orders among
   job, site, work-order, ticket and quote numbers;
 - ``it-reseller``: 73 POs against quotes, renewals, licence, serial, agreement, RMA and
-  distributor numbers.
+  distributor numbers;
+- ``medical-lab``: 74 hospital, lab and clinic orders among lot, REF, PZN and tender numbers,
+  recalls, backorders and controlled-drug forms;
+- ``car-parts``: 69 garage, fleet and dealer orders among VINs, registrations, job cards and
+  part numbers;
+- ``us-b2b``: 62 QuickBooks, NetSuite, Xero, Amazon Business and EDI orders with US addresses,
+  card receipts, tracking and invoice numbers.
 
 Each message is read as a poll reads it (``pipeline.analyse``, PDFs included) and judged
 against its set's records (``triage.judge``; threads are not looked up, as in ``try``). The
@@ -120,6 +126,9 @@ SETS = (
     "nordic-iberian",
     "construction-fm",
     "it-reseller",
+    "medical-lab",
+    "car-parts",
+    "us-b2b",
 )
 
 DISAGREE: dict[tuple[str, str], str] = {
