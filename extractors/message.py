@@ -149,6 +149,8 @@ def extract_email(
         if rules.prefixes and not any(c.valid and c.customer == rules.id for c in candidates):
             taken = frozenset(c.raw for c in candidates if c.customer == rules.id)
             for text, source, quoted in _text_parts(email):
+                if email.text_body and text is email.html_text:
+                    continue  # the HTML copy of the plain body says the same
                 candidates.extend(
                     near_miss_candidates(
                         text, rules, source, quoted=quoted, taken=taken, timeout=timeout

@@ -394,36 +394,39 @@ def near_miss_candidates(
     if not rules.prefixes or not text:
         return []
     text = _prepared(text[:_NEAR_MISS_REACH])
-    found: list[Candidate] = []
+    spans: list[tuple[int, int]] = []
     try:
-        quoted_from, quoted_lines = (0, []) if quoted else _quoted_regions(text, timeout)
         for start, end, letters in _letter_number_tokens(text):
-            raw = text[start:end]
             if (
-                raw in taken
+                text[start:end] in taken
                 or not _near_prefix(letters, rules.prefixes)
                 or _inside_address(text, start, end)
                 or _decoy_before(text, start)  # "e.g. RX1-4100000", "Invoice INV-2024-1"
                 or rules.pattern.search(text, start, end, timeout=timeout) is not None
             ):
                 continue
-            found.append(
-                Candidate(
-                    raw=raw,
-                    normalized=_clean(raw),
-                    source=source,
-                    valid=False,
-                    context=_context(text, start, end),
-                    quoted=quoted or _in_quoted(text, start, quoted_from, quoted_lines),
-                    labelled=False,
-                    customer=rules.id,
-                )
-            )
-            if len(found) >= _MAX_NEAR_MISSES:
+            spans.append((start, end))
+            if len(spans) >= _MAX_NEAR_MISSES:
                 break
+        # Where quoted history starts is asked only now: most texts have no near miss at all.
+        quoted_from, quoted_lines = (
+            (0, []) if quoted or not spans else _quoted_regions(text, timeout)
+        )
     except TimeoutError:
-        return found
-    return found
+        return []
+    return [
+        Candidate(
+            raw=text[start:end],
+            normalized=_clean(text[start:end]),
+            source=source,
+            valid=False,
+            context=_context(text, start, end),
+            quoted=quoted or _in_quoted(text, start, quoted_from, quoted_lines),
+            labelled=False,
+            customer=rules.id,
+        )
+        for start, end in spans
+    ]
 
 
 def _prepared(text: str) -> str:
@@ -460,6 +463,8 @@ def _letter_number_tokens(text: str) -> tuple[tuple[int, int, str], ...]:
     tokens: dict[int, tuple[int, int, str]] = {}
     for run in _DIGIT_RUN.finditer(text):
         at = run.start()
+        if not at or not (text[at - 1].isalpha() or text[at - 1] in "-/."):
+            continue  # after a space or a sign: no letters lead to it ("12 units", "(2024)")
         start = at
         while start > 0 and at - start < _TOKEN_REACH:
             ch = text[start - 1]
