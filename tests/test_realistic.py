@@ -1,7 +1,7 @@
 """Realistic order mail written by reviewers who never read the extraction code, with the verdict
 a careful accounts-payable clerk gave each message before the tool was run.
 
-Thirty sets under ``tests/realistic/``, each with its own customer files and PO records:
+Thirty-three sets under ``tests/realistic/``, each with its own customer files and PO records:
 
 - ``reviewer1``: 60 German, English and French order mails for three SAP-, prefix- and
   letter-style customers (replies, forwards, auto-replies, newsletters, PDFs, decoys);
@@ -71,7 +71,13 @@ Thirty sets under ``tests/realistic/``, each with its own customer files and PO 
 - ``car-parts``: 69 garage, fleet and dealer orders among VINs, registrations, job cards and
   part numbers;
 - ``us-b2b``: 62 QuickBooks, NetSuite, Xero, Amazon Business and EDI orders with US addresses,
-  card receipts, tracking and invoice numbers.
+  card receipts, tracking and invoice numbers;
+- ``hospitality``: 60 hotel-platform, chef, caterer and residence orders among BEO, event, room
+  and cover numbers;
+- ``print-packaging``: 62 print-run orders, proofs and artwork approvals among Pantone, gsm,
+  job and quote numbers, agencies ordering for brands;
+- ``ap-bills``: 70 utility, telecom, SaaS and facilities bills to an accounts-payable mailbox on
+  ``senders = ["*"]``, among account, meter, subscription and invoice numbers.
 
 Each message is read as a poll reads it (``pipeline.analyse``, PDFs included) and judged
 against its set's records (``triage.judge``; threads are not looked up, as in ``try``). The
@@ -129,6 +135,9 @@ SETS = (
     "medical-lab",
     "car-parts",
     "us-b2b",
+    "hospitality",
+    "print-packaging",
+    "ap-bills",
 )
 
 DISAGREE: dict[tuple[str, str], str] = {
@@ -144,6 +153,16 @@ DISAGREE: dict[tuple[str, str], str] = {
     ("it-reseller", "h22-po-pending.eml"): (
         "'don't book it on 4700012391, that one is only for the desk phones' and the real PO is "
         "still to come: the only number is a known open PO the writer rules out, so it links"
+    ),
+    ("print-packaging", "b17.eml"): (
+        "an agency, itself a customer, asks about the end client's PO 4500413845 (another "
+        "customer's, known): malformed with the owner named; the README asks to list such an "
+        "agency under each customer it orders for, which links it"
+    ),
+    ("ap-bills", "f70_marketplace_dispatch_no_po.eml"): (
+        "a marketplace's 'your order #202-4417823-5500123' to an AP mailbox on senders = ['*']: "
+        "every sender is routed, so a labelled value that fits no format is malformed (a "
+        "stranger's would count only near a known PO)"
     ),
     ("procurement-platforms", "b03_reply_moves_items_to_new_po.eml"): (
         "a reply on PO 4500232301's thread moves a line to 4500232503: linked to the PO its own "
