@@ -19,7 +19,7 @@ import regex
 from extractors.edi import extract_edi
 from extractors.einvoice import extract_einvoice
 from extractors.rules import CustomerRules
-from extractors.text import dedupe, near_miss_candidates, scan_text
+from extractors.text import decoyed_candidates, dedupe, near_miss_candidates, scan_text
 from extractors.types import Attachment, Candidate, Email, Problem, Unreadable
 
 PdfReader = Callable[[Attachment, Sequence[CustomerRules]], "PdfOutcome"]
@@ -145,17 +145,23 @@ def extract_email(
             problems.extend(outcome.problems)
     for rules in pool:
         # Nothing valid of this customer's anywhere: its text is searched for near misses
-        # ("order PLB-10019"), which only such a message needs.
-        if rules.prefixes and not any(c.valid and c.customer == rules.id for c in candidates):
-            taken = frozenset(c.raw for c in candidates if c.customer == rules.id)
-            for text, source, quoted in _text_parts(email):
-                if email.text_body and text is email.html_text:
-                    continue  # the HTML copy of the plain body says the same
+        # ("order PLB-10019") and for its numbers set aside after a decoy word ("Delivery
+        # confirmation HG-PO-0045130"), which only such a message needs.
+        if any(c.valid and c.customer == rules.id for c in candidates):
+            continue
+        taken = frozenset(c.raw for c in candidates if c.customer == rules.id)
+        for text, source, quoted in _text_parts(email):
+            if not text or (email.text_body and text is email.html_text):
+                continue  # the HTML copy of the plain body says the same
+            if rules.prefixes:
                 candidates.extend(
                     near_miss_candidates(
                         text, rules, source, quoted=quoted, taken=taken, timeout=timeout
                     )
                 )
+            candidates.extend(
+                decoyed_candidates(text, rules, source, quoted=quoted, timeout=timeout)
+            )
     problems.extend(Problem("message", Unreadable.PARTLY_UNREAD, w) for w in email.unread)
     problems.extend(Problem("message", Unreadable.NOTE, w, blocking=False) for w in email.notes)
     candidates = dedupe(candidates)

@@ -429,6 +429,52 @@ def near_miss_candidates(
     ]
 
 
+def decoyed_candidates(
+    text: str,
+    rules: CustomerRules,
+    source: str,
+    *,
+    quoted: bool = False,
+    timeout: float = 0.5,
+) -> list[Candidate]:
+    """Numbers in the customer's own format, with letters, that the scan sets aside because a
+    decoy word stands right before them ("Delivery confirmation HG-PO-0045130", "charge
+    CAT/24/0818"): weak evidence shown with that word (``Candidate.weak``), which counts only as
+    a known PO. Asked for, like ``near_miss_candidates``, only for a message without a valid
+    number of the customer's, in the first ``_NEAR_MISS_REACH`` characters."""
+    text = _prepared(text[:_NEAR_MISS_REACH])
+    spans: list[tuple[int, int, str]] = []
+    try:
+        for m in rules.pattern.finditer(text, timeout=timeout):
+            start, end = m.span()
+            if end == start or not any(ch.isalpha() for ch in m.group(0)):
+                continue  # all digits after "Invoice No.": the decoy's own number
+            at = _decoy_start(text, start)
+            if at is None or _inside_address(text, start, end):
+                continue
+            number = rules.normalize(m)
+            if number is not None and rules.is_valid(number):
+                spans.append((at, end, number))
+        quoted_from, quoted_lines = (
+            (0, []) if quoted or not spans else _quoted_regions(text, timeout)
+        )
+    except TimeoutError:
+        return []
+    return [
+        Candidate(
+            raw=_SPACES.sub(" ", text[at:end]),
+            normalized=number,
+            source=source,
+            valid=True,
+            context=_context(text, at, end),
+            quoted=quoted or _in_quoted(text, at, quoted_from, quoted_lines),
+            labelled=False,
+            customer=rules.id,
+        )
+        for at, end, number in spans
+    ]
+
+
 def _prepared(text: str) -> str:
     """The text as the scan reads it: typographic dashes, odd spaces and digits made plain."""
     if not text.isascii() or any(wrap in text for wrap in _WRAPS):
@@ -674,6 +720,15 @@ def _decoy_before(text: str, start: int) -> bool:
     """Whether a decoy label ("Invoice No.", "Tel", "IBAN" ...) ends right before ``start``."""
     lo = max(0, start - _DECOY_REACH)
     return _adjacent(text, [m.end() for m in _decoys(text, lo, start)], start)
+
+
+def _decoy_start(text: str, start: int) -> int | None:
+    """Where the decoy label that ends right before ``start`` starts (else None)."""
+    lo = max(0, start - _DECOY_REACH)
+    for m in reversed(_decoys(text, lo, start)):
+        if _adjacent(text, [m.end()], start):
+            return m.start()
+    return None
 
 
 _HEDGE = regex.compile(r"(?<![\w])our\s+ref(?:erence)?\b\.?", regex.IGNORECASE)

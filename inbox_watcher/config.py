@@ -988,7 +988,7 @@ class CustomerFile(BaseModel):
         '"*@westside-tools.example". An accounts-payable mailbox whose own POs come back on '
         'every supplier\'s invoice may route all senders with "*"; every sender is then the '
         "customer's own, so the caution for unlisted senders (`strangers`) does not apply: a "
-        "value after a label such as \"your order\" that fits no format is `malformed`.",
+        'value after a label such as "your order" that fits no format is `malformed`.',
     )
     po: PoRules = Field(description="The PO number rules.", json_schema_extra={"kind": "table"})
 

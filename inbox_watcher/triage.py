@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import regex
 
 from extractors.message import Extraction, one_per_raw
+from extractors.phrases import DECOY
 from extractors.rules import CustomerRules
 from extractors.suggest import Lookalikes, fold
 from extractors.types import Candidate, source_words
@@ -292,7 +293,13 @@ def judge(
             # What was set aside, labelled first; then numbers of a PO's shape without a label
             # (a carrier's waybill in SAP's 45... range).
             unlabelled = [
-                c for c in cands if c.valid and c.weak and not is_known(c) and not _a_year(c.raw)
+                c
+                for c in cands
+                if c.valid
+                and c.weak
+                and not is_known(c)
+                and not _a_year(c.raw)
+                and not DECOY.match(c.raw)  # "Invoice No. ...": set aside as what it says
             ]
             for c in (_one_per_number(set_aside) + _one_per_number(unlabelled))[:3]:
                 whose = f" of {_name(c.customer, names)}" if c.valid and c.customer else ""
@@ -315,7 +322,13 @@ def judge(
             if not extraction.pdf_count + extraction.xml_count + extraction.text_count:
                 where = "the subject or the message body"
             weak = [
-                c for c in cands if c.valid and c.weak and not is_known(c) and not _a_year(c.raw)
+                c
+                for c in cands
+                if c.valid
+                and c.weak
+                and not is_known(c)
+                and not _a_year(c.raw)
+                and not DECOY.match(c.raw)  # "Invoice No. ...": set aside as what it says
             ]
             if not weak:
                 reasons.append(f"No PO number was found in {where}.")

@@ -393,3 +393,20 @@ def test_near_misses_are_looked_for_only_where_the_customer_has_no_valid_number(
     ]
     beside = extract_email(mail(acme, subject="order ACME-10019", body="PO ACME-123456"), CUSTOMERS)
     assert [(c.raw, c.valid) for c in beside.candidates] == [("ACME-123456", True)]
+
+
+def test_a_lettered_number_after_a_decoy_word_is_weak_evidence_where_nothing_else_is() -> None:
+    """ "Automatic reply: Delivery confirmation ACME-123456": set aside by the scan (a delivery
+    confirmation's own number), but in the customer's own format with letters it counts when
+    it is a known PO: weak evidence shown with the word, only where nothing valid is found."""
+    acme = "buyer@acme-corp.example"
+    alone = extract_email(mail(acme, subject="Delivery confirmation ACME-123456"), CUSTOMERS)
+    assert [(c.raw, c.normalized, c.valid, c.weak) for c in alone.candidates] == [
+        ("confirmation ACME-123456", "ACME-123456", True, True)
+    ]
+    digits = extract_email(mail(acme, subject="Invoice No. 654321"), CUSTOMERS)
+    assert digits.candidates == ()  # all digits after a decoy: the decoy's own number
+    beside = extract_email(
+        mail(acme, subject="Delivery confirmation ACME-123456", body="PO ACME-654321"), CUSTOMERS
+    )
+    assert [c.normalized for c in beside.candidates] == ["ACME-654321"]

@@ -1156,3 +1156,15 @@ def test_a_replacement_is_no_disagreement_of_the_parts() -> None:
     out = run(extraction(old, new))
     assert out.status is Status.UNKNOWN
     assert not any("disagree" in r for r in out.reasons)
+
+
+def test_a_known_po_after_a_decoy_word_links_and_an_unknown_one_is_not_named() -> None:
+    decoyed = cand("2023-00125-WS", raw="Invoice No. 2023-00125-WS", labelled=False)
+    assert decoyed.weak
+    out = run(extraction(decoyed))
+    assert (out.status, out.po_numbers) == (Status.LINKED, ("2023-00125-WS",))
+    assert any("linked by the number alone" in r for r in out.reasons)
+    unknown = cand("2023-00999-WS", raw="Invoice No. 2023-00999-WS", labelled=False)
+    missing = run(extraction(unknown))
+    assert missing.status is Status.MISSING
+    assert "2023-00999-WS" not in text_of(missing)
