@@ -394,7 +394,7 @@ def near_miss_candidates(
     if not rules.prefixes or not text:
         return []
     text = _prepared(text[:_NEAR_MISS_REACH])
-    spans: list[tuple[int, int]] = []
+    spans: list[tuple[int, int, str | None]] = []
     try:
         for start, end, letters in _letter_number_tokens(text):
             if (
@@ -405,28 +405,12 @@ def near_miss_candidates(
                 or rules.pattern.search(text, start, end, timeout=timeout) is not None
             ):
                 continue
-            spans.append((start, end))
+            spans.append((start, end, None))
             if len(spans) >= _MAX_NEAR_MISSES:
                 break
-        # Where quoted history starts is asked only now: most texts have no near miss at all.
-        quoted_from, quoted_lines = (
-            (0, []) if quoted or not spans else _quoted_regions(text, timeout)
-        )
     except TimeoutError:
         return []
-    return [
-        Candidate(
-            raw=text[start:end],
-            normalized=_clean(text[start:end]),
-            source=source,
-            valid=False,
-            context=_context(text, start, end),
-            quoted=quoted or _in_quoted(text, start, quoted_from, quoted_lines),
-            labelled=False,
-            customer=rules.id,
-        )
-        for start, end in spans
-    ]
+    return _unlabelled(text, spans, rules, source, quoted=quoted, timeout=timeout)
 
 
 def decoyed_candidates(
@@ -443,7 +427,7 @@ def decoyed_candidates(
     a known PO. Asked for, like ``near_miss_candidates``, only for a message without a valid
     number of the customer's, in the first ``_NEAR_MISS_REACH`` characters."""
     text = _prepared(text[:_NEAR_MISS_REACH])
-    spans: list[tuple[int, int, str]] = []
+    spans: list[tuple[int, int, str | None]] = []
     try:
         for m in rules.pattern.finditer(text, timeout=timeout):
             start, end = m.span()
@@ -455,23 +439,40 @@ def decoyed_candidates(
             number = rules.normalize(m)
             if number is not None and rules.is_valid(number):
                 spans.append((at, end, number))
-        quoted_from, quoted_lines = (
-            (0, []) if quoted or not spans else _quoted_regions(text, timeout)
-        )
     except TimeoutError:
         return []
+    return _unlabelled(text, spans, rules, source, quoted=quoted, timeout=timeout)
+
+
+def _unlabelled(
+    text: str,
+    spans: list[tuple[int, int, str | None]],
+    rules: CustomerRules,
+    source: str,
+    *,
+    quoted: bool,
+    timeout: float,
+) -> list[Candidate]:
+    """Unlabelled candidates for (start, end, canonical number or None when malformed) spans;
+    where quoted history starts is asked only when there are some (most texts have none)."""
+    if not spans:
+        return []
+    try:
+        quoted_from, quoted_lines = (0, []) if quoted else _quoted_regions(text, timeout)
+    except TimeoutError:
+        quoted_from, quoted_lines = 0, []
     return [
         Candidate(
-            raw=_SPACES.sub(" ", text[at:end]),
-            normalized=number,
+            raw=_SPACES.sub(" ", text[start:end]),
+            normalized=number or _clean(text[start:end]),
             source=source,
-            valid=True,
-            context=_context(text, at, end),
-            quoted=quoted or _in_quoted(text, at, quoted_from, quoted_lines),
+            valid=number is not None,
+            context=_context(text, start, end),
+            quoted=quoted or _in_quoted(text, start, quoted_from, quoted_lines),
             labelled=False,
             customer=rules.id,
         )
-        for at, end, number in spans
+        for start, end, number in spans
     ]
 
 

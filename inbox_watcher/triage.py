@@ -284,6 +284,17 @@ def judge(
     else:
         status = Status.MISSING
         po_numbers = ()
+        # Numbers of a PO's shape without a label, named as set aside ("Invoice No. ..." is set
+        # aside as what it says, a bare year as a year).
+        weak = [
+            c
+            for c in cands
+            if c.valid
+            and c.weak
+            and not is_known(c)
+            and not _a_year(c.raw)
+            and not DECOY.match(c.raw)
+        ]
         if customer is None and stranger:
             reasons.append(
                 "No PO number was found, and the mail is not from a known customer address: "
@@ -292,16 +303,7 @@ def judge(
             )
             # What was set aside, labelled first; then numbers of a PO's shape without a label
             # (a carrier's waybill in SAP's 45... range).
-            unlabelled = [
-                c
-                for c in cands
-                if c.valid
-                and c.weak
-                and not is_known(c)
-                and not _a_year(c.raw)
-                and not DECOY.match(c.raw)  # "Invoice No. ...": set aside as what it says
-            ]
-            for c in (_one_per_number(set_aside) + _one_per_number(unlabelled))[:3]:
+            for c in (_one_per_number(set_aside) + _one_per_number(weak))[:3]:
                 whose = f" of {_name(c.customer, names)}" if c.valid and c.customer else ""
                 what = (
                     f"looks like a PO number{whose} but is not in the PO records"
@@ -321,15 +323,6 @@ def judge(
             where = f"the subject, the message body or {_attachments_read(extraction)}"
             if not extraction.pdf_count + extraction.xml_count + extraction.text_count:
                 where = "the subject or the message body"
-            weak = [
-                c
-                for c in cands
-                if c.valid
-                and c.weak
-                and not is_known(c)
-                and not _a_year(c.raw)
-                and not DECOY.match(c.raw)  # "Invoice No. ...": set aside as what it says
-            ]
             if not weak:
                 reasons.append(f"No PO number was found in {where}.")
             else:
