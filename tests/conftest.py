@@ -16,12 +16,12 @@ from __future__ import annotations
 import itertools
 import secrets
 from collections.abc import Iterator
-from typing import NoReturn
 
 import pytest
 from hypothesis import settings
 
-from tests.servers import Dovecot, ImapUser, Postgres, SmtpSink, in_ci
+from tests.ci import in_ci, skip_or_fail
+from tests.servers import Dovecot, ImapUser, Postgres, SmtpSink
 
 settings.register_profile("ci", derandomize=True)
 if in_ci():
@@ -39,13 +39,6 @@ SERVER_FIXTURES = frozenset(
     }
 )
 _serial = itertools.count(1)
-
-
-def skip_or_fail(reason: str) -> NoReturn:
-    """Skip with `reason`, or fail when CI=true, where nothing the tests need may be missing."""
-    if in_ci():
-        pytest.fail(f"CI=true and {reason}: .ci/run must install it", pytrace=False)
-    pytest.skip(reason)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

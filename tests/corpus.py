@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 
+from tests.ci import skip_or_fail
+
 ENV_VAR = "PO_WATCHER_CORPUS"
 _REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 
 def corpus_dir() -> Path:
@@ -63,13 +61,6 @@ def corpus_params(subdir: str, pattern: str) -> list[Any]:
         base = corpus_dir() / subdir
         return [pytest.param(p, id=p.relative_to(base).as_posix()) for p in files]
     return [pytest.param(None, id="corpus-missing")]
-
-
-def skip_or_fail(reason: str) -> NoReturn:
-    """Skip with ``reason``; under CI=true fail instead, since CI must have the corpus."""
-    if in_ci():
-        pytest.fail(f"CI=true and {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 def require_file(path: Path | None, subdir: str = "", pattern: str = "") -> Path:

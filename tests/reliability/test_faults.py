@@ -46,7 +46,7 @@ from inbox_watcher.model import PoRecord, ProcessedMessage, Status
 from inbox_watcher.poller import Poller, PollSummary
 from inbox_watcher.runtime import make_poller, make_pool, open_store
 from inbox_watcher.store import Store, StoreUnavailable
-from tests.conftest import skip_or_fail
+from tests.ci import skip_or_fail
 from tests.reliability.invariants import check_invariants, poll_config
 from tests.servers import Dovecot, ImapUser, Postgres, SmtpSink
 from tests.setup_config import REPO, make_mail, write_config

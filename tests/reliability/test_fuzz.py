@@ -37,7 +37,8 @@ from inbox_watcher.mime import MimeLimits
 from inbox_watcher.model import PoRecord
 from inbox_watcher.pipeline import Analysis, Limits, MessageTask, analyse
 from inbox_watcher.triage import judge
-from tests.corpus import corpus_files, missing_reason, skip_or_fail
+from tests.ci import skip_or_fail
+from tests.corpus import corpus_files, missing_reason
 from tests.mailgen import generate, load_customers
 from tests.reliability import hostile_mail as h
 

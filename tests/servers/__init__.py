@@ -16,7 +16,8 @@ When run as root (CI, the dev machines), mail belongs to the `dovecot` system us
 runs as `postgres`, since neither server accepts uid 0; as any other user both run as that user.
 """
 
-from tests.servers._process import ServerError, ServerNotInstalled, free_port, in_ci
+from tests.ci import in_ci
+from tests.servers._process import ServerError, ServerNotInstalled, free_port
 from tests.servers.dovecot import Dovecot, ImapUser
 from tests.servers.postgres import Postgres
 from tests.servers.smtp import ReceivedMail, SmtpSink

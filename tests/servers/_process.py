@@ -37,11 +37,6 @@ class ServerNotInstalled(ServerError):
     """A server's program is not installed on this machine (see `.ci/run` for the packages)."""
 
 
-def in_ci() -> bool:
-    """True when env CI says we run in CI, where a missing server is a failure, not a skip."""
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
-
-
 def free_port(*hosts: str) -> int:
     """A TCP port that is free right now on every given host (default 127.0.0.1)."""
     addresses = hosts or (LOOPBACK,)
