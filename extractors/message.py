@@ -18,8 +18,9 @@ import regex
 
 from extractors.edi import extract_edi
 from extractors.einvoice import extract_einvoice
+from extractors.near_miss import decoyed_candidates, near_miss_candidates
 from extractors.rules import CustomerRules
-from extractors.text import decoyed_candidates, dedupe, near_miss_candidates, scan_text
+from extractors.text import dedupe, scan_text
 from extractors.types import Attachment, Candidate, Email, Problem, Unreadable
 
 PdfReader = Callable[[Attachment, Sequence[CustomerRules]], "PdfOutcome"]

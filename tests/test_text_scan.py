@@ -15,9 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from extractors import text as text_module
+from extractors.near_miss import near_miss_candidates
 from extractors.phrases import DECOY
 from extractors.rules import CustomerRules
-from extractors.text import MAX_TEXT_CHARS, near_miss_candidates, scan_text
+from extractors.text import MAX_TEXT_CHARS, scan_text
 from extractors.types import Candidate, Problem, Unreadable
 from tests.customers import ACME, KESSLER, NORDWIND, WESTSIDE, compiled
 

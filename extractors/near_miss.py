@@ -1,0 +1,192 @@
+"""A second look at a text where a customer has no valid number: near misses and decoyed numbers.
+
+Asked for by ``message.extract_email`` only for a customer without a valid candidate in the
+message (elsewhere neither can change a verdict, and the search costs), in the first
+``_NEAR_MISS_REACH`` characters of each text, the HTML copy of a plain body skipped:
+
+- **near misses**: tokens written with the letters the customer's numbers start with
+  (``CustomerRules.prefixes``), or one letter off them, that its pattern does not take
+  ("order PLB-10019", autocorrected "Best-000466", "FM-P0-88152"): unlabelled malformed
+  candidates, which triage counts only close to a known PO (a typo);
+- **decoyed numbers**: a lettered number in the customer's own format right after a decoy word
+  ("Delivery confirmation HG-PO-0045130"), which ``text.scan_text`` sets aside: weak evidence
+  that counts only as a known PO.
+
+The scan's own reading of a text (dashes made plain, decoy words, addresses, quoted history)
+comes from ``extractors.text``, so both passes read a text the same way.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from extractors.rules import CustomerRules
+from extractors.suggest import distance
+from extractors.text import (
+    _SPACES,
+    _clean,
+    _context,
+    _decoy_before,
+    _decoy_start,
+    _in_quoted,
+    _inside_address,
+    _prepared,
+    _quoted_regions,
+)
+from extractors.types import Candidate
+
+__all__ = ["decoyed_candidates", "near_miss_candidates"]
+
+# A whole "letters-digits" token, found from its runs of digits (the standard library's engine
+# finds those ~5x faster than the `regex` package finds whole tokens in a 10 KB text), then read
+# back to where the token starts.
+_DIGIT_RUN = re.compile(r"\d{2,12}(?:[-/.][0-9A-Za-z]{1,12}){0,3}(?![\w@]|[-/.]\w)")
+_TOKEN_REACH = 24  # characters read back from a run of digits to the token's start
+_MAX_NEAR_MISSES = 3  # per text and customer
+# Characters of a text searched for near misses: a slip is made by a person writing the mail's
+# start, not by the system that printed a long table or the quoted history below it.
+_NEAR_MISS_REACH = 3000
+
+
+@functools.lru_cache(maxsize=16)
+def _letter_number_tokens(text: str) -> tuple[tuple[int, int, str], ...]:
+    """(start, end, leading letters in upper case) of each token that starts with two to eight
+    letters and holds three digits or more: "PLB-10019", "ORD-2024-5513", "NHSFD/24/0O799",
+    "FM-P0-88152". Cached: every customer with letter prefixes reads the same list."""
+    tokens: dict[int, tuple[int, int, str]] = {}
+    for run in _DIGIT_RUN.finditer(text):
+        at = run.start()
+        if not at or not (text[at - 1].isalpha() or text[at - 1] in "-/."):
+            continue  # after a space or a sign: no letters lead to it ("12 units", "(2024)")
+        start = at
+        while start > 0 and at - start < _TOKEN_REACH:
+            ch = text[start - 1]
+            if not (ch.isalnum() or ch in "-/."):
+                break
+            start -= 1
+        while start < at and text[start] in "-/.":
+            start += 1
+        if start > 0 and (text[start - 1] in "@#" or text[start - 1].isalnum()):
+            continue  # an address, "#12", or a token longer than the reach
+        letters = 0
+        while start + letters < at and text[start + letters].isalpha():
+            letters += 1
+        token = text[start : run.end()]
+        if not 2 <= letters <= 8 or sum(ch.isdigit() for ch in token) < 3:
+            continue
+        tokens.setdefault(start, (start, run.end(), token[:letters].upper()))
+    return tuple(tokens.values())
+
+
+def _near_prefix(letters: str, prefixes: tuple[str, ...]) -> bool:
+    """The customer's prefix letters, or (three letters or more) one letter off them."""
+    return any(
+        letters == prefix
+        or (
+            len(prefix) >= 3
+            and abs(len(letters) - len(prefix)) <= 1
+            and distance(letters, prefix, 1) <= 1
+        )
+        for prefix in prefixes
+    )
+
+
+def near_miss_candidates(
+    text: str,
+    rules: CustomerRules,
+    source: str,
+    *,
+    quoted: bool = False,
+    taken: frozenset[str] = frozenset(),
+    timeout: float = 0.5,
+) -> list[Candidate]:
+    """Tokens written with the customer's prefix letters (or one slip of them) that its pattern
+    does not take ("PLB-10019", "Best-000466", "FM-P0-88152"): unlabelled malformed candidates,
+    which triage counts only close to a known PO (a typo). Looked for in the first
+    ``_NEAR_MISS_REACH`` characters, and only for a message without a valid number of the
+    customer's (``message.extract_email``): the search costs, and elsewhere it cannot matter.
+    ``taken``: values already found as written (a labelled malformed one is no near miss too)."""
+    if not rules.prefixes or not text:
+        return []
+    text = _prepared(text[:_NEAR_MISS_REACH])
+    spans: list[tuple[int, int, str | None]] = []
+    try:
+        for start, end, letters in _letter_number_tokens(text):
+            if (
+                text[start:end] in taken
+                or not _near_prefix(letters, rules.prefixes)
+                or _inside_address(text, start, end)
+                or _decoy_before(text, start)  # "e.g. RX1-4100000", "Invoice INV-2024-1"
+                or rules.pattern.search(text, start, end, timeout=timeout) is not None
+            ):
+                continue
+            spans.append((start, end, None))
+            if len(spans) >= _MAX_NEAR_MISSES:
+                break
+    except TimeoutError:
+        return []
+    return _unlabelled(text, spans, rules, source, quoted=quoted, timeout=timeout)
+
+
+def decoyed_candidates(
+    text: str,
+    rules: CustomerRules,
+    source: str,
+    *,
+    quoted: bool = False,
+    timeout: float = 0.5,
+) -> list[Candidate]:
+    """Numbers in the customer's own format, with letters, that the scan sets aside because a
+    decoy word stands right before them ("Delivery confirmation HG-PO-0045130", "charge
+    CAT/24/0818"): weak evidence shown with that word (``Candidate.weak``), which counts only as
+    a known PO. Asked for, like ``near_miss_candidates``, only for a message without a valid
+    number of the customer's, in the first ``_NEAR_MISS_REACH`` characters."""
+    text = _prepared(text[:_NEAR_MISS_REACH])
+    spans: list[tuple[int, int, str | None]] = []
+    try:
+        for m in rules.pattern.finditer(text, timeout=timeout):
+            start, end = m.span()
+            if end == start or not any(ch.isalpha() for ch in m.group(0)):
+                continue  # all digits after "Invoice No.": the decoy's own number
+            at = _decoy_start(text, start)
+            if at is None or _inside_address(text, start, end):
+                continue
+            number = rules.normalize(m)
+            if number is not None and rules.is_valid(number):
+                spans.append((at, end, number))
+    except TimeoutError:
+        return []
+    return _unlabelled(text, spans, rules, source, quoted=quoted, timeout=timeout)
+
+
+def _unlabelled(
+    text: str,
+    spans: list[tuple[int, int, str | None]],
+    rules: CustomerRules,
+    source: str,
+    *,
+    quoted: bool,
+    timeout: float,
+) -> list[Candidate]:
+    """Unlabelled candidates for (start, end, canonical number or None when malformed) spans;
+    where quoted history starts is asked only when there are some (most texts have none)."""
+    if not spans:
+        return []
+    try:
+        quoted_from, quoted_lines = (0, []) if quoted else _quoted_regions(text, timeout)
+    except TimeoutError:
+        quoted_from, quoted_lines = 0, []
+    return [
+        Candidate(
+            raw=_SPACES.sub(" ", text[start:end]),
+            normalized=number or _clean(text[start:end]),
+            source=source,
+            valid=number is not None,
+            context=_context(text, start, end),
+            quoted=quoted or _in_quoted(text, start, quoted_from, quoted_lines),
+            labelled=False,
+            customer=rules.id,
+        )
+        for start, end, number in spans
+    ]
