@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import html
+import shlex
 import smtplib
 import ssl
 from collections.abc import Iterable, Sequence
@@ -348,9 +349,18 @@ def _why(m: StoredMessage) -> list[str]:
 
 
 def _suggestion(m: StoredMessage) -> str | None:
+    """The "did you mean" line; with one PO to choose, the command that links the message to it."""
     if not m.suggestions:
         return None
-    return "Did you mean " + " or ".join(_clip(s, 60) for s in m.suggestions[:3]) + "?"
+    text = "Did you mean " + " or ".join(_clip(s, 60) for s in m.suggestions[:3]) + "?"
+    if len(m.suggestions) == 1:
+        text += f"  If so: {resolve_command(m.id, m.suggestions[0])}"
+    return text
+
+
+def resolve_command(message_id: int, po: str) -> str:
+    """The `resolve` command that links message ``message_id`` to ``po``, quoted for a shell."""
+    return f"po-watcher resolve {message_id} --po {shlex.quote(_clip(po, 60))}"
 
 
 def _headline(d: Digest) -> list[str]:

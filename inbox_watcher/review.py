@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 
 from extractors.rules import CustomerRules
 from inbox_watcher.config import Config
+from inbox_watcher.digest import resolve_command
 from inbox_watcher.model import PoTable, Review
 from inbox_watcher.runtime import open_store
 from inbox_watcher.store import Store, StoredMessage
@@ -71,7 +72,10 @@ def list_flagged(config: Config, store: Store, *, full: bool = False) -> int:
             for reason in m.reasons:
                 print(f"      why: {cell(reason, 400)}")
         elif m.suggestions:  # the hint a clerk acts on, even when the reason is cut short
-            print(f"      did you mean: {', '.join(cell(h, 60) for h in m.suggestions[:3])}")
+            hint = f"      did you mean: {', '.join(cell(h, 60) for h in m.suggestions[:3])}"
+            if len(m.suggestions) == 1:
+                hint += f"  (if so: {resolve_command(m.id, m.suggestions[0])})"
+            print(hint)
     print(
         f"({len(flags)} open flag(s); close one with `po-watcher resolve ID --po NUMBER` or "
         "`po-watcher dismiss ID --reason TEXT`)"

@@ -8,6 +8,7 @@ import dataclasses
 import datetime as dt
 import email
 import email.policy
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import replace
@@ -237,6 +238,12 @@ def test_digest_email_has_both_parts_escaped_and_grouped(
     assert "Date: 2024-04-30 18:45 CEST   Folder: INBOX" in text
     assert "ACME-PO-123457 (read as ACME-123457) in the message text: not in our records" in text
     assert text.count("Did you mean ACME-123456?") == 2  # once a message, not twice
+    # with one PO to choose, the command that links that message to it
+    for m in re.finditer(
+        r"^#(\d+) .*\n(?:     .*\n)*?     Did you mean (\S+)\?  (.*)$", text, re.M
+    ):
+        assert m.group(3).rstrip() == f"If so: po-watcher resolve {m.group(1)} --po {m.group(2)}"
+    assert text.count("If so: po-watcher resolve ") == 2
     assert rich.count("Did you mean ACME-123456?") == 2
     assert "Did you mean PO" not in text + rich
     assert "Acme Corporation (2)" in rich

@@ -63,7 +63,10 @@ def test_flagged_lists_open_flags_oldest_first(
     assert "\x1b" not in out  # a hostile subject cannot drive the terminal
     assert "(3 open flag(s);" in out
     # The hint a clerk acts on is shown without --full, under its row.
-    assert lines[lines.index(rows[0]) + 1] == "      did you mean: ACME-123456"
+    # With one PO to choose, the command that links the message to it.
+    assert lines[lines.index(rows[0]) + 1] == (
+        "      did you mean: ACME-123456  (if so: po-watcher resolve 1 --po ACME-123456)"
+    )
 
 
 def test_resolve_normalizes_and_links_by_hand(
