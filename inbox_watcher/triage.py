@@ -146,6 +146,24 @@ def judge(
         if any(c.normalized == n and not c.quoted and not c.weak for c in valid)
     ]
     replaced = bool(known_nums and replacing and all(_closed(n, customer, pos) for n in known_nums))
+    # "The correct PO is 4500998877, not 4500123456": a known PO the writer's own text names only
+    # as the one not to use gives way to the other PO named (a correction is about that one).
+    ruled_out = [
+        n
+        for n in known_nums
+        if (
+            mine := [
+                c for c in valid if c.normalized == n and not c.quoted and c.source != "subject"
+            ]
+        )
+        and all(_ruled_out(c) for c in mine)
+    ]
+    if ruled_out and (len(ruled_out) < len(known_nums) or replacing):
+        for number in ruled_out:
+            said = _and(_unique(_ruling_words(c) for c in valid if c.normalized == number))
+            reasons.append(f"{_po(number)} is named as the PO not to use ({said}).")
+        known_nums = [n for n in known_nums if n not in ruled_out]
+        replaced = not known_nums
     if replaced:
         for number in known_nums:
             reasons.append(
@@ -596,6 +614,36 @@ def _reader_words(c: Candidate) -> str:
     mark = _mark(c)
     m = _READER_S.search(c.context, max(0, mark - 48), mark) if mark > 0 else None
     return " ".join(m.group(0).split()).rstrip(":#") if m else "your order"
+
+
+_NOT_THIS = (
+    # the words of a number not to use, right before it: "..., not 4500123456", "(not PO ...)",
+    # "instead of", "wrong PO", "don't book it on", "nicht auf", "au lieu de la commande"
+    r"(?<![^\W\d_])(?:"
+    r"(?:not|nicht|niet|inte|ikke|non|don'?t|do\s+not|never|nie)"
+    r"(?:\s+(?:[^\W\d_]+\s+){0,2}?(?:on|against|to|under|auf|unter|sur|op|på|pa))?"
+    r"|instead\s+of|rather\s+than|(?:an)?statt|au\s+lieu\s+de|en\s+(?:lugar|vez)\s+de"
+    r"|in\s+plaats\s+van|invece\s+di|i\s+stedet\s+for|ist[äa]llet\s+f[öo]r"
+    r"|wrong|incorrect|falsche[nrs]?|mauvaise?|erron[ée]e?|old|alte[nrs]?|ancienne?"
+    r")[\s(\"'\u201c\u2018]*(?:(?:the|die|der|den|la|le|de|our|your)\s+)?"
+    r"(?:(?:po|p\.\s?o\.?|purchase|order|number|no\.?|nr\.?|n[°º]|bestell(?:ung|nummer)|commande"
+    r"|pedido|ordine|bestelling)[\s:#.]*){0,3}\Z"
+)
+_RULED_OUT = regex.compile(_NOT_THIS, regex.IGNORECASE)
+
+
+def _ruled_out(c: Candidate) -> bool:
+    """Whether the words right before the value name it as the number not to use."""
+    mark = _mark(c)
+    return mark > 0 and _RULED_OUT.search(c.context, max(0, mark - 40), mark) is not None
+
+
+def _ruling_words(c: Candidate) -> str:
+    """The words that rule the value out with the value, as written ("not 4500123456")."""
+    mark = _mark(c)
+    m = _RULED_OUT.search(c.context, max(0, mark - 40), mark) if mark > 0 else None
+    words = " ".join(m.group(0).split()) if m else "not"
+    return f'"{words} {" ".join(c.raw.split())}"'
 
 
 def _mark(c: Candidate) -> int:

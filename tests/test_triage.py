@@ -1168,3 +1168,80 @@ def test_a_known_po_after_a_decoy_word_links_and_an_unknown_one_is_not_named() -
     missing = run(extraction(unknown))
     assert missing.status is Status.MISSING
     assert "2023-00999-WS" not in text_of(missing)
+
+
+def ruled(number: str, context: str, **kwargs: Any) -> Candidate:
+    return dataclasses.replace(cand(number, **kwargs), context=context)
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        "sorry, wrong PO. The correct PO is 2023-00126-WS, not ",
+        "please use 2023-00126-WS (not PO ",
+        "bitte nicht auf ",
+        "use 2023-00126-WS instead of ",
+        "it was booked on the wrong PO ",
+        "please don't book it on ",
+        "Bestellnummer 2023-00126-WS statt ",
+        "au lieu de la commande ",
+    ],
+)
+def test_a_po_named_as_the_one_not_to_use_gives_way_to_the_other(before: str) -> None:
+    """A correction: "The correct PO is B, not A" links B, and says why A is not linked."""
+    right = ruled("2023-00126-WS", "The correct PO is [2023-00126-WS], thanks")
+    wrong = ruled("2023-00125-WS", f"{before}[2023-00125-WS]).", labelled=False)
+    out = run(extraction(right, wrong))
+    assert (out.status, out.po_numbers) == (Status.LINKED, ("2023-00126-WS",))
+    said = [
+        r for r in out.reasons if r.startswith("PO 2023-00125-WS is named as the PO not to use")
+    ]
+    assert len(said) == 1
+    assert said[0].endswith(' 2023-00125-WS").')  # the words as written
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        "We have not received ",  # about that PO, not ruling it out
+        "Please do not ship ",
+        "Order no ",
+        "Items for ",
+        "the new ",
+    ],
+)
+def test_words_that_do_not_rule_a_po_out_leave_both(before: str) -> None:
+    first = ruled("2023-00126-WS", "PO [2023-00126-WS] delivered")
+    other = ruled("2023-00125-WS", f"{before}[2023-00125-WS] yet", labelled=False)
+    out = run(extraction(first, other))
+    assert out.status is Status.AMBIGUOUS
+    assert set(out.po_numbers) == {"2023-00125-WS", "2023-00126-WS"}
+
+
+def test_a_po_ruled_out_only_in_the_subject_or_quoted_text_or_named_elsewhere_stays() -> None:
+    right = ruled("2023-00126-WS", "The correct PO is [2023-00126-WS]")
+    quoted = ruled("2023-00125-WS", "not [2023-00125-WS]", quoted=True)
+    assert run(extraction(right, quoted)).status is Status.LINKED  # own text outweighs quoted
+    also_named = ruled("2023-00125-WS", "Delivery for PO [2023-00125-WS] is complete")
+    negated = ruled("2023-00125-WS", "not [2023-00125-WS]", source="attachment:x.pdf")
+    out = run(extraction(right, also_named, negated))
+    assert out.status is Status.AMBIGUOUS  # named plainly elsewhere: not ruled out
+
+
+def test_the_only_po_named_as_not_to_use_still_links() -> None:
+    """ "Don't book it on 2023-00125-WS": with no other PO, the link stays (a person sees it)."""
+    only = ruled(
+        "2023-00125-WS", "please don't book it on [2023-00125-WS] - that one is for phones"
+    )
+    out = run(extraction(only))
+    assert (out.status, out.po_numbers) == (Status.LINKED, ("2023-00125-WS",))
+
+
+def test_a_known_po_ruled_out_beside_a_new_one_flags_the_new_one() -> None:
+    """ "The PO is 2023-00999-WS, not 2023-00125-WS": the new, unknown PO needs a person."""
+    new = ruled("2023-00999-WS", "The PO is [2023-00999-WS], not")
+    old = ruled("2023-00125-WS", "The PO is 2023-00999-WS, not [2023-00125-WS]", labelled=False)
+    out = run(extraction(new, old))
+    assert out.status is Status.UNKNOWN
+    assert out.unknown == ("2023-00999-WS",)
+    assert any(r.startswith("PO 2023-00125-WS is named as the PO not to use") for r in out.reasons)
