@@ -69,6 +69,16 @@ class Lookalikes:
                     by.setdefault(short, []).append(n)
         return by
 
+    @functools.cached_property
+    def _by_last_group(self) -> dict[str, list[str]]:
+        """The numbers by their last run of digits, unpadded, where it is not the whole number."""
+        by: dict[str, list[str]] = {}
+        for n in self._numbers:
+            runs = _DIGITS.findall(n)
+            if runs and fold(n) != runs[-1]:
+                by.setdefault(runs[-1].lstrip("0"), []).append(n)
+        return by
+
     def __len__(self) -> int:
         return len(self._numbers)
 
@@ -104,6 +114,12 @@ class Lookalikes:
                 # "n. 177" for OA 24/00177: the prefix and the zeros padding the rest left out.
                 unpadded = target.lstrip("0")
                 near = [(c, 0, i) for i, c in enumerate(self._cores) if c.lstrip("0") == unpadded]
+        if not near and max_edits >= 2 and target.isdigit() and len(target) >= 4:
+            # "po 1215" for CBR-24-1215 where the records hold other years: the last group of
+            # digits of a number (four or more), the rest left out.
+            tails = self._by_last_group.get(target.lstrip("0"))
+            if tails:
+                return sorted(set(tails))
         if not near:
             # "2024-815" for 2024-00815-MT: the zeros padding each group and the letters left
             # out of a malformed number; the digit groups, as numbers, are the same.
@@ -113,7 +129,10 @@ class Lookalikes:
         scored: list[tuple[float, str]] = []
         for _, d, index in near:
             candidate = self._numbers[index]
-            literal = distance(literal_typed, candidate.upper().translate(_SEPARATORS), 6)
+            # two neighbours swapped are one slip here too ("1251" is as near 1215 as 1241)
+            literal = OSA.distance(
+                literal_typed, candidate.upper().translate(_SEPARATORS), score_cutoff=6
+            )
             scored.append((d + literal / 10, candidate))
         if not scored:
             return []

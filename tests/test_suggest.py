@@ -239,3 +239,24 @@ def test_the_prefix_and_the_padding_may_both_be_left_out(typed: str, hint: list[
     known = Lookalikes(["OA 24/00123", "OA 24/00177", "OA 24/00131"])
     assert known.closest_all(typed) == hint
     assert known.closest_all("177", max_edits=1) == []  # a well-formed number: a new PO
+
+
+@pytest.mark.parametrize(
+    ("typed", "hint"),
+    [
+        ("1215", ["CBR-24-1215"]),  # the year and prefix left out; the records span two years
+        ("0988", ["CBR-23-0988"]),
+        ("988", []),  # three digits say too little
+        ("1299", []),  # no number ends so
+        ("1187", ["CBR-24-1187", "CBR-25-1187"]),  # two end so: both shown
+    ],
+)
+def test_the_last_group_of_digits_alone_is_hinted(typed: str, hint: list[str]) -> None:
+    known = Lookalikes(["CBR-23-0988", "CBR-24-1187", "CBR-24-1215", "CBR-24-1241", "CBR-25-1187"])
+    assert known.closest_all(typed) == hint
+
+
+def test_two_swapped_digits_are_as_near_as_one_wrong_digit() -> None:
+    """ "CBR-24-1251": one slip from 1241 (a wrong digit) and from 1215 (two swapped)."""
+    known = Lookalikes(["CBR-24-1215", "CBR-24-1241", "CBR-24-1300"])
+    assert known.closest_all("CBR-24-1251", max_edits=1) == ["CBR-24-1215", "CBR-24-1241"]
