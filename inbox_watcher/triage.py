@@ -83,7 +83,7 @@ def judge(
         of the order it says is ours ("your order"), counts only when it is a known PO: it is
         never flagged as unknown."""
         if stranger and (not c.labelled or c.normalized in ours or _known_only(c, rules)):
-            return is_known(c)
+            return is_known(c) and not _short_and_bare(c)
         return not c.weak or is_known(c)
 
     judged = tuple(JudgedCandidate(c, is_known(c)) for c in cands)
@@ -313,12 +313,23 @@ def judge(
             and not _a_year(c.raw)
             and not DECOY.match(c.raw)
         ]
+        weak = [c for c in weak if not (stranger and _short_and_bare(c))]
         if customer is None and stranger:
-            reasons.append(
-                "No PO number was found, and the mail is not from a known customer address: "
-                "usually a carrier, bank or newsletter mail (dismiss it); if it is an order (a "
-                "web shop, a web form, a new customer), handle it by hand."
-            )
+            if any(c.valid and not c.weak for c in set_aside):
+                # "New Purchase Order 4500875110" from a platform's address on no list, with
+                # strangers = "known": not a newsletter to dismiss.
+                reasons.append(
+                    "No PO from the PO records was found, and the mail is not from a known "
+                    "customer address, so the numbers below do not count. If it is an order (a "
+                    "customer's purchasing platform, a web form, a new customer), handle it by "
+                    "hand; if not, dismiss it."
+                )
+            else:
+                reasons.append(
+                    "No PO number was found, and the mail is not from a known customer address: "
+                    "usually a carrier, bank or newsletter mail (dismiss it); if it is an order "
+                    "(a web shop, a web form, a new customer), handle it by hand."
+                )
             # What was set aside, labelled first; then numbers of a PO's shape without a label
             # (a carrier's waybill in SAP's 45... range).
             for c in (_one_per_number(set_aside) + _one_per_number(weak))[:3]:
@@ -581,6 +592,20 @@ _READER_S = regex.compile(
     r"vs\.?|uw|jouw|seu|sua)\s+(?:[^\W\d_][\w.'\u2019/-]*[\s:#]*){1,3}\Z",
     regex.IGNORECASE,
 )
+
+
+_FEW_DIGITS = 6  # a bare number with fewer, from a stranger, is a house, booth or extension number
+
+
+def _short_and_bare(c: Candidate) -> bool:
+    """A number of fewer than ``_FEW_DIGITS`` digits, no letter and no PO label ("booth 4471",
+    "1855 S. Grant St"): from a sender on no customer's list it says nothing, even when a
+    customer's PO has those digits."""
+    return (
+        not c.labelled
+        and not any(ch.isalpha() for ch in c.raw)
+        and sum(ch.isdigit() for ch in c.raw) < _FEW_DIGITS
+    )
 
 
 def _known_only(c: Candidate, rules: Mapping[str, CustomerRules]) -> bool:

@@ -1245,3 +1245,35 @@ def test_a_known_po_ruled_out_beside_a_new_one_flags_the_new_one() -> None:
     assert out.status is Status.UNKNOWN
     assert out.unknown == ("2023-00999-WS",)
     assert any(r.startswith("PO 2023-00125-WS is named as the PO not to use") for r in out.reasons)
+
+
+def test_a_strangers_short_bare_number_does_not_link_even_when_known() -> None:
+    """ "Hall A5, booth 4471" in a trade-show newsletter, where a shop's POs are BRC-4471 and it
+    writes "PO 4471": from a sender on no list, four digits alone say nothing."""
+    pos = index(PoRecord("BRC-4471", "brightwater"), PoRecord("4500123456", "hansa"))
+    booth = cand("BRC-4471", raw="4471", labelled=False, customer="brightwater")
+    out = judge(extraction(booth, customer=None, routed_by="pattern"), pos, rules={})
+    assert (out.status, out.po_numbers) == (Status.MISSING, ())
+    assert "4471" not in text_of(out)  # nor named as set aside: a house or booth number
+    # Labelled, or from the customer's own address, the same number links.
+    labelled = dataclasses.replace(booth, labelled=True)
+    out = judge(extraction(labelled, customer=None, routed_by="pattern"), pos, rules={})
+    assert (out.status, out.po_numbers) == (Status.LINKED, ("BRC-4471",))
+    own = judge(extraction(booth, customer="brightwater"), pos, rules={})
+    assert (own.status, own.po_numbers) == (Status.LINKED, ("BRC-4471",))
+    # A long bare number a stranger writes links when known (a carrier quoting the PO).
+    sap = cand("4500123456", labelled=False, customer="hansa")
+    out = judge(extraction(sap, customer=None, routed_by="pattern"), pos, rules={})
+    assert (out.status, out.po_numbers) == (Status.LINKED, ("4500123456",))
+
+
+def test_a_strangers_new_po_set_aside_is_not_called_a_newsletter() -> None:
+    """A platform's "New Purchase Order 4500875110" (strangers = "known", not yet imported)."""
+    strict = dataclasses.replace(WESTSIDE, strangers="known")
+    new = cand("2024-00999-WS")
+    out = run(extraction(new, routed_by="pattern"), rules={"westside": strict})
+    assert out.status is Status.MISSING
+    assert "usually a carrier, bank or newsletter" not in text_of(out)
+    assert "If it is an order (a customer's purchasing platform" in out.reasons[0]
+    assert "'2024-00999-WS' in the message body looks like a PO number of" in text_of(out)
+    assert_plain_words(out)
