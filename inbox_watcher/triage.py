@@ -404,8 +404,10 @@ def judge(
         for number in po_numbers:
             found_as = [c for c in valid if c.normalized == number]
             if found_as and all(c.weak for c in found_as):
+                raw, words = _after_words(found_as[0].raw)
+                after = f" after the words '{words}'" if words else ""
                 reasons.append(
-                    f"'{found_as[0].raw}' in {_where(found_as[0])} has no PO label, but it is "
+                    f"'{raw}' in {_where(found_as[0])}{after} has no PO label, but it is "
                     f"{_po(number)} in the PO records: linked by the number alone."
                 )
     for p in (*blocking, *partial):
@@ -592,6 +594,16 @@ _READER_S = regex.compile(
     r"vs\.?|uw|jouw|seu|sua)\s+(?:[^\W\d_][\w.'\u2019/-]*[\s:#]*){1,3}\Z",
     regex.IGNORECASE,
 )
+
+
+def _after_words(raw: str) -> tuple[str, str]:
+    """A weak value as written, apart from the words before it that the scan keeps with it
+    ("Order confirmation NKE-PO-242015": a number after a decoy word): (number, words)."""
+    words = raw.split()
+    lead = 0
+    while lead < len(words) - 1 and not any(ch.isdigit() for ch in words[lead]):
+        lead += 1
+    return " ".join(words[lead:]), " ".join(words[:lead])
 
 
 _FEW_DIGITS = 6  # a bare number with fewer, from a stranger, is a house, booth or extension number
