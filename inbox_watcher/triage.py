@@ -383,10 +383,12 @@ def judge(
         )
     if status in (Status.LINKED, Status.AMBIGUOUS):
         for c in _one_per_number(read_as):
-            reasons.append(
-                f"'{c.raw}' in {_where(c)} is read as {_po(c.normalized)}: the same digits, "
-                "written in groups."
+            how = (
+                ", with a revision number added"
+                if _REVISION.search(c.raw)
+                else ": the same digits, written in groups"
             )
+            reasons.append(f"'{c.raw}' in {_where(c)} is read as {_po(c.normalized)}{how}.")
     if status in (Status.LINKED, Status.AMBIGUOUS) and malformed:
         # Beside a PO that links, a value that is near no known PO ("wk13-14" after "order") is
         # noise; one near a known PO is named with it.
@@ -695,8 +697,9 @@ _GROUPING = regex.compile(r"(?<=\d)[ .](?=\d)")
 def _as_known(
     c: Candidate, customer: str | None, pos: PoIndex, rules: Mapping[str, CustomerRules]
 ) -> Candidate:
-    """A malformed value that is a known PO once the spaces or dots grouping its digits are
-    dropped ("PO #: 410 022", "Bestellung 4500 123 456") is that PO. Other separators, missing
+    """A malformed value that is a known PO once the spaces or dots grouping its digits, or a
+    revision number written onto it ("PO-AW27-40103-R2"), are dropped ("PO #: 410 022",
+    "Bestellung 4500 123 456") is that PO. Other separators, missing
     zeros or letters keep it malformed (with its "did you mean"): clerks asked to check those."""
     table = pos.get(customer or "")
     if c.valid or not table:
@@ -705,8 +708,17 @@ def _as_known(
     return c if number is None else dataclasses.replace(c, normalized=number, valid=True)
 
 
+# A revision written onto the PO number: "PO-AW27-40103-R2", "4500123456 Rev.3", "4500123456/R1".
+_REVISION = regex.compile(
+    r"[-_/. ]?(?:r|rev|revision|v|ver)\.?[ -]?\d{1,2}\Z|[-_/. ]rev(?:ision)?\.?[ -]?[a-z]\Z",
+    regex.IGNORECASE,
+)
+
+
 def _regrouped(raw: str, rule: CustomerRules | None, table: Mapping[str, PoRecord]) -> str | None:
-    joined = _GROUPING.sub("", raw)
+    """The known PO ``raw`` is once the spaces or dots grouping its digits, or a revision number
+    written onto it, are dropped; else None."""
+    joined = _REVISION.sub("", _GROUPING.sub("", raw))
     if rule is None or joined == raw:
         return None
     try:

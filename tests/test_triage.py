@@ -131,6 +131,24 @@ def test_a_known_po_with_its_digits_grouped_is_linked(raw: str) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "raw", ["ACME-123456-R2", "123456 Rev.3", "ACME-123456/R1", "123456 rev B"]
+)
+def test_a_known_po_with_a_revision_written_onto_it_is_linked(raw: str) -> None:
+    """A buyer's revised PO, "PO-AW27-40103-R2": the revision of a known PO is that PO."""
+    out = run(extraction(bad(raw, customer="acme"), customer="acme"))
+    assert (out.status, out.po_numbers) == (Status.LINKED, ("ACME-123456",))
+    assert out.reasons == (
+        f"'{raw}' in the message body is read as ACME-123456, with a revision number added.",
+    )
+
+
+@pytest.mark.parametrize("raw", ["ACME-123457-R2", "123456-R234", "123456-X2", "123456-Rev-ABC"])
+def test_a_revision_of_no_known_po_stays_malformed(raw: str) -> None:
+    out = run(extraction(bad(raw, customer="acme"), customer="acme"))
+    assert out.status is Status.MALFORMED
+
+
 @pytest.mark.parametrize("raw", ["123 457", "1 23456 7", "12.3456-X"])
 def test_grouped_digits_that_are_no_known_po_stay_malformed(raw: str) -> None:
     out = run(extraction(bad(raw, customer="acme"), customer="acme"))
