@@ -164,6 +164,33 @@ def judge(
             reasons.append(f"{_po(number)} is named as the PO not to use ({said}).")
         known_nums = [n for n in known_nums if n not in ruled_out]
         replaced = not known_nums
+    # "Please accept PO NGF/PO/20375 (same price as NGF/PO/20371)": beside one known PO, the
+    # writer labels a new one as the PO (not their own order, nor a slip of the known one where
+    # that is labelled too): the new order needs a person, not a silent link to the known one.
+    new_order = next(
+        (
+            n
+            for n in replacing
+            if len(known_nums) == 1
+            and not replaced
+            and any(
+                c.normalized == n and c.labelled and not c.quoted and not _writers_own(c)
+                for c in valid
+            )
+            and (
+                not any(c.labelled for c in valid if c.normalized == known_nums[0])
+                or not _suggest(n, customer, pos, rules, max_edits=1)
+            )
+        ),
+        None,
+    )
+    if new_order is not None:
+        reasons.append(
+            f"{_po(known_nums[0])} from the PO records is named too (a reference, or an earlier "
+            f"order?), but the PO the message gives is {_po(new_order)}."
+        )
+        known_nums = []
+        replaced = True
     if replaced:
         for number in known_nums:
             reasons.append(
@@ -633,6 +660,19 @@ def _reader_s(c: Candidate) -> bool:
     Bestellung"): the words before the value as the context marks it ("[...]")."""
     mark = _mark(c)
     return mark > 0 and _READER_S.search(c.context, max(0, mark - 48), mark) is not None
+
+
+_WRITERS_OWN = regex.compile(
+    r"(?<![^\W\d_])(?:our|unser(?:e[mnrs]?)?|notre|nos|nuestr[ao]s?|nostr[ao]|onze|v[åa]r|vores"
+    r"|nossa|nosso)\s+(?:[^\W\d_][\w.'\u2019/-]*[\s:#]*){1,3}\Z",
+    regex.IGNORECASE,
+)
+
+
+def _writers_own(c: Candidate) -> bool:
+    """Whether the words before the value call it the writer's own order ("unsere Bestellung")."""
+    mark = _mark(c)
+    return mark > 0 and _WRITERS_OWN.search(c.context, max(0, mark - 48), mark) is not None
 
 
 def _called_new(c: Candidate) -> bool:

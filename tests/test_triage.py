@@ -271,10 +271,15 @@ def test_same_known_number_twice_is_linked_not_ambiguous() -> None:
     assert (out.status, out.po_numbers) == (Status.LINKED, ("2023-00125-WS",))
 
 
-def test_known_beside_unknown_is_linked_and_the_unknown_is_a_reason() -> None:
+def test_known_beside_a_new_labelled_po_flags_the_new_one() -> None:
+    """Two POs labelled, one known and one not (nor a slip of it): the new one needs a person."""
     out = run(extraction(cand("2023-00125-WS"), cand("2023-00999-WS")))
+    assert (out.status, out.unknown) == (Status.UNKNOWN, ("2023-00999-WS",))
+    assert "2023-00125-WS" in text_of(out)
+    # Unlabelled, the unknown number is only mentioned: linked, the number named.
+    weak = cand("2023-00999-WS", labelled=False)
+    out = run(extraction(cand("2023-00125-WS"), weak))
     assert (out.status, out.po_numbers) == (Status.LINKED, ("2023-00125-WS",))
-    assert "2023-00999-WS" in text_of(out)
 
 
 def test_unreadable_only_source() -> None:
@@ -1138,9 +1143,10 @@ def test_a_closed_po_replaced_by_a_new_one_flags_the_new_one() -> None:
         "PO 2022-00777-WS is closed in the PO records, and the message also names PO "
         "2023-00999-WS, which is not: a replacement order?" in out.reasons
     )
-    # An open PO beside the unknown one stays linked, as before.
-    linked = run(extraction(cand("2023-00125-WS"), cand("2023-00999-WS")))
-    assert (linked.status, linked.po_numbers) == (Status.LINKED, ("2023-00125-WS",))
+    # An open PO beside the unknown one is no replacement: the other reason says so.
+    beside = run(extraction(cand("2023-00125-WS"), cand("2023-00999-WS")))
+    assert (beside.status, beside.unknown) == (Status.UNKNOWN, ("2023-00999-WS",))
+    assert not any("replacement order" in r for r in beside.reasons)
 
 
 def test_a_link_by_an_unlabelled_number_alone_says_so() -> None:
@@ -1298,3 +1304,33 @@ def test_a_strangers_new_po_set_aside_is_not_called_a_newsletter() -> None:
     assert "If it is an order (a customer's purchasing platform" in out.reasons[0]
     assert "'2024-00999-WS' in the message body looks like a PO number of" in text_of(out)
     assert_plain_words(out)
+
+
+def test_a_new_po_given_beside_a_known_one_mentioned_is_unknown() -> None:
+    """ "Please accept PO 2023-00999-WS (same price as 2023-00125-WS)": the new order needs a
+    person; a silent link to the PO only mentioned would hide it."""
+    new = ruled("2023-00999-WS", "Please accept PO [2023-00999-WS] for 10 drums")
+    mentioned = ruled("2023-00125-WS", "(same price as [2023-00125-WS]).", labelled=False)
+    out = run(extraction(new, mentioned))
+    assert (out.status, out.unknown) == (Status.UNKNOWN, ("2023-00999-WS",))
+    assert (
+        "PO 2023-00125-WS from the PO records is named too (a reference, or an earlier order?), "
+        "but the PO the message gives is PO 2023-00999-WS." in out.reasons
+    )
+    assert_plain_words(out)
+
+
+def test_a_known_po_stays_linked_beside_the_writers_own_order_or_a_slip_of_it() -> None:
+    known = ruled("2023-00125-WS", "Kessler order [2023-00125-WS] can ship", labelled=False)
+    own = ruled("2023-00999-WS", "Nordlager confirmed our order [2023-00999-WS] for week 47")
+    out = run(extraction(known, own))  # the writer's own order, not a new one of ours
+    assert (out.status, out.po_numbers) == (Status.LINKED, ("2023-00125-WS",))
+    labelled = ruled("2023-00125-WS", "PO [2023-00125-WS] attached")
+    slip = ruled("2023-00152-WS", "Purchase order [2023-00152-WS]", source="attachment:po.pdf")
+    out = run(extraction(labelled, slip))  # two digits swapped in the PDF: a slip, not new
+    assert (out.status, out.po_numbers) == (Status.LINKED, ("2023-00125-WS",))
+    other = ruled("2023-00126-WS", "PO [2023-00126-WS] too")
+    out = run(extraction(labelled, other, new_po := ruled("2023-00999-WS", "PO [2023-00999-WS]")))
+    assert out.status is Status.AMBIGUOUS  # several known: a statement; the new one is named
+    assert "PO 2023-00999-WS is also named but is not in the PO records." in out.reasons
+    assert new_po.labelled
