@@ -28,9 +28,11 @@ _ORDER_DOCUMENTS = frozenset({"220", "221", "226", "227"})  # EDIFACT BGM 1001: 
 def is_edi(data: bytes) -> bool:
     """Whether the bytes start an X12 interchange ("ISA" and its element separator) or an
     EDIFACT one ("UNA:+.? '" or "UNB+")."""
-    head = data[:8].lstrip()
-    if head.startswith(b"ISA") and len(head) > 3:
-        return not chr(head[3]).isalnum() and not chr(head[3]).isspace()
+    head = data[:16].lstrip()
+    if head.startswith(b"ISA") and len(head) > 6:
+        # "ISA*00*": the element separator, then ISA01 (two characters), then the separator again
+        sep = head[3]
+        return not chr(sep).isalnum() and not chr(sep).isspace() and head[6] == sep
     return head.startswith((b"UNA", b"UNB+"))
 
 

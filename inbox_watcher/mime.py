@@ -878,13 +878,17 @@ def _read_attachment(
             f"the attachment {filename} is called a PDF but is not one; not read", unread=True
         )
     text = ""
-    if not is_pdf and (ctype in _CSV_TYPES or filename.lower().endswith((".csv", ".tsv"))):
-        text = _csv_text(node, filename, limits, out)
-    elif not is_pdf and (ctype == "text/plain" or filename.lower().endswith(".txt")):
-        text = _attachment_text(node, filename, limits, out)  # an order saved as a text file
-    elif not is_pdf and (ctype == "text/calendar" or filename.lower().endswith(".ics")):
-        text = _calendar_text(_attachment_text(node, filename, limits, out))
-    is_edi = not is_pdf and not text and is_edi_data(head)
+    is_edi = not is_pdf and is_edi_data(head)  # by its content, whatever its name ("order.txt")
+    kind = "" if is_pdf or is_edi else _text_kind(ctype, filename)
+    if kind:
+        text = _text_of_kind(
+            kind,
+            _node_bytes(node),
+            charset=part.get_content_charset(),
+            filename=filename,
+            limits=limits,
+            out=out,
+        )
     if is_edi:  # as large as the message may be (imap.max_message_size)
         decoded = part.get_payload(decode=True)
         data = decoded if isinstance(decoded, bytes) else b""
@@ -917,14 +921,40 @@ _CSV_TYPES = frozenset({"text/csv", "application/csv", "text/comma-separated-val
 _CSV_MAX_ROWS = 20_000
 
 
-def _attachment_text(node: _Node, filename: str, limits: MimeLimits, out: _Builder) -> str:
+def _text_kind(ctype: str, filename: str) -> str:
+    """How a file is read as text: "csv", "text", "calendar", or "" (not as text)."""
+    name = filename.lower()
+    if ctype in _CSV_TYPES or name.endswith((".csv", ".tsv")):
+        return "csv"
+    if ctype == "text/plain" or name.endswith(".txt"):
+        return "text"  # an order saved as a text file
+    if ctype == "text/calendar" or name.endswith(".ics"):
+        return "calendar"
+    return ""
+
+
+def _text_of_kind(
+    kind: str, raw: bytes, *, charset: str | None, filename: str, limits: MimeLimits, out: _Builder
+) -> str:
+    text = _attachment_text(raw, charset, filename, limits, out)
+    if kind == "csv":
+        return _csv_text(text, filename, out)
+    return _calendar_text(text) if kind == "calendar" else text
+
+
+def _node_bytes(node: _Node) -> bytes:
+    raw = node.part.get_payload(decode=True)
+    return raw if isinstance(raw, bytes) else b""
+
+
+def _attachment_text(
+    raw: bytes, charset: str | None, filename: str, limits: MimeLimits, out: _Builder
+) -> str:
     """A text attachment decoded (its charset, or the usual guesses), up to ``max_text_chars``."""
-    part = node.part
-    raw = part.get_payload(decode=True)
-    if not isinstance(raw, bytes) or not raw.strip():
+    if not raw.strip():
         return ""
     raw = raw[: limits.max_text_chars * 4]
-    text = _decode_text(raw, part.get_content_charset(), f"the attachment {filename}", out.defects)
+    text = _decode_text(raw, charset, f"the attachment {filename}", out.defects)
     if len(text) > limits.max_text_chars:
         out.defects.add(
             f"the attachment {filename} is longer than {limits.max_text_chars:,} characters; the "
@@ -946,10 +976,9 @@ def _calendar_text(text: str) -> str:
     return _ICS_ESCAPE.sub(lambda m: "\n" if m[1] in "nN" else m[1], unfolded)
 
 
-def _csv_text(node: _Node, filename: str, limits: MimeLimits, out: _Builder) -> str:
+def _csv_text(text: str, filename: str, out: _Builder) -> str:
     """A CSV attachment's rows as "cell | cell" lines (the shape of an HTML table's text), so a
     "PO Number" column heads its values; the delimiter is the one its first line uses most."""
-    text = _attachment_text(node, filename, limits, out)
     if not text:
         return ""
     first = text.lstrip("\ufeff").split("\n", 1)[0]
@@ -994,10 +1023,18 @@ def _read_winmail(node: _Node, filename: str, limits: MimeLimits, out: _Builder)
     """The files (and, in a message without another body, the body) inside an Outlook
     winmail.dat, as if they had been sent as parts of their own. False when it is no TNEF (then
     it is an attachment like any other); a damaged one is named, and kept as not read."""
-    decoded = node.part.get_payload(decode=True)
-    data = decoded if isinstance(decoded, bytes) else b""
+    data = _node_bytes(node)
     if not is_tnef(data):
         return False
+    return _read_tnef_files(data, node, filename, limits, out, depth=1)
+
+
+_MAX_TNEF_DEPTH = 3  # a winmail.dat inside a winmail.dat (a forward of a forward), no deeper
+
+
+def _read_tnef_files(
+    data: bytes, node: _Node, filename: str, limits: MimeLimits, out: _Builder, *, depth: int
+) -> bool:
     try:
         content = read_tnef(data)
     except TnefError as exc:
@@ -1011,18 +1048,17 @@ def _read_winmail(node: _Node, filename: str, limits: MimeLimits, out: _Builder)
             )
             break
         name = _clean_filename(file.name, limits) or f"attachment-{len(out.attachments) + 1}.bin"
-        is_pdf = b"%PDF-" in file.data[: limits.pdf_magic_window + 4]
-        is_xml = not is_pdf and name.lower().endswith(".xml") and bool(file.data.strip())
-        out.attachments.append(
-            Attachment(
-                filename=name,
-                content_type="application/pdf" if is_pdf else "application/octet-stream",
-                data=file.data if is_pdf or is_xml else b"",
-                is_pdf=is_pdf,
-                forwarded=node.forward is not None,
-                is_xml=is_xml,
-            )
-        )
+        if is_tnef(file.data):
+            if depth < _MAX_TNEF_DEPTH:
+                _read_tnef_files(file.data, node, name, limits, out, depth=depth + 1)
+            else:
+                out.defects.add(
+                    f"the Outlook attachment {name} is nested more than {_MAX_TNEF_DEPTH} "
+                    "deep; not read",
+                    unread=True,
+                )
+            continue
+        out.attachments.append(_file_attachment(name, file.data, node, limits, out))
     plain, html = out.plain, out.html
     if node.forward is not None:
         plain, html = out.forwards[node.forward].plain, out.forwards[node.forward].html
@@ -1033,6 +1069,32 @@ def _read_winmail(node: _Node, filename: str, limits: MimeLimits, out: _Builder)
         elif content.html.strip():
             html.append(html_to_text(content.html[: limits.max_text_chars])[0])
     return True
+
+
+def _file_attachment(
+    name: str, data: bytes, node: _Node, limits: MimeLimits, out: _Builder
+) -> Attachment:
+    """A file from inside a container (winmail.dat) read as the same file sent as a part is: a
+    PDF, EDI or XML kept as bytes, a text, CSV or calendar file as its text."""
+    is_pdf = b"%PDF-" in data[: limits.pdf_magic_window + 4]
+    is_edi = not is_pdf and is_edi_data(data[: limits.pdf_magic_window + 8])
+    kind = "" if is_pdf or is_edi else _text_kind("", name)
+    text = (
+        _text_of_kind(kind, data, charset=None, filename=name, limits=limits, out=out)
+        if kind
+        else ""
+    )
+    is_xml = not (is_pdf or is_edi) and name.lower().endswith(".xml") and bool(data.strip())
+    return Attachment(
+        filename=name,
+        content_type="application/pdf" if is_pdf else "application/octet-stream",
+        data=data if is_pdf or is_xml or is_edi else b"",
+        is_pdf=is_pdf,
+        forwarded=node.forward is not None,
+        is_xml=is_xml,
+        text=text,
+        is_edi=is_edi,
+    )
 
 
 _B64_SNIFF_CHARS = 4096  # base64 characters decoded to look for the PDF magic (3 KB of bytes)

@@ -69,7 +69,15 @@ def test_the_reference_is_judged_by_the_customers_rules_as_labelled() -> None:
 
 
 @pytest.mark.parametrize(
-    "data", [b"ISA", b"ISAAC Newton", b"UNIT PRICE 12", b"%PDF-1.4", b"Invoice,PO\n1,2\n"]
+    "data",
+    [
+        b"ISA",
+        b"ISAAC Newton",
+        b"ISA: the audit is due",  # a separator after "ISA", but no ISA01 field after it
+        b"UNIT PRICE 12",
+        b"%PDF-1.4",
+        b"Invoice,PO\n1,2\n",
+    ],
 )
 def test_other_files_are_no_edi(data: bytes) -> None:
     assert not is_edi(data)
@@ -102,3 +110,23 @@ def test_an_edi_attachment_links_through_the_worker_pipeline() -> None:
         ("4500123456", True)
     ]
     assert analysis.extraction.not_read == ()
+
+
+@pytest.mark.parametrize(
+    ("subtype", "filename"), [("plain", "order.txt"), ("plain", "ORDERS.TXT"), ("csv", "po.csv")]
+)
+def test_edi_named_or_typed_as_text_is_read_as_edi(subtype: str, filename: str) -> None:
+    """Told by its content, whatever its name: an interchange saved as "order.txt"."""
+    msg = EmailMessage()
+    msg["From"] = "edi@buyer.example"
+    msg["Subject"] = "EDI"
+    msg.set_content("Automated message.\n")
+    data = x12("BEG*00*SA*4500123456**20241105")
+    msg.add_attachment(data, maintype="text", subtype=subtype, filename=filename)
+    (att,) = read_message(msg.as_bytes()).attachments
+    assert (att.is_edi, att.text, att.data) == (True, "", data)
+    analysis = analyse(MessageTask(msg.as_bytes(), (SAP,), Limits()))
+    assert isinstance(analysis, Analysis)
+    assert [(c.normalized, c.labelled) for c in analysis.extraction.candidates] == [
+        ("4500123456", True)
+    ]

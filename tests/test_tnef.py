@@ -53,6 +53,54 @@ def test_a_pdf_inside_winmail_dat_is_read() -> None:
     assert analysis.extraction.not_read == ("LOGO.PNG",)
 
 
+def found_in(raw: bytes) -> list[tuple[str, str]]:
+    analysis = analyse(MessageTask(raw, (SAP,), Limits()))
+    assert isinstance(analysis, Analysis)
+    assert analysis.extraction is not None
+    return [(c.normalized, c.source) for c in analysis.extraction.candidates if c.valid]
+
+
+ICS = (
+    b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nSUMMARY:Delivery slot PO 45001\r\n 25333\r\n"
+    b"END:VEVENT\r\nEND:VCALENDAR\r\n"
+)
+X12 = (
+    b"ISA*00*          *00*          *ZZ*BUYER          *ZZ*SELLER         *241105*1200*U*00401"
+    b"*000000001*0*P*>~GS*PO*BUYER*SELLER*20241105*1200*1*X*004010~ST*850*0001~"
+    b"BEG*00*SA*4500125333**20241105~SE*3*0001~GE*1*1~IEA*1*000000001~"
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "source"),
+    [
+        ("ORDER.TXT", b"Purchase order 4500125333\r\n10 x bearings", "attachment:ORDER.TXT"),
+        ("ORDER.CSV", b"PO Number;Qty\r\n4500125333;10\r\n", "attachment:ORDER.CSV"),
+        ("SLOT.ICS", ICS, "attachment:SLOT.ICS"),
+        ("ORDERS.EDI", X12, "attachment:ORDERS.EDI"),
+        ("ORDERS.TXT", X12, "attachment:ORDERS.TXT"),  # EDI by its content
+    ],
+)
+def test_files_inside_winmail_dat_are_read_as_the_same_files_sent_as_parts(
+    name: str, data: bytes, source: str
+) -> None:
+    raw = outlook_mail(winmail([(name, data)]))
+    assert read(raw).unread == ()
+    assert found_in(raw) == [("4500125333", source)]
+
+
+def test_a_winmail_dat_inside_a_winmail_dat_is_read() -> None:
+    inner = winmail([("INVOICE.PDF", invoice_pdf(po="4500125333", label="Your order no."))])
+    raw = outlook_mail(winmail([("WINMAIL.DAT", inner)]))
+    assert found_in(raw) == [("4500125333", "attachment:INVOICE.PDF")]
+    deep = inner
+    for _ in range(4):
+        deep = winmail([("WINMAIL.DAT", deep)])
+    mail = read(outlook_mail(deep))
+    assert mail.attachments == ()
+    assert any("nested more than 3 deep; not read" in u for u in mail.unread)
+
+
 def test_the_body_inside_winmail_dat_counts_when_the_mail_has_none() -> None:
     tnef = winmail([], body="Please deliver against PO 4500125333.")
     assert "PO 4500125333" in read(outlook_mail(tnef, body=None)).text_body
