@@ -70,13 +70,31 @@ def extract_text_sources(
     attachments' file names."""
     found: list[Candidate] = []
     problems: list[Problem] = []
+    timeouts = 0
     for text, source, quoted in _text_parts(email):
         if not text:
             continue
+        if timeouts >= MAX_PATTERN_TIMEOUTS:
+            # A pattern that backtracks on this mail's text would cost the timeout on each of
+            # its parts (a hostile mail of 100 small attachments): the rest is left unsearched.
+            problems.append(
+                Problem(
+                    "message",
+                    Unreadable.PATTERN_TIMEOUT,
+                    f"customer {rules.id}; took too long {timeouts} times, so the rest of the "
+                    "message was not searched for its numbers",
+                    blocking=False,
+                )
+            )
+            break
         cands, probs = scan_text(text, rules, source, quoted=quoted, timeout=timeout)
         found.extend(cands)
         problems.extend(probs)
+        timeouts += sum(p.kind is Unreadable.PATTERN_TIMEOUT for p in probs)
     return found, problems
+
+
+MAX_PATTERN_TIMEOUTS = 3  # per customer and message, before the rest of its text is skipped
 
 
 def _text_parts(email: Email) -> list[tuple[str, str, bool]]:
@@ -144,11 +162,17 @@ def extract_email(
             else:
                 candidates.extend(outcome.candidates)
             problems.extend(outcome.problems)
+    timed_out = {
+        p.detail.removeprefix("customer ").split(";")[0]
+        for p in problems
+        if p.kind is Unreadable.PATTERN_TIMEOUT
+    }
     for rules in pool:
-        # Nothing valid of this customer's anywhere: its text is searched for near misses
-        # ("order PLB-10019") and for its numbers set aside after a decoy word ("Delivery
-        # confirmation HG-PO-0045130"), which only such a message needs.
-        if any(c.valid and c.customer == rules.id for c in candidates):
+        # Nothing valid of this customer's anywhere (and its pattern did not time out here): its
+        # text is searched for near misses ("order PLB-10019") and for its numbers set aside
+        # after a decoy word ("Delivery confirmation HG-PO-0045130"), which only such a
+        # message needs.
+        if any(c.valid and c.customer == rules.id for c in candidates) or rules.id in timed_out:
             continue
         taken = frozenset(c.raw for c in candidates if c.customer == rules.id)
         for text, source, quoted in _text_parts(email):

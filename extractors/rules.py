@@ -408,3 +408,27 @@ def _matches_empty_inside(pattern: regex.Pattern[str]) -> bool:
         return any(m.end() == m.start() for m in pattern.finditer(probe, timeout=1.0))
     except TimeoutError:
         return False
+
+
+# Texts on which a pattern that backtracks badly shows it: runs of the characters PO numbers are
+# made of, after the pattern's own prefix letters ("TL-" + 40 digits for TL-(?:\d|\d\d)+-R\d),
+# short (exponential backtracking) and long (polynomial), ending in a character no pattern wants.
+_PROBE_RUNS = (("digits", "1"), ("digits and spaces", "1 "), ("digits and hyphens", "1-"),
+               ("letters and digits", "A1"), ('"PO" words', "PO "), ("letters", "a"))  # fmt: skip
+
+
+def slow_on(rules: CustomerRules, timeout: float) -> str | None:
+    """What kind of text the customer's pattern cannot search within ``timeout`` (a sign of
+    catastrophic backtracking: each such text in a mail would cost the whole timeout), or None
+    when it reads them all in time."""
+    heads = [""] + [f"{p}{sep}" for p in rules.prefixes for sep in ("", "-", " ", "/")]
+    for name, run in _PROBE_RUNS:
+        texts = [head + run * (40 // len(run)) + "!" for head in heads]
+        texts.append(run * (5000 // len(run)) + "!")
+        for text in texts:
+            try:
+                for _ in rules.pattern.finditer(text, timeout=timeout):
+                    pass
+            except TimeoutError:
+                return f"{name} ({text[:12]}...)"
+    return None

@@ -61,6 +61,14 @@ class Problem:
             return self.detail
         if self.kind is Unreadable.PARTLY_UNREAD:
             return f"part of the message was not read: {self.detail}"
+        if self.kind is Unreadable.PATTERN_TIMEOUT and self.detail.startswith("customer "):
+            customer, _, what = self.detail.removeprefix("customer ").partition("; ")
+            what = what or "took too long on this text, so it was searched only in part"
+            return (
+                f"{source_words(self.source)}: the PO pattern of customer {customer} (its "
+                f"customer file {customer}.toml) {what}: simplify that pattern (`po-watcher "
+                "check` names it)"
+            )
         words = f"{source_words(self.source)}: {UNREADABLE_WORDS[self.kind]}"
         return f"{words} (details: {self.detail})" if self.detail else words
 
@@ -75,7 +83,9 @@ def source_words(source: str, page: int | None = None) -> str:
         return f"the file name {name}"
     if kind == "embedded":
         return f"the e-invoice XML inside {name}"
-    return {"subject": "the subject", "body": "the message body"}.get(source, source)
+    return {"subject": "the subject", "body": "the message body", "message": "the message"}.get(
+        source, source
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from extractors.rules import slow_on
 from inbox_watcher import __version__
 from inbox_watcher.config import Config, ConfigError, load_config
 from inbox_watcher.textcells import aligned, cell
@@ -181,6 +182,17 @@ def cmd_check(config: Config, args: argparse.Namespace) -> int:
             print(
                 f"note: customers {', '.join(owners)} share the sender glob {glob!r}: their mail "
                 f"is told apart by PO pattern, then by the PO records{copied}"
+            )
+    budget = config.limits.pattern_timeout / 5
+    for customer in config.customers:
+        slow = slow_on(customer, budget)
+        if slow is not None:
+            print(
+                f"warning: customer {customer.id}: its PO pattern needs more than "
+                f"{budget:.2g} s to search a text of {slow} (it backtracks badly): "
+                f"mail with such text would cost up to {config.limits.pattern_timeout:.2g} s "
+                "a text and be searched only in part. Simplify the pattern (no repeat inside "
+                "a repeat, such as (\\d+)+ or (\\w+-?)*)."
             )
     same: dict[tuple[str, str | None], list[str]] = {}
     for customer in config.customers:

@@ -54,6 +54,23 @@ def test_check_notes_customers_that_share_a_sender_glob(
     assert "westside" not in out.split("note:", 1)[1]
 
 
+def test_check_warns_of_a_pattern_that_backtracks_badly(
+    capsys: pytest.CaptureFixture[str], demo: Path
+) -> None:
+    """ "TL-(?:\\d|\\d\\d)+-R\\d": a job number of 40 digits after "TL-" takes it seconds."""
+    (demo.parent / "customers" / "tallis.toml").write_text(
+        'name = "Tallis"\nsenders = ["*@tallis.example"]\n\n[po]\n'
+        "pattern = '(?<![\\w-])TL-(?P<num>(?:\\d|\\d\\d)+)-R(?P<rev>\\d)(?![\\w-])'\n"
+        'format = "TL-{num}-R{rev}"\n',
+        encoding="utf-8",
+    )
+    code, out, _ = run(capsys, "--config", str(demo), "check")
+    assert code == 0  # a warning: the configuration still works
+    (warning,) = [line for line in out.splitlines() if line.startswith("warning:")]
+    assert warning.startswith("warning: customer tallis: its PO pattern needs more than 0.1 s")
+    assert "(TL-111111111...)" in warning
+
+
 def test_check_does_not_call_a_shared_catch_all_glob_a_copy(
     capsys: pytest.CaptureFixture[str], demo: Path
 ) -> None:

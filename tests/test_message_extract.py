@@ -410,3 +410,38 @@ def test_a_lettered_number_after_a_decoy_word_is_weak_evidence_where_nothing_els
         mail(acme, subject="Delivery confirmation ACME-123456", body="PO ACME-654321"), CUSTOMERS
     )
     assert [c.normalized for c in beside.candidates] == ["ACME-654321"]
+
+
+TALLIS = compiled(
+    "tallis",
+    name="Tallis",
+    senders=["*@tallis.example"],
+    pattern=r"(?<![\w-])TL-(?P<num>(?:\d|\d\d)+)-R(?P<rev>\d)(?![\w-])",
+    format="TL-{num}-R{rev}",
+)
+
+
+def test_a_pattern_that_keeps_timing_out_stops_searching_the_message() -> None:
+    """A stranger's mail of 40 small text files, each with a token the pattern backtracks on:
+    after a few timeouts the rest of the message is not searched for that customer (each text
+    would cost the whole timeout), and the other customers still read all of it."""
+    files = [
+        Attachment(f"statement_{i:02}.txt", "text/plain", b"", False, text=f"Job TL-{'7' * 40} ref")
+        for i in range(40)
+    ]
+    files.append(Attachment("z.txt", "text/plain", b"", False, text="Order ACME-123456"))
+    ex = extract_email(
+        mail("x@stranger.example", body="Statements attached.", attachments=files),
+        (TALLIS, ACME),
+        timeout=0.02,
+    )
+    timeouts = [p for p in ex.problems if p.kind is Unreadable.PATTERN_TIMEOUT]
+    assert len(timeouts) == 4  # three texts, then the rest of the message skipped
+    assert {p.detail.split(";")[0] for p in timeouts} == {"customer tallis"}
+    assert timeouts[-1].describe() == (
+        "the message: the PO pattern of customer tallis (its customer file tallis.toml) took "
+        "too long 3 times, so the rest of the message was not searched for its numbers: "
+        "simplify that pattern (`po-watcher check` names it)"
+    )
+    assert not any(p.blocking for p in timeouts)
+    assert [c.normalized for c in ex.candidates if c.valid] == ["ACME-123456"]

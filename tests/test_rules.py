@@ -6,6 +6,7 @@ Written against the module's contract (docstrings and DESIGN.md), not its code p
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +14,9 @@ import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from extractors.rules import DEFAULT_LABELS, CustomerRules, RuleError, label_regex
+from extractors.rules import DEFAULT_LABELS, CustomerRules, RuleError, label_regex, slow_on
+from tests.customers import ACME, KESSLER, NORDWIND, WESTSIDE
+from tests.mailgen import load_customers
 
 WESTSIDE_PATTERN = (
     r"(?<![\w/])(?P<year>20\d{2})[-/ ]?(?P<seq>\d{3,5})[-/ ]?(?P<dept>[A-Za-z]{2})(?![\w/])"
@@ -347,3 +350,29 @@ def test_letter_prefixes_of_a_pattern(pattern: str, prefixes: tuple[str, ...]) -
     rules = CustomerRules.compile("c", name="C", senders=["*@c.example"], pattern=pattern)
     assert isinstance(rules, CustomerRules), rules
     assert rules.prefixes == prefixes
+
+
+def test_a_pattern_that_backtracks_badly_is_found_before_mail_meets_it() -> None:
+    tallis = CustomerRules.compile(
+        "tallis",
+        name="Tallis",
+        senders=["*"],
+        pattern=r"(?<![\w-])TL-(?P<num>(?:\d|\d\d)+)-R(?P<rev>\d)(?![\w-])",
+        format="TL-{num}-R{rev}",
+    )
+    assert isinstance(tallis, CustomerRules)
+    assert slow_on(tallis, 0.1) == "digits (TL-111111111...)"
+
+
+def test_the_shipped_and_test_customers_patterns_search_in_time() -> None:
+    shipped = load_customers()  # config/customers, the example's
+    realistic = [
+        rules
+        for folder in sorted((Path(__file__).parent / "realistic").glob("*/customers"))
+        for rules in load_customers(folder)
+    ]
+    assert len(shipped) == 3
+    assert len(realistic) > 100
+    for rules in [*shipped, *realistic, ACME, WESTSIDE, NORDWIND, KESSLER]:
+        assert isinstance(rules, CustomerRules)
+        assert slow_on(rules, 0.1) is None, rules.id
