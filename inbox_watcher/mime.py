@@ -478,6 +478,13 @@ def _sender(msg: Message, limits: MimeLimits, defects: _Defects) -> tuple[str, s
     text = _unsurrogate(raw, "the From header", defects).replace("\r", "").replace("\n", "")
     text = text.replace("\x00", "")
     found, problems = _addresses(text)
+    trouble = len(found) != 1 or problems - _BENIGN_ADDRESS_PROBLEMS
+    last_first = _LAST_FIRST.match(text) if trouble else None
+    if last_first is not None:
+        # "Kessler, Sabine <sabine@kessler.example>": a name written "Last, First" without the
+        # quotes it needs, which mail clients show as one sender; one address, no doubt.
+        defects.add("the From display name has an unquoted comma; read as one name", note=True)
+        found, problems = ((last_first["name"], last_first["addr"]),), frozenset()
     if len(found) != 1 or problems - _BENIGN_ADDRESS_PROBLEMS:
         why = ", ".join(sorted(problems)) or f"{len(found)} addresses"
         defects.add(f"the From address is ambiguous or invalid ({why}); no sender was taken")
@@ -494,6 +501,10 @@ def _sender(msg: Message, limits: MimeLimits, defects: _Defects) -> tuple[str, s
         defects.add(f"the From display name {name[:80]!r} looks like another address than {addr}")
     return name, addr
 
+
+_LAST_FIRST = re.compile(
+    r"[ \t]*(?P<name>[^<>@\",;:]+,[^<>@\",;:]+?)[ \t]*<(?P<addr>[^<>@\s,;:]+@[^<>@\s,;:]+)>[ \t]*\Z"
+)
 
 # The shapes most From headers have, which need no recovery: "addr", "<addr>", "Name <addr>",
 # "\"Name, Inc.\" <addr>" and "=?utf-8?q?...?= <addr>" (encoded words only), each address a

@@ -246,12 +246,22 @@ def test_fast_from_path_agrees_with_mail_parser(
         "bob@good.example)<alice@evil.example>",
         "Big Bug bb@bug.example",
         "undisclosed",
+        "Kessler, Sabine <sabine@kessler.example>, bob@good.example",
+        "Kessler, bob@good.example <sabine@kessler.example>",
     ],
 )
 def test_ambiguous_or_invalid_from_gives_no_sender(header: str) -> None:
     mail = read_message(raw(f"From: {header}", body="x"))
     assert mail.sender == ""
     assert has_defect(mail, "From")
+
+
+def test_an_unquoted_last_first_name_is_one_sender() -> None:
+    """ "Kessler, Sabine <sabine@…>": the quotes the comma needs are missing; mail clients show
+    one sender, and there is only one address."""
+    mail = read_message(raw("From: Kessler, Sabine <Sabine@Kessler.example>", body="x"))
+    assert (mail.sender, mail.sender_name) == ("sabine@kessler.example", "Kessler, Sabine")
+    assert "the From display name has an unquoted comma; read as one name" in mail.notes
 
 
 def test_address_shaped_display_name_is_not_the_sender() -> None:
