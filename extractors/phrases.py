@@ -48,8 +48,15 @@ DECOY = regex.compile(DECOY_WORDS, regex.IGNORECASE | regex.VERBOSE)
 # "Buyer's Order No. & Date: 4500128410 dt. 06.05.2024", "Ihre Bestell-Nr./Datum: 4500128410 /
 # 06.05.2024": the label names the date that follows the number as well.
 GAP = regex.compile(
-    r"[\s:#.\-=(\[|°º]*(?:(?:no|nr|num|number|nummer|num[eé]ro|n[°º]|n(?=\.)|reference|ref|id)\.?[\s:#.\-=|]*)?"
+    r"[\s:#.\-=(\[|°º]*"
+    r"(?:(?:number|nummer|num[eé]ro|num|nr|no|n[°º]|n(?=\.)|reference|ref|id)(?![^\W\d_])\.?"
+    r"[\s:#.\-=|]*)?"
     r"(?:(?:&|/|and|und|et|y)\s*(?:date|datum|fecha|data)\b[\s:#.\-=|]*)?"
+    # "PO-Line: P7-104522-3", "PO/Item: 4500123456/00010": the number with its line after it
+    r"(?:/?(?:line|item|pos(?:ition)?)\s*:[\s:#.\-=|]*)?"
+    # "Purchase order number not found: 2026-04630": a platform rejecting the number names it
+    r"(?:(?:not\s+found|invalid|unknown|not\s+valid|onbekend|ongeldig|nicht\s+gefunden"
+    r"|ung[üu]ltig|unbekannt|introuvable|inconnu|invalide)\b[\s:#.\-=|]*)?"
     r"(?:(?P<verb>is|was|ist|war|lautet|est)\b[\s:#]*)?",
     regex.IGNORECASE,
 )

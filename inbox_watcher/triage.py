@@ -414,6 +414,8 @@ def judge(
                 ", with a revision number added"
                 if _REVISION.search(c.raw)
                 else ": the same digits, written in groups"
+                if _GROUPING.search(c.raw)
+                else ", with a line or amendment number added"
             )
             reasons.append(f"'{c.raw}' in {_where(c)} is read as {_po(c.normalized)}{how}.")
     if status in (Status.LINKED, Status.AMBIGUOUS) and malformed:
@@ -753,14 +755,21 @@ _REVISION = regex.compile(
     r"[-_/. ]?(?:r|rev|revision|v|ver)\.?[ -]?\d{1,2}\Z|[-_/. ]rev(?:ision)?\.?[ -]?[a-z]\Z",
     regex.IGNORECASE,
 )
+# A line or amendment number written onto it: "P7-104522-3" (PO line 3), "MDS/24/01187/02".
+_LINE = regex.compile(r"[-/.]\d{1,3}\Z")
 
 
 def _regrouped(raw: str, rule: CustomerRules | None, table: Mapping[str, PoRecord]) -> str | None:
     """The known PO ``raw`` is once the spaces or dots grouping its digits, or a revision number
     written onto it, are dropped; else None."""
-    joined = _REVISION.sub("", _GROUPING.sub("", raw))
-    if rule is None or joined == raw:
+    grouped = _GROUPING.sub("", raw)
+    joined = _REVISION.sub("", grouped)
+    if rule is None:
         return None
+    if joined == raw:
+        joined = _LINE.sub("", raw)
+        if joined == raw:
+            return None
     try:
         m = rule.pattern.search(joined, timeout=0.5)
     except TimeoutError:

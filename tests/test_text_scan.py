@@ -1452,3 +1452,28 @@ def test_a_year_shaped_po_with_its_label_or_prefix_still_counts() -> None:
 def test_the_last_digits_of_a_card_are_no_four_digit_po(text: str) -> None:
     cands, _ = scan(text, SMALL_FIRM)
     assert cands == []
+
+
+@pytest.mark.parametrize(
+    ("text", "raw"),
+    [
+        ("Purchase order number not found: 123 456 78", "123 456 78"),  # a platform's rejection
+        ("Reden: Inkoopordernummer onbekend / PO number unknown: 1234-567", "1234-567"),
+        ("Purchase Order ungültig: 1234-567", "1234-567"),
+        ("PO-Line: ACME-123456-3", "ACME-123456-3"),  # the number with its line
+    ],
+)
+def test_words_between_a_label_and_its_value_that_keep_it_labelled(text: str, raw: str) -> None:
+    cands, _ = scan(text, ACME)
+    assert [(c.raw, c.labelled, c.valid) for c in cands] == [(raw, True, False)]
+
+
+def test_a_po_given_with_its_item_is_read_labelled() -> None:
+    cands, _ = scan("PO/Item: ACME-123456/00010", ACME)
+    assert [(c.normalized, c.labelled, c.valid) for c in cands] == [("ACME-123456", True, True)]
+
+
+def test_a_word_starting_like_no_is_no_number_word() -> None:
+    """ "PO not found": "no" of "not" is not "No." (the gap once stopped there)."""
+    cands, _ = scan("PO nos 1234-567 tomorrow", ACME)
+    assert cands == []  # "nos" is a word: the value after the label is none of the customer's

@@ -143,7 +143,20 @@ def test_a_known_po_with_a_revision_written_onto_it_is_linked(raw: str) -> None:
     )
 
 
-@pytest.mark.parametrize("raw", ["ACME-123457-R2", "123456-R234", "123456-X2", "123456-Rev-ABC"])
+@pytest.mark.parametrize(("raw", "words"), [("ACME-123456-3", "line"), ("ACME/123456/02", "line")])
+def test_a_known_po_with_a_line_or_amendment_number_is_linked(raw: str, words: str) -> None:
+    """ "PO-Line: P7-104522-3", "Order Amendment MDS/24/01187/02": that PO, with its line."""
+    out = run(extraction(bad(raw, customer="acme"), customer="acme"))
+    assert (out.status, out.po_numbers) == (Status.LINKED, ("ACME-123456",))
+    assert out.reasons == (
+        f"'{raw}' in the message body is read as ACME-123456, with a {words} or amendment number "
+        "added.",
+    )
+
+
+@pytest.mark.parametrize(
+    "raw", ["ACME-123457-R2", "123456-R234", "123456-X2", "123456-Rev-ABC", "12345-6", "123457-3"]
+)
 def test_a_revision_of_no_known_po_stays_malformed(raw: str) -> None:
     out = run(extraction(bad(raw, customer="acme"), customer="acme"))
     assert out.status is Status.MALFORMED
