@@ -258,7 +258,11 @@ def scan_text(
         start, end = m.span()
         if end == start:
             continue
-        labelled = start in label_starts or _adjacent(text, label_ends, start)
+        labelled = (
+            start in label_starts
+            or _adjacent(text, label_ends, start)
+            or _swallowed(label_ends, labels, start, end)
+        )
         if not labelled and (
             _decoy_before(text, start)
             or _in_digit_group(text, start, end)
@@ -624,6 +628,15 @@ def _decoys(text: str, lo: int, hi: int, last: int | None = None) -> list[regex.
             found.append(m)
             free = m.end()
     return found
+
+
+def _swallowed(ends: list[int], labels: list[tuple[int, int]], start: int, end: int) -> bool:
+    """Whether a label ends inside the match, having started before it: "Cust PO AW27-40130",
+    where the pattern's own optional "PO" takes the last word of the label "Cust PO"."""
+    i = bisect.bisect_right(ends, start)
+    if i >= len(ends) or ends[i] > end:
+        return False
+    return any(ls < start < le == ends[i] for ls, le in labels)
 
 
 def _adjacent(text: str, ends: list[int], start: int) -> bool:

@@ -1477,3 +1477,20 @@ def test_a_word_starting_like_no_is_no_number_word() -> None:
     """ "PO not found": "no" of "not" is not "No." (the gap once stopped there)."""
     cands, _ = scan("PO nos 1234-567 tomorrow", ACME)
     assert cands == []  # "nos" is a word: the value after the label is none of the customer's
+
+
+def test_a_label_whose_last_word_the_pattern_takes_still_labels_the_number() -> None:
+    """ "Cust PO AW27-40130": the pattern's optional "PO" prefix takes the label's last word."""
+    halden = compiled(
+        "halden",
+        name="Halden",
+        senders=["*"],
+        pattern=r"(?<![\w-])(?:P\.?O\.?[-#:. ]{0,3})?(?P<s>SS|AW)(?P<y>2\d)-(?P<n>\d{5})(?![\w-])",
+        format="PO-{s}{y}-{n}",
+        labels=["Cust PO", "Customer PO", "PO"],
+    )
+    for text in ("T&A update - Cust PO AW27-40130 hoodie", "Customer PO AW27-40130"):
+        (cand,) = scan(text, halden)[0]
+        assert (cand.normalized, cand.labelled, cand.weak) == ("PO-AW27-40130", True, False)
+    (plain,) = scan("see AW27-40130 here", halden)[0]
+    assert not plain.labelled
