@@ -172,6 +172,7 @@ _POSITION_REACH = 12  # characters from the line start to the number
 _SHORTENED = regex.compile(
     r"[ \t]*(?:,|&|/|and|und|et|or|oder|ou|y|e)[ \t]+([-/]\d{2,12})(?![\w/-])", regex.IGNORECASE
 )
+_SLASHED = regex.compile(r"(/\d{2,12})(?![\w/-])")
 _GLUE = frozenset({"", "-", "#"})  # between a label and a value written as one token
 _WORD_AFTER = regex.compile(r"[ \t]+[^\W\d_]{3}")
 
@@ -296,12 +297,20 @@ def scan_text(
             )
         )
         if valid and hedge is None:
-            # "PHG-24-01187 and -01203": the second number written as its last group only.
-            short = _SHORTENED.match(text, end)
+            # "PHG-24-01187 and -01203", "PO-SS27-30160/30161": the second number written as
+            # its last group only (right after a "/", as long as the group it stands for).
+            raw = m.group(0)
+            cut = max(raw.rfind("-"), raw.rfind("/"))
+            short = _SHORTENED.match(text, end) or _SLASHED.match(text, end)
             if short is not None and not _overlaps(claimed, short.start(1), short.end(1)):
-                raw = m.group(0)
-                cut = max(raw.rfind("-"), raw.rfind("/"))
-                whole = raw[:cut] + short.group(1) if cut > 0 and raw[cut + 1 :].isdigit() else ""
+                piece = short.group(1)
+                whole = (
+                    raw[: cut + 1] + piece[1:]
+                    if cut > 0
+                    and raw[cut + 1 :].isdigit()
+                    and (short.re is _SHORTENED or len(piece) - 1 == len(raw) - cut - 1)
+                    else ""
+                )
                 other = rules.pattern.fullmatch(whole, timeout=timeout) if whole else None
                 number = rules.normalize(other) if other is not None else None
                 if number is not None and number != normalized and rules.is_valid(number):

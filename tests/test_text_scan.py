@@ -1351,6 +1351,9 @@ PHG = compiled(
         ("PHG-24-01187 und -01203", ["PHG-24-01187", "PHG-24-01203"]),
         ("PHG-24-01187 and -5 pcs", ["PHG-24-01187"]),  # no number of the customer
         ("PHG-24-01187 - 01203 units", ["PHG-24-01187"]),  # no "and" before it
+        ("TOP samples for PHG-24-01187/01203 (slim)", ["PHG-24-01187", "PHG-24-01203"]),
+        ("PHG-24-01187/10", ["PHG-24-01187"]),  # a line item: shorter than the group
+        ("PHG-24-01187/012034", ["PHG-24-01187"]),  # longer: no second number
     ],
 )
 def test_a_second_po_written_as_its_last_group(text: str, found: list[str]) -> None:
