@@ -1,7 +1,7 @@
 """Realistic order mail written by reviewers who never read the extraction code, with the verdict
 a careful accounts-payable clerk gave each message before the tool was run.
 
-Thirty-three sets under ``tests/realistic/``, each with its own customer files and PO records:
+Thirty-nine sets under ``tests/realistic/``, each with its own customer files and PO records:
 
 - ``reviewer1``: 60 German, English and French order mails for three SAP-, prefix- and
   letter-style customers (replies, forwards, auto-replies, newsletters, PDFs, decoys);
@@ -77,7 +77,19 @@ Thirty-three sets under ``tests/realistic/``, each with its own customer files a
 - ``print-packaging``: 62 print-run orders, proofs and artwork approvals among Pantone, gsm,
   job and quote numbers, agencies ordering for brands;
 - ``ap-bills``: 70 utility, telecom, SaaS and facilities bills to an accounts-payable mailbox on
-  ``senders = ["*"]``, among account, meter, subscription and invoice numbers.
+  ``senders = ["*"]``, among account, meter, subscription and invoice numbers;
+- ``chemicals-pharma``: 70 lab, formulator, contract-manufacturer and hospital-pharmacy orders
+  among CAS, lot, UN and catalogue numbers, CoA and SDS requests, blanket call-offs;
+- ``electronics``: 70 component orders, schedule changes and shortage lists among MPNs, date
+  codes, quotes, RMAs and pasted BOMs, broker offers and trade-show mail;
+- ``aerospace``: 81 aerospace and precision-engineering POs, revisions and amendments, FAI and
+  CoC paperwork, NCRs, drawing, NSN and CAGE numbers, supplier-portal mail;
+- ``fashion-sourcing``: 77 factory and agent mails about a brand's POs (two formats on
+  ``senders = ["*"]``), style, season, colour, carton, container and L/C numbers, long threads;
+- ``energy-services``: 74 Ariba, Coupa and field mails of oil, gas and wind operators with AFE,
+  well, ticket, SES, blanket and release numbers;
+- ``universities``: 96 university, institute and hospital orders from e-procurement systems
+  among requisition, grant, cost-centre and P-card numbers, invoice rejections.
 
 Each message is read as a poll reads it (``pipeline.analyse``, PDFs included) and judged
 against its set's records (``triage.judge``; threads are not looked up, as in ``try``). The
@@ -138,6 +150,12 @@ SETS = (
     "hospitality",
     "print-packaging",
     "ap-bills",
+    "chemicals-pharma",
+    "electronics",
+    "aerospace",
+    "fashion-sourcing",
+    "energy-services",
+    "universities",
 )
 
 DISAGREE: dict[tuple[str, str], str] = {
@@ -163,6 +181,21 @@ DISAGREE: dict[tuple[str, str], str] = {
         "a marketplace's 'your order #202-4417823-5500123' to an AP mailbox on senders = ['*']: "
         "every sender is routed, so a labelled value that fits no format is malformed (a "
         "stranger's would count only near a known PO)"
+    ),
+    ("chemicals-pharma", "a09_calloff_own_number.eml"): (
+        "a call-off gives its own new order number BE-24-0445 after 'Bestellnummer für diesen "
+        "Abruf:' under the known blanket order RA-24-0005: those words keep the label from the "
+        "number, so it links to the blanket order and names the new number"
+    ),
+    ("aerospace", "n15_annual_replacement.eml"): (
+        "'commande annuelle CDE-2026-00012 … remplace la commande CDE-2025-00022' (still open): "
+        "the new number has no PO label right before it, so the known one links and the new "
+        "one is named"
+    ),
+    ("energy-services", "l10_stranger_short_po.eml"): (
+        "a field supervisor's Gmail 'PO# 241883' fits another customer's format (unknown there); "
+        "the clerk saw a digit missing from OP-2418830 of a third customer: no hint across "
+        "customers"
     ),
     ("procurement-platforms", "b03_reply_moves_items_to_new_po.eml"): (
         "a reply on PO 4500232301's thread moves a line to 4500232503: linked to the PO its own "
@@ -212,9 +245,10 @@ def test_the_clerks_verdict(name: str, file: str, want: dict[str, Any]) -> None:
     )
     got = out.status.value
     why = f"{want.get('note', '')} | got {got} {out.po_numbers}: {out.reasons}"
-    # An "also" of "linked:PO" accepts that status with exactly that PO.
+    # An "also" of "linked:PO" (or "ambiguous:PO,PO") accepts that status with exactly those POs.
     also = want.get("also", [])
-    assert got == want["status"] or got in also or f"{got}:{','.join(out.po_numbers)}" in also, why
+    named = {(a.split(":")[0], frozenset(a.split(":")[1].split(","))) for a in also if ":" in a}
+    assert got == want["status"] or got in also or (got, frozenset(out.po_numbers)) in named, why
     if got == want["status"] and got in ("linked", "ambiguous"):
         assert sorted(out.po_numbers) == sorted(want["pos"]), why
 
