@@ -393,7 +393,8 @@ _WESTERN = {"iso-8859-1", "latin1", "latin-1", "iso_8859-1", "cp1252", "windows-
 
 
 def _utf8_or_cp1252(raw: bytes) -> tuple[str, str]:
-    """Undeclared 8-bit bytes: UTF-8 if they are (nearly: a cut character) UTF-8, else cp1252."""
+    """Undeclared 8-bit bytes: UTF-8 if they are (nearly: a cut character) UTF-8, else Japanese
+    when they read as Shift_JIS or EUC-JP with kana in them, else cp1252."""
     try:
         return raw.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -403,7 +404,28 @@ def _utf8_or_cp1252(raw: bytes) -> tuple[str, str]:
     good = sum(1 for ch in lenient if ch > "\x7f") - bad
     if good >= 8 * bad:
         return lenient, "utf-8 with replacement characters"
+    japanese = _japanese(raw)
+    if japanese is not None:
+        return japanese
     return raw.decode("cp1252", "replace"), "cp1252"
+
+
+_KANA = re.compile(r"[\u3040-\u30ff]")
+
+
+def _japanese(raw: bytes) -> tuple[str, str] | None:
+    """The bytes as Japanese text, when they are valid Shift_JIS or EUC-JP and a fifth of what
+    is not ASCII (three characters at least) is kana: Western text read so gives kanji, not kana
+    (kana take lead bytes that cp1252 text hardly has)."""
+    for codec, name in (("cp932", "shift_jis"), ("euc_jp", "euc-jp")):
+        try:
+            text = raw.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        kana = len(_KANA.findall(text))
+        if kana >= 3 and kana * 5 >= sum(1 for ch in text if ch > "\x7f"):
+            return text, name
+    return None
 
 
 def _decode_text(

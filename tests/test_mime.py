@@ -309,6 +309,32 @@ def test_an_undeclared_body_without_a_hint_is_read_as_cp1252() -> None:
     assert has_defect(mail, "(read as cp1252)")
 
 
+@pytest.mark.parametrize(("codec", "name"), [("shift_jis", "shift_jis"), ("euc_jp", "euc-jp")])
+def test_an_undeclared_japanese_body_without_a_hint_is_read_as_japanese(
+    codec: str, name: str
+) -> None:
+    """No charset anywhere, as some in-house mailers send: the kana tell Japanese apart."""
+    text = "ご注文ありがとうございます。発注番号 TS-2411-0062 を確認しました。"
+    data = b"From: a@b.example\r\nSubject: order\r\n\r\n" + text.encode(codec)
+    mail = read_message(data)
+    assert mail.text_body == text
+    assert has_defect(mail, f"(read as {name})")
+
+
+@given(
+    st.text(
+        alphabet=st.sampled_from("abcdefghijklmnopqrstuvwxyz ÄÖÜäöüßéèêàâçñåøæ€,.-0123456789"),
+        max_size=200,
+    )
+)
+@settings(max_examples=300, deadline=None)
+def test_undeclared_western_text_is_never_taken_for_japanese(text: str) -> None:
+    raw = text.encode("cp1252")
+    mail = read_message(b"From: a@b.example\r\nSubject: x\r\n\r\n" + raw)
+    assert not has_defect(mail, "(read as shift_jis)")
+    assert not has_defect(mail, "(read as euc-jp)")
+
+
 def test_plain_and_html_alternatives() -> None:
     msg = MIMEMultipart("alternative")
     msg["Subject"] = "x"
