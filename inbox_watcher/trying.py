@@ -104,7 +104,7 @@ def try_file(config: Config, path: Path) -> int:
         print("customer: none (the sender matches no customer and no pattern decided)")
     print(f"PDF attachments: {ex.pdf_count}")
     if ex.xml_count:
-        print(f"XML attachments (read as e-invoices): {ex.xml_count}")
+        print(f"XML e-invoice and EDI attachments: {ex.xml_count}")
     for defect in analysis.defects:
         print(f"defect: {defect}")
     _print_candidates(ex.candidates)
