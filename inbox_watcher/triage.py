@@ -26,7 +26,7 @@ from extractors.message import Extraction, one_per_raw
 from extractors.phrases import DECOY
 from extractors.rules import CustomerRules
 from extractors.suggest import Lookalikes, fold
-from extractors.types import Candidate, source_words
+from extractors.types import Candidate, Unreadable, source_words
 from inbox_watcher.model import (
     JudgedCandidate,
     LinkHow,
@@ -443,6 +443,9 @@ def judge(
                 )
     for p in (*blocking, *partial):
         text = p.describe()
+        if p.kind is Unreadable.NO_TEXT and status in (Status.LINKED, Status.AMBIGUOUS):
+            # Linked by what else the message says: no PO to look for in the scan.
+            text = f"{source_words(p.source)}: the PDF is a scanned picture without text (not read)"
         reasons.append(text[:1].upper() + text[1:] + ".")
     return Outcome(
         status=status,

@@ -1347,3 +1347,19 @@ def test_a_known_po_stays_linked_beside_the_writers_own_order_or_a_slip_of_it() 
     assert out.status is Status.AMBIGUOUS  # several known: a statement; the new one is named
     assert "PO 2023-00999-WS is also named but is not in the PO records." in out.reasons
     assert new_po.labelled
+
+
+def test_a_scan_beside_a_po_found_elsewhere_asks_for_nothing() -> None:
+    """A scanned PDF named "PO_2023-00125-WS.pdf": linked by its file name; the scan is noted,
+    without "open it and find the PO"."""
+    scan = Problem("attachment:PO_2023-00125-WS.pdf", Unreadable.NO_TEXT)
+    named = cand("2023-00125-WS", source="filename:PO_2023-00125-WS.pdf")
+    out = run(extraction(named, problems=[scan], pdf_count=1))
+    assert (out.status, out.po_numbers) == (Status.LINKED, ("2023-00125-WS",))
+    assert out.reasons == (
+        "The attachment PO_2023-00125-WS.pdf: the PDF is a scanned picture without text (not "
+        "read).",
+    )
+    alone = run(extraction(problems=[scan], pdf_count=1))
+    assert alone.status is Status.UNREADABLE
+    assert "find the PO number and link the message to it" in text_of(alone)
