@@ -186,8 +186,8 @@ def judge(
     )
     if new_order is not None:
         reasons.append(
-            f"{_po(known_nums[0])} from the PO records is named too (a reference, or an earlier "
-            f"order?), but the PO the message gives is {_po(new_order)}."
+            f"{_po(known_nums[0])} from the PO records is named too (a reference, an earlier "
+            f"order, or one to cancel?), but the PO the message gives is {_po(new_order)}."
         )
         known_nums = []
         replaced = True
@@ -205,8 +205,9 @@ def judge(
         if status is Status.AMBIGUOUS:
             reasons.append(
                 f"Linked to {len(known_nums)} POs from the PO records: {', '.join(known_nums)}. "
-                "Fine for a remittance or a statement; if the message is about one of them (a "
-                "correction, a replacement), resolve it with that PO."
+                "If the message is about only one of them (a correction, a replacement, a PO "
+                "named in passing), resolve it with that PO; if it is about all of them (a "
+                "remittance, a statement, one delivery for several orders), dismiss the flag."
             )
         for number in known_nums:
             if _closed(number, customer, pos):

@@ -1140,9 +1140,10 @@ def test_several_known_pos_say_when_that_is_fine_in_one_sentence() -> None:
     out = run(extraction(cand("2023-00125-WS"), cand("2023-00126-WS")))
     assert out.status is Status.AMBIGUOUS
     assert (
-        "Linked to 2 POs from the PO records: 2023-00125-WS, 2023-00126-WS. Fine for a remittance "
-        "or a statement; if the message is about one of them (a correction, a replacement), "
-        "resolve it with that PO."
+        "Linked to 2 POs from the PO records: 2023-00125-WS, 2023-00126-WS. If the message is "
+        "about only one of them (a correction, a replacement, a PO named in passing), resolve it "
+        "with that PO; if it is about all of them (a remittance, a statement, one delivery for "
+        "several orders), dismiss the flag."
     ) in out.reasons
 
 
@@ -1327,8 +1328,8 @@ def test_a_new_po_given_beside_a_known_one_mentioned_is_unknown() -> None:
     out = run(extraction(new, mentioned))
     assert (out.status, out.unknown) == (Status.UNKNOWN, ("2023-00999-WS",))
     assert (
-        "PO 2023-00125-WS from the PO records is named too (a reference, or an earlier order?), "
-        "but the PO the message gives is PO 2023-00999-WS." in out.reasons
+        "PO 2023-00125-WS from the PO records is named too (a reference, an earlier order, or one "
+        "to cancel?), but the PO the message gives is PO 2023-00999-WS." in out.reasons
     )
     assert_plain_words(out)
 
