@@ -15,6 +15,7 @@ DECOY_WORDS = r"""(?<![\w])(?:
       | sendungs(?:nummer|nr)|paketnummer|auftragsbest[äa]tigung
       | phone|tel|telephone|telefon|fax|mobile|mob|cell|call
       | iban|bic|swift|account|acct|a/c|sort\s+code|routing|bank|bankleitzahl|blz
+      | check\s*(?:\#|no\b|nr\b|number)|cheque|ch[eè]que|scheck
       | konto(?:nummer|-?nr)?|kto\.?-?nr|rekening(?:nummer)?|compte|conto|cuenta
       | vat|ust-?id(?:nr)?|tax\s*id|tax|ein|duns|reg(?:istration)?|steuer-?nr|st\.-?nr
       | hrb|hra|handelsregister|amtsgericht

@@ -170,7 +170,7 @@ _INSIDE_ADDRESS = regex.compile(r"[@]|://|www\.", regex.IGNORECASE)
 _POSITION = regex.compile(r"[ \t]*(?:[1-9]\d{0,2}|00\d{1,3}0)[ \t]+")
 _POSITION_REACH = 12  # characters from the line start to the number
 _SHORTENED = regex.compile(
-    r"[ \t]*(?:,|&|/|and|und|et|or|oder|ou|y|e)[ \t]+([-/]\d{2,12})(?![\w/-])", regex.IGNORECASE
+    r"[ \t]*(?:,|&|/|and|und|et|or|oder|ou|y|e)[ \t]+([-/]?\d{2,12})(?![\w/-])", regex.IGNORECASE
 )
 _SLASHED = regex.compile(r"(/\d{2,12})(?![\w/-])")
 _GLUE = frozenset({"", "-", "#"})  # between a label and a value written as one token
@@ -304,11 +304,22 @@ def scan_text(
             short = _SHORTENED.match(text, end) or _SLASHED.match(text, end)
             if short is not None and not _overlaps(claimed, short.start(1), short.end(1)):
                 piece = short.group(1)
+                digits = piece.lstrip("-/")
+                # Without its "-" ("and 0219"), or right after a "/", only as long as the group
+                # it stands for, and no quantity or amount ("and 1500 pcs").
+                marked = short.re is _SHORTENED and digits != piece
                 whole = (
-                    raw[: cut + 1] + piece[1:]
+                    raw[: cut + 1] + digits
                     if cut > 0
                     and raw[cut + 1 :].isdigit()
-                    and (short.re is _SHORTENED or len(piece) - 1 == len(raw) - cut - 1)
+                    and (
+                        marked
+                        or (
+                            len(digits) == len(raw) - cut - 1
+                            and not _QUANTITY_AFTER.match(text, short.end(1))
+                            and not _AMOUNT_AFTER.match(text, short.end(1))
+                        )
+                    )
                     else ""
                 )
                 other = rules.pattern.fullmatch(whole, timeout=timeout) if whole else None

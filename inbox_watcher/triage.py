@@ -207,7 +207,8 @@ def judge(
                 f"Linked to {len(known_nums)} POs from the PO records: {', '.join(known_nums)}. "
                 "If the message is about only one of them (a correction, a replacement, a PO "
                 "named in passing), resolve it with that PO; if it is about all of them (a "
-                "remittance, a statement, one delivery for several orders), dismiss the flag."
+                "remittance, a statement, one delivery for several orders), confirm it with "
+                "`resolve` and all of them."
             )
         for number in known_nums:
             if _closed(number, customer, pos):
@@ -635,10 +636,15 @@ def _after_words(raw: str) -> tuple[str, str]:
     """A weak value as written, apart from the words before it that the scan keeps with it
     ("Order confirmation NKE-PO-242015": a number after a decoy word): (number, words)."""
     words = raw.split()
+    if not (DECOY.match(raw) or _HEDGE_WORDS.match(raw)):
+        return " ".join(words), ""  # "AJS 2026-219": letters of the number itself
     lead = 0
     while lead < len(words) - 1 and not any(ch.isdigit() for ch in words[lead]):
         lead += 1
     return " ".join(words[lead:]), " ".join(words[:lead])
+
+
+_HEDGE_WORDS = regex.compile(r"our\s+ref", regex.IGNORECASE)
 
 
 _FEW_DIGITS = 6  # a bare number with fewer, from a stranger, is a house, booth or extension number

@@ -1352,6 +1352,10 @@ PHG = compiled(
         ("PHG-24-01187 and -5 pcs", ["PHG-24-01187"]),  # no number of the customer
         ("PHG-24-01187 - 01203 units", ["PHG-24-01187"]),  # no "and" before it
         ("TOP samples for PHG-24-01187/01203 (slim)", ["PHG-24-01187", "PHG-24-01203"]),
+        ("POs PHG-24-01187 and 01203 please", ["PHG-24-01187", "PHG-24-01203"]),
+        ("PHG-24-01187 and 01203 pcs", ["PHG-24-01187"]),  # a quantity
+        ("PHG-24-01187 and 01203,50 EUR", ["PHG-24-01187"]),  # an amount
+        ("PHG-24-01187, 1203", ["PHG-24-01187"]),  # shorter than the group
         ("PHG-24-01187/10", ["PHG-24-01187"]),  # a line item: shorter than the group
         ("PHG-24-01187/012034", ["PHG-24-01187"]),  # longer: no second number
     ],
@@ -1497,3 +1501,11 @@ def test_a_label_whose_last_word_the_pattern_takes_still_labels_the_number() -> 
         assert (cand.normalized, cand.labelled, cand.weak) == ("PO-AW27-40130", True, False)
     (plain,) = scan("see AW27-40130 here", halden)[0]
     assert not plain.labelled
+
+
+@pytest.mark.parametrize(
+    "text", ["Check #123456 enclosed", "cheque no. 123456", "Check number 123456"]
+)
+def test_a_cheque_number_is_no_po(text: str) -> None:
+    """A payment by cheque: "Check #1203" equals a PO only by chance."""
+    assert scan(text, ACME)[0] == []

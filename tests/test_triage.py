@@ -1143,7 +1143,7 @@ def test_several_known_pos_say_when_that_is_fine_in_one_sentence() -> None:
         "Linked to 2 POs from the PO records: 2023-00125-WS, 2023-00126-WS. If the message is "
         "about only one of them (a correction, a replacement, a PO named in passing), resolve it "
         "with that PO; if it is about all of them (a remittance, a statement, one delivery for "
-        "several orders), dismiss the flag."
+        "several orders), confirm it with `resolve` and all of them."
     ) in out.reasons
 
 
@@ -1364,3 +1364,13 @@ def test_a_scan_beside_a_po_found_elsewhere_asks_for_nothing() -> None:
     alone = run(extraction(problems=[scan], pdf_count=1))
     assert alone.status is Status.UNREADABLE
     assert "find the PO number and link the message to it" in text_of(alone)
+
+
+def test_a_weak_number_with_its_own_letters_is_quoted_whole() -> None:
+    """ "AJS 2026-219" spread over words: "AJS" is part of the number, not words before it."""
+    spread = cand("2023-00125-WS", raw="WS 2023-00125", labelled=False)
+    out = run(extraction(spread))
+    assert (
+        "'WS 2023-00125' in the message body has no PO label, but it is PO 2023-00125-WS in the "
+        "PO records: linked by the number alone." in out.reasons
+    )
