@@ -58,6 +58,8 @@ GAP = regex.compile(
     # "Purchase order number not found: 2026-04630": a platform rejecting the number names it
     r"(?:(?:not\s+found|invalid|unknown|not\s+valid|onbekend|ongeldig|nicht\s+gefunden"
     r"|ung[üu]ltig|unbekannt|introuvable|inconnu|invalide)\b[\s:#.\-=|]*)?"
+    # "The PO number for it is 305611"
+    r"(?:for\s+(?:it|this|that|them)\s+(?=(?:is|was)\b))?"
     r"(?:(?P<verb>is|was|ist|war|lautet|est)\b[\s:#]*)?",
     regex.IGNORECASE,
 )

@@ -485,8 +485,22 @@ def _live_labels(
     an attempt at a number (else None). Cached like ``rules.find_labels``: customers sharing a
     label list share all of this, which is most of the cost of a customer beyond the first."""
     found = find_labels(labels, text, timeout)
-    live = tuple(lab for lab in found[:MAX_CANDIDATES] if not _inside_decoy(text, *lab))
+    live = tuple(
+        lab
+        for lab in found[:MAX_CANDIDATES]
+        if not _inside_decoy(text, *lab)
+        and not _NO_LABEL_BEFORE.search(text, max(0, lab[0] - 24), lab[0])
+    )
     return len(found), live, tuple(_attempt_after(text, end) for _, end in live)
+
+
+# "Invoice on hold - no purchase order - KDE-INV-25-1079", "ohne Bestellnummer": a label said
+# to be missing labels nothing.
+_NO_LABEL_BEFORE = regex.compile(
+    r"(?<![\w])(?:no|without|missing|kein(?:e[nr]?)?|ohne|fehlende[nr]?|sans|sin|senza|geen"
+    r"|zonder|uden|utan|ingen)[ \t]+(?:valid[ \t]+)?\Z",
+    regex.IGNORECASE,
+)
 
 
 def _attempt_after(text: str, label_end: int) -> tuple[int, int] | None:

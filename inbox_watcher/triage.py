@@ -711,11 +711,13 @@ _NOT_THIS = (
     # the words of a number not to use, right before it: "..., not 4500123456", "(not PO ...)",
     # "instead of", "wrong PO", "don't book it on", "nicht auf", "au lieu de la commande"
     r"(?<![^\W\d_])(?:"
-    r"(?:not|nicht|niet|inte|ikke|non|don'?t|do\s+not|never|nie)"
-    r"(?:\s+(?:[^\W\d_]+\s+){0,2}?(?:on|against|to|under|auf|unter|sur|op|på|pa))?"
+    r"(?:not|nicht|niet|inte|ikke|non|don'?t|do\s+not|never|nie|ne)"
+    r"(?:\s+(?:[^\W\d_]+\s+){0,2}?(?:on|against|to|under|by|auf|unter|sur|op|på|pa|na))?"
     r"|instead\s+of|rather\s+than|(?:an)?statt|au\s+lieu\s+de|en\s+(?:lugar|vez)\s+de"
-    r"|in\s+plaats\s+van|invece\s+di|i\s+stedet\s+for|ist[äa]llet\s+f[öo]r"
-    r"|wrong|incorrect|falsche[nrs]?|mauvaise?|erron[ée]e?|old|alte[nrs]?|ancienne?"
+    r"|in\s+plaats\s+van|invece\s+di|i\s+stedet\s+for|ist[äa]llet\s+f[öo]r|m[ií]sto"
+    # "the old delivery schedule 5500011980", "der alte Lieferplan": one word may follow
+    r"|(?:wrong|incorrect|falsche[nrs]?|mauvaise?|erron[ée]e?|old|alte[nrs]?|ancienne?)"
+    r"(?:\s+[^\W\d_]{3,})?"
     r")[\s(\"'\u201c\u2018]*(?:(?:the|die|der|den|la|le|de|our|your)\s+)?"
     r"(?:(?:po|p\.\s?o\.?|purchase|order|number|no\.?|nr\.?|n[°º]|bestell(?:ung|nummer)|commande"
     r"|pedido|ordine|bestelling)[\s:#.]*){0,3}\Z"

@@ -1509,3 +1509,17 @@ def test_a_label_whose_last_word_the_pattern_takes_still_labels_the_number() -> 
 def test_a_cheque_number_is_no_po(text: str) -> None:
     """A payment by cheque: "Check #1203" equals a PO only by chance."""
     assert scan(text, ACME)[0] == []
+
+
+def test_a_label_said_to_be_missing_labels_nothing() -> None:
+    """ "Invoice on hold - no purchase order - KDE-INV-25-1079": our own invoice number."""
+    assert scan("Invoice on hold - no purchase order - ACME-INV-1079", ACME)[0] == []
+    assert scan("Invoice without purchase order: 12-1079 (held)", ACME)[0] == []
+    (found,) = scan("Purchase order - 12-1079 attached", ACME)[0]
+    assert (found.raw, found.labelled, found.valid) == ("12-1079", True, False)
+
+
+def test_a_po_given_for_it_is_labelled() -> None:
+    """ "The PO number for it\nis 305611" (the line wrapped where the writer did not)."""
+    (found,) = scan("Finance raised it. The PO number for it\nis 123456, value 96,000.", ACME)[0]
+    assert (found.normalized, found.labelled) == ("ACME-123456", True)

@@ -1226,6 +1226,9 @@ def ruled(number: str, context: str, **kwargs: Any) -> Candidate:
         "please don't book it on ",
         "Bestellnummer 2023-00126-WS statt ",
         "au lieu de la commande ",
+        "the work is not covered by ",
+        "objednávka VAS-PO-25-0007, ne na ",
+        "steht noch der alte Lieferplan ",
     ],
 )
 def test_a_po_named_as_the_one_not_to_use_gives_way_to_the_other(before: str) -> None:
