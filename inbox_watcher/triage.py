@@ -184,6 +184,26 @@ def judge(
         ),
         None,
     )
+    # "PO204402 is closed; the new order is PO205062": of two known POs, the writer says the one
+    # the records also call closed is closed (or replaced): the message is about the open one.
+    closed_said = [
+        n
+        for n in known_nums
+        if len(known_nums) == 2
+        and not replaced
+        and new_order is None
+        and _closed(n, customer, pos)
+        and any(_CLOSED_SAID.search(c.context) for c in valid if c.normalized == n)
+    ]
+    if len(closed_said) == 1 and not _closed(
+        next(n for n in known_nums if n != closed_said[0]), customer, pos
+    ):
+        number = closed_said[0]
+        reasons.append(
+            f"{_po(number)} is {_closed_word(number, customer, pos)} in the PO records, as the "
+            "message says: linked to the open PO it also names."
+        )
+        known_nums = [n for n in known_nums if n != number]
     if new_order is not None:
         reasons.append(
             f"{_po(known_nums[0])} from the PO records is named too (a reference, an earlier "
@@ -723,6 +743,15 @@ _NOT_THIS = (
     r"|pedido|ordine|bestelling)[\s:#.]*){0,3}\Z"
 )
 _RULED_OUT = regex.compile(_NOT_THIS, regex.IGNORECASE)
+# Words saying a PO is closed or replaced, near it.
+_CLOSED_SAID = regex.compile(
+    r"(?<![^\W\d_])(?:closed|cancel(?:l?ed)|replaced|replaces|superseded|expired|exhausted"
+    r"|fully\s+(?:receipted|invoiced|used|consumed)|abgeschlossen|geschlossen|storniert|ersetzt"
+    r"|abgelaufen|annul[ée]e?|remplac[ée]e?|remplace|cl[ôo]tur[ée]e?|cerrad[oa]|anulad[oa]"
+    r"|sustituid[oa]|vencid[oa]|no\s+longer\s+(?:valid|open)|nicht\s+mehr\s+g[üu]ltig"
+    r"|uzav[řr]en[aáý]?|zamkni[eę]t[ey]|gesloten|vervallen)(?![^\W\d_])",
+    regex.IGNORECASE,
+)
 
 
 def _ruled_out(c: Candidate) -> bool:

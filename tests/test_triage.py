@@ -1377,3 +1377,21 @@ def test_a_weak_number_with_its_own_letters_is_quoted_whole() -> None:
         "'WS 2023-00125' in the message body has no PO label, but it is PO 2023-00125-WS in the "
         "PO records: linked by the number alone." in out.reasons
     )
+
+
+def test_of_two_known_pos_the_one_the_writer_says_is_closed_gives_way() -> None:
+    """ "PO 2022-00777-WS is closed (fully receipted); the new order is 2023-00125-WS": the
+    records agree that the first is closed: linked to the open one, and said."""
+    old = ruled("2022-00777-WS", "The order number quoted, [2022-00777-WS], is closed (fully")
+    new = ruled("2023-00125-WS", "has raised a new order, [2023-00125-WS], for the rest")
+    out = run(extraction(old, new))
+    assert (out.status, out.po_numbers) == (Status.LINKED, ("2023-00125-WS",))
+    assert (
+        "PO 2022-00777-WS is closed in the PO records, as the message says: linked to the open PO "
+        "it also names." in out.reasons
+    )
+    # Without those words (a remittance paying both), or when the records call it open: both.
+    paid = ruled("2022-00777-WS", "Payment for [2022-00777-WS] and")
+    assert run(extraction(paid, new)).status is Status.AMBIGUOUS
+    open_said_closed = ruled("2023-00126-WS", "[2023-00126-WS] is closed")
+    assert run(extraction(open_said_closed, new)).status is Status.AMBIGUOUS
