@@ -1,7 +1,7 @@
 """Realistic order mail written by reviewers who never read the extraction code, with the verdict
 a careful accounts-payable clerk gave each message before the tool was run.
 
-Thirty-nine sets under ``tests/realistic/``, each with its own customer files and PO records:
+Forty-three sets under ``tests/realistic/``, each with its own customer files and PO records:
 
 - ``reviewer1``: 60 German, English and French order mails for three SAP-, prefix- and
   letter-style customers (replies, forwards, auto-replies, newsletters, PDFs, decoys);
@@ -89,7 +89,15 @@ Thirty-nine sets under ``tests/realistic/``, each with its own customer files an
 - ``energy-services``: 74 Ariba, Coupa and field mails of oil, gas and wind operators with AFE,
   well, ticket, SES, blanket and release numbers;
 - ``universities``: 96 university, institute and hospital orders from e-procurement systems
-  among requisition, grant, cost-centre and P-card numbers, invoice rejections.
+  among requisition, grant, cost-centre and P-card numbers, invoice rejections;
+- ``marine-chandlery``: 71 shipowners', masters' and agents' orders among vessel, IMO, port-call,
+  requisition and maker part numbers, revised as the schedule changes;
+- ``aviation-mro``: 93 airline, MRO and business-jet orders, AOG and exchange orders among part,
+  serial, tail, work-order and certificate numbers;
+- ``automotive-calloffs``: 69 tier-1 scheduling agreements, call-offs, change notices and claims
+  in German, Czech, Polish and Spanish, a DELFOR schedule;
+- ``professional-services``: 79 consultancy POs, change orders, timesheets, invoice rejections
+  and remittances among SOW, project, cost-centre and requisition numbers.
 
 Each message is read as a poll reads it (``pipeline.analyse``, PDFs included) and judged
 against its set's records (``triage.judge``; threads are not looked up, as in ``try``). The
@@ -156,6 +164,10 @@ SETS = (
     "fashion-sourcing",
     "energy-services",
     "universities",
+    "marine-chandlery",
+    "aviation-mro",
+    "automotive-calloffs",
+    "professional-services",
 )
 
 DISAGREE: dict[tuple[str, str], str] = {
@@ -196,6 +208,15 @@ DISAGREE: dict[tuple[str, str], str] = {
         "a field supervisor's Gmail 'PO# 241883' fits another customer's format (unknown there); "
         "the clerk saw a digit missing from OP-2418830 of a third customer: no hint across "
         "customers"
+    ),
+    ("aviation-mro", "N04-aog-po-followup.eml"): (
+        "'PO for this morning's brake exchange is 4500783601': too many words between the label "
+        "and the number, so it is an unlabelled SAP number, which counts only when known: "
+        "missing, with the number named"
+    ),
+    ("automotive-calloffs", "n04_pedido_sin_ceros.eml"): (
+        "'pedido NCA 24 3401' for NCA/24/03401, written with spaces and without the zero: "
+        "neither the pattern nor the near-miss search (letters joined to digits) sees it"
     ),
     ("procurement-platforms", "b03_reply_moves_items_to_new_po.eml"): (
         "a reply on PO 4500232301's thread moves a line to 4500232503: linked to the PO its own "
