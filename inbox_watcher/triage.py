@@ -215,14 +215,15 @@ def judge(
         for number in known_nums:
             reasons.append(
                 f"{_po(number)} is {_closed_word(number, customer, pos)} in the PO records, and "
-                f"the message also names {_po(replacing[0])}, which is not: a replacement order?"
+                f"the message also names {_po(replacing[0])}, which is not in them yet: a "
+                "replacement order?"
             )
         known_nums = []
 
     if known_nums:
         status = Status.AMBIGUOUS if len(known_nums) > 1 else Status.LINKED
         po_numbers = tuple(known_nums)
-        if status is Status.AMBIGUOUS:
+        if status is Status.AMBIGUOUS and not (_disagreements(valid) and not replaced):
             reasons.append(
                 f"Linked to {len(known_nums)} POs from the PO records: {', '.join(known_nums)}. "
                 "If the message is about only one of them (a correction, a replacement, a PO "
@@ -259,12 +260,12 @@ def judge(
         status = Status.UNKNOWN
         po_numbers = ()
         for number in unknown_nums:
-            where = _and(_unique(_where(c) for c in valid if c.normalized == number))
+            where = _and(_unique(_where(c) for c in _but_file_names(valid, number)))
             reasons.append(
-                f"{_po(number)} (found in {where}) is written like a PO number"
+                f"{_po(number)} (in {where}) has the form of a PO"
                 f"{' of ' + _name(customer, names) if customer else ''} but is not in the PO "
-                "records: if it is a new order, it links once the PO records are next imported "
-                "(`pos import`); if not, check it for a typo."
+                "records yet: if it is a new order, it links by itself after the next import of "
+                "the PO records; if not, check it for a typo."
             )
             if stranger and number == unknown_nums[0]:
                 reasons.append(
@@ -319,8 +320,7 @@ def judge(
             table = pos.get(customer or "", {})
             example = None if hints else next((n for n, r in table.items() if not r.closed), None)
             like = (
-                f"; its PO numbers are written like {example} (an example from its records, "
-                "not a guess)"
+                f"; its PO numbers are written like {example} (one from its records)"
                 if example
                 else ""
             )
@@ -364,14 +364,14 @@ def judge(
         ]
         weak = [c for c in weak if not (stranger and _short_and_bare(c))]
         if customer is None and stranger:
-            if any(c.valid and not c.weak for c in set_aside):
+            if any(not c.weak for c in set_aside):
                 # "New Purchase Order 4500875110" from a platform's address on no list, with
                 # strangers = "known": not a newsletter to dismiss.
                 reasons.append(
-                    "No PO from the PO records was found, and the mail is not from a known "
-                    "customer address, so the numbers below do not count. If it is an order (a "
-                    "customer's purchasing platform, a web form, a new customer), handle it by "
-                    "hand; if not, dismiss it."
+                    "No PO of a customer's was found: the mail is not from a known customer "
+                    "address, so its numbers count only when they are in the PO records. If it "
+                    "is an order (a customer's purchasing platform, a web form, a new customer), "
+                    "handle it by hand; if not, dismiss it."
                 )
             else:
                 reasons.append(
@@ -452,22 +452,22 @@ def judge(
                 )
     if not replaced:  # an old PO and its replacement are meant to differ
         reasons.extend(_disagreements(valid))
-    if status in (Status.LINKED, Status.AMBIGUOUS):
+    if status is Status.LINKED:
         # Linked by a number written without a label (a carrier's "Reference: 004523"): said.
         for number in po_numbers:
             found_as = [c for c in valid if c.normalized == number]
             if found_as and all(c.weak for c in found_as):
                 raw, words = _after_words(found_as[0].raw)
-                after = f" after the words '{words}'" if words else ""
+                after = f" (after '{words}')" if words else ""
                 reasons.append(
-                    f"'{raw}' in {_where(found_as[0])}{after} has no PO label, but it is "
-                    f"{_po(number)} in the PO records: linked by the number alone."
+                    f"'{raw}' in {_where(found_as[0])}{after} is {_po(number)} in the PO "
+                    "records: linked by the number alone, without a PO label."
                 )
     for p in (*blocking, *partial):
         text = p.describe()
-        if p.kind is Unreadable.NO_TEXT and status in (Status.LINKED, Status.AMBIGUOUS):
-            # Linked by what else the message says: no PO to look for in the scan.
-            text = f"{source_words(p.source)}: the PDF is a scanned picture without text (not read)"
+        if p.kind in _NOT_READ_WORDS and status in (Status.LINKED, Status.AMBIGUOUS):
+            # Linked by what else the message says: nothing to ask for or look up.
+            text = f"{source_words(p.source)}: {_NOT_READ_WORDS[p.kind]} (not read)"
         reasons.append(text[:1].upper() + text[1:] + ".")
     return Outcome(
         status=status,
@@ -484,6 +484,12 @@ def judge(
 
 
 _MAX_NAMED = 5  # values named one by one in the reasons; more are counted
+# A PDF not read, in a message linked by what else it says.
+_NOT_READ_WORDS = {
+    Unreadable.NO_TEXT: "the PDF is a scanned picture without text",
+    Unreadable.ENCRYPTED: "the PDF is password-protected",
+    Unreadable.CORRUPT: "the PDF is damaged",
+}
 
 
 def _attachments_read(extraction: Extraction) -> str:
@@ -650,6 +656,17 @@ _READER_S = regex.compile(
     r"vs\.?|uw|jouw|seu|sua)\s+(?:[^\W\d_][\w.'\u2019/-]*[\s:#]*){1,3}\Z",
     regex.IGNORECASE,
 )
+
+
+def _but_file_names(cands: Sequence[Candidate], number: str) -> list[Candidate]:
+    """The candidates of ``number``, without a file name's where the file itself is one."""
+    found = [c for c in cands if c.normalized == number]
+    read = {c.source.removeprefix("attachment:") for c in found if c.source.startswith("attach")}
+    return [
+        c
+        for c in found
+        if not (c.source.startswith("filename:") and c.source.removeprefix("filename:") in read)
+    ]
 
 
 def _after_words(raw: str) -> tuple[str, str]:

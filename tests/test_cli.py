@@ -180,7 +180,7 @@ def test_try_judges_against_the_po_records(capsys: pytest.CaptureFixture[str], d
     assert "would be: ambiguous: " in out
     code, out = try_(capsys, demo, SAMPLES / "10-unknown-po.eml")
     assert "would be: unknown: 2019-09242-IT (not in the PO records)" in out
-    assert "but is not in the PO records: if it is a new order, it links once" in out
+    assert "but is not in the PO records yet: if it is a new order, it links by itself" in out
     code, out = try_(capsys, demo, SAMPLES / "02-linked-pdf-only.eml")
     assert "would be: linked: ACME-231430" in out
     assert db.read_bytes() == before
