@@ -287,7 +287,9 @@ def judge(
                 for c in valid
                 if c.normalized == number
             }
-            called_new = any(c.normalized == number and _called_new(c) for c in valid)
+            called_new = number == new_order or any(
+                c.normalized == number and _called_new(c) for c in valid
+            )
             hints = (
                 [h for h in _suggest(number, customer, pos, rules, max_edits=1) if h != number]
                 if len(places) < 2 and not called_new
@@ -732,7 +734,7 @@ def _called_new(c: Candidate) -> bool:
 
 _NEW_ORDER = regex.compile(
     r"(?<![^\W\d_])(?:new|neue[nrs]?|nouvelle|nouveau|nuev[ao]|nuov[ao]|nieuwe|replacement"
-    r"|ersatz)(?![^\W\d_])",
+    r"|ersatz|will\s+be|wird)(?![^\W\d_])",
     regex.IGNORECASE,
 )
 

@@ -1421,3 +1421,17 @@ def test_a_strangers_labelled_value_set_aside_is_not_called_a_newsletter() -> No
     assert out.reasons[0].startswith("No PO of a customer's was found")
     assert "usually a carrier" not in text_of(out)
     assert "'APB-PO-7781' in the message body follows a PO label" in text_of(out)
+
+
+@pytest.mark.parametrize(
+    "context",
+    ["Our PO number will be [2023-00127-WS] once approved", "please use the new PO [2023-00127-WS]"],
+)
+def test_a_po_announced_as_new_gets_no_did_you_mean(context: str) -> None:
+    """ "Our PO number will be HBX-24-00475": one slip from a known PO, but announced as new."""
+    new = ruled("2023-00127-WS", context)
+    out = run(extraction(new))
+    assert out.status is Status.UNKNOWN
+    assert out.suggestions == ()
+    plain = run(extraction(ruled("2023-00127-WS", "PO [2023-00127-WS] attached")))
+    assert "2023-00126-WS" in plain.suggestions  # not announced: hinted
