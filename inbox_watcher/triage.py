@@ -799,9 +799,9 @@ _GROUPING = regex.compile(r"(?<=\d)[ .](?=\d)")
 def _as_known(
     c: Candidate, customer: str | None, pos: PoIndex, rules: Mapping[str, CustomerRules]
 ) -> Candidate:
-    """A malformed value that is a known PO once the spaces or dots grouping its digits, or a
-    revision number written onto it ("PO-AW27-40103-R2"), are dropped ("PO #: 410 022",
-    "Bestellung 4500 123 456") is that PO. Other separators, missing
+    """A malformed value that is a known PO once the spaces or dots grouping its digits ("PO #:
+    410 022", "Bestellung 4500 123 456"), or a revision, line or amendment number written onto
+    it ("PO-AW27-40103-R2", "P7-104522-3"), are dropped is that PO. Other separators, missing
     zeros or letters keep it malformed (with its "did you mean"): clerks asked to check those."""
     table = pos.get(customer or "")
     if c.valid or not table:
@@ -821,7 +821,7 @@ _LINE = regex.compile(r"[-/.]\d{1,3}\Z")
 
 def _regrouped(raw: str, rule: CustomerRules | None, table: Mapping[str, PoRecord]) -> str | None:
     """The known PO ``raw`` is once the spaces or dots grouping its digits, or a revision number
-    written onto it, are dropped; else None."""
+    written onto it, or else a line or amendment number, are dropped; else None."""
     grouped = _GROUPING.sub("", raw)
     joined = _REVISION.sub("", grouped)
     if rule is None:
