@@ -709,8 +709,7 @@ def _known_only(c: Candidate, rules: Mapping[str, CustomerRules]) -> bool:
 def _reader_s(c: Candidate) -> bool:
     """Whether the label before the value names the reader's order ("your order", "Ihre
     Bestellung"): the words before the value as the context marks it ("[...]")."""
-    mark = _mark(c)
-    return mark > 0 and _READER_S.search(c.context, max(0, mark - 48), mark) is not None
+    return _words_before(c, _READER_S, 48) is not None
 
 
 _WRITERS_OWN = regex.compile(
@@ -722,14 +721,12 @@ _WRITERS_OWN = regex.compile(
 
 def _writers_own(c: Candidate) -> bool:
     """Whether the words before the value call it the writer's own order ("unsere Bestellung")."""
-    mark = _mark(c)
-    return mark > 0 and _WRITERS_OWN.search(c.context, max(0, mark - 48), mark) is not None
+    return _words_before(c, _WRITERS_OWN, 48) is not None
 
 
 def _called_new(c: Candidate) -> bool:
     """Whether the words before the value call it a new order ("use the new PO P-10315")."""
-    mark = _mark(c)
-    return mark > 0 and _NEW_ORDER.search(c.context, max(0, mark - 40), mark) is not None
+    return _words_before(c, _NEW_ORDER, 40) is not None
 
 
 _NEW_ORDER = regex.compile(
@@ -741,8 +738,7 @@ _NEW_ORDER = regex.compile(
 
 def _reader_words(c: Candidate) -> str:
     """The words that call the value the reader's order, as written ("Ihrer Bestellung Nr.")."""
-    mark = _mark(c)
-    m = _READER_S.search(c.context, max(0, mark - 48), mark) if mark > 0 else None
+    m = _words_before(c, _READER_S, 48)
     return " ".join(m.group(0).split()).rstrip(":#") if m else "your order"
 
 
@@ -775,16 +771,21 @@ _CLOSED_SAID = regex.compile(
 
 def _ruled_out(c: Candidate) -> bool:
     """Whether the words right before the value name it as the number not to use."""
-    mark = _mark(c)
-    return mark > 0 and _RULED_OUT.search(c.context, max(0, mark - 40), mark) is not None
+    return _words_before(c, _RULED_OUT, 40) is not None
 
 
 def _ruling_words(c: Candidate) -> str:
     """The words that rule the value out with the value, as written ("not 4500123456")."""
-    mark = _mark(c)
-    m = _RULED_OUT.search(c.context, max(0, mark - 40), mark) if mark > 0 else None
+    m = _words_before(c, _RULED_OUT, 40)
     words = " ".join(m.group(0).split()) if m else "not"
     return f'"{words} {" ".join(c.raw.split())}"'
+
+
+def _words_before(c: Candidate, words: regex.Pattern[str], reach: int) -> regex.Match[str] | None:
+    """The match of ``words`` ending right before the value in its context (within ``reach``
+    characters), or None; the context marks the value with "[...]"."""
+    mark = _mark(c)
+    return words.search(c.context, max(0, mark - reach), mark) if mark > 0 else None
 
 
 def _mark(c: Candidate) -> int:
