@@ -427,10 +427,13 @@ def judge(
         shown = [f"'{n}'" for n in extraction.not_read[:_MAX_NAMED]]
         more = len(extraction.not_read) - len(shown)
         listed = _and(shown + ([f"{more} more"] if more > 0 else []))
+        several = len(extraction.not_read) > 1
+        kind = "files of a kind not read" if several else "a file of a kind not read"
+        if not several and _file_kind(extraction.not_read[0]):
+            kind = _file_kind(extraction.not_read[0])
         reasons.append(
             f"Not read: the attachment{'s' if len(extraction.not_read) > 1 else ''} {listed} "
-            "(only PDFs, XML e-invoices, EDI, CSV, text and calendar files are read): open "
-            f"{'them' if len(extraction.not_read) > 1 else 'it'} to look for a PO."
+            f"({kind}): open {'them' if len(extraction.not_read) > 1 else 'it'} to look for a PO."
         )
     if status in (Status.LINKED, Status.AMBIGUOUS):
         for c in _one_per_number(read_as):
@@ -486,6 +489,22 @@ def judge(
 
 
 _MAX_NAMED = 5  # values named one by one in the reasons; more are counted
+_FILE_KINDS = {
+    "xlsx": "a spreadsheet", "xls": "a spreadsheet", "xlsm": "a spreadsheet",
+    "ods": "a spreadsheet", "docx": "a Word document", "doc": "a Word document",
+    "odt": "a text document", "rtf": "a text document", "png": "an image", "jpg": "an image",
+    "jpeg": "an image", "gif": "an image", "tif": "an image", "tiff": "an image",
+    "heic": "an image", "bmp": "an image", "zip": "a ZIP archive", "7z": "an archive",
+    "rar": "an archive", "msg": "an Outlook item", "mp3": "audio", "wav": "audio",
+    "m4a": "audio", "amr": "audio",
+}  # fmt: skip
+
+
+def _file_kind(name: str) -> str:
+    """What kind of file an unread attachment is, by its name ("a spreadsheet"), or ""."""
+    return _FILE_KINDS.get(name.rsplit(".", 1)[-1].lower(), "") if "." in name else ""
+
+
 # A PDF not read, in a message linked by what else it says.
 _NOT_READ_WORDS = {
     Unreadable.NO_TEXT: "the PDF is a scanned picture without text",

@@ -934,9 +934,14 @@ def test_missing_names_the_attachments_it_did_not_read() -> None:
     out = run(ex)
     assert out.status is Status.MISSING
     assert (
-        "Not read: the attachments 'Bestellung.xlsx' and 'Plan.docx' (only PDFs, XML "
-        "e-invoices, EDI, CSV, text and calendar files are read): open them to look for a PO."
+        "Not read: the attachments 'Bestellung.xlsx' and 'Plan.docx' (files of a kind not "
+        "read): open them to look for a PO."
     ) in out.reasons
+    sheet = run(Extraction("westside", "sender", (), (), 0, 0, ("Bestellung.XLSX",)))
+    assert (
+        "Not read: the attachment 'Bestellung.XLSX' (a spreadsheet): open it to look for a PO."
+        in sheet.reasons
+    )
     assert_plain_words(out)
     linked = run(Extraction("westside", "sender", (cand("2023-00125-WS"),), (), 0, 0, ("a.xlsx",)))
     assert "Not read" not in text_of(linked)
@@ -1425,7 +1430,10 @@ def test_a_strangers_labelled_value_set_aside_is_not_called_a_newsletter() -> No
 
 @pytest.mark.parametrize(
     "context",
-    ["Our PO number will be [2023-00127-WS] once approved", "please use the new PO [2023-00127-WS]"],
+    [
+        "Our PO number will be [2023-00127-WS] once approved",
+        "please use the new PO [2023-00127-WS]",
+    ],
 )
 def test_a_po_announced_as_new_gets_no_did_you_mean(context: str) -> None:
     """ "Our PO number will be HBX-24-00475": one slip from a known PO, but announced as new."""
