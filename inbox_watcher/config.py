@@ -274,9 +274,15 @@ def _read_secret_file(path: Path) -> str:
     return text
 
 
-def _check_env_var(name: str) -> str:
+def _check_env_var(name: str, info: ValidationInfo) -> str:
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-        raise ValueError(f"{_q(name)} is not an environment variable name")
+        # Not echoed: an admin may have typed the password itself here.
+        raise ValueError(
+            "is not an environment variable name (letters, digits and _; the value is not shown "
+            "in case it is the password itself)"
+        )
+    if (info.context or {}).get("defer_secrets"):
+        return name  # read (and a missing variable reported) when the password is needed
     value = os.environ.get(name)
     if value is None:
         raise ValueError(f"the environment variable {name} is not set")

@@ -111,11 +111,21 @@ class PoRecord:
 
     @property
     def closed(self) -> bool:
-        return self.status.strip().lower() in CLOSED_STATUSES
+        status = self.status.strip().lower()
+        return status in CLOSED_STATUSES or status in CLOSED_STATUSES_ABROAD
 
 
 # A PO record whose status is one of these (any case) is closed; any other status is open.
 CLOSED_STATUSES = ("closed", "cancelled", "canceled", "complete", "completed")
+# The same words as ERP exports in other languages write them (German, French, Spanish,
+# Portuguese, Italian, Dutch, Nordic, Polish, Czech).
+CLOSED_STATUSES_ABROAD = (
+    "erledigt", "geschlossen", "abgeschlossen", "storniert", "fermé", "clôturé", "annulé",
+    "soldé", "cerrado", "cancelado", "anulado", "completado", "fechado", "concluído", "chiuso",
+    "annullato", "evaso", "gesloten", "afgesloten", "geannuleerd", "stängd", "avslutad",
+    "makulerad", "lukket", "afsluttet", "annulleret", "suljettu", "zamknięte", "anulowane",
+    "uzavřeno", "zrušeno",
+)  # fmt: skip
 
 
 class PoTable(dict[str, PoRecord]):

@@ -27,8 +27,8 @@ import codecs
 import csv
 import datetime as dt
 import re
-from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import TypeVar
@@ -100,6 +100,7 @@ def import_pos_csv(
     known_customers: Collection[str] | None = None,
     normalize: Normalizer | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    customer_names: Mapping[str, str] | None = None,
 ) -> ImportResult:
     """Read a PO records CSV file. Never raises for bad content; see ``read_pos_csv``."""
     try:
@@ -112,7 +113,9 @@ def import_pos_csv(
         return ImportResult(
             records=(), errors=(RowError(0, f"cannot read {path}: {exc}"),), file_refused=True
         )
-    return read_pos_csv(data, known_customers=known_customers, normalize=normalize)
+    return read_pos_csv(
+        data, known_customers=known_customers, normalize=normalize, customer_names=customer_names
+    )
 
 
 def read_pos_csv(
@@ -120,8 +123,10 @@ def read_pos_csv(
     *,
     known_customers: Collection[str] | None = None,
     normalize: Normalizer | None = None,
+    customer_names: Mapping[str, str] | None = None,
 ) -> ImportResult:
-    """Parse the bytes of a PO records CSV export into records, errors and notes."""
+    """Parse the bytes of a PO records CSV export into records, errors and notes.
+    ``customer_names``: the customers' names to their ids, read as the ids (with a note)."""
     text, encoding, note = _decode(data)
     notes: list[RowError] = [note] if note else []
     lines = _LINE.findall(text)
@@ -157,6 +162,7 @@ def read_pos_csv(
         decimal={",": ".", ";": ","}.get(delimiter),
         known_customers=None if known_customers is None else frozenset(known_customers),
         normalize=normalize,
+        names={" ".join(k.split()).casefold(): v for k, v in (customer_names or {}).items()},
     )
     kept: dict[tuple[str, str], tuple[int, PoRecord]] = {}
     errors: list[RowError] = []
@@ -193,6 +199,9 @@ def read_pos_csv(
         kept[key] = (line, record)
     records = tuple(record for _, record in kept.values())
     notes.extend(_status_note(status, at) for status, at in odd_statuses.items())
+    if reader.renamed:
+        shown = ", ".join(f"{name!r} as {cid}" for name, cid in sorted(reader.renamed.items()))
+        notes.append(RowError(header_at + 1, f"customer names read as their ids: {shown}"))
     notes.sort(key=lambda note: note.line)
     present = frozenset(name for name in columns if name in REQUIRED + OPTIONAL)
     return ImportResult(records, tuple(errors), tuple(notes), encoding, delimiter, columns=present)
@@ -204,7 +213,8 @@ def _status_note(status: str, lines: Sequence[int]) -> RowError:
     where = "" if not later else f" (also on line{'s' if len(later) > 1 else ''} {shown})"
     message = (
         f"status {status!r}{where} is not a known word: the PO counts as open (only "
-        f"{', '.join(CLOSED_WORDS[:-1])} and {CLOSED_WORDS[-1]} count as closed)"
+        f"{', '.join(CLOSED_WORDS[:-1])} and {CLOSED_WORDS[-1]}, or the same words in other "
+        "languages such as erledigt, fermé, cerrado, gesloten, count as closed)"
     )
     return RowError(lines[0], message, column="status")
 
@@ -271,8 +281,14 @@ def _header(line: str, number: int, forced: str | None) -> tuple[str, list[str],
     names = parsed.get(delimiter)
     if names is None:
         return delimiter, [], [RowError(number, "the header line has a broken quote")]
+    found_names = ", ".join(n for n in names if n) or "none"
     errors = [
-        RowError(number, f"the header has no {name} column", column=name)
+        RowError(
+            number,
+            f"the header has no {name} column (columns found: {found_names}; rename the one "
+            f"that holds it to {name})",
+            column=name,
+        )
         for name in REQUIRED
         if name not in names
     ]
@@ -319,6 +335,9 @@ class _RowReader:
     decimal: str | None  # the file's decimal mark, None when unknown (tab-separated)
     known_customers: frozenset[str] | None
     normalize: Normalizer | None
+    # Customer names (case-folded) to ids: an ERP export names the customer, not our file.
+    names: Mapping[str, str] = field(default_factory=dict)
+    renamed: dict[str, str] = field(default_factory=dict)  # what was read so, for one note
 
     def swallowed(self, cells: Sequence[str]) -> str | None:
         """The column of a multi-line cell whose inner lines look like rows, or None.
@@ -396,7 +415,14 @@ class _RowReader:
         if not customer:
             raise _Refused("the customer is empty")
         if self.known_customers is not None and customer not in self.known_customers:
-            raise _Refused(f"unknown customer {customer!r}")
+            named = self.names.get(" ".join(customer.split()).casefold())
+            if named is None:
+                raise _Refused(
+                    f"unknown customer {customer!r} (the customer column holds a customer "
+                    "file's name without .toml, or the name the file gives the customer)"
+                )
+            self.renamed[customer] = named
+            return named
         return customer
 
     def _po_number(self, values: dict[str, str]) -> str:

@@ -115,6 +115,7 @@ def import_and_rejudge(config: Config, path: Path, *, replace: bool = False) -> 
         path,
         normalize=normalizer(config.customers),
         known_customers={c.id for c in config.customers},
+        customer_names={c.name: c.id for c in config.customers},
     )
     for err in result.errors:
         print(f"{path}: {err}", file=sys.stderr)

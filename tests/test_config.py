@@ -335,6 +335,30 @@ def test_password_env_unset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert message == "the environment variable PO_WATCHER_TEST_UNSET is not set"
 
 
+def test_password_env_unset_is_reported_only_when_the_password_is_needed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`flagged`, `messages`, `pos`, `try` and `digest --dry-run` need no IMAP password: an unset
+    variable must not stop them (as a missing password file does not)."""
+    monkeypatch.delenv("PO_WATCHER_TEST_UNSET", raising=False)
+    text = BASE.replace('password_file = "imap-password"', 'password_env = "PO_WATCHER_TEST_UNSET"')
+    config = load_config(tree(tmp_path, text), defer_secrets=True)
+    with pytest.raises(ConfigError) as raised:
+        config.imap.password()
+    (problem,) = raised.value.problems
+    assert (problem.key, problem.message) == (
+        "imap.password_env",
+        "the environment variable PO_WATCHER_TEST_UNSET is not set",
+    )
+
+
+def test_a_password_typed_into_password_env_is_not_echoed(tmp_path: Path) -> None:
+    text = BASE.replace('password_file = "imap-password"', 'password_env = "hunter2!secret"')
+    message = only(problems_of(tree(tmp_path, text)), "imap.password_env").message
+    assert "hunter2" not in message
+    assert message.startswith("is not an environment variable name")
+
+
 def test_password_file_missing(tmp_path: Path) -> None:
     path = tree(tmp_path, BASE.replace('"imap-password"', '"no-such-file"'))
     message = only(problems_of(path), "imap.password_file").message

@@ -309,9 +309,45 @@ def test_unrecognised_status_words_are_noted_once_each(tmp_path: Path) -> None:
     )
     assert done.startswith("status 'done' is not a known word")
     # the words the note names as closed are exactly those the model treats as closed
-    listed = opn.split("only ")[1].split(" count")[0].replace(" and", ",").split(", ")
+    listed = opn.split("only ")[1].split(", or the same")[0].replace(" and", ",").split(", ")
     assert listed == ["closed", "cancelled", "canceled", "complete", "completed"]
     assert all(PoRecord("X", "acme", status=word).closed for word in listed)
+    abroad = opn.split("such as ")[1].split(", count")[0].split(", ")
+    assert abroad == ["erledigt", "fermé", "cerrado", "gesloten"]
+    assert all(PoRecord("X", "acme", status=word.upper()).closed for word in abroad)
+
+
+def test_an_erp_export_naming_its_customers_and_statuses_in_german(tmp_path: Path) -> None:
+    """An export with the customer's name (not our file's id) and "erledigt" as its status."""
+    path = write(
+        tmp_path,
+        "po_number;customer;status\r\n"
+        "A;Acme Corporation;offen\r\nB;ACME  corporation;erledigt\r\nC;Acme Corp;offen\r\n",
+    )
+    result = import_pos_csv(
+        path, known_customers={"acme"}, customer_names={"Acme Corporation": "acme"}
+    )
+    assert [(r.po_number, r.customer, r.closed) for r in result.records] == [
+        ("A", "acme", False),
+        ("B", "acme", True),
+    ]
+    (refused,) = result.errors
+    assert refused.line == 4
+    assert "unknown customer 'Acme Corp'" in refused.message
+    assert "the name the file gives the customer" in refused.message
+    assert any(
+        n.message == "customer names read as their ids: 'ACME  corporation' as acme, "
+        "'Acme Corporation' as acme"
+        for n in result.notes
+    )
+
+
+def test_a_header_without_a_needed_column_lists_the_columns_it_has(tmp_path: Path) -> None:
+    result = import_pos_csv(write(tmp_path, "Bestellnummer;Kunde;Status\nA;acme;open\n"))
+    assert result.file_refused
+    messages = [e.message for e in result.errors]
+    assert messages[0].startswith("the header has no po_number column (columns found: ")
+    assert "rename the one that holds it to po_number" in messages[0]
 
 
 def test_garbage_after_closing_quote(tmp_path: Path) -> None:
