@@ -174,11 +174,15 @@ def judge(
             if len(known_nums) == 1
             and not replaced
             and any(
-                c.normalized == n and c.labelled and not c.quoted and not _writers_own(c)
+                c.normalized == n
+                and c.labelled
+                and not c.quoted
+                and not (stranger and _writers_own(c))
                 for c in valid
             )
             and (
                 not any(c.labelled for c in valid if c.normalized == known_nums[0])
+                or any(c.normalized == n and _called_new(c) for c in valid)
                 or not _suggest(n, customer, pos, rules, max_edits=1)
             )
         ),
@@ -744,8 +748,19 @@ def _writers_own(c: Candidate) -> bool:
 
 
 def _called_new(c: Candidate) -> bool:
-    """Whether the words before the value call it a new order ("use the new PO P-10315")."""
-    return _words_before(c, _NEW_ORDER, 40) is not None
+    """Whether the words around the value call it a new order ("use the new PO P-10315",
+    "please use our order no. 71930 instead")."""
+    if _words_before(c, _NEW_ORDER, 40) is not None:
+        return True
+    end = c.context.find("]", max(0, _mark(c)))
+    return end >= 0 and _INSTEAD_AFTER.match(c.context, end + 1) is not None
+
+
+_INSTEAD_AFTER = regex.compile(
+    r"[\s,.)]*(?:instead|stattdessen|statt\s+dessen|à\s+la\s+place|en\s+su\s+lugar|i\s+stedet"
+    r"|istället|in\s+plaats\s+daarvan|invece)(?![^\W\d_])",
+    regex.IGNORECASE,
+)
 
 
 _NEW_ORDER = regex.compile(
@@ -783,7 +798,8 @@ _CLOSED_SAID = regex.compile(
     r"|fully\s+(?:receipted|invoiced|used|consumed)|abgeschlossen|geschlossen|storniert|ersetzt"
     r"|abgelaufen|annul[ée]e?|remplac[ée]e?|remplace|cl[ôo]tur[ée]e?|cerrad[oa]|anulad[oa]"
     r"|sustituid[oa]|vencid[oa]|no\s+longer\s+(?:valid|open)|nicht\s+mehr\s+g[üu]ltig"
-    r"|uzav[řr]en[aáý]?|zamkni[eę]t[ey]|gesloten|vervallen)(?![^\W\d_])",
+    r"|uzav[řr]en[aáý]?|zamkni[eę]t[ey]|gesloten|vervallen|annuller(?:et|es|er)|erstatte[st]"
+    r"|ersatt|makulerad|lukket|avslutt?et|avslutad)(?![^\W\d_])",
     regex.IGNORECASE,
 )
 

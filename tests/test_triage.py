@@ -1343,7 +1343,8 @@ def test_a_new_po_given_beside_a_known_one_mentioned_is_unknown() -> None:
 def test_a_known_po_stays_linked_beside_the_writers_own_order_or_a_slip_of_it() -> None:
     known = ruled("2023-00125-WS", "Kessler order [2023-00125-WS] can ship", labelled=False)
     own = ruled("2023-00999-WS", "Nordlager confirmed our order [2023-00999-WS] for week 47")
-    out = run(extraction(known, own))  # the writer's own order, not a new one of ours
+    # From a sender on no list (a colleague at a supplier): the writer's own order, not ours.
+    out = run(extraction(known, own, routed_by="pattern"))
     assert (out.status, out.po_numbers) == (Status.LINKED, ("2023-00125-WS",))
     labelled = ruled("2023-00125-WS", "PO [2023-00125-WS] attached")
     slip = ruled("2023-00152-WS", "Purchase order [2023-00152-WS]", source="attachment:po.pdf")
@@ -1443,3 +1444,19 @@ def test_a_po_announced_as_new_gets_no_did_you_mean(context: str) -> None:
     assert out.suggestions == ()
     plain = run(extraction(ruled("2023-00127-WS", "PO [2023-00127-WS] attached")))
     assert "2023-00126-WS" in plain.suggestions  # not announced: hinted
+
+
+def test_a_slip_of_a_known_po_said_to_be_used_instead_is_a_new_order() -> None:
+    """ "PO 71903 was entered with the wrong site. Please use our order no. 71930 instead": one
+    slip from the known PO, both labelled, but the writer says to use it instead."""
+    old = ruled("2023-00125-WS", "Hello, PO [2023-00125-WS] was entered with the wrong site")
+    new = ruled("2023-00152-WS", "Please use our order no. [2023-00152-WS] instead for the 3")
+    out = run(extraction(old, new))
+    assert (out.status, out.unknown) == (Status.UNKNOWN, ("2023-00152-WS",))
+    assert out.suggestions == ()
+    # Without "instead", the two swapped digits read as a slip: linked, as before.
+    slip = ruled("2023-00152-WS", "Please use our order no. [2023-00152-WS] for the 3")
+    assert run(extraction(old, slip)).status is Status.LINKED
+    # From a sender on no list, "our order" is the writer's own order, not a new PO of ours.
+    stranger = run(extraction(old, slip, routed_by="pattern"))
+    assert stranger.status is Status.LINKED
