@@ -1,9 +1,11 @@
 """EDI documents sent as attachments: ANSI X12 (850 order, 855 acknowledgment, 856 ship notice,
-810 invoice) and UN/EDIFACT (ORDERS, ORDRSP, DESADV, INVOIC).
+810 invoice, 860 order change, 865 its acknowledgment, 812 credit/debit adjustment, 820
+remittance) and UN/EDIFACT (ORDERS, ORDCHG, ORDRSP, DESADV, INVOIC).
 
 The purchase order number has a place of its own in each: X12 ``BEG03`` (850), ``BAK03`` (855),
-``PRF01`` (856), ``BIG04`` (810) and ``REF*PO``; EDIFACT ``BGM`` of an order (document name code
-220, 221, 226, 227) and ``RFF+ON``. Those values are read by each customer's rules as labelled
+``PRF01`` (856), ``BIG04`` (810), ``BCH03`` (860), ``BCA03`` (865), ``BCD10`` (812),
+``RMR*PO`` (820) and ``REF*PO``; EDIFACT ``BGM`` of an order (document name code 220, 221, 226,
+227, 230) and ``RFF+ON``. Those values are read by each customer's rules as labelled
 values, as an e-invoice's order reference is (``einvoice.read_reference``). Segments are split
 with the separators the interchange declares (the ISA header, EDIFACT's UNA); one linear pass
 over at most ``MAX_BYTES``.
@@ -22,7 +24,7 @@ from extractors.types import Candidate, Problem, Unreadable
 MAX_BYTES = 5 * 1024 * 1024
 MAX_REFERENCES = 20
 _MAX_VALUE = 80
-_ORDER_DOCUMENTS = frozenset({"220", "221", "226", "227"})  # EDIFACT BGM 1001: order kinds
+_ORDER_DOCUMENTS = frozenset({"220", "221", "226", "227", "230"})  # EDIFACT BGM 1001: orders
 
 
 def is_edi(data: bytes) -> bool:
@@ -87,6 +89,14 @@ def _x12(text: str) -> Iterator[tuple[str, str]]:
             yield "purchase order number of the EDI ship notice (X12 856)", parts[1]
         elif tag == "BIG" and n > 4:
             yield "purchase order number of the EDI invoice (X12 810)", parts[4]
+        elif tag == "BCH" and n > 3:
+            yield "purchase order number of the EDI order change (X12 860)", parts[3]
+        elif tag == "BCA" and n > 3:
+            yield "purchase order number of the EDI order change acknowledgment (X12 865)", parts[3]
+        elif tag == "BCD" and n > 10 and parts[10]:
+            yield "purchase order number of the EDI credit/debit adjustment (X12 812)", parts[10]
+        elif tag == "RMR" and n > 2 and parts[1] == "PO":
+            yield "purchase order of the EDI remittance (X12 820 RMR*PO)", parts[2]
         elif tag == "REF" and n > 2 and parts[1] == "PO":
             yield "purchase order reference of the EDI document (X12 REF*PO)", parts[2]
 

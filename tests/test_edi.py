@@ -34,6 +34,10 @@ def x12(*segments: str) -> bytes:
         ("PRF*4500123456", "EDI ship notice (X12 856)"),
         ("BIG*20241107*INV-88120*20241105*4500123456", "EDI invoice (X12 810)"),
         ("REF*PO*4500123456", "X12 REF*PO"),
+        ("BCH*04*SA*4500123456**1*20241105", "EDI order change (X12 860)"),
+        ("BCA*04*AT*4500123456**1*20241105", "order change acknowledgment (X12 865)"),
+        ("BCD*20241105*DM-7781*D*125.00*D*****4500123456", "adjustment (X12 812)"),
+        ("RMR*PO*4500123456**1250.00", "EDI remittance (X12 820 RMR*PO)"),
     ],
 )
 def test_the_po_of_x12_documents(segment: str, field: str) -> None:
