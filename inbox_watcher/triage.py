@@ -148,6 +148,7 @@ def judge(
     replaced = bool(known_nums and replacing and all(_closed(n, customer, pos) for n in known_nums))
     # "The correct PO is 4500998877, not 4500123456": a known PO the writer's own text names only
     # as the one not to use gives way to the other PO named (a correction is about that one).
+    gave_way = False  # one PO gave way to another, as the message says: no disagreement
     ruled_out = [
         n
         for n in known_nums
@@ -164,6 +165,7 @@ def judge(
             reasons.append(f"{_po(number)} is named as the PO not to use ({said}).")
         known_nums = [n for n in known_nums if n not in ruled_out]
         replaced = not known_nums
+        gave_way = True
     # "Please accept PO NGF/PO/20375 (same price as NGF/PO/20371)": beside one known PO, the
     # writer labels a new one as the PO (not their own order, nor a slip of the known one where
     # that is labelled too): the new order needs a person, not a silent link to the known one.
@@ -208,6 +210,7 @@ def judge(
             "message says: linked to the open PO it also names."
         )
         known_nums = [n for n in known_nums if n != number]
+        gave_way = True
     if new_order is not None:
         reasons.append(
             f"{_po(known_nums[0])} from the PO records is named too (a reference, an earlier "
@@ -459,7 +462,7 @@ def judge(
                     f"'{c.raw}' in {where} looks like a mistyped "
                     f"{' or '.join(_po(n) for n in meant)}."
                 )
-    if not replaced:  # an old PO and its replacement are meant to differ
+    if not (replaced or gave_way):  # an old PO and its replacement are meant to differ
         reasons.extend(_disagreements(valid))
     if status is Status.LINKED:
         # Linked by a number written without a label (a carrier's "Reference: 004523"): said.

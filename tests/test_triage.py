@@ -1395,6 +1395,12 @@ def test_of_two_known_pos_the_one_the_writer_says_is_closed_gives_way() -> None:
         "it also names." in out.reasons
     )
     # Without those words (a remittance paying both), or when the records call it open: both.
+    # The subject naming the closed PO and the PDF the open one is no disagreement then.
+    subject = dataclasses.replace(old, source="subject")
+    pdf = dataclasses.replace(new, source="attachment:PO.pdf", page=1)
+    settled = run(extraction(subject, old, pdf, new, pdf_count=1))
+    assert (settled.status, settled.po_numbers) == (Status.LINKED, ("2023-00125-WS",))
+    assert not any("disagree" in r for r in settled.reasons)
     paid = ruled("2022-00777-WS", "Payment for [2022-00777-WS] and")
     assert run(extraction(paid, new)).status is Status.AMBIGUOUS
     open_said_closed = ruled("2023-00126-WS", "[2023-00126-WS] is closed")
