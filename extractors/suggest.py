@@ -64,7 +64,7 @@ class Lookalikes:
             if groups:
                 by.setdefault(groups, []).append(n)
                 # "UK-PO-24-873" for UK-PO-2024-00873: a year written with two digits.
-                short = tuple(g % 100 if 1990 <= g <= 2099 else g for g in groups)
+                short = _short_years(groups)
                 if short != groups:
                     by.setdefault(short, []).append(n)
         return by
@@ -124,7 +124,12 @@ class Lookalikes:
             # "2024-815" for 2024-00815-MT: the zeros padding each group and the letters left
             # out of a malformed number; the digit groups, as numbers, are the same.
             groups = _digit_groups(number) if max_edits >= 2 else ()
-            return sorted(set(self._by_groups.get(groups, ()))) if groups else []
+            found = self._by_groups.get(groups, ()) if groups else ()
+            if groups and not found:
+                # "BOP-2024-917" for BOP24-0917: the year written in full where the POs have two
+                # digits (the other way round is in the table already).
+                found = self._by_groups.get(_short_years(groups), ())
+            return sorted(set(found))
         literal_typed = number.upper().translate(_SEPARATORS)
         scored: list[tuple[float, str]] = []
         for _, d, index in near:
@@ -141,6 +146,11 @@ class Lookalikes:
 
 
 _DIGITS = re.compile(r"\d+")
+
+
+def _short_years(groups: tuple[int, ...]) -> tuple[int, ...]:
+    """The groups with a year's two last digits for each four-digit year ("2024" -> 24)."""
+    return tuple(g % 100 if 1990 <= g <= 2099 else g for g in groups)
 
 
 def _digit_groups(text: str) -> tuple[int, ...]:

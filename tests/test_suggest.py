@@ -260,3 +260,9 @@ def test_two_swapped_digits_are_as_near_as_one_wrong_digit() -> None:
     """ "CBR-24-1251": one slip from 1241 (a wrong digit) and from 1215 (two swapped)."""
     known = Lookalikes(["CBR-24-1215", "CBR-24-1241", "CBR-24-1300"])
     assert known.closest_all("CBR-24-1251", max_edits=1) == ["CBR-24-1215", "CBR-24-1241"]
+
+
+@pytest.mark.parametrize("typed", ["BOP-2024-917", "2024/917", "PO 2024-0917"])
+def test_a_year_written_in_full_where_the_pos_have_two_digits_is_hinted(typed: str) -> None:
+    known = Lookalikes(["BOP24-0917", "BOP24-0881", "BOP23-0917"])
+    assert known.closest_all(typed) == ["BOP24-0917"]
