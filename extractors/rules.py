@@ -432,3 +432,25 @@ def slow_on(rules: CustomerRules, timeout: float) -> str | None:
             except TimeoutError:
                 return f"{name} ({text[:12]}...)"
     return None
+
+
+# How people end a PO number in a sentence; a pattern that finds "PO 4500123456 is late" should
+# find each of these too.
+_PUNCTUATED = ("PO {}, thanks", "PO {}. Thanks", "(PO {})", "PO {}; thanks", "PO: {}\n", '"{}"')
+
+
+def missed_punctuated(rules: CustomerRules, number: str) -> str | None:
+    """A sentence the customer's pattern does not find its own ``number`` in, though it finds it
+    in "PO {number} is late" (a lookahead that refuses a comma or a full stop), or None."""
+
+    def finds(text: str) -> bool:
+        try:
+            return any(
+                rules.normalize(m) == number for m in rules.pattern.finditer(text, timeout=0.5)
+            )
+        except TimeoutError:
+            return True  # slow patterns have their own warning (``slow_on``)
+
+    if not finds(f"PO {number} is late"):
+        return None
+    return next((t.format(number) for t in _PUNCTUATED if not finds(t.format(number))), None)

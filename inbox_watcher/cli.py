@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from extractors.rules import slow_on
+from extractors.rules import missed_punctuated, slow_on
 from inbox_watcher import __version__
 from inbox_watcher.config import Config, ConfigError, load_config
 from inbox_watcher.textcells import aligned, cell
@@ -228,6 +228,16 @@ def _check_records(config: Config) -> int:
         table = index.get(customer.id)
         if table is None:
             continue
+        sample = next((n for n, r in table.items() if not r.closed and customer.is_valid(n)), None)
+        missed = missed_punctuated(customer, sample) if sample else None
+        if missed is not None:
+            print(
+                f"note: customer {customer.id}: its pattern does not find its PO {sample} in "
+                f"{missed.strip()!r}, though it does in 'PO {sample} is late': people end "
+                "numbers with commas, full stops and brackets; check the pattern's end: "
+                "(?![\\w-]) allows them, and (?![\\w-]|[.,]\\d) still keeps amounts such as "
+                "1,228.50 out."
+            )
         unfit = sorted(number for number in table if not customer.is_valid(number))
         if unfit:
             print(

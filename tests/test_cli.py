@@ -109,6 +109,23 @@ def test_check_notes_po_records_the_rules_no_longer_fit(
     assert "westside" not in out.split("note:", 1)[1]
 
 
+def test_check_notes_a_pattern_that_misses_a_po_before_a_comma(
+    capsys: pytest.CaptureFixture[str], demo: Path
+) -> None:
+    code, _, err = run(capsys, "--config", str(demo), "pos", "import", str(SAMPLES / "pos.csv"))
+    assert code == 0, err
+    acme = demo.parent / "customers" / "acme.toml"
+    text = acme.read_text(encoding="utf-8")
+    assert "(?![\\w-])'" in text
+    acme.write_text(text.replace("(?![\\w-])'", "(?![\\w,.-])'"), "utf-8")
+    code, out, _ = run(capsys, "--config", str(demo), "check")
+    assert code == 0
+    (note,) = [line for line in out.splitlines() if "does not find its PO" in line]
+    assert note.startswith("note: customer acme: its pattern does not find its PO ACME-")
+    assert "in 'PO ACME-" in note
+    assert ", thanks', though it does in 'PO ACME-" in note
+
+
 def test_check_lists_each_problem_and_exits_2(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -14,7 +14,14 @@ import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from extractors.rules import DEFAULT_LABELS, CustomerRules, RuleError, label_regex, slow_on
+from extractors.rules import (
+    DEFAULT_LABELS,
+    CustomerRules,
+    RuleError,
+    label_regex,
+    missed_punctuated,
+    slow_on,
+)
 from tests.customers import ACME, KESSLER, NORDWIND, WESTSIDE
 from tests.mailgen import load_customers
 
@@ -376,3 +383,19 @@ def test_the_shipped_and_test_customers_patterns_search_in_time() -> None:
     for rules in [*shipped, *realistic, ACME, WESTSIDE, NORDWIND, KESSLER]:
         assert isinstance(rules, CustomerRules)
         assert slow_on(rules, 0.1) is None, rules.id
+
+
+def test_a_pattern_that_refuses_a_comma_after_the_number_is_found_out() -> None:
+    """ "PO 71911, thanks": a lookahead that refuses "," misses the PO in ordinary sentences."""
+    strict = CustomerRules.compile(
+        "hjort", name="H", senders=["*"], pattern=r"(?<![\w.,/-])(?P<n>7\d{4})(?![\w.,/-])"
+    )
+    assert isinstance(strict, CustomerRules)
+    assert missed_punctuated(strict, "71911") == "PO 71911, thanks"
+    fixed = CustomerRules.compile(
+        "hjort", name="H", senders=["*"], pattern=r"(?<![\w.,/-])(?P<n>7\d{4})(?![\w-]|[.,]\d)"
+    )
+    assert isinstance(fixed, CustomerRules)
+    assert missed_punctuated(fixed, "71911") is None
+    assert missed_punctuated(ACME, "ACME-123456") is None
+    assert missed_punctuated(ACME, "ACME-999") is None  # not found at all: no such note
