@@ -329,7 +329,7 @@ def judge(
             table = pos.get(customer or "", {})
             example = None if hints else next((n for n, r in table.items() if not r.closed), None)
             like = (
-                f"; its PO numbers are written like {example} (one from its records)"
+                f"; its PO numbers are written like {example} (an example of the form)"
                 if example
                 else ""
             )
@@ -784,7 +784,7 @@ _NOT_THIS = (
     # "instead of", "wrong PO", "don't book it on", "nicht auf", "au lieu de la commande"
     r"(?<![^\W\d_])(?:"
     r"(?:not|nicht|niet|inte|ikke|non|don'?t|do\s+not|never|nie|ne)"
-    r"(?:\s+(?:[^\W\d_]+\s+){0,2}?(?:on|against|to|under|by|auf|unter|sur|op|på|pa|na))?"
+    r"(?:\s+(?:[^\W\d_]+\s+){0,2}?(?:on|against|to|under|by|auf|unter|zu|sur|op|på|pa|na))?"
     r"|instead\s+of|rather\s+than|(?:an)?statt|au\s+lieu\s+de|en\s+(?:lugar|vez)\s+de"
     r"|in\s+plaats\s+van|invece\s+di|i\s+stedet\s+for|ist[äa]llet\s+f[öo]r|m[ií]sto"
     # "the old delivery schedule 5500011980", "der alte Lieferplan": one word may follow

@@ -1523,3 +1523,16 @@ def test_a_po_given_for_it_is_labelled() -> None:
     """ "The PO number for it\nis 305611" (the line wrapped where the writer did not)."""
     (found,) = scan("Finance raised it. The PO number for it\nis 123456, value 96,000.", ACME)[0]
     assert (found.normalized, found.labelled) == ("ACME-123456", True)
+
+
+def test_the_arabic_word_for_number_may_stand_between_a_label_and_its_value() -> None:
+    """ "أمر الشراء رقم ٢٨٥٣١٢٥" (purchase order No. …), Arabic-Indic digits."""
+    rimal = compiled(
+        "rimal",
+        name="Rimal",
+        senders=["*"],
+        pattern=r"(?<!\d)(?P<n>28\d{5})(?!\d)",
+        labels=["PO", "أمر الشراء"],
+    )
+    (found,) = scan("نرجو تأكيد أمر الشراء رقم ٢٨٥٣١٢٥ بتاريخ اليوم", rimal)[0]
+    assert (found.normalized, found.labelled) == ("2853125", True)
