@@ -1159,9 +1159,23 @@ def _read_toml(path: Path, file: str) -> tuple[dict[str, Any] | None, ConfigProb
             words = f"line {m[2]}, column {m[3]}: {m[1]}"
         elif words.endswith("(at end of document)"):
             words = f"at the end: {words.removesuffix(' (at end of document)')}"
-        return None, ConfigProblem(file, "", f"is not valid TOML: {words}")
+        hint = next((h for k, h in _TOML_HINTS if k in words), "")
+        return None, ConfigProblem(file, "", f"is not valid TOML: {words}{hint}")
     except RecursionError:
         return None, ConfigProblem(file, "", "is not valid TOML: nested too deeply to read")
+
+
+# The usual causes of tomllib's messages in a file an admin wrote.
+_TOML_HINTS = (
+    (
+        "Unescaped '\\'",
+        " (a regex or Windows path in double quotes: write it in single quotes, "
+        "pattern = '(?P<num>\\d{6})', where a backslash is itself)",
+    ),
+    ("Illegal character '\\n'", " (a string not closed on its line: a quote is missing)"),
+    ("Unclosed array", " (a list not closed with ]: a quote or a comma is missing inside it)"),
+    ("Cannot overwrite a value", " (a key or [section] written twice)"),
+)
 
 
 def _cross_checks(file: str, section: str, raw: Mapping[str, Any]) -> list[ConfigProblem]:

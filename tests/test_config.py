@@ -291,6 +291,16 @@ def test_toml_syntax_error_in_a_customer_file(tmp_path: Path) -> None:
     assert "is not valid TOML: line 1" in problem.message
 
 
+def test_a_regex_in_double_quotes_gets_the_toml_hint(tmp_path: Path) -> None:
+    """The usual first mistake: a pattern in "..." where TOML reads \\d as an escape."""
+    text = WESTSIDE.replace("pattern = '(?<![\\w/])", 'pattern = "(?<![\\w/])', 1)
+    text = text.replace("(?![\\w/])'", '(?![\\w/])"', 1)
+    path = tree(tmp_path, customers={"westside": text})
+    (problem,) = problems_of(path)
+    assert "Unescaped" in problem.message
+    assert "write it in single quotes" in problem.message
+
+
 def test_pattern_that_does_not_compile(tmp_path: Path) -> None:
     broken = WESTSIDE.replace("pattern = '(?<![\\w/])", "pattern = '(?<![\\w/])(")
     path = tree(tmp_path, customers={"westside": broken})
