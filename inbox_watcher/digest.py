@@ -358,9 +358,11 @@ def _suggestion(m: StoredMessage) -> str | None:
     return text
 
 
-def resolve_command(message_id: int, po: str) -> str:
-    """The `resolve` command that links message ``message_id`` to ``po``, quoted for a shell."""
-    return f"po-watcher resolve {message_id} --po {shlex.quote(_clip(po, 60))}"
+def resolve_command(message_id: int, po: str, config: str = "") -> str:
+    """The `resolve` command that links message ``message_id`` to ``po``, quoted for a shell;
+    with ``--config`` when a configuration other than the default one is in use."""
+    where = f" --config {shlex.quote(config)}" if config else ""
+    return f"po-watcher{where} resolve {message_id} --po {shlex.quote(_clip(po, 60))}"
 
 
 def _headline(d: Digest) -> list[str]:

@@ -65,8 +65,10 @@ def test_flagged_lists_open_flags_oldest_first(
     # The hint a clerk acts on is shown without --full, under its row.
     # With one PO to choose, the command that links the message to it.
     assert lines[lines.index(rows[0]) + 1] == (
-        "      did you mean: ACME-123456  (if so: po-watcher resolve 1 --po ACME-123456)"
-    )
+        f"      did you mean: ACME-123456  (if so: po-watcher --config {path} resolve 1 --po "
+        "ACME-123456)"
+    )  # the configuration in use, which is not the default one
+    assert f"close one with `po-watcher --config {path} resolve ID --po NUMBER`" in out
 
 
 def test_resolve_normalizes_and_links_by_hand(
