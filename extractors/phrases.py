@@ -50,7 +50,7 @@ DECOY = regex.compile(DECOY_WORDS, regex.IGNORECASE | regex.VERBOSE)
 # 06.05.2024": the label names the date that follows the number as well.
 GAP = regex.compile(
     r"[\s:#.\-=(\[|°º]*"
-    r"(?:(?:number|nummer|num[eé]ro|num|nr|no|n[°º]|n(?=\.)|reference|ref|id|رقم)(?![^\W\d_])\.?"
+    r"(?:(?:number|nummer|num[eé]ro|num|nr|no|n[°º]|n(?=\.)|reference|ref|id|č|číslo|száma|szám|numer|număr(?:ul)?|رقم)(?![^\W\d_])\.?"
     r"[\s:#.\-=|]*)?"
     r"(?:(?:&|/|and|und|et|y)\s*(?:date|datum|fecha|data)\b[\s:#.\-=|]*)?"
     # "PO-Line: P7-104522-3", "PO/Item: 4500123456/00010": the number with its line after it

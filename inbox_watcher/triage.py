@@ -28,6 +28,7 @@ from extractors.rules import CustomerRules
 from extractors.suggest import Lookalikes, fold
 from extractors.types import Candidate, Unreadable, source_words
 from inbox_watcher.model import (
+    CLOSED_STATUSES,
     JudgedCandidate,
     LinkHow,
     Outcome,
@@ -619,9 +620,13 @@ def _closed(number: str, customer: str | None, pos: PoIndex) -> bool:
 
 
 def _closed_word(number: str, customer: str | None, pos: PoIndex) -> str:
-    """How the records say a closed PO is closed: "closed", "cancelled", "completed"."""
+    """How the records say a closed PO is closed: "closed", "cancelled", "completed"; a word of
+    another language with the English one ("closed (uzavřeno)")."""
     record = pos.get(customer, {}).get(number) if customer else None
-    return record.status.strip().lower() if record is not None else "closed"
+    if record is None:
+        return "closed"
+    status = record.status.strip().lower()
+    return status if status in CLOSED_STATUSES else f"closed ({status})"
 
 
 def _same_letters(c: Candidate, rules: Mapping[str, CustomerRules]) -> bool:
@@ -802,7 +807,9 @@ _CLOSED_SAID = regex.compile(
     r"|abgelaufen|annul[ée]e?|remplac[ée]e?|remplace|cl[ôo]tur[ée]e?|cerrad[oa]|anulad[oa]"
     r"|sustituid[oa]|vencid[oa]|no\s+longer\s+(?:valid|open)|nicht\s+mehr\s+g[üu]ltig"
     r"|uzav[řr]en[aáý]?|zamkni[eę]t[ey]|gesloten|vervallen|annuller(?:et|es|er)|erstatte[st]"
-    r"|ersatt|makulerad|lukket|avslutt?et|avslutad)(?![^\W\d_])",
+    r"|ersatt|makulerad|lukket|avslutt?et|avslutad|uzavret[áéý]|stornovan[áéý]|zrušen[áéýo]"
+    r"|lez[áa]r(?:va|t)|t[öo]r[öo]lve|sztorn[óo]|[îi]nchis[ăa]?|anulat[ăa]?|anulowan[aey])"
+    r"(?![^\W\d_])",
     regex.IGNORECASE,
 )
 

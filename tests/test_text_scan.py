@@ -1536,3 +1536,20 @@ def test_the_arabic_word_for_number_may_stand_between_a_label_and_its_value() ->
     )
     (found,) = scan("نرجو تأكيد أمر الشراء رقم ٢٨٥٣١٢٥ بتاريخ اليوم", rimal)[0]
     assert (found.normalized, found.labelled) == ("2853125", True)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["objednávka č. 12-3456 prosím", "megrendelés száma: 12-3456", "zamówienie numer 12-3456"],
+)
+def test_number_words_of_czech_hungarian_and_polish_keep_the_label(text: str) -> None:
+    rules = compiled(
+        "cee",
+        name="CEE",
+        senders=["*"],
+        pattern=r"(?<![\w-])OBJ-(?P<n>\d{2}-\d{4})(?![\w-])",
+        format="OBJ-{n}",
+        labels=["objednávka", "megrendelés", "zamówienie"],
+    )
+    (found,) = scan(text, rules)[0]
+    assert (found.raw, found.labelled, found.valid) == ("12-3456", True, False)

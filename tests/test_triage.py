@@ -1467,3 +1467,17 @@ def test_a_slip_of_a_known_po_said_to_be_used_instead_is_a_new_order() -> None:
     # From a sender on no list, "our order" is the writer's own order, not a new PO of ours.
     stranger = run(extraction(old, slip, routed_by="pattern"))
     assert stranger.status is Status.LINKED
+
+
+@pytest.mark.parametrize("word", ["lezárva", "închisă", "uzavretá", "anulowana", "annulleret"])
+def test_closed_said_in_more_languages(word: str) -> None:
+    old = ruled("2022-00777-WS", f"[2022-00777-WS] {word}, új rendelés")
+    new = ruled("2023-00125-WS", "new order [2023-00125-WS]")
+    out = run(extraction(old, new))
+    assert (out.status, out.po_numbers) == (Status.LINKED, ("2023-00125-WS",))
+
+
+def test_a_closed_status_in_another_language_is_said_with_the_english_word() -> None:
+    pos = index(PoRecord("2022-00777-WS", "westside", status="Uzavřeno"))
+    out = judge(extraction(cand("2022-00777-WS")), pos, rules=RULES, names=NAMES)
+    assert "PO 2022-00777-WS is closed (uzavřeno) in the PO records." in out.reasons
