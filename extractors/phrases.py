@@ -37,6 +37,7 @@ DECOY_WORDS = r"""(?<![\w])(?:
       | p\.?\s*o\.?[\s-]*box|postfach
       | date|datum|due
       | booking|reservation|requisition|req|rfq|project|contract|lot|batch|charge
+      | solicitud\s+de\s+(?:pedido|compra)|solped|requisici[óo]n|requisi[çc][ãa]o
       | drawing|zeichnung(?:snummer|s-?nr)?|dessin|plano|disegno|tekening
       | ending\s+(?:in|with)|ends\s+(?:in|with)|last\s+(?:4|four)(?:\s+digits)?|card|visa
       | mastercard|amex|endet\s+auf|endend\s+auf|se\s+terminant\s+par|terminada\s+en

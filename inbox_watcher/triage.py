@@ -711,7 +711,7 @@ def _after_words(raw: str) -> tuple[str, str]:
     lead = 0
     while lead < len(words) - 1 and not any(ch.isdigit() for ch in words[lead]):
         lead += 1
-    return " ".join(words[lead:]), " ".join(words[:lead])
+    return " ".join(words[lead:]), " ".join(words[:lead]).rstrip(" |:")
 
 
 _HEDGE_WORDS = regex.compile(r"our\s+ref", regex.IGNORECASE)
@@ -773,7 +773,7 @@ _INSTEAD_AFTER = regex.compile(
 
 _NEW_ORDER = regex.compile(
     r"(?<![^\W\d_])(?:new|neue[nrs]?|nouvelle|nouveau|nuev[ao]|nuov[ao]|nieuwe|replacement"
-    r"|ersatz|will\s+be|wird)(?![^\W\d_])",
+    r"|ersatz|will\s+be|wird|re-?issued\s+as)(?![^\W\d_])",
     regex.IGNORECASE,
 )
 
@@ -790,6 +790,8 @@ _NOT_THIS = (
     r"(?<![^\W\d_])(?:"
     r"(?:not|nicht|niet|inte|ikke|non|don'?t|do\s+not|never|nie|ne)"
     r"(?:\s+(?:[^\W\d_]+\s+){0,2}?(?:on|against|to|under|by|auf|unter|zu|sur|op|på|pa|na))?"
+    # "La OC correcta es X, no Y": the Spanish and Portuguese "no" only after a comma
+    r"|(?<=[,;]\s{0,2})(?:no|não)"
     r"|instead\s+of|rather\s+than|(?:an)?statt|au\s+lieu\s+de|en\s+(?:lugar|vez)\s+de"
     r"|in\s+plaats\s+van|invece\s+di|i\s+stedet\s+for|ist[äa]llet\s+f[öo]r|m[ií]sto"
     # "the old delivery schedule 5500011980", "der alte Lieferplan": one word may follow

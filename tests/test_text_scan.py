@@ -1553,3 +1553,14 @@ def test_number_words_of_czech_hungarian_and_polish_keep_the_label(text: str) ->
     )
     (found,) = scan(text, rules)[0]
     assert (found.raw, found.labelled, found.valid) == ("12-3456", True, False)
+
+
+@pytest.mark.parametrize(
+    "text", ["Solicitud de pedido 123456 (SolPed)", "SolPed 123456", "Requisición 123456"]
+)
+def test_a_spanish_purchase_requisition_is_no_po(text: str) -> None:
+    """SAP's Spanish "Solicitud de pedido" is a requisition, though "pedido" is a PO label."""
+    rules = compiled(
+        "cl", name="CL", senders=["*"], pattern=r"(?<!\d)(?P<n>\d{6})(?!\d)", labels=["Pedido"]
+    )
+    assert [c for c in scan(text, rules)[0] if c.labelled] == []

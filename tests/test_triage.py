@@ -1233,6 +1233,7 @@ def ruled(number: str, context: str, **kwargs: Any) -> Candidate:
         "objednávka VAS-PO-25-0007, ne na ",
         "steht noch der alte Lieferplan ",
         "gehört zur Bestellung 2023-00126-WS, nicht zu ",
+        "La OC correcta es 2023-00126-WS, no ",
     ],
 )
 def test_a_po_named_as_the_one_not_to_use_gives_way_to_the_other(before: str) -> None:
@@ -1441,6 +1442,7 @@ def test_a_strangers_labelled_value_set_aside_is_not_called_a_newsletter() -> No
     [
         "Our PO number will be [2023-00127-WS] once approved",
         "please use the new PO [2023-00127-WS]",
+        "cancelled and reissued as [2023-00127-WS]",
     ],
 )
 def test_a_po_announced_as_new_gets_no_did_you_mean(context: str) -> None:
