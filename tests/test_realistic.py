@@ -1,7 +1,7 @@
 """Realistic order mail written by reviewers who never read the extraction code, with the verdict
 a careful accounts-payable clerk gave each message before the tool was run.
 
-Forty-seven sets under ``tests/realistic/``, each with its own customer files and PO records:
+Fifty sets under ``tests/realistic/``, each with its own customer files and PO records:
 
 - ``reviewer1``: 60 German, English and French order mails for three SAP-, prefix- and
   letter-style customers (replies, forwards, auto-replies, newsletters, PDFs, decoys);
@@ -105,7 +105,13 @@ Forty-seven sets under ``tests/realistic/``, each with its own customer files an
 - ``contract-furniture``: 77 hotel, office and university fit-out orders, variation orders,
   deposits, room schedules and snagging lists among project, room, FF&E and quote numbers;
 - ``exporter-ch-in-gulf``: 76 Swiss, Austrian, Indian and Gulf orders, amendments, LCs and
-  inspection calls (Swiss and Indian number formats, Arabic text and Arabic-Indic digits).
+  inspection calls (Swiss and Indian number formats, Arabic text and Arabic-Indic digits);
+- ``mining-supplies``: 62 Chilean, Peruvian, Australian and South African mine orders in
+  English and Spanish among site, equipment-tag, work-order, reservation and requisition numbers;
+- ``av-rental``: 66 event agencies', venues' and broadcasters' rental orders, quotes, kit and
+  date changes, damage claims, agencies ordering for clients;
+- ``cee-orders``: 62 Polish, Czech, Slovak, Hungarian and Romanian orders in ISO-8859-2,
+  windows-1250 and UTF-8 with local number, date and tax-number formats.
 
 Each message is read as a poll reads it (``pipeline.analyse``, PDFs included) and judged
 against its set's records (``triage.judge``; threads are not looked up, as in ``try``). The
@@ -180,6 +186,9 @@ SETS = (
     "us-retail-vendor",
     "contract-furniture",
     "exporter-ch-in-gulf",
+    "mining-supplies",
+    "av-rental",
+    "cee-orders",
 )
 
 DISAGREE: dict[tuple[str, str], str] = {
@@ -238,6 +247,15 @@ DISAGREE: dict[tuple[str, str], str] = {
         "'nouveau bon de commande BC-LUM-24-01371 en complément du BC-LUM-24-01187': the new "
         "number's 'BC' is part of the number, so it is not labelled, and a new PO beside a known "
         "one counts as new only with a label: linked to the known one, the new one named"
+    ),
+    ("av-rental", "ngm06-remittance-pdf.eml"): (
+        "the reviewer's PDF prints the PO and a date in touching cells ('450021873402.10.2026'): "
+        "read as one malformed value; the same remittance laid out with a gap links (ngm12)"
+    ),
+    ("av-rental", "ngm13-po-item.eml"): (
+        "SAP's 'PO/Item 4500219410/00010' without a colon: the label does not reach the number "
+        "(with 'PO/Item:' it does), and unlabelled, '4500219410/00010' reads as one longer "
+        "number"
     ),
     ("procurement-platforms", "b03_reply_moves_items_to_new_po.eml"): (
         "a reply on PO 4500232301's thread moves a line to 4500232503: linked to the PO its own "
