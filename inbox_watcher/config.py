@@ -942,7 +942,10 @@ class PoRules(BaseModel):
         "Text is searched with typographic dashes (en dash, minus sign, "
         "non-breaking hyphen) read as `-`, non-breaking spaces as spaces, full-width forms "
         "(Japanese and Chinese mail) and other scripts' digits as ASCII, and invisible marks "
-        "(left-to-right mark, zero-width space) removed, so write `-`, ` ` and `\\d` or `[0-9]`.",
+        "(left-to-right mark, zero-width space) removed, so write `-`, ` ` and `\\d` or `[0-9]`. "
+        "For a customer writing Chinese, Japanese or Korean, bound the number with "
+        "`(?<![A-Za-z0-9-])` and `(?![A-Za-z0-9-])` rather than `\\w`, which also matches their "
+        "letters (a number written right after them would be missed).",
     )
     format: StrictStr | None = _key(
         None,

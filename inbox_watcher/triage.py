@@ -795,9 +795,10 @@ _NOT_THIS = (
     r"|instead\s+of|rather\s+than|(?:an)?statt|au\s+lieu\s+de|en\s+(?:lugar|vez)\s+de"
     r"|in\s+plaats\s+van|invece\s+di|i\s+stedet\s+for|ist[äa]llet\s+f[öo]r|m[ií]sto"
     # "the old delivery schedule 5500011980", "der alte Lieferplan": one word may follow
+    r"|誤り?|錯誤|错误"  # Japanese 誤 (wrong) / 正 (right) corrections, Chinese "wrong"
     r"|(?:wrong|incorrect|falsche[nrs]?|mauvaise?|erron[ée]e?|old|alte[nrs]?|ancienne?)"
     r"(?:\s+[^\W\d_]{3,})?"
-    r")[\s(\"'\u201c\u2018]*(?:(?:the|die|der|den|la|le|de|our|your)\s+)?"
+    r")[\s(\"'\u201c\u2018\uff1a:]*(?:(?:the|die|der|den|la|le|de|our|your)\s+)?"
     r"(?:(?:po|p\.\s?o\.?|purchase|order|number|no\.?|nr\.?|n[°º]|bestell(?:ung|nummer)|commande"
     r"|pedido|ordine|bestelling)[\s:#.]*){0,3}\Z"
 )
@@ -811,7 +812,9 @@ _CLOSED_SAID = regex.compile(
     r"|uzav[řr]en[aáý]?|zamkni[eę]t[ey]|gesloten|vervallen|annuller(?:et|es|er)|erstatte[st]"
     r"|ersatt|makulerad|lukket|avslutt?et|avslutad|uzavret[áéý]|stornovan[áéý]|zrušen[áéýo]"
     r"|lez[áa]r(?:va|t)|t[öo]r[öo]lve|sztorn[óo]|[îi]nchis[ăa]?|anulat[ăa]?|anulowan[aey])"
-    r"(?![^\W\d_])",
+    r"(?![^\W\d_])"
+    # Chinese, Japanese and Korean words stand between other letters, without spaces
+    r"|已取消|已作废|已作廢|已結案|已结案|已关闭|已關閉|キャンセル|取り?消し|クローズ|취소|종료|마감",
     regex.IGNORECASE,
 )
 
