@@ -1,7 +1,7 @@
 """Realistic order mail written by reviewers who never read the extraction code, with the verdict
 a careful accounts-payable clerk gave each message before the tool was run.
 
-Fifty sets under ``tests/realistic/``, each with its own customer files and PO records:
+Fifty-one sets under ``tests/realistic/``, each with its own customer files and PO records:
 
 - ``reviewer1``: 60 German, English and French order mails for three SAP-, prefix- and
   letter-style customers (replies, forwards, auto-replies, newsletters, PDFs, decoys);
@@ -111,7 +111,9 @@ Fifty sets under ``tests/realistic/``, each with its own customer files and PO r
 - ``av-rental``: 66 event agencies', venues' and broadcasters' rental orders, quotes, kit and
   date changes, damage claims, agencies ordering for clients;
 - ``cee-orders``: 62 Polish, Czech, Slovak, Hungarian and Romanian orders in ISO-8859-2,
-  windows-1250 and UTF-8 with local number, date and tax-number formats.
+  windows-1250 and UTF-8 with local number, date and tax-number formats;
+- ``cjk-orders``: 84 Japanese, Chinese, Taiwanese and Korean orders in ISO-2022-JP, Shift_JIS
+  (one undeclared), GB2312/GBK, GB18030, Big5, EUC-KR and UTF-8, CJK PDFs, ROC years.
 
 Each message is read as a poll reads it (``pipeline.analyse``, PDFs included) and judged
 against its set's records (``triage.judge``; threads are not looked up, as in ``try``). The
@@ -189,6 +191,7 @@ SETS = (
     "mining-supplies",
     "av-rental",
     "cee-orders",
+    "cjk-orders",
 )
 
 DISAGREE: dict[tuple[str, str], str] = {
