@@ -1485,7 +1485,9 @@ def test_a_closed_status_in_another_language_is_said_with_the_english_word() -> 
     assert "PO 2022-00777-WS is closed (uzavřeno) in the PO records." in out.reasons
 
 
-@pytest.mark.parametrize("said", ["[2022-00777-WS] 已取消，新订单", "[2022-00777-WS]はキャンセル"])
+@pytest.mark.parametrize(
+    "said", ["[2022-00777-WS] 已取消\uff0c新订单", "[2022-00777-WS]はキャンセル"]
+)
 def test_closed_said_in_chinese_and_japanese(said: str) -> None:
     """CJK words stand between other letters without spaces: "已取消" (cancelled)."""
     old = ruled("2022-00777-WS", said)
@@ -1496,7 +1498,7 @@ def test_closed_said_in_chinese_and_japanese(said: str) -> None:
 
 def test_a_japanese_wrong_right_correction_rules_the_wrong_one_out() -> None:
     """誤 (wrong) HK2504-0023 / 正 (right) HK2504-0031, the standard Japanese correction."""
-    wrong = ruled("2023-00125-WS", "訂正のお願い 誤：[2023-00125-WS]", labelled=False)
-    right = ruled("2023-00126-WS", "正：[2023-00126-WS] 以上")
+    wrong = ruled("2023-00125-WS", "訂正のお願い 誤\uff1a[2023-00125-WS]", labelled=False)
+    right = ruled("2023-00126-WS", "正\uff1a[2023-00126-WS] 以上")
     out = run(extraction(wrong, right))
     assert (out.status, out.po_numbers) == (Status.LINKED, ("2023-00126-WS",))
