@@ -673,6 +673,15 @@ def _swallowed(ends: list[int], labels: list[tuple[int, int]], start: int, end: 
     return any(ls < start < le == ends[i] for ls, le in labels)
 
 
+def _gap_fits(text: str, label_end: int, start: int) -> bool:
+    """Whether what stands between a label and a value is a gap a label may leave: read with
+    the start of the value in sight, which a gap word may need ("PO/Item 4500219410")."""
+    if GAP.fullmatch(text, label_end, start):
+        return True
+    m = GAP.match(text, label_end, min(len(text), start + 8))
+    return m is not None and m.end() == start
+
+
 def _adjacent(text: str, ends: list[int], start: int) -> bool:
     """Whether some label (given by its end offsets) ends right before ``start``."""
     i = bisect.bisect_right(ends, start) - 1
@@ -680,7 +689,7 @@ def _adjacent(text: str, ends: list[int], start: int) -> bool:
         gap = text[ends[i] : start]
         if (
             gap.count("\n") <= 1
-            and GAP.fullmatch(gap)
+            and _gap_fits(text, ends[i], start)
             and not _below_a_row(text, ends[i], start)
             and not _under_a_header_row(text, ends[i], start)
         ):

@@ -255,11 +255,6 @@ DISAGREE: dict[tuple[str, str], str] = {
         "the reviewer's PDF prints the PO and a date in touching cells ('450021873402.10.2026'): "
         "read as one malformed value; the same remittance laid out with a gap links (ngm12)"
     ),
-    ("av-rental", "ngm13-po-item.eml"): (
-        "SAP's 'PO/Item 4500219410/00010' without a colon: the label does not reach the number "
-        "(with 'PO/Item:' it does), and unlabelled, '4500219410/00010' reads as one longer "
-        "number"
-    ),
     ("procurement-platforms", "b03_reply_moves_items_to_new_po.eml"): (
         "a reply on PO 4500232301's thread moves a line to 4500232503: linked to the PO its own "
         "text names, with a reason that the thread's PO may change too (the clerk wanted both)"

@@ -1475,9 +1475,12 @@ def test_words_between_a_label_and_its_value_that_keep_it_labelled(text: str, ra
     assert [(c.raw, c.labelled, c.valid) for c in cands] == [(raw, True, False)]
 
 
-def test_a_po_given_with_its_item_is_read_labelled() -> None:
-    cands, _ = scan("PO/Item: ACME-123456/00010", ACME)
+@pytest.mark.parametrize("text", ["PO/Item: ACME-123456/00010", "PO/Item 123456/00010"])
+def test_a_po_given_with_its_item_is_read_labelled(text: str) -> None:
+    """SAP mail writes "PO/Item 4500219410/00010", with or without the colon."""
+    cands, _ = scan(text, ACME)
     assert [(c.normalized, c.labelled, c.valid) for c in cands] == [("ACME-123456", True, True)]
+    assert scan("PO line 100 is short by 2 units", ACME)[0] == []  # a line number, no PO
 
 
 def test_a_word_starting_like_no_is_no_number_word() -> None:
