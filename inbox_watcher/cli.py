@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from extractors.rules import missed_punctuated, slow_on
 from inbox_watcher import __version__
-from inbox_watcher.config import Config, ConfigError, load_config
+from inbox_watcher.config import DEFAULT_PATH, Config, ConfigError, load_config
 from inbox_watcher.textcells import aligned, cell
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--config",
         type=Path,
-        default=Path("config/watcher.toml"),
+        default=DEFAULT_PATH,
         help="the main configuration file (default: ./config/watcher.toml)",
     )
     p.add_argument(

@@ -32,6 +32,7 @@ import json
 import math
 import os
 import re
+import shlex
 import string
 import tomllib
 import typing
@@ -1014,6 +1015,8 @@ _SECTIONS: dict[str, type[_Section]] = {
 }
 _REQUIRED_SECTIONS = ("imap", "digest")
 
+DEFAULT_PATH = Path("config/watcher.toml")  # --config's default, relative to the working folder
+
 
 # --------------------------------------------------------------------------------------------
 # The loaded configuration
@@ -1041,6 +1044,14 @@ class Config:
 
     def customer(self, customer_id: str) -> CustomerRules | None:
         return next((c for c in self.customers if c.id == customer_id), None)
+
+    @property
+    def command(self) -> str:
+        """``po-watcher`` as a clerk types it for this configuration: with ``--config`` unless
+        it is the default one (as the daemon runs it from /etc, a bare command would fail)."""
+        if self.path.resolve() == DEFAULT_PATH.resolve():
+            return "po-watcher"
+        return f"po-watcher --config {shlex.quote(str(self.path))}"
 
 
 def load_config(

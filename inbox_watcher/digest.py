@@ -117,6 +117,7 @@ class Digest:
     failing_folders: tuple[FolderState, ...]
     silent: tuple[SilentCustomer, ...]
     ignored: int = 0  # messages of the last day whose flag an [ignore] rule closed
+    command: str = "po-watcher"  # as the clerk types it: Config.command
 
     @property
     def listed(self) -> tuple[StoredMessage, ...]:
@@ -198,6 +199,7 @@ def build_digest(config: Config, store: Store, *, now: dt.datetime) -> Digest:
         older_open=store.open_flag_count_older(),
         feed=feed,
         failing_folders=tuple(failing),
+        command=config.command,
         silent=_silent(config, store.last_message_at_by_customer(), now),
         ignored=store.ignored_count_since(now - FEED_WINDOW),
     )
@@ -348,21 +350,20 @@ def _why(m: StoredMessage) -> list[str]:
     return [_clip(r, 2 * MAX_FIELD) for r in reasons[:5]]
 
 
-def _suggestion(m: StoredMessage) -> str | None:
+def _suggestion(m: StoredMessage, command: str) -> str | None:
     """The "did you mean" line; with one PO to choose, the command that links the message to it."""
     if not m.suggestions:
         return None
     text = "Did you mean " + " or ".join(_clip(s, 60) for s in m.suggestions[:3]) + "?"
     if len(m.suggestions) == 1:
-        text += f"  If so: {resolve_command(m.id, m.suggestions[0])}"
+        text += f"  If so: {resolve_command(command, m.id, m.suggestions[0])}"
     return text
 
 
-def resolve_command(message_id: int, po: str, config: str = "") -> str:
+def resolve_command(command: str, message_id: int, po: str) -> str:
     """The `resolve` command that links message ``message_id`` to ``po``, quoted for a shell;
-    with ``--config`` when a configuration other than the default one is in use."""
-    where = f" --config {shlex.quote(config)}" if config else ""
-    return f"po-watcher{where} resolve {message_id} --po {shlex.quote(_clip(po, 60))}"
+    ``command`` is how po-watcher is called (``Config.command``)."""
+    return f"{command} resolve {message_id} --po {shlex.quote(_clip(po, 60))}"
 
 
 def _headline(d: Digest) -> list[str]:
@@ -375,12 +376,12 @@ def _headline(d: Digest) -> list[str]:
     if d.held_back:
         lines.append(
             f"The first {len(d.listed)} are listed here; the other {d.held_back} come in "
-            "the next digest (or see them now with: po-watcher flagged)."
+            f"the next digest (or see them now with: {d.command} flagged)."
         )
     if d.older_open:
         lines.append(
             f"{d.older_open} flagged message(s) from earlier digests are still open "
-            "(see them with: po-watcher flagged)."
+            f"(see them with: {d.command} flagged)."
         )
     if d.all_clear:
         lines = [
@@ -391,7 +392,7 @@ def _headline(d: Digest) -> list[str]:
     if d.ignored:
         lines.append(
             f"{d.ignored} message(s) of the last day matched the [ignore] rules and were not "
-            "flagged (see them with: po-watcher messages --review dismissed)."
+            f"flagged (see them with: {d.command} messages --review dismissed)."
         )
     return lines
 
@@ -423,10 +424,11 @@ def _health_lines(d: Digest) -> list[str]:
     return lines
 
 
-HELP_LINES = (
-    "To link a message to a PO by hand:  po-watcher resolve NUMBER --po PO-NUMBER",
-    'To close a flag that is not about a PO:  po-watcher dismiss NUMBER --reason "why"',
-)
+def _help_lines(command: str) -> tuple[str, str]:
+    return (
+        f"To link a message to a PO by hand:  {command} resolve NUMBER --po PO-NUMBER",
+        f'To close a flag that is not about a PO:  {command} dismiss NUMBER --reason "why"',
+    )
 
 
 def subject_line(config: Config, d: Digest) -> str:
@@ -460,7 +462,7 @@ def render_text(d: Digest) -> str:
                 )
                 out += [f"     Why: {r}" for r in _why(m)]
                 out += [f"     Found: {c}" for c in _candidates(m)]
-                suggestion = _suggestion(m)
+                suggestion = _suggestion(m, d.command)
                 if suggestion:
                     out.append(f"     {suggestion}")
             if brief:
@@ -470,7 +472,7 @@ def render_text(d: Digest) -> str:
     health = _health_lines(d)
     out += [f"- {line}" for line in health] or ["The mailbox was read without problems."]
     if d.listed or d.older_open:
-        out += ["", "The number after # identifies the message:", *HELP_LINES]
+        out += ["", "The number after # identifies the message:", *_help_lines(d.command)]
     return "\n".join(out) + "\n"
 
 
@@ -502,7 +504,7 @@ def render_html(d: Digest) -> str:
             )
             brief = [m for m in messages if _compact(g, status, m)]
             for m in (m for m in messages if m not in brief):
-                out.append(_html_message(m, d.tz))
+                out.append(_html_message(m, d.tz, d.command))
             if brief:
                 lines = "".join(f"<li>{_e(_compact_line(m, d.tz))}</li>" for m in brief)
                 out.append(f'<p style="color: #555">{_e(COMPACT_NOTE)}</p><ul>{lines}</ul>')
@@ -515,7 +517,7 @@ def render_html(d: Digest) -> str:
     if d.listed or d.older_open:
         out.append(
             '<p style="color: #555">The number after # identifies the message.<br>'
-            + "<br>".join(_e(line) for line in HELP_LINES)
+            + "<br>".join(_e(line) for line in _help_lines(d.command))
             + "</p>"
         )
     out.append("</body></html>")
@@ -541,7 +543,7 @@ def _compact_line(m: StoredMessage, tz: dt.tzinfo) -> str:
     return f"#{m.id}  {_message_date(m, tz)[:10]}  {subject}  (from {sender})"
 
 
-def _html_message(m: StoredMessage, tz: dt.tzinfo) -> str:
+def _html_message(m: StoredMessage, tz: dt.tzinfo, command: str) -> str:
     rows = [
         ("From", _e(_clip(m.sender))),
         ("Date", _e(_message_date(m, tz))),
@@ -549,7 +551,7 @@ def _html_message(m: StoredMessage, tz: dt.tzinfo) -> str:
     ]
     rows += [("Why", _e(r)) for r in _why(m)]
     rows += [("Found", _e(c)) for c in _candidates(m)]
-    suggestion = _suggestion(m)
+    suggestion = _suggestion(m, command)
     if suggestion:
         rows.append(("", f"<strong>{_e(suggestion)}</strong>"))
     cells = "".join(

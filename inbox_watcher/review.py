@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import shlex
 import sys
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 from extractors.rules import CustomerRules
 from inbox_watcher.config import Config
@@ -76,24 +74,14 @@ def list_flagged(config: Config, store: Store, *, full: bool = False) -> int:
         elif m.suggestions:  # the hint a clerk acts on, even when the reason is cut short
             hint = f"      did you mean: {', '.join(cell(h, 60) for h in m.suggestions[:3])}"
             if len(m.suggestions) == 1:
-                hint += f"  (if so: {resolve_command(m.id, m.suggestions[0], _config_arg(config))})"
+                hint += f"  (if so: {resolve_command(config.command, m.id, m.suggestions[0])})"
             print(hint)
     print(
-        f"({len(flags)} open flag(s); close one with `po-watcher{_config_arg(config, ' ')} "
-        f"resolve ID --po NUMBER` or `po-watcher{_config_arg(config, ' ')} dismiss ID --reason "
+        f"({len(flags)} open flag(s); close one with `{config.command} "
+        f"resolve ID --po NUMBER` or `{config.command} dismiss ID --reason "
         "TEXT`)"
     )
     return EXIT_OK
-
-
-_DEFAULT_CONFIG = Path("config/watcher.toml")
-
-
-def _config_arg(config: Config, before: str = "") -> str:
-    """The configuration to name in a command the clerk is shown, when it is not the default."""
-    if config.path.resolve() == _DEFAULT_CONFIG.resolve():
-        return ""
-    return f"{before}--config {shlex.quote(str(config.path))}" if before else str(config.path)
 
 
 def _local_day(m: StoredMessage, config: Config) -> str:

@@ -238,12 +238,16 @@ def test_digest_email_has_both_parts_escaped_and_grouped(
     assert "Date: 2024-04-30 18:45 CEST   Folder: INBOX" in text
     assert "ACME-PO-123457 (read as ACME-123457) in the message text: not in our records" in text
     assert text.count("Did you mean ACME-123456?") == 2  # once a message, not twice
-    # with one PO to choose, the command that links that message to it
+    # with one PO to choose, the command that links that message to it, naming the
+    # configuration the daemon runs with (not the default one: a bare command would fail)
+    command = f"po-watcher --config {config.path}"
     for m in re.finditer(
         r"^#(\d+) .*\n(?:     .*\n)*?     Did you mean (\S+)\?  (.*)$", text, re.M
     ):
-        assert m.group(3).rstrip() == f"If so: po-watcher resolve {m.group(1)} --po {m.group(2)}"
-    assert text.count("If so: po-watcher resolve ") == 2
+        assert m.group(3).rstrip() == f"If so: {command} resolve {m.group(1)} --po {m.group(2)}"
+    assert text.count(f"If so: {command} resolve ") == 2
+    assert f"To link a message to a PO by hand:  {command} resolve NUMBER" in text
+    assert f"{command} dismiss NUMBER" in rich
     assert rich.count("Did you mean ACME-123456?") == 2
     assert "Did you mean PO" not in text + rich
     assert "Acme Corporation (2)" in rich
@@ -568,7 +572,7 @@ def test_the_digest_counts_the_last_days_ignored_mail(
     assert "1 new message(s) need a person." in text
     assert (
         "1 message(s) of the last day matched the [ignore] rules and were not flagged (see them "
-        "with: po-watcher messages --review dismissed)." in text
+        f"with: po-watcher --config {config.path} messages --review dismissed)." in text
     )
     store.set_review(3, Review.DISMISSED, "not an order")
     quiet = render_text(build_digest(config, store, now=clock.now))

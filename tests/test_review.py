@@ -11,7 +11,7 @@ import pytest
 
 from inbox_watcher.cli import main
 from inbox_watcher.config import Config, load_config
-from inbox_watcher.digest import build_digest
+from inbox_watcher.digest import build_digest, render_text
 from inbox_watcher.model import PoRecord, Review, Status
 from inbox_watcher.store import Link, Store
 from tests.test_digest import XSS, acme_unknown, processed, write_config
@@ -69,6 +69,24 @@ def test_flagged_lists_open_flags_oldest_first(
         "ACME-123456)"
     )  # the configuration in use, which is not the default one
     assert f"close one with `po-watcher --config {path} resolve ID --po NUMBER`" in out
+
+
+def test_commands_shown_are_bare_with_the_default_configuration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "config").mkdir()
+    write_config(tmp_path / "config", smtp_port=9)
+    monkeypatch.chdir(tmp_path)  # ./config/watcher.toml: what --config defaults to
+    config = load_config(Path("config/watcher.toml").resolve())
+    assert config.command == "po-watcher"
+    with Store.open(config.database.url) as store:
+        store.record([acme_unknown(1, subject="Acme order")], checkpoint=None)
+        store.upsert_pos([PoRecord("ACME-123456", "acme")])
+        text = render_text(build_digest(config, store, now=NOW))
+    assert "If so: po-watcher resolve 1 --po ACME-123456" in text
+    assert "--config" not in text
+    elsewhere = load_config(write_config(tmp_path, smtp_port=9))
+    assert elsewhere.command == f"po-watcher --config {tmp_path / 'watcher.toml'}"
 
 
 def test_resolve_normalizes_and_links_by_hand(
