@@ -325,6 +325,12 @@ class Mailbox:
         except imap_errors.IMAPClientError as exc:
             raise MailboxError(f"adding {', '.join(flags)} failed: {_describe(exc)}") from exc
 
+    def remove_flags(self, uids: Sequence[int], flags: Sequence[str]) -> None:
+        try:
+            self._call("unflagging", lambda: self.client.remove_flags(list(uids), list(flags)))
+        except imap_errors.IMAPClientError as exc:
+            raise MailboxError(f"removing {', '.join(flags)} failed: {_describe(exc)}") from exc
+
     def move(self, uids: Sequence[int], target: str) -> None:
         def run() -> None:
             client = self.client

@@ -113,6 +113,21 @@ class FolderAction:
     move_to: str | None = None
 
 
+# Owed when a flag is closed after its message got the "flagged" action's flags: take them off
+# (a dismiss), and then do what is done to a linked message (a resolve, or a PO import).
+CLOSED = "closed"
+CLOSED_LINKED = "closed_linked"
+
+
+def follow_up(actions: Sequence[FolderAction], *, linked: bool) -> str | None:
+    """The action owed to a flagged message of a folder with these actions once its flag is
+    closed: None unless a "flagged" action flags messages there without moving them (a moved
+    message left the folder; its new place is not followed)."""
+    if not any(a.on == "flagged" and a.add_flags and a.move_to is None for a in actions):
+        return None
+    return CLOSED_LINKED if linked else CLOSED
+
+
 @dataclass(frozen=True)
 class PollSettings:
     account: str
@@ -475,8 +490,13 @@ class Poller:
         pending = self.store.pending_actions(account, folder, uidvalidity)
         for kind, uids in pending.items():
             try:
-                for action in self.settings.actions_for(folder):
-                    if action.on != kind:
+                acts = self.settings.actions_for(folder)
+                if kind in (CLOSED, CLOSED_LINKED):
+                    for action in acts:
+                        if action.on == "flagged" and action.add_flags and not action.move_to:
+                            mailbox.remove_flags(uids, action.add_flags)
+                for action in acts:
+                    if action.on != kind and not (kind == CLOSED_LINKED and action.on == "linked"):
                         continue
                     if action.add_flags:
                         mailbox.add_flags(uids, action.add_flags)

@@ -17,7 +17,7 @@ from extractors.rules import CustomerRules
 from inbox_watcher.config import Config
 from inbox_watcher.model import Outcome, Status
 from inbox_watcher.po_import import import_pos_csv
-from inbox_watcher.runtime import open_store
+from inbox_watcher.runtime import follow_up_for, open_store
 from inbox_watcher.store import Store, StoredMessage
 from inbox_watcher.triage import PoIndex, judge
 
@@ -103,7 +103,8 @@ def rejudge(
             outcome = judge_stored(m, store, config, index)
             if outcome.status is status and outcome.po_numbers == m.po_numbers:
                 continue
-            if store.rejudge(m.id, outcome, how=outcome.link_how):
+            owe = follow_up_for(config, m, linked=True) if outcome.status is Status.LINKED else None
+            if store.rejudge(m.id, outcome, how=outcome.link_how, owe=owe):
                 changes.append(Change(m, outcome.status, outcome.po_numbers))
     return changes
 

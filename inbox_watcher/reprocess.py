@@ -17,7 +17,7 @@ from inbox_watcher.mailbox import MailboxError
 from inbox_watcher.model import Outcome, Review, Status
 from inbox_watcher.pipeline import AnalysisFailed
 from inbox_watcher.records import judge_stored
-from inbox_watcher.runtime import make_poller, make_pool, open_store
+from inbox_watcher.runtime import follow_up_for, make_poller, make_pool, open_store
 from inbox_watcher.store import Store, StoredMessage
 
 BATCH = 200
@@ -102,7 +102,8 @@ def _folder(
         else:
             outcome = judge_stored(m, store, config, po_index)
             refetched = False
-        if store.rejudge(m.id, outcome, how=outcome.link_how):
+        owe = follow_up_for(config, m, linked=True) if outcome.status is Status.LINKED else None
+        if store.rejudge(m.id, outcome, how=outcome.link_how, owe=owe):
             out.append(Rejudged(m, outcome, refetched))
     return out
 

@@ -14,7 +14,8 @@ from extractors.rules import CustomerRules
 from inbox_watcher.config import Config
 from inbox_watcher.digest import resolve_command
 from inbox_watcher.model import PoTable, Review
-from inbox_watcher.runtime import open_store
+from inbox_watcher.poller import CLOSED, CLOSED_LINKED
+from inbox_watcher.runtime import follow_up_for, open_store
 from inbox_watcher.store import Store, StoredMessage
 from inbox_watcher.textcells import aligned, cell
 
@@ -30,7 +31,7 @@ def command(config: Config, args: argparse.Namespace) -> int:
         if args.command == "resolve":
             return resolve(config, store, args.message, args.po, force=args.force)
         if args.command == "dismiss":
-            return dismiss(store, args.message, args.reason, force=args.force)
+            return dismiss(config, store, args.message, args.reason, force=args.force)
     finally:
         store.close()
     raise ValueError(f"not a review command: {args.command!r}")
@@ -201,13 +202,17 @@ def resolve(
             )
     _note_earlier(message)
     numbers = ", ".join(dict.fromkeys(number for _, number in links))
-    store.set_review(message.id, Review.RESOLVED, f"linked by hand to {numbers}", pos=links)
+    owe = follow_up_for(config, message, linked=True)
+    store.set_review(
+        message.id, Review.RESOLVED, f"linked by hand to {numbers}", pos=links, owe=owe
+    )
     owners = ", ".join(dict.fromkeys(customer for customer, _ in links))
     print(f"message {message.id} linked to PO {numbers} ({owners}); its flag is resolved")
+    _say_owed(owe)
     return EXIT_OK
 
 
-def dismiss(store: Store, ref: str, reason: str, *, force: bool = False) -> int:
+def dismiss(config: Config, store: Store, ref: str, reason: str, *, force: bool = False) -> int:
     note = " ".join(reason.split())
     if not note:
         print(
@@ -219,9 +224,21 @@ def dismiss(store: Store, ref: str, reason: str, *, force: bool = False) -> int:
     if message is None or not _may_change(message, force, "dismissed"):
         return EXIT_REFUSED
     _note_earlier(message)
-    store.set_review(message.id, Review.DISMISSED, note)
+    owe = follow_up_for(config, message, linked=False)
+    store.set_review(message.id, Review.DISMISSED, note, owe=owe)
     print(f"message {message.id} dismissed: {cell(note, 100)}")
+    _say_owed(owe)
     return EXIT_OK
+
+
+def _say_owed(owe: str | None) -> None:
+    if owe == CLOSED:
+        print("the flag po-watcher set on the mail comes off at the next poll")
+    elif owe == CLOSED_LINKED:
+        print(
+            "the flag po-watcher set on the mail comes off at the next poll, and what "
+            "[imap] actions do to linked mail is done to it"
+        )
 
 
 def _may_change(message: StoredMessage, force: bool, what: str) -> bool:

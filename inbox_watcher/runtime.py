@@ -15,8 +15,8 @@ from inbox_watcher.mailbox import ImapEndpoint, Mailbox
 from inbox_watcher.mime import MimeLimits
 from inbox_watcher.model import ProcessedMessage
 from inbox_watcher.pipeline import Limits, install_context
-from inbox_watcher.poller import FolderAction, Poller, PollSettings
-from inbox_watcher.store import Store
+from inbox_watcher.poller import FolderAction, Poller, PollSettings, follow_up
+from inbox_watcher.store import Store, StoredMessage
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,15 @@ def settings_of(config: Config) -> PollSettings:
         ),
         ignore=config.ignore.rule_for,
     )
+
+
+def follow_up_for(config: Config, message: StoredMessage, *, linked: bool) -> str | None:
+    """The mailbox action owed when ``message``'s flag is closed (by a person, or by a PO import
+    that links it): the flags its "flagged" action added come off; with ``linked``, the linked
+    actions follow. None when it was not flagged or its folder flags nothing."""
+    if not message.status.flagged:
+        return None
+    return follow_up(settings_of(config).actions_for(message.key.folder), linked=linked)
 
 
 def open_store(config: Config) -> Store:

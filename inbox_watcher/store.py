@@ -844,12 +844,20 @@ class Store:
 
     # --- changing verdicts ----------------------------------------------------------------------
 
-    def rejudge(self, message_db_id: int, outcome: Outcome, *, how: LinkHow = "found") -> bool:
+    def rejudge(
+        self,
+        message_db_id: int,
+        outcome: Outcome,
+        *,
+        how: LinkHow = "found",
+        owe: str | None = None,
+    ) -> bool:
         """Replace a stored message's verdict: status, reasons, suggestions, customer,
         candidates (with their known flags) and its non-manual links. Manual links stay, alone: a
         message a person linked by hand gets no links found besides. A message
         that becomes linked no longer needs review (open -> none); one that becomes flagged
-        without a review gets an open one. Returns True when something changed."""
+        without a review gets an open one. ``owe``: a mailbox action now owed to the message
+        (``runtime.follow_up_for``), done by the next poll. Returns True when something changed."""
         with self._write() as s:
             row = _message_row(s, message_db_id)
             changed = _replace_candidates(s, row, outcome.candidates)
@@ -869,6 +877,8 @@ class Store:
                     changed = True
             if changed:
                 row.updated_at = self._clock()
+                if owe is not None:
+                    _owe(s, row, owe)
             return changed
 
     def set_review(
@@ -878,11 +888,13 @@ class Store:
         note: str,
         *,
         pos: Sequence[tuple[str, str]] = (),
+        owe: str | None = None,
     ) -> None:
         """Record what a person did. ``pos`` ((customer, number) pairs) are only allowed with
         ``Review.RESOLVED``: those POs become the message's links (a person's decision replaces
         the links found and any earlier manual ones). Dismissing ("not a PO matter") removes
-        manual links and keeps the ones found."""
+        manual links and keeps the ones found. ``owe``: a mailbox action now owed to the message
+        (``runtime.follow_up_for``), done by the next poll."""
         if pos and review is not Review.RESOLVED:
             raise StoreError("a PO link can only be added when resolving a message")
         with self._write() as s:
@@ -890,6 +902,8 @@ class Store:
             row.review = review.value
             row.review_note = _clean(note)
             row.updated_at = self._clock()
+            if owe is not None:
+                _owe(s, row, owe)
             msg_id = _id(row)
             if pos:
                 s.exec(delete(LinkRow).where(col(LinkRow.msg_id) == msg_id))
@@ -1161,7 +1175,25 @@ def _clean_candidate(judged: JudgedCandidate) -> JudgedCandidate:
     return JudgedCandidate(candidate=cleaned, known=judged.known)
 
 
-def _key_filter(table: type[MessageRow] | type[FailureRow], key: MessageKey) -> tuple[Any, ...]:
+def _owe(s: Session, row: MessageRow, kind: str) -> None:
+    """Owe the message's mailbox action ``kind``, in place of one still owed (a flag owed and
+    not yet added needs no removing; taking off one that is absent does nothing)."""
+    key = MessageKey(row.account, row.folder, row.uidvalidity, row.uid)
+    s.exec(delete(PendingActionRow).where(*_key_filter(PendingActionRow, key)))
+    s.add(
+        PendingActionRow(
+            account=key.account,
+            folder=key.folder,
+            uidvalidity=key.uidvalidity,
+            uid=key.uid,
+            kind=kind,
+        )
+    )
+
+
+def _key_filter(
+    table: type[MessageRow] | type[FailureRow] | type[PendingActionRow], key: MessageKey
+) -> tuple[Any, ...]:
     return (
         col(table.account) == key.account,
         col(table.folder) == key.folder,

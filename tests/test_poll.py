@@ -670,6 +670,63 @@ def test_mailbox_actions_flag_linked_and_move_flagged(
     assert len(records(tmp_path)) == 3
 
 
+def test_a_closed_flag_takes_its_mailbox_flag_off(
+    dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path
+) -> None:
+    actions = (
+        "actions = [\n"
+        '  { folder = "INBOX", on = "linked", add_flags = ["$PO-Linked"] },\n'
+        '  { folder = "INBOX", on = "flagged", add_flags = ["$PO-Flagged"] },\n'
+        "]"
+    )
+    cfg = write_config(tmp_path, imap_user, extra_imap=actions)
+    seed_pos(tmp_path)
+    subjects = ("no po here", "typo PO 2024-008I5-MT", "new PO 2024-00999-MT", "waiting")
+    dovecot.append(imap_user.username, "INBOX", [make_mail(s) for s in subjects])
+    assert poll(cfg).recorded == 4
+
+    def flags() -> dict[str, set[bytes]]:
+        with dovecot.client(imap_user.username) as imap:
+            imap.select_folder("INBOX", readonly=True)
+            got = imap.fetch(
+                imap.search(["ALL"]), ["FLAGS", "BODY.PEEK[HEADER.FIELDS (SUBJECT)]"]
+            )
+        return {
+            bytes(v[b"BODY[HEADER.FIELDS (SUBJECT)]"]).decode().strip()[9:]: set(v[b"FLAGS"])
+            for v in got.values()
+        }
+
+    assert all(f == {b"$PO-Flagged"} for f in flags().values())
+    got = by_subject(tmp_path)
+
+    def cli(*args: str) -> str:
+        proc = _cli(cfg, *args)
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err.decode()
+        return out.decode()
+
+    said = cli("dismiss", str(got["no po here"].id), "--reason", "a thank-you note")
+    assert "the flag po-watcher set on the mail comes off at the next poll" in said
+    said = cli("resolve", str(got["typo PO 2024-008I5-MT"].id), "--po", "2024-00815-MT")
+    assert "and what [imap] actions do to linked mail is done to it" in said
+    csv = tmp_path / "new.csv"
+    csv.write_text("po_number,customer\n2024-00999-MT,westside\n", encoding="utf-8")
+    cli("pos", "import", str(csv))  # the unknown PO is in the records now: linked
+    assert by_subject(tmp_path)["new PO 2024-00999-MT"].status is Status.LINKED
+    assert flags()["no po here"] == {b"$PO-Flagged"}  # the mailbox changes at the next poll
+    assert poll(cfg).recorded == 0
+    assert flags() == {
+        "no po here": set(),
+        "typo PO 2024-008I5-MT": {b"$PO-Linked"},
+        "new PO 2024-00999-MT": {b"$PO-Linked"},
+        "waiting": {b"$PO-Flagged"},  # still open
+    }
+    with Store.open(f"sqlite:///{tmp_path / 'state.db'}") as store:
+        assert not store.pending_actions(
+            imap_user.username + "@127.0.0.1", "INBOX", got["waiting"].key.uidvalidity
+        )
+
+
 def test_ignore_rules_record_and_close_flags_and_no_flag_action_touches_them(
     dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path
 ) -> None:
