@@ -789,12 +789,37 @@ def _in_digit_group(text: str, start: int, end: int) -> bool:
     if _GROUP_BEFORE.search(before):
         if _table_cell(text, start, before=True) or _table_cell(text, end, before=False):
             return False
+        if _lettered_token(text, start, before=True):  # "TL-INV-30688 3104587"
+            return False
         return not _after_a_position(text, start, end)
     # "4500123456/00010", "4500123456-10": a long number with an item or line suffix (SAP
     # writes a PO's line so) is the number, not a group of a phone number.
     if end - start >= _LONG_NUMBER and _ITEM_SUFFIX.match(text, end):
         return False
-    return bool(_GROUP_AFTER.match(text, end, end + 2)) and not _table_cell(text, end, before=False)
+    if not _GROUP_AFTER.match(text, end, end + 2) or _table_cell(text, end, before=False):
+        return False
+    # "3104587 12-APR-2024", "3104587 12 units": a date or a quantity beside it, no phone group
+    return not _lettered_token(text, end, before=False) and not _counted(text, end)
+
+
+def _lettered_token(text: str, at: int, *, before: bool) -> bool:
+    """Whether the token one space or tab before (or after) ``at`` has letters ("TL-INV-30688",
+    "12-APR-2024"): a phone number's groups are digits."""
+    if before:
+        if at < 2 or text[at - 1] not in " \t":
+            return False
+        token = _TOKEN_BEFORE.search(text, max(0, at - 1 - _CELL_REACH), at - 1)
+    else:
+        if at >= len(text) or text[at] not in " \t":
+            return False
+        token = _TOKEN_AFTER.match(text, at + 1, at + 1 + _CELL_REACH)
+    return token is not None and any(ch.isalpha() for ch in token.group(0))
+
+
+def _counted(text: str, end: int) -> bool:
+    """Whether a quantity follows the number ("3104587 12 units"), not a phone number's group."""
+    token = _TOKEN_AFTER.match(text, end + 1, end + 1 + _CELL_REACH)
+    return token is not None and bool(_QUANTITY_AFTER.match(text, token.end()))
 
 
 def _after_a_position(text: str, start: int, end: int) -> bool:

@@ -688,9 +688,7 @@ def test_a_closed_flag_takes_its_mailbox_flag_off(
     def flags() -> dict[str, set[bytes]]:
         with dovecot.client(imap_user.username) as imap:
             imap.select_folder("INBOX", readonly=True)
-            got = imap.fetch(
-                imap.search(["ALL"]), ["FLAGS", "BODY.PEEK[HEADER.FIELDS (SUBJECT)]"]
-            )
+            got = imap.fetch(imap.search(["ALL"]), ["FLAGS", "BODY.PEEK[HEADER.FIELDS (SUBJECT)]"])
         return {
             bytes(v[b"BODY[HEADER.FIELDS (SUBJECT)]"]).decode().strip()[9:]: set(v[b"FLAGS"])
             for v in got.values()

@@ -827,6 +827,26 @@ def test_a_number_between_dates_and_amounts_is_a_table_cell(row: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "row",
+    [
+        "TL-INV-30688 80012345 12-APR-2024",
+        "TL-INV-30688 80012345",
+        "80012345 12-APR-2024",
+        "80012345 12 units",
+        "TL-INV-30688 80012345 paid",
+    ],
+)
+def test_a_number_beside_a_lettered_token_or_a_quantity_is_no_phone_group(row: str) -> None:
+    """A remittance row's invoice number ("TL-INV-30688"), a date with the month's name or a
+    quantity one space away is no group of a phone number: phone numbers are digits."""
+    meridian = compiled(
+        "m", name="Meridian", senders=["*@m.example"], pattern=r"(?<![\w-])80\d{6}(?![\w-])"
+    )
+    found, _ = scan(f"Paid today:\n{row}\n", meridian)
+    assert valid_numbers(found) == {"80012345"}
+
+
+@pytest.mark.parametrize(
     "text",
     ["Tel +32 3 80012345", "Tel 0032 80012345 12", "Fax: 03 80012345", "+49 (0)201 80012345"],
 )
