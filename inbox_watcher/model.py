@@ -125,6 +125,10 @@ CLOSED_STATUSES_ABROAD = (
     "annullato", "evaso", "gesloten", "afgesloten", "geannuleerd", "stängd", "avslutad",
     "makulerad", "lukket", "afsluttet", "annulleret", "suljettu", "zamknięte", "anulowane",
     "uzavřeno", "zrušeno",
+    # feminine forms, as an "orden", "commande" or "ordine" takes them
+    "fermée", "clôturée", "annulée", "soldée", "cerrada", "cancelada", "anulada", "completada",
+    "finalizado", "finalizada", "fechada", "concluída", "encerrado", "encerrada", "chiusa",
+    "annullata", "evasa",
 )  # fmt: skip
 
 

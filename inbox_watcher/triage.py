@@ -809,6 +809,11 @@ _CLOSED_SAID = regex.compile(
     r"|fully\s+(?:receipted|invoiced|used|consumed)|abgeschlossen|geschlossen|storniert|ersetzt"
     r"|abgelaufen|annul[ée]e?|remplac[ée]e?|remplace|cl[ôo]tur[ée]e?|cerrad[oa]|anulad[oa]"
     r"|sustituid[oa]|vencid[oa]|no\s+longer\s+(?:valid|open)|nicht\s+mehr\s+g[üu]ltig"
+    # French, Spanish, Portuguese, Italian and Dutch: "est soldé", "anulamos", "en su
+    # reemplazo", "cancelado e substituído", "risulta chiuso", "vervangen door"
+    r"|sold[ée]e?|clos[e]?|ferm[ée]e?|cancelad[oa]|anulamos|cancelamos|reemplaz(?:ad[oa]|[oa])"
+    r"|substitu[íi]d[oa]|encerrad[oa]|chius[oa]|annullat[oa]|sostituit[oa]|afgesloten"
+    r"|vervangen|geannuleerd|ingetrokken"
     r"|uzav[řr]en[aáý]?|zamkni[eę]t[ey]|gesloten|vervallen|annuller(?:et|es|er)|erstatte[st]"
     r"|ersatt|makulerad|lukket|avslutt?et|avslutad|uzavret[áéý]|stornovan[áéý]|zrušen[áéýo]"
     r"|lez[áa]r(?:va|t)|t[öo]r[öo]lve|sztorn[óo]|[îi]nchis[ăa]?|anulat[ăa]?|anulowan[aey])"

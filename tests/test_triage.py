@@ -1471,7 +1471,14 @@ def test_a_slip_of_a_known_po_said_to_be_used_instead_is_a_new_order() -> None:
     assert stranger.status is Status.LINKED
 
 
-@pytest.mark.parametrize("word", ["lezárva", "închisă", "uzavretá", "anulowana", "annulleret"])
+@pytest.mark.parametrize(
+    "word",
+    [
+        "lezárva", "închisă", "uzavretá", "anulowana", "annulleret",
+        "est soldé", "est close", "risulta chiuso", "è stato annullato", "afgesloten",
+        "vervangen door", "foi cancelado e substituído pelo", "cancelada, en su reemplazo",
+    ],
+)  # fmt: skip
 def test_closed_said_in_more_languages(word: str) -> None:
     old = ruled("2022-00777-WS", f"[2022-00777-WS] {word}, új rendelés")
     new = ruled("2023-00125-WS", "new order [2023-00125-WS]")
@@ -1479,10 +1486,12 @@ def test_closed_said_in_more_languages(word: str) -> None:
     assert (out.status, out.po_numbers) == (Status.LINKED, ("2023-00125-WS",))
 
 
-def test_a_closed_status_in_another_language_is_said_with_the_english_word() -> None:
-    pos = index(PoRecord("2022-00777-WS", "westside", status="Uzavřeno"))
+@pytest.mark.parametrize("status", ["Uzavřeno", "Anulada", "Cerrada", "Chiusa", "Soldée"])
+def test_a_closed_status_in_another_language_is_said_with_the_english_word(status: str) -> None:
+    pos = index(PoRecord("2022-00777-WS", "westside", status=status))
     out = judge(extraction(cand("2022-00777-WS")), pos, rules=RULES, names=NAMES)
-    assert "PO 2022-00777-WS is closed (uzavřeno) in the PO records." in out.reasons
+    said = f"PO 2022-00777-WS is closed ({status.lower()}) in the PO records."
+    assert said in out.reasons
 
 
 @pytest.mark.parametrize(
