@@ -65,3 +65,13 @@ GAP = regex.compile(
     regex.IGNORECASE,
 )
 LABEL_REACH = 24  # characters between the end of a label and the start of its value
+# "the PO number for the Hartley Road chamber rebuild is 4500716001", "le numéro d'engagement à
+# indiquer est 2100046015": a few words and a verb on the label's line, for a number written
+# in the customer's format only (``text._adjacent``); no digits among the words.
+SENTENCE_GAP = regex.compile(
+    r"(?:[ \t]*(?:number|nummer|num[eé]ro|no\.|nr\.))?"
+    r"[ \t]+(?:[^\W\d_]+(?:['\u2019-][^\W\d_]+)*[ \t]+){1,7}?"
+    r"(?:is|was|will[ \t]+be|est|sera|ist|lautet|wird|es|será|è|é|sarà|era)[ \t]*:?[ \t]*",
+    regex.IGNORECASE,
+)
+SENTENCE_REACH = 80  # characters of such a gap

@@ -28,7 +28,7 @@ from dataclasses import replace
 import regex
 
 from extractors import tables
-from extractors.phrases import DECOY, GAP, LABEL_REACH
+from extractors.phrases import DECOY, GAP, LABEL_REACH, SENTENCE_GAP, SENTENCE_REACH
 from extractors.rules import CustomerRules, find_labels, lowered_text
 from extractors.suggest import fold
 from extractors.tables import cells_under, under_decoy_cell
@@ -693,6 +693,11 @@ def _adjacent(text: str, ends: list[int], start: int) -> bool:
             and not _below_a_row(text, ends[i], start)
             and not _under_a_header_row(text, ends[i], start)
         ):
+            return True
+        i -= 1
+    i = bisect.bisect_right(ends, start) - 1
+    while i >= 0 and start - ends[i] <= SENTENCE_REACH:
+        if SENTENCE_GAP.fullmatch(text, ends[i], start):
             return True
         i -= 1
     return False

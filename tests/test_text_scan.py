@@ -1548,6 +1548,34 @@ def test_a_po_given_for_it_is_labelled() -> None:
     assert (found.normalized, found.labelled) == ("ACME-123456", True)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "As discussed, the PO number for the Hartley Road chamber rebuild is 123456. Thanks",
+        "Our purchase order for this morning's brake exchange is 123456.",
+        "Le numéro de PO à indiquer est 123456.",
+        "PO for the second phase will be 123456",
+    ],
+)
+def test_a_few_words_and_a_verb_between_a_label_and_a_number_in_the_format(text: str) -> None:
+    (found,) = scan(text, ACME)[0]
+    assert (found.normalized, found.labelled) == ("ACME-123456", True)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Quote the PO number on every invoice, the job is 123456",
+        "PO number for invoice 4471 is 123456",  # a number among the words
+        "The PO for the works\nrequested yesterday is 123456",  # another line
+        "PO number for the new storage building on the north side of the main site is 123456",
+    ],
+)
+def test_no_label_across_a_comma_a_number_a_line_or_many_words(text: str) -> None:
+    (found,) = scan(text, ACME)[0]
+    assert (found.normalized, found.labelled) == ("ACME-123456", False)
+
+
 def test_the_arabic_word_for_number_may_stand_between_a_label_and_its_value() -> None:
     """ "أمر الشراء رقم ٢٨٥٣١٢٥" (purchase order No. …), Arabic-Indic digits."""
     rimal = compiled(
