@@ -971,7 +971,10 @@ class PoRules(BaseModel):
         'not count ("Siparis no" finds "SİPARİŞ NO", "Numéro" finds "NUMERO"). A label is '
         'a whole word, so list the inflected forms a language writes (Polish "zamówienia", '
         'Czech "objednávky", Italian "dell\'ordine"); Chinese and Japanese labels are found '
-        'inside a run of characters too ("我司订单号").',
+        'inside a run of characters too ("我司订单号"). A label listed here wins over the decoy '
+        "words that otherwise drop a number after them or under their table column (invoice, "
+        'contract, requisition...): a customer that calls its PO the "Contract Number" (US '
+        'federal buyers) lists "Contract Number".',
     )
     ignore_case: StrictBool = _key(True, "boolean", "`pattern` ignores letter case.")
     strangers: Literal["labelled", "known"] = _key(

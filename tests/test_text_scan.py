@@ -1615,3 +1615,17 @@ def test_a_spanish_purchase_requisition_is_no_po(text: str) -> None:
         "cl", name="CL", senders=["*"], pattern=r"(?<!\d)(?P<n>\d{6})(?!\d)", labels=["Pedido"]
     )
     assert [c for c in scan(text, rules)[0] if c.labelled] == []
+
+
+def test_a_customers_own_label_wins_over_a_decoy_word_and_column() -> None:
+    """US federal buyers call the PO the "Contract Number": listed as the customer's label, the
+    decoy word "contract" no longer drops the number after it or under its column."""
+    pattern = r"(?<![\w-])W52P1J-?\d{2}-?P-?\d{4}(?![\w-])"
+    table = "Contract Number | CLIN | Due\nW52P1J-24-P-0187 | 0001 | 2025-03-01\n"
+    line = "Contract Number: W52P1J-24-P-0187\n"
+    plain = compiled("army", name="Army", senders=["*"], pattern=pattern, labels=["PO"])
+    assert scan(table, plain)[0] == scan(line, plain)[0] == []
+    own = compiled("army", name="Army", senders=["*"], pattern=pattern, labels=["Contract Number"])
+    for text in (table, line):
+        (found,) = scan(text, own)[0]
+        assert (found.raw, found.labelled) == ("W52P1J-24-P-0187", True)
