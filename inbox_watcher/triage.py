@@ -813,7 +813,7 @@ _CLOSED_SAID = regex.compile(
     # reemplazo", "cancelado e substituído", "risulta chiuso", "vervangen door"
     r"|sold[ée]e?|clos[e]?|ferm[ée]e?|cancelad[oa]|anulamos|cancelamos|reemplaz(?:ad[oa]|[oa])"
     r"|substitu[íi]d[oa]|encerrad[oa]|chius[oa]|annullat[oa]|sostituit[oa]|afgesloten"
-    r"|vervangen|geannuleerd|ingetrokken"
+    r"|vervangen|geannuleerd|ingetrokken|terminated"
     r"|uzav[řr]en[aáý]?|zamkni[eę]t[ey]|gesloten|vervallen|annuller(?:et|es|er)|erstatte[st]"
     r"|ersatt|makulerad|lukket|avslutt?et|avslutad|uzavret[áéý]|stornovan[áéý]|zrušen[áéýo]"
     r"|lez[áa]r(?:va|t)|t[öo]r[öo]lve|sztorn[óo]|[îi]nchis[ăa]?|anulat[ăa]?|anulowan[aey])"
@@ -901,7 +901,7 @@ def _lookalikes(table: Mapping[str, PoRecord]) -> Lookalikes:
 
 
 def _did_you_mean(hints: Sequence[str]) -> str:
-    return f"Did you mean {' or '.join(_po(h) for h in hints)}?"
+    return f"Did you mean {' or '.join(hints)}?"
 
 
 def _refold(text: str) -> str:

@@ -233,11 +233,6 @@ DISAGREE: dict[tuple[str, str], str] = {
         "the clerk saw a digit missing from OP-2418830 of a third customer: no hint across "
         "customers"
     ),
-    ("aviation-mro", "N04-aog-po-followup.eml"): (
-        "'PO for this morning's brake exchange is 4500783601': too many words between the label "
-        "and the number, so it is an unlabelled SAP number, which counts only when known: "
-        "missing, with the number named"
-    ),
     ("automotive-calloffs", "n04_pedido_sin_ceros.eml"): (
         "'pedido NCA 24 3401' for NCA/24/03401, written with spaces and without the zero: "
         "neither the pattern nor the near-miss search (letters joined to digits) sees it"

@@ -330,4 +330,4 @@ def test_flagged_full_prints_every_reason_whole(
     assert run(path, "flagged", "--full") == 0
     out = capsys.readouterr().out
     assert "      why: Flagged as unknown (test 1)." in out
-    assert "      why: Did you mean PO ACME-123456?" in out  # cut off in the table's column
+    assert "      why: Did you mean ACME-123456?" in out  # cut off in the table's column

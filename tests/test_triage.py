@@ -386,7 +386,7 @@ def test_malformed_did_you_mean(raw: str, hint: str) -> None:
     out = run(extraction(bad(raw)))
     assert out.status is Status.MALFORMED
     assert out.suggestions == (hint,)
-    assert f"Did you mean PO {hint}?" in out.reasons
+    assert f"Did you mean {hint}?" in out.reasons
     assert raw in text_of(out)
 
 
@@ -429,7 +429,7 @@ def test_unknown_did_you_mean(number: str, hints: list[str]) -> None:
     assert out.status is Status.UNKNOWN
     assert out.suggestions == tuple(hints)
     if hints:
-        assert f"Did you mean {' or '.join('PO ' + h for h in hints)}?" in out.reasons
+        assert f"Did you mean {' or '.join(hints)}?" in out.reasons
     else:
         assert not any("Did you mean" in r for r in out.reasons)
 
@@ -774,7 +774,7 @@ def test_did_you_mean_names_every_equally_close_po() -> None:
     out = judge(extraction(cand("2023-0012-WS", valid=False)), pos, rules=RULES, names=NAMES)
     assert out.status is Status.MALFORMED
     assert out.suggestions == ("2023-00125-WS", "2023-00126-WS")
-    assert "Did you mean PO 2023-00125-WS or PO 2023-00126-WS?" in text_of(out)
+    assert "Did you mean 2023-00125-WS or 2023-00126-WS?" in text_of(out)
 
 
 def test_customers_sharing_a_sender_are_told_apart_by_the_po_records() -> None:
@@ -834,7 +834,7 @@ def test_a_malformed_value_in_the_subject_and_the_body_is_named_once() -> None:
         "'2O23-00125-WS' in the subject and the message body is labelled as a PO but is not "
         "written like a PO number of Westside Tools Ltd."
     ]
-    assert out.reasons.count("Did you mean PO 2023-00125-WS?") == 1
+    assert out.reasons.count("Did you mean 2023-00125-WS?") == 1
 
 
 def test_missing_names_what_was_set_aside_as_weak_evidence() -> None:
