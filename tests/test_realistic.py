@@ -1,7 +1,7 @@
 """Realistic order mail written by reviewers who never read the extraction code, with the verdict
 a careful accounts-payable clerk gave each message before the tool was run.
 
-Fifty-one sets under ``tests/realistic/``, each with its own customer files and PO records:
+Fifty-seven sets under ``tests/realistic/``, each with its own customer files and PO records:
 
 - ``reviewer1``: 60 German, English and French order mails for three SAP-, prefix- and
   letter-style customers (replies, forwards, auto-replies, newsletters, PDFs, decoys);
@@ -113,7 +113,19 @@ Fifty-one sets under ``tests/realistic/``, each with its own customer files and 
 - ``cee-orders``: 62 Polish, Czech, Slovak, Hungarian and Romanian orders in ISO-8859-2,
   windows-1250 and UTF-8 with local number, date and tax-number formats;
 - ``cjk-orders``: 84 Japanese, Chinese, Taiwanese and Korean orders in ISO-2022-JP, Shift_JIS
-  (one undeclared), GB2312/GBK, GB18030, Big5, EUC-KR and UTF-8, CJK PDFs, ROC years.
+  (one undeclared), GB2312/GBK, GB18030, Big5, EUC-KR and UTF-8, CJK PDFs, ROC years;
+- ``federal-defence``: 72 US federal and defence orders (PIINs, delivery orders under IDIQ
+  contracts, primes' SAP and Oracle POs) among CAGE codes, NSNs, CLINs, mods and DFAS remittances;
+- ``books-education``: 73 bookshop, library, school-district and university orders among
+  ISBNs, EANs, requisitions, EDItEUR text, title lists, returns and backorder reports;
+- ``fr-be-nl-it``: 67 French, Belgian, Dutch and Italian orders (Chorus Pro engagements,
+  bestelbonnen, ordini) among SIRET, TVA, KvK, CIG/CUP numbers in Latin-1 and UTF-8;
+- ``builders-merchant``: 76 house builders', contractors' and tradespeople's orders from
+  purchasing systems and phones among plot, job, quote and delivery-ticket numbers;
+- ``telecom-utility``: 71 network operators' and utilities' call-offs, SAP POs with service
+  entry sheets, work orders, NTE uplifts, valuations and self-billing statements;
+- ``latin-america``: 68 Mexican, Colombian, Chilean, Argentine and Brazilian orders among RFC,
+  RUT, CUIT, NIT, CNPJ numbers, CFDI folios and NF-e keys.
 
 Each message is read as a poll reads it (``pipeline.analyse``, PDFs included) and judged
 against its set's records (``triage.judge``; threads are not looked up, as in ``try``). The
@@ -192,9 +204,31 @@ SETS = (
     "av-rental",
     "cee-orders",
     "cjk-orders",
+    "federal-defence",
+    "books-education",
+    "fr-be-nl-it",
+    "builders-merchant",
+    "telecom-utility",
+    "latin-america",
 )
 
 DISAGREE: dict[tuple[str, str], str] = {
+    **{
+        ("federal-defence", name): (
+            "a known PO under a 'Contract Number' column is dropped (a decoy header): the "
+            "customer file lacks the 'Contract Number' label the reference says to list"
+        )
+        for name in (
+            "a17_delinquency_table.eml",
+            "d13_dla_delinquency_list.eml",
+            "x04_dfas_remit_single.eml",
+            "x05_dfas_remit_csv.eml",
+        )
+    },
+    ("books-education", "S06.eml"): (
+        "'the PO number shown on it, 25-004521, does not exist': a label across words and a "
+        "comma is not read, so the unknown number counts as unlabelled: missing"
+    ),
     ("reviewer2", "v11-kestrel-decoy-sales-order-only.eml"): (
         "the reviewer's own customer lists 'Your order' as a label, and the supplier's 'Your "
         "Order No. 30045566' fits its format: a configuration ambiguity, flagged unknown"
