@@ -378,7 +378,7 @@ def judge(
                 # "New Purchase Order 4500875110" from a platform's address on no list, with
                 # strangers = "known": not a newsletter to dismiss.
                 reasons.append(
-                    "No PO of a customer's was found: the mail is not from a known customer "
+                    "No PO of any customer was found: the mail is not from a known customer "
                     "address, so its numbers count only when they are in the PO records. If it "
                     "is an order (a customer's purchasing platform, a web form, a new customer), "
                     "handle it by hand; if not, dismiss it."
@@ -458,6 +458,8 @@ def judge(
         # noise; one near a known PO is named with it.
         for c, where in _by_raw(malformed)[:_MAX_NAMED]:
             meant = _suggest(c.raw, customer or c.customer, pos, rules)
+            if meant == [n for n in po_numbers if n in meant] and _written_apart(c.raw, meant):
+                continue  # "AT_PO_2024_0590.pdf": the linked PO written another way, no slip
             if meant:
                 reasons.append(
                     f"'{c.raw}' in {where} looks like a mistyped "
@@ -969,6 +971,15 @@ def _one_per_number(cands: Sequence[Candidate]) -> list[Candidate]:
 def _pos(numbers: Iterable[str]) -> str:
     """'PO 2023-00125-WS, PO-2024-00123': each number as ``_po`` says it."""
     return ", ".join(_po(n) for n in sorted(numbers))
+
+
+def _written_apart(raw: str, meant: Sequence[str]) -> bool:
+    """Whether ``raw``'s letters and digits stand, in order and unchanged, in the one PO meant
+    ("2024 0590" of a file name AT_PO_2024_0590 for AT-2024-0590): no slip, another spelling."""
+    if len(meant) != 1:
+        return False
+    alnum = "".join(ch for ch in raw.upper() if ch.isalnum())
+    return bool(alnum) and alnum in "".join(ch for ch in meant[0].upper() if ch.isalnum())
 
 
 def _po(number: str) -> str:

@@ -642,6 +642,18 @@ def test_linked_with_a_mistyped_second_number_says_so() -> None:
     )
 
 
+def test_the_linked_po_written_apart_in_a_file_name_is_no_slip() -> None:
+    """ "PO_2023_00125.pdf" beside PO 2023-00125-WS: the same PO written another way, not a
+    mistyped one; a slip of it is still named."""
+    spelled = bad("2023 00125", source="filename:PO_2023_00125.pdf")
+    out = run(extraction(cand("2023-00125-WS"), spelled))
+    assert out.status is Status.LINKED
+    assert not any("mistyped" in r for r in out.reasons)
+    slip = bad("2O23-00125-WS")
+    out = run(extraction(cand("2023-00125-WS"), slip))
+    assert any("'2O23-00125-WS'" in r and "mistyped" in r for r in out.reasons)
+
+
 def test_linked_beside_a_labelled_value_near_no_po_says_nothing_of_it() -> None:
     """ "Promotion order wk13-14": a week, not a slip of a PO."""
     out = run(extraction(cand("2023-00125-WS"), bad("wk13-14")))
@@ -1432,7 +1444,7 @@ def test_a_strangers_labelled_value_set_aside_is_not_called_a_newsletter() -> No
     own = bad("APB-PO-7781", customer=None)
     out = run(extraction(own, customer=None, routed_by="none"))
     assert out.status is Status.MISSING
-    assert out.reasons[0].startswith("No PO of a customer's was found")
+    assert out.reasons[0].startswith("No PO of any customer was found")
     assert "usually a carrier" not in text_of(out)
     assert "'APB-PO-7781' in the message body follows a PO label" in text_of(out)
 
