@@ -629,7 +629,7 @@ def _signed_part(node: _Node, limits: MimeLimits, out: _Builder) -> list[_Node]:
     try:
         inner = signed_content(decoded if isinstance(decoded, bytes) else b"")
     except SmimeError as exc:
-        out.defects.add(f"the S/MIME part of {where} could not be read: {exc}", unread=True)
+        out.defects.add(f"the S/MIME part of {where} {exc}", unread=True)
         return []
     if node.depth >= limits.max_depth:
         out.defects.add(

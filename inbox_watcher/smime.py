@@ -27,14 +27,14 @@ def signed_content(der: bytes) -> bytes:
         info = cms.ContentInfo.load(der)
         kind = info["content_type"].native
         if kind in {"enveloped_data", "authenticated_enveloped_data", "encrypted_data"}:
-            raise SmimeError("it is encrypted for its recipient")
+            raise SmimeError("is encrypted for its recipient")
         if kind != "signed_data":
-            raise SmimeError(f"it holds {kind or 'nothing known'}, not a signed message")
+            raise SmimeError(f"holds {kind or 'nothing known'}, not a signed message")
         content = info["content"]["encap_content_info"]["content"].native
     except SmimeError:
         raise
     except Exception as exc:  # a third-party decoder on hostile bytes: any error is "damaged"
-        raise SmimeError("it is damaged") from exc
+        raise SmimeError("is damaged") from exc
     if not isinstance(content, bytes) or not content.strip():
-        raise SmimeError("it holds no content (a signature only)")
+        raise SmimeError("holds no content (a signature only)")
     return content

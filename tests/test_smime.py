@@ -84,9 +84,9 @@ def test_an_encrypted_message_is_named_as_unread() -> None:
 @pytest.mark.parametrize(
     ("der", "why"),
     [
-        (b"not DER at all", "it is damaged"),
-        (signed_data(INNER)[:40], "it is damaged"),
-        (signed_data(b""), "it holds no content (a signature only)"),
+        (b"not DER at all", "is damaged"),
+        (signed_data(INNER)[:40], "is damaged"),
+        (signed_data(b""), "holds no content (a signature only)"),
     ],
 )
 def test_damaged_or_empty_signed_data_is_refused_in_plain_words(der: bytes, why: str) -> None:
