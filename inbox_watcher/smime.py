@@ -17,7 +17,8 @@ SIGNATURES = frozenset(
 
 
 class SmimeError(ValueError):
-    """Why an S/MIME part could not be read, in plain words."""
+    """Why an S/MIME part could not be read, in plain words, as a predicate of "the S/MIME part
+    of the message" ("is encrypted for its recipient")."""
 
 
 def signed_content(der: bytes) -> bytes:
