@@ -120,6 +120,17 @@ class Lookalikes:
             tails = self._by_last_group.get(target.lstrip("0"))
             if tails:
                 return sorted(set(tails))
+        lettered = _LETTERS_THEN_DIGITS.fullmatch(number.upper().translate(_SEPARATORS))
+        if not near and max_edits >= 2 and lettered:
+            # "GD-0036" for GD/2025/0036: the prefix kept, the year left out.
+            letters, digits = lettered.groups()
+            tails = [
+                n
+                for n in self._by_last_group.get(digits.lstrip("0"), ())
+                if n.upper().translate(_SEPARATORS).startswith(letters)
+            ]
+            if tails:
+                return sorted(set(tails))
         if not near:
             # "2024-815" for 2024-00815-MT: the zeros padding each group and the letters left
             # out of a malformed number; the digit groups, as numbers, are the same.
@@ -146,6 +157,7 @@ class Lookalikes:
 
 
 _DIGITS = re.compile(r"\d+")
+_LETTERS_THEN_DIGITS = re.compile(r"([A-Z]+)(\d{4,})")
 
 
 def _short_years(groups: tuple[int, ...]) -> tuple[int, ...]:

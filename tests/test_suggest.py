@@ -249,6 +249,10 @@ def test_the_prefix_and_the_padding_may_both_be_left_out(typed: str, hint: list[
         ("988", []),  # three digits say too little
         ("1299", []),  # no number ends so
         ("1187", ["CBR-24-1187", "CBR-25-1187"]),  # two end so: both shown
+        ("CBR-1215", ["CBR-24-1215"]),  # the prefix kept, the year left out
+        ("CBR/0988", ["CBR-23-0988"]),
+        ("XYZ-1215", []),  # another prefix
+        ("CBR-988", []),
     ],
 )
 def test_the_last_group_of_digits_alone_is_hinted(typed: str, hint: list[str]) -> None:
