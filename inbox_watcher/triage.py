@@ -147,6 +147,19 @@ def judge(
         if any(c.normalized == n and not c.quoted and not c.weak for c in valid)
     ]
     replaced = bool(known_nums and replacing and all(_closed(n, customer, pos) for n in known_nums))
+    # "PO TW-2026-0426 cancelled - replaced by TW-2026-0445": the one known PO named, called
+    # cancelled or replaced by the writer, the new one not in the records yet, and the records
+    # not caught up either (the known one still open): the new order needs a person too.
+    said_replaced = (
+        not replaced
+        and len(known_nums) == 1
+        and any(
+            c.normalized == known_nums[0] and not c.quoted and _CLOSED_SAID.search(c.context)
+            for c in valid
+        )
+        and any(c.normalized in replacing and not c.quoted and _called_new(c) for c in valid)
+    )
+    replaced = replaced or said_replaced
     # "The correct PO is 4500998877, not 4500123456": a known PO the writer's own text names only
     # as the one not to use gives way to the other PO named (a correction is about that one).
     gave_way = False  # one PO gave way to another, as the message says: no disagreement
@@ -212,6 +225,24 @@ def judge(
         )
         known_nums = [n for n in known_nums if n != number]
         gave_way = True
+    # "BF-25-00140 ist storniert, bitte stattdessen BF-25-00141": of two known POs, both open
+    # in the records, the writer calls one cancelled or replaced and the other the new one (the
+    # records have not caught up): the message is about the new one.
+    if len(known_nums) == 2 and not replaced and new_order is None and not gave_way:
+        own = [c for c in valid if not c.quoted and c.source != "subject"]
+        called_new = [
+            n for n in known_nums if any(c.normalized == n and _called_new(c) for c in own)
+        ]
+        if len(called_new) == 1 and not any(_closed(n, customer, pos) for n in known_nums):
+            old = next(n for n in known_nums if n != called_new[0])
+            if any(c.normalized == old and _CLOSED_SAID.search(c.context) for c in own):
+                reasons.append(
+                    f"The message calls {_po(old)} cancelled or replaced and {_po(called_new[0])} "
+                    f"the new PO: linked to {_po(called_new[0])}. The PO records still have "
+                    f"{_po(old)} open."
+                )
+                known_nums = [called_new[0]]
+                gave_way = True
     if new_order is not None:
         reasons.append(
             f"{_po(known_nums[0])} from the PO records is named too (a reference, an earlier "
@@ -222,8 +253,12 @@ def judge(
     if replaced:
         for number in known_nums:
             reasons.append(
-                f"{_po(number)} is {_closed_word(number, customer, pos)} in the PO records, and "
-                f"the message also names {_po(replacing[0])}, which is not in them yet: a "
+                f"The message calls {_po(number)} cancelled or replaced, and names "
+                f"{_po(replacing[0])}, which is not in the PO records yet: a replacement order? "
+                f"(The PO records still have {_po(number)} open.)"
+                if said_replaced
+                else f"{_po(number)} is {_closed_word(number, customer, pos)} in the PO records, "
+                f"and the message also names {_po(replacing[0])}, which is not in them yet: a "
                 "replacement order?"
             )
         known_nums = []
@@ -775,7 +810,14 @@ _INSTEAD_AFTER = regex.compile(
 
 _NEW_ORDER = regex.compile(
     r"(?<![^\W\d_])(?:new|neue[nrs]?|nouvelle|nouveau|nuev[ao]|nuov[ao]|nieuwe|replacement"
-    r"|ersatz|will\s+be|wird|re-?issued\s+as)(?![^\W\d_])",
+    r"|ersatz|will\s+be|wird|re-?issued\s+as"
+    # "replaced by", "superseded by", "ersetzt durch", "remplacée par", "en su reemplazo"
+    r"|(?:replaced|superseded)\s+by|ersetzt\s+(?:durch|mit)|remplac[ée]e?s?\s+par"
+    r"|reemplazad[oa]\s+por|en\s+su\s+reemplazo|substitu[íi]d[oa]\s+(?:por|pel[oa])"
+    r"|sostituit[oa]\s+da|vervangen\s+door|in\s+its\s+place"
+    # "bitte stattdessen 4500…": instead, before the number (not "instead of", ruling one out)
+    r"|stattdessen|statt\s+dessen|instead(?!\s+of)|à\s+la\s+place(?!\s+de)"
+    r"|en\s+su\s+lugar(?!\s+de))(?![^\W\d_])",
     regex.IGNORECASE,
 )
 

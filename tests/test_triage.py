@@ -1417,8 +1417,43 @@ def test_of_two_known_pos_the_one_the_writer_says_is_closed_gives_way() -> None:
     assert not any("disagree" in r for r in settled.reasons)
     paid = ruled("2022-00777-WS", "Payment for [2022-00777-WS] and")
     assert run(extraction(paid, new)).status is Status.AMBIGUOUS
+    # The records still call it open: the writer's words alone decide only where the other PO
+    # is called the new one ("has raised a new order"); the reason says the records lag.
     open_said_closed = ruled("2023-00126-WS", "[2023-00126-WS] is closed")
-    assert run(extraction(open_said_closed, new)).status is Status.AMBIGUOUS
+    lagging = run(extraction(open_said_closed, new))
+    assert (lagging.status, lagging.po_numbers) == (Status.LINKED, ("2023-00125-WS",))
+    assert (
+        "The message calls PO 2023-00126-WS cancelled or replaced and PO 2023-00125-WS the new "
+        "PO: linked to PO 2023-00125-WS. The PO records still have PO 2023-00126-WS open."
+    ) in lagging.reasons
+    plain = ruled("2023-00125-WS", "Delivery for [2023-00125-WS] today")
+    assert run(extraction(open_said_closed, plain)).status is Status.AMBIGUOUS
+
+
+@pytest.mark.parametrize(
+    ("old_said", "new_said"),
+    [
+        ("PO [2023-00126-WS] ist storniert, bitte", "bitte stattdessen [2023-00125-WS] nehmen"),
+        ("PO [2023-00126-WS] cancelled - replaced by", "cancelled - replaced by [2023-00125-WS]"),
+        ("Anulamos la OC [2023-00126-WS] y en su", "y en su reemplazo [2023-00125-WS] por"),
+    ],
+)
+def test_a_po_called_cancelled_beside_its_replacement_links_the_replacement(
+    old_said: str, new_said: str
+) -> None:
+    """The records have not caught up (both open); the writer cancels one, names the other."""
+    out = run(extraction(ruled("2023-00126-WS", old_said), ruled("2023-00125-WS", new_said)))
+    assert (out.status, out.po_numbers) == (Status.LINKED, ("2023-00125-WS",))
+
+
+def test_a_po_called_replaced_by_a_new_one_not_in_the_records_is_unknown() -> None:
+    """ "PO 2023-00126-WS cancelled - replaced by 2023-00199-WS": the records still have the old
+    one open and do not have the new one yet: the replacement order needs a person."""
+    old = ruled("2023-00126-WS", "PO [2023-00126-WS] cancelled - replaced by 2023-00199-WS")
+    new = ruled("2023-00199-WS", "cancelled - replaced by [2023-00199-WS] for the rest")
+    out = run(extraction(old, new))
+    assert (out.status, out.unknown) == (Status.UNKNOWN, ("2023-00199-WS",))
+    assert any("The PO records still have PO 2023-00126-WS open" in r for r in out.reasons)
 
 
 def test_parts_that_disagree_are_not_called_fine_for_a_remittance() -> None:
