@@ -754,7 +754,8 @@ class DigestConfig(_HasPassword):
     subject: NonEmptyStr = _key(
         "PO watcher: {count} message(s) need a person ({date})",
         "text",
-        "Subject line; `{count}` and `{date}` are filled in.",
+        "Subject line; `{count}` (the flags still open: new ones and those of earlier "
+        "digests) and `{date}` are filled in.",
     )
     silent_after_days: StrictInt = _key(
         14,

@@ -351,19 +351,28 @@ def _why(m: StoredMessage) -> list[str]:
 
 
 def _suggestion(m: StoredMessage, command: str) -> str | None:
-    """The "did you mean" line; with one PO to choose, the command that links the message to it."""
+    """The "did you mean" line; with one PO to choose for a number written wrongly, the command
+    that links the message to it. Not for a well-formed number not in the records: POs are
+    numbered in sequence, so a new one is often one keystroke from a recent one, and a ready
+    command would link a new order to an old PO. For several POs, the command that confirms
+    them all."""
+    if m.status is Status.AMBIGUOUS and 1 < len(m.po_numbers) <= 5:
+        return f"If it is about all of them: {resolve_command(command, m.id, *m.po_numbers)}"
     if not m.suggestions:
         return None
     text = "Did you mean " + " or ".join(_clip(s, 60) for s in m.suggestions[:3]) + "?"
-    if len(m.suggestions) == 1:
+    if len(m.suggestions) == 1 and m.status is not Status.UNKNOWN:
         text += f"  If so: {resolve_command(command, m.id, m.suggestions[0])}"
+    elif m.status is Status.UNKNOWN:
+        text += "  Or a new PO, not imported yet?"
     return text
 
 
-def resolve_command(command: str, message_id: int, po: str) -> str:
-    """The `resolve` command that links message ``message_id`` to ``po``, quoted for a shell;
+def resolve_command(command: str, message_id: int, *pos: str) -> str:
+    """The `resolve` command that links message ``message_id`` to ``pos``, quoted for a shell;
     ``command`` is how po-watcher is called (``Config.command``)."""
-    return f"{command} resolve {message_id} --po {shlex.quote(_clip(po, 60))}"
+    given = " ".join(f"--po {shlex.quote(_clip(po, 60))}" for po in pos)
+    return f"{command} resolve {message_id} {given}"
 
 
 def _headline(d: Digest) -> list[str]:
@@ -432,7 +441,7 @@ def _help_lines(command: str) -> tuple[str, str]:
 
 
 def subject_line(config: Config, d: Digest) -> str:
-    count = len(d.listed) + d.held_back
+    count = len(d.listed) + d.held_back + d.older_open  # every flag still open
     if d.all_clear:
         return _header(f"PO watcher: nothing needs you today ({d.local_date.isoformat()})")
     return _header(config.digest.subject.format(count=count, date=d.local_date.isoformat()))
@@ -524,8 +533,8 @@ def render_html(d: Digest) -> str:
     return "\n".join(out) + "\n"
 
 
-COMPACT_NOTE = (
-    "From senders on no customer's list (shops, carriers, banks, newsletters): most need "
+COMPACT_NOTE = (  # not "From ..." at a line's start: mail transports escape it as ">From"
+    "Mail from senders on no customer's list (shops, carriers, banks, newsletters): most need "
     "nothing; dismiss what is not a PO matter."
 )
 

@@ -50,7 +50,10 @@ def digest_command(config: Config, *, send: bool, html: Path | None) -> int:
     if sent_today:  # --send would only say that today's went out
         print("\n(dry run: nothing was sent or marked; these go in tomorrow's digest)")
     else:
-        print("\n(dry run: nothing was sent or marked; send it now with: po-watcher digest --send)")
+        print(
+            "\n(dry run: nothing was sent or marked; send it now with: "
+            f"{config.command} digest --send)"
+        )
     if html is not None and not _write(html, digest):
         return EXIT_FAILED
     return EXIT_OK

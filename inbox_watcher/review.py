@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from extractors.rules import CustomerRules
 from inbox_watcher.config import Config
 from inbox_watcher.digest import resolve_command
-from inbox_watcher.model import PoTable, Review
+from inbox_watcher.model import PoTable, Review, Status
 from inbox_watcher.poller import CLOSED, CLOSED_LINKED
 from inbox_watcher.runtime import follow_up_for, open_store
 from inbox_watcher.store import Store, StoredMessage
@@ -74,8 +74,10 @@ def list_flagged(config: Config, store: Store, *, full: bool = False) -> int:
                 print(f"      why: {cell(reason, 400)}")
         elif m.suggestions:  # the hint a clerk acts on, even when the reason is cut short
             hint = f"      did you mean: {', '.join(cell(h, 60) for h in m.suggestions[:3])}"
-            if len(m.suggestions) == 1:
+            if len(m.suggestions) == 1 and m.status is not Status.UNKNOWN:  # as the digest
                 hint += f"  (if so: {resolve_command(config.command, m.id, m.suggestions[0])})"
+            elif m.status is Status.UNKNOWN:
+                hint += "  (or a new PO, not imported yet?)"
             print(hint)
     print(
         f"({len(flags)} open flag(s); close one with `{config.command} "

@@ -27,7 +27,13 @@ def setup(tmp_path: Path) -> tuple[Path, Config]:
         store.record(
             [
                 acme_unknown(1, subject="Acme order"),
-                processed(2, Status.MALFORMED, customer="westside", subject="Westside order"),
+                processed(
+                    2,
+                    Status.MALFORMED,
+                    customer="westside",
+                    subject="Westside order",
+                    suggestions=("2024-00815-MT",),
+                ),
                 processed(3, Status.MISSING, customer=None, subject=XSS + "\x1b[31mred"),
                 processed(
                     4,
@@ -62,12 +68,17 @@ def test_flagged_lists_open_flags_oldest_first(
     assert "Already linked" not in out
     assert "\x1b" not in out  # a hostile subject cannot drive the terminal
     assert "(3 open flag(s);" in out
-    # The hint a clerk acts on is shown without --full, under its row.
-    # With one PO to choose, the command that links the message to it.
+    # The hint a clerk acts on is shown without --full, under its row; for a well-formed
+    # number not in the records without a ready command (it may be a new PO).
     assert lines[lines.index(rows[0]) + 1] == (
-        f"      did you mean: ACME-123456  (if so: po-watcher --config {path} resolve 1 --po "
-        "ACME-123456)"
-    )  # the configuration in use, which is not the default one
+        "      did you mean: ACME-123456  (or a new PO, not imported yet?)"
+    )
+    # For a number written wrongly, the command that links the message to the one PO meant,
+    # naming the configuration in use (not the default one).
+    assert lines[lines.index(rows[1]) + 1] == (
+        f"      did you mean: 2024-00815-MT  (if so: po-watcher --config {path} resolve 2 --po "
+        "2024-00815-MT)"
+    )
     assert f"close one with `po-watcher --config {path} resolve ID --po NUMBER`" in out
 
 
@@ -83,7 +94,7 @@ def test_commands_shown_are_bare_with_the_default_configuration(
         store.record([acme_unknown(1, subject="Acme order")], checkpoint=None)
         store.upsert_pos([PoRecord("ACME-123456", "acme")])
         text = render_text(build_digest(config, store, now=NOW))
-    assert "If so: po-watcher resolve 1 --po ACME-123456" in text
+    assert "To link a message to a PO by hand:  po-watcher resolve NUMBER" in text
     assert "--config" not in text
     elsewhere = load_config(write_config(tmp_path, smtp_port=9))
     assert elsewhere.command == f"po-watcher --config {tmp_path / 'watcher.toml'}"
