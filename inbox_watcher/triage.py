@@ -230,18 +230,18 @@ def judge(
     # records have not caught up): the message is about the new one.
     if len(known_nums) == 2 and not replaced and new_order is None and not gave_way:
         own = [c for c in valid if not c.quoted and c.source != "subject"]
-        called_new = [
+        new_ones = [
             n for n in known_nums if any(c.normalized == n and _called_new(c) for c in own)
         ]
-        if len(called_new) == 1 and not any(_closed(n, customer, pos) for n in known_nums):
-            old = next(n for n in known_nums if n != called_new[0])
+        if len(new_ones) == 1 and not any(_closed(n, customer, pos) for n in known_nums):
+            old = next(n for n in known_nums if n != new_ones[0])
             if any(c.normalized == old and _CLOSED_SAID.search(c.context) for c in own):
                 reasons.append(
-                    f"The message calls {_po(old)} cancelled or replaced and {_po(called_new[0])} "
-                    f"the new PO: linked to {_po(called_new[0])}. The PO records still have "
+                    f"The message calls {_po(old)} cancelled or replaced and {_po(new_ones[0])} "
+                    f"the new PO: linked to {_po(new_ones[0])}. The PO records still have "
                     f"{_po(old)} open."
                 )
-                known_nums = [called_new[0]]
+                known_nums = [new_ones[0]]
                 gave_way = True
     if new_order is not None:
         reasons.append(
