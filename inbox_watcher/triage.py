@@ -194,6 +194,7 @@ def judge(
                 and c.labelled
                 and not c.quoted
                 and not (stranger and _writers_own(c))
+                and not _ruled_out(c)  # "die falsche Bestellnummer 4500719630"
                 for c in valid
             )
             and (
@@ -271,8 +272,8 @@ def judge(
                 f"Linked to {len(known_nums)} POs from the PO records: {', '.join(known_nums)}. "
                 "If the message is about only one of them (a correction, a replacement, a PO "
                 "named in passing), resolve it with that PO; if it is about all of them (a "
-                "remittance, a statement, one delivery for several orders), confirm it with "
-                "`resolve` and all of them."
+                "remittance, a statement, one delivery for several orders), resolve it with all "
+                "of them."
             )
         for number in known_nums:
             if _closed(number, customer, pos):
@@ -280,7 +281,13 @@ def judge(
                     f"{_po(number)} is {_closed_word(number, customer, pos)} in the PO records."
                 )
         for number in unknown_nums:
-            reasons.append(f"{_po(number)} is also named but is not in the PO records.")
+            wrong = [c for c in valid if c.normalized == number and _ruled_out(c)]
+            reasons.append(
+                f"{_po(number)} is named as the PO not to use ({_ruling_words(wrong[0])}) and is "
+                "not in the PO records."
+                if wrong
+                else f"{_po(number)} is also named but is not in the PO records."
+            )
         # "RE: ... Purchase Order A" answered with "moved to the new order B": linked to B, but
         # the clerk should see that A, the thread's PO, may change too.
         thread_known = _unique(

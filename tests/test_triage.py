@@ -1158,7 +1158,20 @@ def test_several_known_pos_say_when_that_is_fine_in_one_sentence() -> None:
         "Linked to 2 POs from the PO records: 2023-00125-WS, 2023-00126-WS. If the message is "
         "about only one of them (a correction, a replacement, a PO named in passing), resolve it "
         "with that PO; if it is about all of them (a remittance, a statement, one delivery for "
-        "several orders), confirm it with `resolve` and all of them."
+        "several orders), resolve it with all of them."
+    ) in out.reasons
+
+
+def test_a_wrong_po_not_in_the_records_beside_the_right_known_one_links_the_right_one() -> None:
+    """ "die falsche Bestellnummer 4500719630 angegeben. Korrekt ist 4500719603": the labelled
+    wrong number is no new order."""
+    wrong = ruled("2023-00199-WS", "die falsche Bestellnummer [2023-00199-WS] angegeben")
+    right = ruled("2023-00125-WS", "angegeben. Korrekt ist [2023-00125-WS]. Bitte")
+    out = run(extraction(wrong, right))
+    assert (out.status, out.po_numbers) == (Status.LINKED, ("2023-00125-WS",))
+    assert (
+        'PO 2023-00199-WS is named as the PO not to use ("falsche Bestellnummer 2023-00199-WS") '
+        "and is not in the PO records."
     ) in out.reasons
 
 
