@@ -42,7 +42,12 @@ Normalizer = Callable[[str, str], str | None]
 REQUIRED = ("po_number", "customer")
 OPTIONAL = ("status", "amount", "currency", "issued_on", "buyer")
 FREE_TEXT = ("buyer",)  # where a line break inside a quoted cell is kept (as a space)
-OPEN_WORDS = ("open",)
+# "open" as ERP exports in other languages write it (no note for them: the PO counts as open)
+OPEN_WORDS = (
+    "open", "offen", "ouvert", "ouverte", "abierto", "abierta", "aberto", "aberta", "aperto",
+    "aperta", "öppen", "åben", "åpen", "avoin", "otwarte", "otevřeno", "otvorené", "nyitott",
+    "deschis", "açık", "active", "released", "approved", "freigegeben",
+)  # fmt: skip
 CLOSED_WORDS = CLOSED_STATUSES  # as PoRecord.closed decides
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 MAX_CELL_CHARS = 1000
