@@ -15,7 +15,7 @@ from pathlib import Path
 from extractors.message import Extraction
 from extractors.rules import CustomerRules
 from inbox_watcher.config import Config
-from inbox_watcher.model import Outcome, Status
+from inbox_watcher.model import Outcome, Review, Status
 from inbox_watcher.po_import import import_pos_csv
 from inbox_watcher.runtime import follow_up_for, open_store
 from inbox_watcher.store import Store, StoredMessage
@@ -100,6 +100,8 @@ def rejudge(
     changes: list[Change] = []
     for status in statuses:
         for m in list(store.messages(status=status, customer=customer)):
+            if m.review in (Review.RESOLVED, Review.DISMISSED):
+                continue  # a person decided: an import does not reopen or restate it
             outcome = judge_stored(m, store, config, index)
             if outcome.status is status and outcome.po_numbers == m.po_numbers:
                 continue

@@ -13,6 +13,7 @@ from inbox_watcher.cli import main
 from inbox_watcher.config import Config, load_config
 from inbox_watcher.digest import build_digest, render_text
 from inbox_watcher.model import PoRecord, Review, Status
+from inbox_watcher.records import rejudge
 from inbox_watcher.store import Link, Store
 from tests.test_digest import XSS, acme_unknown, processed, write_config
 
@@ -342,3 +343,22 @@ def test_flagged_full_prints_every_reason_whole(
     out = capsys.readouterr().out
     assert "      why: Flagged as unknown (test 1)." in out
     assert "      why: Did you mean ACME-123456?" in out  # cut off in the table's column
+
+
+def test_an_import_leaves_a_message_a_person_decided_alone(
+    setup: tuple[Path, Config], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A flag dismissed by a person is not rejudged (nor restated) by a later `pos import`,
+    while an open one with the same number links."""
+    path, config = setup
+    assert run(path, "dismiss", "1", "--reason", "a sample, not an order") == 0
+    with Store.open(config.database.url) as store:
+        store.record([acme_unknown(5, subject="Open Acme order")], checkpoint=None)
+        store.upsert_pos([PoRecord("ACME-123457", "acme")])
+        changes = rejudge(store, config)
+        changed = [c.message.subject for c in changes]
+        assert "Open Acme order" in changed
+        assert "Acme order" not in changed
+        dismissed = store.message("1")
+        assert dismissed is not None
+        assert (dismissed.status, dismissed.review) == (Status.UNKNOWN, Review.DISMISSED)
