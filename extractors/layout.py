@@ -271,6 +271,7 @@ def _header_above(lines: list[_Line], index: int, word: Word) -> str:
     column's header), each line in reach of the one below it: the cells of the rows between are
     the column's other values."""
     below = lines[index]
+    others = [w for w in below.words if w is not word]  # the row's other values
     for above in reversed(lines[:index]):
         if below.top - above.bottom > _BELOW_REACH * below.height:
             return ""
@@ -281,9 +282,21 @@ def _header_above(lines: list[_Line], index: int, word: Word) -> str:
             cell = _cell_around(above.words, overlapping[0], overlapping[-1], above.height)
             text = " ".join(w.text for w in cell)
             if not any(ch.isdigit() for ch in text):
-                return text
+                # Headers set close together read as one cell ("Invoice Delivered to /
+                # Customer ref"): a header word over another value of the row heads that one.
+                own = [
+                    w
+                    for w in cell
+                    if _overlaps(w, word) or not any(_overlaps(w, o) for o in others)
+                ]
+                # (a cell too long for a header, a title or a sentence, is left whole)
+                return " ".join(w.text for w in own) if own and len(text) <= _HEADER_CELL else text
             below = above  # a value of the same column: its header is further up
     return ""
+
+
+def _overlaps(a: Word, b: Word) -> bool:
+    return a.x1 > b.x0 and a.x0 < b.x1
 
 
 # -- tables -------------------------------------------------------------------------------------

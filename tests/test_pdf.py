@@ -618,3 +618,31 @@ def test_a_po_column_is_read_beside_a_labelled_po_elsewhere_on_the_page(footer: 
         "4500871245",
     ]
     assert result.layout_pages == (1,)
+
+
+def test_headers_set_close_together_head_their_own_columns() -> None:
+    """A statement prints "Invoice" and "Delivered to / Customer ref" so close that the words
+    read them as one cell: the PO under "Customer ref" stays, the number under "Invoice" goes."""
+    bfl = CustomerRules.compile(
+        "bfl",
+        name="Brightwell",
+        senders=["*@bfl.example"],
+        pattern=r"(?<![\w-])(?:BFL[- ]?)?(?:PO[- #]?)?(?P<num>1\d{5})(?![\w-])",
+        format="BFL-{num}",
+        valid=r"BFL-1\d{5}",
+    )
+    assert isinstance(bfl, CustomerRules), bfl
+    pdf = FPDF(unit="pt")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=9)
+    header = ((50, "Date"), (93, "Invoice"), (133, "Delivered to / Customer ref"), (275, "Debit"))
+    for x, words in header:
+        pdf.text(x, 100, words)
+    rows = (("02/11/2026", "100777", "BFL-PO-104201"), ("04/11/2026", "100781", "BFL-PO-104215"))
+    for i, (date, invoice, po) in enumerate(rows):
+        y = 114 + 14 * i
+        for x, words in ((50, date), (102, invoice), (151, "Brightwell"), (197, po)):
+            pdf.text(x, y, words)
+        pdf.text(301, y, "612.00")
+    result = extract_pdf(bytes(pdf.output()), "statement.pdf", [bfl], PdfLimits())
+    assert sorted(c.normalized for c in result.candidates) == ["BFL-104201", "BFL-104215"]
