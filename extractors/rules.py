@@ -122,7 +122,8 @@ _UNSPACED = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]")
 def label_regex(labels: Sequence[str], *, lowered: bool = False) -> str:
     """A regex source that finds any of the labels, with optional "No."/"Number"/"#" after it.
 
-    Dots in a label are optional and may be followed by spaces ("P.O." matches "PO", "P. O.");
+    Dots in a label are optional and may be followed by spaces ("P.O." matches "PO", "P. O.";
+    one between letters may be a slash: "P/O");
     spaces match any run of whitespace; "P.O. Box" is never a label; accents do not count
     ("Siparis no" matches "Sipariş No"). ``lowered``: the same without accents in lower case, to
     be matched case-sensitively on such text (see ``label_text``).
@@ -134,8 +135,10 @@ def label_regex(labels: Sequence[str], *, lowered: bool = False) -> str:
         written = {fold_accents(lab).lower() for lab in written}
     for label in sorted(written, key=len, reverse=True):
         parts = []
-        for ch in label:
-            if ch == ".":
+        for i, ch in enumerate(label):
+            if ch == "." and label[i - 1 : i].isalpha() and label[i + 1 : i + 2].isalpha():
+                parts.append(r"[./]?\s*")  # "P.O." finds "P/O" too
+            elif ch == ".":
                 parts.append(r"\.?\s*")
             elif ch.isspace():
                 parts.append(r"\s+")

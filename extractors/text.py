@@ -803,6 +803,10 @@ def _in_digit_group(text: str, start: int, end: int) -> bool:
         return False
     if not _GROUP_AFTER.match(text, end, end + 2) or _table_cell(text, end, before=False):
         return False
+    if end - start >= _LONG_NUMBER and text[end] in " \t":
+        # "4500812430 00010 500-7000-01": a phone number's first group (a country or area code)
+        # is short; a long number before a space and digits is a row's cell
+        return False
     # "3104587 12-APR-2024", "3104587 12 units": a date or a quantity beside it, no phone group
     return not _lettered_token(text, end, before=False) and not _counted(text, end)
 

@@ -129,6 +129,9 @@ CLOSED_STATUSES_ABROAD = (
     "fermée", "clôturée", "annulée", "soldée", "cerrada", "cancelada", "anulada", "completada",
     "finalizado", "finalizada", "fechada", "concluída", "encerrado", "encerrada", "chiusa",
     "annullata", "evasa",
+    # Turkish, Greek, Hebrew, Arabic
+    "kapalı", "kapandı", "iptal", "iptal edildi", "κλειστή", "ακυρωμένη", "סגור", "בוטל", "مغلق",
+    "ملغى",
 )  # fmt: skip
 
 

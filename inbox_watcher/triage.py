@@ -231,9 +231,7 @@ def judge(
     # records have not caught up): the message is about the new one.
     if len(known_nums) == 2 and not replaced and new_order is None and not gave_way:
         own = [c for c in valid if not c.quoted and c.source != "subject"]
-        new_ones = [
-            n for n in known_nums if any(c.normalized == n and _called_new(c) for c in own)
-        ]
+        new_ones = [n for n in known_nums if any(c.normalized == n and _called_new(c) for c in own)]
         if len(new_ones) == 1 and not any(_closed(n, customer, pos) for n in known_nums):
             old = next(n for n in known_nums if n != new_ones[0])
             if any(c.normalized == old and _CLOSED_SAID.search(c.context) for c in own):
@@ -865,6 +863,10 @@ _CLOSED_SAID = regex.compile(
     r"|sold[ée]e?|clos[e]?|ferm[ée]e?|cancelad[oa]|anulamos|cancelamos|reemplaz(?:ad[oa]|[oa])"
     r"|substitu[íi]d[oa]|encerrad[oa]|chius[oa]|annullat[oa]|sostituit[oa]|afgesloten"
     r"|vervangen|geannuleerd|ingetrokken|terminated"
+    # Turkish, Greek, Hebrew and Arabic: "iptal edildi", "kapatıldı", "ακυρώθηκε", "בוטלה",
+    # "ملغى", "تم إلغاء"
+    r"|iptal|kapat[ıi]ld[ıi]|kapand[ıi]|ακυρώθηκε|ακυρωμένη|ακυρώνεται|έκλεισε|κλειστή"
+    r"|בוטל|בוטלה|סגור|סגורה|ملغ[ىي]|ألغي|الغي|إلغاء|الغاء|مغلق"
     r"|uzav[řr]en[aáý]?|zamkni[eę]t[ey]|gesloten|vervallen|annuller(?:et|es|er)|erstatte[st]"
     r"|ersatt|makulerad|lukket|avslutt?et|avslutad|uzavret[áéý]|stornovan[áéý]|zrušen[áéýo]"
     r"|lez[áa]r(?:va|t)|t[öo]r[öo]lve|sztorn[óo]|[îi]nchis[ăa]?|anulat[ăa]?|anulowan[aey])"

@@ -253,6 +253,8 @@ def test_sender_globs_are_case_insensitive_in_the_config_too() -> None:
         "P.O.",
         "P. O. Number",
         "P.O. No.",
+        "P/O",
+        "P/O No.",
         "Purchase Order",
         "purchase  order",
         "Order Ref #",

@@ -834,6 +834,7 @@ def test_a_number_between_dates_and_amounts_is_a_table_cell(row: str) -> None:
         "80012345 12-APR-2024",
         "80012345 12 units",
         "TL-INV-30688 80012345 paid",
+        "80012345 00010 500-7000-01 3 ST",  # an SAP dunning row: the PO, its item, a part
     ],
 )
 def test_a_number_beside_a_lettered_token_or_a_quantity_is_no_phone_group(row: str) -> None:
