@@ -968,7 +968,8 @@ class PoRules(BaseModel):
         'stand separators (`:`, `#`, `-`, `=`, `°`, a table cell\'s `|`) and one of "No.", '
         '"Nr.", "Num.", "Number", "Nummer", "Numéro", "N°", "Nº", "Ref", "Reference", "ID", '
         'then a verb ("is", "was", "ist", "lautet", "est": "our PO is 45012345"); do not list '
-        'those. Dots in a label are optional ("P.O." finds "PO", and "P/O"); letter case and accents do '
+        'those. Dots in a label are optional ("P.O." finds "PO", and "P/O"); letter case and '
+        "accents do "
         'not count ("Siparis no" finds "SİPARİŞ NO", "Numéro" finds "NUMERO"). A label is '
         'a whole word, so list the inflected forms a language writes (Polish "zamówienia", '
         'Czech "objednávky", Italian "dell\'ordine"); Chinese and Japanese labels are found '

@@ -130,8 +130,8 @@ CLOSED_STATUSES_ABROAD = (
     "finalizado", "finalizada", "fechada", "concluída", "encerrado", "encerrada", "chiusa",
     "annullata", "evasa",
     # Turkish, Greek, Hebrew, Arabic
-    "kapalı", "kapandı", "iptal", "iptal edildi", "κλειστή", "ακυρωμένη", "סגור", "בוטל", "مغلق",
-    "ملغى",
+    "kapal\u0131", "kapand\u0131", "iptal", "iptal edildi", "κλειστή", "ακυρωμένη", "סגור",
+    "בוטל", "مغلق", "ملغى",
 )  # fmt: skip
 
 

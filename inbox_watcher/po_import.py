@@ -46,7 +46,7 @@ FREE_TEXT = ("buyer",)  # where a line break inside a quoted cell is kept (as a 
 OPEN_WORDS = (
     "open", "offen", "ouvert", "ouverte", "abierto", "abierta", "aberto", "aberta", "aperto",
     "aperta", "öppen", "åben", "åpen", "avoin", "otwarte", "otevřeno", "otvorené", "nyitott",
-    "deschis", "açık", "active", "released", "approved", "freigegeben",
+    "deschis", "a\u00e7\u0131k", "active", "released", "approved", "freigegeben",
 )  # fmt: skip
 CLOSED_WORDS = CLOSED_STATUSES  # as PoRecord.closed decides
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024

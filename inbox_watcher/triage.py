@@ -863,9 +863,10 @@ _CLOSED_SAID = regex.compile(
     r"|sold[ée]e?|clos[e]?|ferm[ée]e?|cancelad[oa]|anulamos|cancelamos|reemplaz(?:ad[oa]|[oa])"
     r"|substitu[íi]d[oa]|encerrad[oa]|chius[oa]|annullat[oa]|sostituit[oa]|afgesloten"
     r"|vervangen|geannuleerd|ingetrokken|terminated"
-    # Turkish, Greek, Hebrew and Arabic: "iptal edildi", "kapatıldı", "ακυρώθηκε", "בוטלה",
-    # "ملغى", "تم إلغاء"
-    r"|iptal|kapat[ıi]ld[ıi]|kapand[ıi]|ακυρώθηκε|ακυρωμένη|ακυρώνεται|έκλεισε|κλειστή"
+    # Turkish, Greek, Hebrew and Arabic: "iptal edildi", "kapatildi" (dotless i), "ακυρώθηκε",
+    # "בוטלה", "ملغى", "تم إلغاء"
+    r"|iptal|kapat[\u0131i]ld[\u0131i]|kapand[\u0131i]|ακυρώθηκε|ακυρωμένη|ακυρώνεται"
+    r"|έκλεισε|κλειστή"
     r"|בוטל|בוטלה|סגור|סגורה|ملغ[ىي]|ألغي|الغي|إلغاء|الغاء|مغلق"
     r"|uzav[řr]en[aáý]?|zamkni[eę]t[ey]|gesloten|vervallen|annuller(?:et|es|er)|erstatte[st]"
     r"|ersatt|makulerad|lukket|avslutt?et|avslutad|uzavret[áéý]|stornovan[áéý]|zrušen[áéýo]"

@@ -1537,7 +1537,7 @@ def test_a_slip_of_a_known_po_said_to_be_used_instead_is_a_new_order() -> None:
         "lezárva", "închisă", "uzavretá", "anulowana", "annulleret",
         "est soldé", "est close", "risulta chiuso", "è stato annullato", "afgesloten",
         "vervangen door", "foi cancelado e substituído pelo", "cancelada, en su reemplazo",
-        "iptal edildi", "kapatıldı", "ακυρώθηκε", "בוטלה", "تم إلغاء",
+        "iptal edildi", "kapat\u0131ld\u0131", "ακυρώθηκε", "בוטלה", "تم إلغاء",
     ],
 )  # fmt: skip
 def test_closed_said_in_more_languages(word: str) -> None:
