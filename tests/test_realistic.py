@@ -1,7 +1,7 @@
 """Realistic order mail written by reviewers who never read the extraction code, with the verdict
 a careful accounts-payable clerk gave each message before the tool was run.
 
-Fifty-seven sets under ``tests/realistic/``, each with its own customer files and PO records:
+Sixty-two sets under ``tests/realistic/``, each with its own customer files and PO records:
 
 - ``reviewer1``: 60 German, English and French order mails for three SAP-, prefix- and
   letter-style customers (replies, forwards, auto-replies, newsletters, PDFs, decoys);
@@ -125,7 +125,17 @@ Fifty-seven sets under ``tests/realistic/``, each with its own customer files an
 - ``telecom-utility``: 71 network operators' and utilities' call-offs, SAP POs with service
   entry sheets, work orders, NTE uplifts, valuations and self-billing statements;
 - ``latin-america``: 68 Mexican, Colombian, Chilean, Argentine and Brazilian orders among RFC,
-  RUT, CUIT, NIT, CNPJ numbers, CFDI folios and NF-e keys.
+  RUT, CUIT, NIT, CNPJ numbers, CFDI folios and NF-e keys;
+- ``german-mittelstand``: 70 German, Austrian and Swiss orders, call-offs and dunning letters
+  among Kundennummer, Lieferschein, Kostenstelle and HRB numbers, SAP and DATEV PDFs;
+- ``hospital-devices``: 71 hospital and health-system orders, bill-only and replenishment POs
+  among case, lot, serial, UDI and GPO contract numbers;
+- ``tr-gr-il-eg``: 68 Turkish, Greek, Hebrew and Arabic orders in their charsets, right-to-left
+  HTML and Arabic-Indic digits among tax, customs and letter-of-credit numbers;
+- ``au-nz-ca``: 79 Australian, New Zealand and Canadian orders (English and French) among ABN,
+  GST and job numbers, "PO to follow" and credit-card orders;
+- ``marketplaces``: 93 online retailers' and marketplaces' portal notices, EDI and CSV POs,
+  drop-ship orders, chargebacks and remittances among ASINs, SKUs and consumer order numbers.
 
 Each message is read as a poll reads it (``pipeline.analyse``, PDFs included) and judged
 against its set's records (``triage.judge``; threads are not looked up, as in ``try``). The
@@ -210,6 +220,11 @@ SETS = (
     "builders-merchant",
     "telecom-utility",
     "latin-america",
+    "german-mittelstand",
+    "hospital-devices",
+    "tr-gr-il-eg",
+    "au-nz-ca",
+    "marketplaces",
 )
 
 DISAGREE: dict[tuple[str, str], str] = {
@@ -225,6 +240,29 @@ DISAGREE: dict[tuple[str, str], str] = {
             "x05_dfas_remit_csv.eml",
         )
     },
+    ("german-mittelstand", "l09_lieferplan_pdf.eml"): (
+        "a delivery schedule PDF names its blanket order (7100050) in the header beside the three "
+        "call-offs: the blanket is one of the POs (a blanket beside its releases is documented)"
+    ),
+    ("tr-gr-il-eg", "e09_rfq_arabic.eml"): (
+        "the reviewer's customer lists the Arabic 'request number' as a PO label; 'RFQ-25-077' "
+        "after it is read as a malformed PO: a configuration ambiguity"
+    ),
+    ("tr-gr-il-eg", "g06_mixed_script_number.eml"): (
+        "'\u03a0AP-000345' types a Greek Pi beside Latin A and P: letters of two scripts that look "
+        "alike are not read as one"
+    ),
+    ("au-nz-ca", "y06_spaced_po.eml"): (
+        "'PC 104 701': the digits of a lettered PO grouped by spaces are not read as the PO"
+    ),
+    ("au-nz-ca", "y10_repeat_of_old_po.eml"): (
+        "'repeat what we ordered on PO 4500718820 ... A new PO will follow': a repeat order naming "
+        "the old PO as its template is linked to it"
+    ),
+    ("marketplaces", "b04_slash_pair.eml"): (
+        "'PO# 1840273371/1840273388': the customer's pattern excludes a number right after a "
+        "slash, so the second full number is not read"
+    ),
     ("books-education", "S06.eml"): (
         "'the PO number shown on it, 25-004521, does not exist': a label across words and a "
         "comma is not read, so the unknown number counts as unlabelled: missing"
