@@ -43,7 +43,7 @@ PoIndex = Mapping[str, Mapping[str, PoRecord]]  # customer -> canonical number -
 def _where(c: Candidate) -> str:
     where = source_words(c.source, c.page)
     if c.quoted and c.source == "subject":
-        return "the subject of this reply"
+        return "the subject of this reply or forward"
     return f"quoted text in {where}" if c.quoted and c.source == "body" else where
 
 
@@ -299,7 +299,7 @@ def judge(
         )
         if own_valid and thread_known:
             reasons.append(
-                f"Linked to {_po(', '.join(known_nums))}, the PO written in this reply; its "
+                f"Linked to {_po(', '.join(known_nums))}, the PO written in this message; its "
                 f"subject still names {_po(', '.join(thread_known))} from the earlier mail. If "
                 "the message is about both, link it to both (`resolve` with `--force` and both "
                 "POs)."
@@ -624,8 +624,8 @@ def _disagreements(valid: Sequence[Candidate]) -> list[str]:
             if files_a and files_b and files_a.isdisjoint(files_b):
                 # Two invoices in one mail, each for its own PO: that may well be right.
                 out.append(
-                    f"The attachments name different POs: {said_a} {_pos(a)} and "
-                    f"{said_b} {_pos(b)}."
+                    f"Each attachment names its own PO: {said_a} {_pos(a)} and {said_b} "
+                    f"{_pos(b)} (one mail for several orders?)."
                 )
                 continue
             out.append(f"The parts disagree: {said_a} {_pos(a)} but {said_b} {_pos(b)}.")

@@ -336,7 +336,7 @@ def test_a_reply_subject_counts_like_quoted_text(prefix: str) -> None:
     assert not any("disagree" in r for r in out.reasons)
     # ... but the clerk is told that the thread's PO may change too ("moved to the new order").
     assert out.reasons == (
-        "Linked to PO 2023-00126-WS, the PO written in this reply; its subject still names PO "
+        "Linked to PO 2023-00126-WS, the PO written in this message; its subject still names PO "
         "2023-00125-WS from the earlier mail. If the message is about both, link it to both "
         "(`resolve` with `--force` and both POs).",
     )

@@ -535,8 +535,9 @@ def test_two_attachments_naming_two_pos_are_not_called_a_disagreement() -> None:
     assert out.status is Status.AMBIGUOUS
     assert "disagree" not in text_of(out)
     assert (
-        "The attachments name different POs: the attachment inv-1.pdf page 1 says PO "
-        "2023-00125-WS and the attachment inv-2.pdf page 1 says PO 2023-00126-WS."
+        "Each attachment names its own PO: the attachment inv-1.pdf page 1 says PO "
+        "2023-00125-WS and the attachment inv-2.pdf page 1 says PO 2023-00126-WS (one mail for "
+        "several orders?)."
     ) in out.reasons
     assert_plain_words(out)
 
@@ -552,7 +553,7 @@ def test_two_attachments_named_after_their_pos_are_not_called_a_disagreement() -
         )
     )
     assert "disagree" not in text_of(out)
-    assert any(r.startswith("The attachments name different POs: ") for r in out.reasons)
+    assert any(r.startswith("Each attachment names its own PO: ") for r in out.reasons)
 
 
 def test_a_file_named_after_one_po_holding_another_is_a_disagreement() -> None:
@@ -987,7 +988,9 @@ def test_an_unknown_po_names_every_part_it_is_in() -> None:
 
 def test_a_number_only_in_a_replys_subject_is_said_so() -> None:
     out = run(extraction(cand("2024-00999-WS", source="subject", quoted=True)))
-    assert "PO 2024-00999-WS (in the subject of this reply) has the form of" in text_of(out)
+    assert "PO 2024-00999-WS (in the subject of this reply or forward) has the form of" in text_of(
+        out
+    )
 
 
 def test_missing_in_a_mail_with_only_a_structured_attachment_names_it() -> None:
