@@ -423,6 +423,14 @@ def judge(
                     "is an order (a customer's purchasing platform, a web form, a new customer), "
                     "handle it by hand; if not, dismiss it."
                 )
+            elif extraction.not_read or blocking:
+                # An attachment left unread (a photo, an Office file) may hold the order: no
+                # "usually a newsletter" before the line that says to open it.
+                reasons.append(
+                    "No PO number was found in what could be read, and the mail is not from a "
+                    "known customer address: look at what was not read (below) before "
+                    "dismissing it."
+                )
             else:
                 reasons.append(
                     "No PO number was found, and the mail is not from a known customer address: "

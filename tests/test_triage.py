@@ -960,6 +960,17 @@ def test_missing_names_the_attachments_it_did_not_read() -> None:
     assert "Not read" not in text_of(linked)
 
 
+def test_a_stranger_s_mail_with_an_unread_photo_is_not_called_a_newsletter() -> None:
+    """A colleague's mail with a photo of an order form: open the photo before dismissing."""
+    photo = run(Extraction(None, "none", (), (), 0, 0, ("IMG_2041.jpg",)))
+    assert photo.status is Status.MISSING
+    assert photo.reasons[0].startswith("No PO number was found in what could be read")
+    assert "newsletter" not in text_of(photo)
+    assert any(r.startswith("Not read: the attachment 'IMG_2041.jpg'") for r in photo.reasons)
+    plain = run(Extraction(None, "none", (), (), 0, 0))
+    assert "newsletter" in text_of(plain)
+
+
 def test_a_customer_may_count_only_its_known_pos_from_strangers() -> None:
     """`strangers = "known"`: a format other companies write too (SAP's 45...) counts from
     senders on no list only when the records know it; the others are named, not flagged."""
