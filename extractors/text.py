@@ -814,15 +814,8 @@ def _in_digit_group(text: str, start: int, end: int) -> bool:
 def _lettered_token(text: str, at: int, *, before: bool) -> bool:
     """Whether the token one space or tab before (or after) ``at`` has letters ("TL-INV-30688",
     "12-APR-2024"): a phone number's groups are digits."""
-    if before:
-        if at < 2 or text[at - 1] not in " \t":
-            return False
-        token = _TOKEN_BEFORE.search(text, max(0, at - 1 - _CELL_REACH), at - 1)
-    else:
-        if at >= len(text) or text[at] not in " \t":
-            return False
-        token = _TOKEN_AFTER.match(text, at + 1, at + 1 + _CELL_REACH)
-    return token is not None and any(ch.isalpha() for ch in token.group(0))
+    token = _token_beside(text, at, before=before)
+    return token is not None and any(ch.isalpha() for ch in token)
 
 
 def _counted(text: str, end: int) -> bool:
@@ -845,15 +838,21 @@ def _table_cell(text: str, at: int, *, before: bool) -> bool:
     """Whether the token beside ``at`` (the one before it or after it, one space or tab away) is
     a date or an amount: then the number is a cell of a table row as PDF text and plain-text
     mail write them ("2025-0088 28/02/2025 80012345 7.744,00"), not a group of a phone number."""
+    token = _token_beside(text, at, before=before)
+    return token is not None and bool(_CELL.fullmatch(token))
+
+
+def _token_beside(text: str, at: int, *, before: bool) -> str | None:
+    """The token one space or tab before (or after) ``at``, or None."""
     if before:
         if at < 2 or text[at - 1] not in " \t":
-            return False
+            return None
         token = _TOKEN_BEFORE.search(text, max(0, at - 1 - _CELL_REACH), at - 1)
     else:
         if at >= len(text) or text[at] not in " \t":
-            return False
+            return None
         token = _TOKEN_AFTER.match(text, at + 1, at + 1 + _CELL_REACH)
-    return token is not None and bool(_CELL.fullmatch(token.group(0)))
+    return token.group(0) if token is not None else None
 
 
 def _inside_address(text: str, start: int, end: int) -> bool:

@@ -575,15 +575,7 @@ class Store:
             owed = [(m.key, (actions or {}).get(m.key)) for m in done]
             for k, kind in owed:
                 if kind is not None:
-                    s.add(
-                        PendingActionRow(
-                            account=k.account,
-                            folder=k.folder,
-                            uidvalidity=k.uidvalidity,
-                            uid=k.uid,
-                            kind=kind,
-                        )
-                    )
+                    s.add(_pending(k, kind))
             for failed in failures:
                 s.exec(delete(FailureRow).where(*_key_filter(FailureRow, failed)))
             if checkpoint is not None:
@@ -1180,14 +1172,12 @@ def _owe(s: Session, row: MessageRow, kind: str) -> None:
     not yet added needs no removing; taking off one that is absent does nothing)."""
     key = MessageKey(row.account, row.folder, row.uidvalidity, row.uid)
     s.exec(delete(PendingActionRow).where(*_key_filter(PendingActionRow, key)))
-    s.add(
-        PendingActionRow(
-            account=key.account,
-            folder=key.folder,
-            uidvalidity=key.uidvalidity,
-            uid=key.uid,
-            kind=kind,
-        )
+    s.add(_pending(key, kind))
+
+
+def _pending(key: MessageKey, kind: str) -> PendingActionRow:
+    return PendingActionRow(
+        account=key.account, folder=key.folder, uidvalidity=key.uidvalidity, uid=key.uid, kind=kind
     )
 
 
