@@ -57,8 +57,36 @@ class AnalysisFailed:
     detail: str = ""
 
 
+# Header fields the way to the mailbox adds or changes: a message delivered twice (to two
+# aliases, through a relay, by a resend of the same mail) differs only in these.
+_TRACE_FIELDS = frozenset(
+    (
+        b"received", b"return-path", b"delivered-to", b"x-original-to", b"x-delivered-to",
+        b"envelope-to", b"x-envelope-to", b"x-envelope-from", b"x-received", b"received-spf",
+        b"authentication-results", b"dkim-signature", b"x-forwarded-to", b"x-forwarded-for",
+        b"x-google-smtp-source", b"x-gm-message-state", b"x-ms-exchange-organization-scl",
+    )
+)  # fmt: skip
+_TRACE_PREFIXES = (b"arc-", b"x-spam", b"x-virus", b"x-ms-exchange-", b"x-mailgun-", b"x-ses-")
+
+
 def content_hash(raw: bytes) -> str:
-    return hashlib.sha256(raw).hexdigest()
+    """The message's identity for "recorded before": SHA-256 of its bytes without the trace
+    header fields (``_TRACE_FIELDS``), line ends read alike in the header, so the same mail
+    delivered twice, or moved or copied to another folder, has one hash."""
+    end = min((i for i in (raw.find(b"\n\n"), raw.find(b"\n\r\n")) if i >= 0), default=-1)
+    if end < 0:
+        return hashlib.sha256(raw).hexdigest()
+    digest = hashlib.sha256()
+    keep = True
+    for line in raw[: end + 1].split(b"\n"):
+        if line[:1] not in (b" ", b"\t"):  # a new field; else the folded rest of the last one
+            name = line.split(b":", 1)[0].strip().lower()
+            keep = name not in _TRACE_FIELDS and not name.startswith(_TRACE_PREFIXES)
+        if keep:
+            digest.update(line.rstrip(b"\r") + b"\n")
+    digest.update(raw[end:])
+    return digest.hexdigest()
 
 
 def _pdf_inline(limits: Limits) -> Callable[[Attachment, Sequence[CustomerRules]], PdfOutcome]:

@@ -97,8 +97,7 @@ class PollSummary:
         moved = sum(f.elsewhere for f in self.folders)
         if moved:
             parts += (
-                f"; {moved} already recorded (moved or copied from another folder): not "
-                "recorded again"
+                f"; {moved} already recorded (moved, copied or delivered again): not recorded again"
             )
         return f"polled {len(self.folders)} folder(s) in {self.seconds:.1f}s: {parts}{errs}"
 
@@ -424,7 +423,8 @@ class Poller:
             if result.content_hash in elsewhere:
                 report.elsewhere += 1
                 log.info(
-                    "message recorded before (moved or copied): not recorded again",
+                    "message recorded before (moved, copied or delivered again): not recorded "
+                    "again",
                     extra={"key": str(key), "message_id": result.message_id or ""},
                 )
                 continue

@@ -392,6 +392,29 @@ def test_tls_verified_with_the_ca_works(
     assert poll(cfg).recorded == 1
 
 
+def test_the_same_mail_delivered_twice_by_two_routes_is_recorded_once(
+    dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path
+) -> None:
+    """Sent to two aliases (or through a relay): the copies differ only in their trace header
+    fields (Received, Delivered-To, spam scores), so the second is no new message."""
+    cfg = write_config(tmp_path, imap_user)
+    seed_pos(tmp_path)
+    mail = make_mail("PO 2024-09999-MT", seq=1)
+    first = b"Received: from mx1.example by mail.example; Mon, 1 Jan 2024 10:00:00 +0000\r\n"
+    second = (
+        b"Received: from relay.example\r\n\tby mail.example; Mon, 1 Jan 2024 10:00:07 +0000\r\n"
+        b"Delivered-To: orders-alias@example.com\r\nX-Spam-Score: 0.4\r\n"
+    )
+    dovecot.append(imap_user.username, "INBOX", [first + mail])
+    assert poll(cfg).recorded == 1
+    resent = make_mail("PO 2024-09999-MT", seq=1).replace(b"PO 2024-09999-MT", b"PO 2024-09998-MT")
+    dovecot.append(imap_user.username, "INBOX", [second + mail, resent])
+    summary = poll(cfg)
+    assert summary.recorded == 1  # the changed mail only
+    assert "1 already recorded (moved, copied or delivered again)" in summary.line()
+    assert sorted(m.subject for m in records(tmp_path)) == ["PO 2024-09998-MT", "PO 2024-09999-MT"]
+
+
 def test_a_message_moved_to_another_watched_folder_is_not_recorded_again(
     dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path
 ) -> None:
@@ -410,7 +433,7 @@ def test_a_message_moved_to_another_watched_folder_is_not_recorded_again(
     summary = poll(cfg)
     assert summary.recorded == 1  # the new mail only
     assert [f.elsewhere for f in summary.folders] == [0, 1]
-    assert "1 already recorded (moved or copied from another folder): not recorded again" in (
+    assert "1 already recorded (moved, copied or delivered again): not recorded again" in (
         summary.line()
     )
     assert sorted((m.key.folder, m.subject) for m in records(tmp_path)) == [

@@ -18,7 +18,6 @@ Violations are collected and raised together in one ``AssertionError``.
 from __future__ import annotations
 
 import email.parser
-import hashlib
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -30,6 +29,7 @@ from sqlalchemy import create_engine, text
 
 from inbox_watcher.config import Config, load_config
 from inbox_watcher.model import Status
+from inbox_watcher.pipeline import content_hash
 from inbox_watcher.poller import PollSummary
 from inbox_watcher.runtime import make_poller, make_pool, open_store
 from inbox_watcher.store import Store, StoredMessage
@@ -166,7 +166,7 @@ def server_messages(
             for uid, item in sorted(imap.fetch(uids, ["BODY.PEEK[]"]).items()):
                 raw = item[b"BODY[]"]
                 seq = parser.parsebytes(raw).get(SEQ_HEADER)
-                sha = hashlib.sha256(raw).hexdigest()
+                sha = content_hash(raw)  # as the poll names a message
                 out.append(ServerMessage(folder, validity, int(uid), seq, sha))
             imap.unselect_folder()
     return out
