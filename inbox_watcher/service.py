@@ -76,18 +76,22 @@ class Service:
             poller = make_poller(self.config, self.store, self.pool, stop=self.stop)
             summary = poller.poll()
             self.metrics.observe_poll(summary)
+            self.metrics.problem("poll", None)
             log.info(
                 summary.line(),
                 extra={"recorded": summary.recorded, "seconds": round(summary.seconds, 3)},
             )
         except StoreUnavailable as exc:  # down, restarting, a refused login: said in one line
             self.metrics.error("database_unavailable")
+            # /healthz says so: the folders' states cannot, when the database takes no writes
+            self.metrics.problem("poll", f"the last poll failed: the database is not usable: {exc}")
             log.error(
                 "poll failed: the database is not usable now; the next poll will try again",
                 extra={"error": str(exc)},
             )
-        except Exception:
+        except Exception as exc:
             self.metrics.error("poll_crashed")
+            self.metrics.problem("poll", f"the last poll failed: {exc}")
             log.exception("poll failed; the next poll will try again")
         finally:
             self._poll_lock.release()

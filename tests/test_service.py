@@ -549,3 +549,39 @@ def test_new_install_after_digest_time_waits_for_the_next_digest(
     with Store.open(config.database.url) as store:
         assert [m.subject for m in store.undigested_flags()] == ["flag me"]
         assert not store.digest_sent_on(local_date(config, dt.datetime.now(dt.UTC)).isoformat())
+
+
+def test_a_poll_the_database_refuses_makes_healthz_degraded_until_one_succeeds(
+    dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk: reads work, writes fail, so the folders' states still look fine; the
+    failed poll itself must make /healthz say so."""
+    from inbox_watcher.health import HealthServer
+
+    cfg = write_config(tmp_path, imap_user, extra=WORKERS)
+    dovecot.append(imap_user.username, "INBOX", [make_mail("an order", "PO 2024-00815-MT")])
+    config = load_config(cfg)
+    service = Service(config, cfg)
+    health = HealthServer(
+        0, service.store, service.metrics, account=config.imap.account, folders=("INBOX",)
+    )
+    try:
+        service.poll_job()  # a good poll first: the folder's state is fine
+        assert health.healthz()[0] == 200
+
+        def full(*_: Any, **__: Any) -> int:
+            raise StoreUnavailable("database or disk is full")
+
+        monkeypatch.setattr(service.store, "record", full)
+        dovecot.append(imap_user.username, "INBOX", [make_mail("another", "PO 2024-00816-MT")])
+        service.poll_job()
+        code, body, _ = health.healthz()
+        assert code == 503
+        assert "database or disk is full" in json.loads(body)["problems"]["poll"]
+        monkeypatch.undo()
+        service.poll_job()
+        assert health.healthz()[0] == 200
+    finally:
+        health.server.server_close()
+        service.pool.close()
+        service.store.close()
