@@ -60,7 +60,11 @@ FEED_WORDS: dict[str, str] = {
     "connection": "could not reach the mail server",
     "folder_failed": "the folder could not be read",
     "uidvalidity_changed": "the folder was recreated on the server (no mail is lost)",
+    # the watcher's own troubles, said once they are over (the database could not take them)
+    "polls_failed": "polls failed for a while and recorded nothing (it caught up after)",
+    "config_refused": "a changed configuration was refused; the last good one kept running",
 }
+WATCHER_KINDS = frozenset({"polls_failed", "config_refused"})
 NO_CUSTOMER = "Customer not recognised"
 
 
@@ -414,7 +418,13 @@ def _health_lines(d: Digest) -> list[str]:
             f"{_clip(state.last_error or '')}"
         )
     for p in d.feed:
-        where = f'Folder "{_clip(p.folder, 80)}"' if p.folder else "The mailbox"
+        where = (
+            f'Folder "{_clip(p.folder, 80)}"'
+            if p.folder
+            else "The watcher"
+            if p.kind in WATCHER_KINDS
+            else "The mailbox"
+        )
         times = "once" if p.count == 1 else f"{p.count} times"
         text = f"{where}: {p.words} ({times} in the last day, last at {_when(p.last_at, d.tz)})"
         if p.detail:

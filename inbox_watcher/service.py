@@ -38,7 +38,7 @@ from inbox_watcher.digest import DigestResult, local_date, send_digest
 from inbox_watcher.health import HealthServer, Metrics
 from inbox_watcher.instance import InstanceLock, InstanceLockError, LockFileUnusable
 from inbox_watcher.runtime import make_poller, make_pool, open_store
-from inbox_watcher.store import StoreUnavailable
+from inbox_watcher.store import StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ class Service:
         self.health: HealthServer | None = None
         self._poll_lock = threading.Lock()
         self._polled_once = False
+        self._failing: tuple[dt.datetime, str] | None = None  # polls failing since, and why
 
     # -- jobs -----------------------------------------------------------------------------------
     def poll_job(self) -> None:
@@ -77,6 +78,7 @@ class Service:
             summary = poller.poll()
             self.metrics.observe_poll(summary)
             self.metrics.problem("poll", None)
+            self._polls_work_again()
             log.info(
                 summary.line(),
                 extra={"recorded": summary.recorded, "seconds": round(summary.seconds, 3)},
@@ -85,6 +87,7 @@ class Service:
             self.metrics.error("database_unavailable")
             # /healthz says so: the folders' states cannot, when the database takes no writes
             self.metrics.problem("poll", f"the last poll failed: the database is not usable: {exc}")
+            self._poll_failed(f"the database is not usable: {exc}")
             log.error(
                 "poll failed: the database is not usable now; the next poll will try again",
                 extra={"error": str(exc)},
@@ -92,9 +95,25 @@ class Service:
         except Exception as exc:
             self.metrics.error("poll_crashed")
             self.metrics.problem("poll", f"the last poll failed: {exc}")
+            self._poll_failed(str(exc))
             log.exception("poll failed; the next poll will try again")
         finally:
             self._poll_lock.release()
+
+    def _poll_failed(self, why: str) -> None:
+        if self._failing is None:
+            self._failing = (dt.datetime.now(dt.UTC), why)
+
+    def _polls_work_again(self) -> None:
+        """After polls that failed as a whole (nothing could be written then), the digest's
+        health section learns of them."""
+        if self._failing is None:
+            return
+        since, why = self._failing
+        self._failing = None
+        detail = f"from {since:%Y-%m-%d %H:%M} UTC: {why}"
+        with contextlib.suppress(StoreError):
+            self.store.add_feed_event("polls_failed", detail=detail[:500])
 
     def digest_job(self) -> None:
         """Send today's digest (the store refuses a second one for the same local date). On
@@ -197,6 +216,8 @@ class Service:
             self.metrics.problem(
                 "config", f"a reload was refused; the last good configuration runs: {exc}"
             )
+            with contextlib.suppress(StoreError):
+                self.store.add_feed_event("config_refused", detail=str(exc)[:500])
             return
         old = self.config
         if new.database.url_with_password() != old.database.url_with_password():

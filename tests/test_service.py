@@ -24,7 +24,7 @@ from typing import IO, Any, TypeVar
 import pytest
 
 from inbox_watcher.config import load_config
-from inbox_watcher.digest import local_date
+from inbox_watcher.digest import build_digest, local_date, render_text
 from inbox_watcher.runtime import make_poller, make_pool, open_store
 from inbox_watcher.service import EXIT_CONFIG, EXIT_LOCKED, Service
 from inbox_watcher.store import Store, StoredMessage, StoreUnavailable
@@ -242,6 +242,12 @@ def test_sighup_with_a_broken_config_keeps_the_last_good_one(
     assert after.po_numbers == (LINKED_PO,)
     assert d.proc.poll() is None
     assert d.stop() == 0
+    # the next digest's health section says a reload was refused
+    westside.write_text(good, encoding="utf-8")
+    config = load_config(cfg)
+    with open_store(config) as store:
+        text = render_text(build_digest(config, store, now=dt.datetime.now(dt.UTC)))
+    assert "The watcher: a changed configuration was refused; the last good one kept" in text
 
 
 def test_sighup_with_a_good_config_takes_effect(
@@ -581,6 +587,11 @@ def test_a_poll_the_database_refuses_makes_healthz_degraded_until_one_succeeds(
         monkeypatch.undo()
         service.poll_job()
         assert health.healthz()[0] == 200
+        # once over, the digest's health section says it happened
+        digest = build_digest(config, service.store, now=dt.datetime.now(dt.UTC))
+        (line,) = [x for x in render_text(digest).splitlines() if "The watcher" in x]
+        assert "polls failed for a while and recorded nothing (it caught up after)" in line
+        assert "database or disk is full" in line
     finally:
         health.server.server_close()
         service.pool.close()
