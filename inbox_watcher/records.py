@@ -7,6 +7,8 @@ records from their stored candidates.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -106,6 +108,10 @@ def rejudge(
             if outcome.status is status and outcome.po_numbers == m.po_numbers:
                 continue
             owe = follow_up_for(config, m, linked=True) if outcome.status is Status.LINKED else None
+            if outcome.status is Status.LINKED:  # the clerk saw the flag: say why it closed
+                day = dt.datetime.now(config.schedule.tzinfo).date().isoformat()
+                said = f"Linked when the PO records were imported on {day}; it was {status.value}."
+                outcome = dataclasses.replace(outcome, reasons=(*outcome.reasons, said))
             if store.rejudge(m.id, outcome, how=outcome.link_how, owe=owe):
                 changes.append(Change(m, outcome.status, outcome.po_numbers))
     return changes

@@ -359,6 +359,10 @@ def test_an_import_leaves_a_message_a_person_decided_alone(
         changed = [c.message.subject for c in changes]
         assert "Open Acme order" in changed
         assert "Acme order" not in changed
+        linked = next(m for m in store.messages() if m.subject == "Open Acme order")
+        assert linked.status is Status.LINKED
+        assert linked.reasons[-1].startswith("Linked when the PO records were imported on ")
+        assert linked.reasons[-1].endswith("; it was unknown.")
         dismissed = store.message("1")
         assert dismissed is not None
         assert (dismissed.status, dismissed.review) == (Status.UNKNOWN, Review.DISMISSED)
