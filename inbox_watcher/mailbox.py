@@ -52,9 +52,12 @@ class AuthFailed(MailboxError):
 
 
 def _refused_login(ep: ImapEndpoint) -> str:
+    source = ep.password_source or (
+        "the file imap.password_file names, or the variable imap.password_env names"
+    )
     return (
         f"{ep.host} refused the login of {ep.username}: check imap.username and the password "
-        "(the file imap.password_file names, or the variable imap.password_env names)"
+        f"({source})"
     )
 
 
@@ -71,6 +74,7 @@ class ImapEndpoint:
     password: Callable[[], str]  # read at connect time: never stored on this object as text
     ca_file: str | None = None
     timeout: float = 30.0
+    password_source: str = ""  # where the password comes from, for a refused login's message
 
 
 @dataclass(frozen=True, slots=True)

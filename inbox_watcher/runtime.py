@@ -45,6 +45,13 @@ def endpoint_of(config: Config) -> ImapEndpoint:
         password=lambda: _secret(imap.password()),
         ca_file=str(imap.ca_file) if imap.ca_file else None,
         timeout=imap.timeout,
+        password_source=(
+            f"in the file {imap.password_file}"
+            if imap.password_file
+            else f"in the variable {imap.password_env}"
+            if imap.password_env
+            else "written in watcher.toml"
+        ),
     )
 
 

@@ -254,7 +254,7 @@ def test_a_refused_login_is_tried_once_a_poll_and_names_the_password_keys(
     assert [f.error is not None for f in summary.folders] == [True, True, True]
     error = summary.folders[0].error or ""
     assert "refused the login of" in error
-    assert "imap.password_file" in error
+    assert f"(in the file {tmp_path / 'imap-password'})" in error  # where to look, by name
     assert "not-the-password" not in error
 
 
