@@ -206,7 +206,8 @@ def read_pos_csv(
     notes.extend(_status_note(status, at) for status, at in odd_statuses.items())
     if reader.renamed:
         shown = ", ".join(f"{name!r} as {cid}" for name, cid in sorted(reader.renamed.items()))
-        notes.append(RowError(header_at + 1, f"customer names read as their ids: {shown}"))
+        first = reader.renamed_at[0] if reader.renamed_at else header_at + 1
+        notes.append(RowError(first, f"customer names read as their ids: {shown}"))
     notes.sort(key=lambda note: note.line)
     present = frozenset(name for name in columns if name in REQUIRED + OPTIONAL)
     return ImportResult(records, tuple(errors), tuple(notes), encoding, delimiter, columns=present)
@@ -343,6 +344,7 @@ class _RowReader:
     # Customer names (case-folded) to ids: an ERP export names the customer, not our file.
     names: Mapping[str, str] = field(default_factory=dict)
     renamed: dict[str, str] = field(default_factory=dict)  # what was read so, for one note
+    renamed_at: list[int] = field(default_factory=list)  # the lines of the rows read so
 
     def swallowed(self, cells: Sequence[str]) -> str | None:
         """The column of a multi-line cell whose inner lines look like rows, or None.
@@ -386,6 +388,7 @@ class _RowReader:
         if errors:
             return None, _row_error(line, errors)
         fields: dict[str, object] = {}
+        renamed = len(self.renamed)
         for name, parse in self._parsers():
             try:
                 fields[name] = parse(values)
@@ -393,6 +396,8 @@ class _RowReader:
                 errors.append((name, str(exc)))
         if errors:
             return None, _row_error(line, errors)
+        if len(self.renamed) > renamed:
+            self.renamed_at.append(line)
         record = PoRecord(
             po_number=str(fields["po_number"]),
             customer=str(fields["customer"]),

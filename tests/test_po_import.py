@@ -340,6 +340,8 @@ def test_an_erp_export_naming_its_customers_and_statuses_in_german(tmp_path: Pat
         "'Acme Corporation' as acme"
         for n in result.notes
     )
+    renamed = next(n for n in result.notes if n.message.startswith("customer names read"))
+    assert renamed.line == 2  # the first row naming a customer so, not the header
     # "offen" is open, as ERP exports write it in German: no note about the status
     assert not any(n.column == "status" for n in result.notes)
 
