@@ -99,6 +99,12 @@ class PollSummary:
             parts += (
                 f"; {moved} already recorded (moved, copied or delivered again): not recorded again"
             )
+        if self.folders and len(self.errors) == len(self.folders):
+            first = self.folders[0].error
+            return (
+                f"no folder could be read ({len(self.folders)} tried in {self.seconds:.1f}s): "
+                f"{first}"
+            )
         return f"polled {len(self.folders)} folder(s) in {self.seconds:.1f}s: {parts}{errs}"
 
 

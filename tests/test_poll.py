@@ -256,6 +256,8 @@ def test_a_refused_login_is_tried_once_a_poll_and_names_the_password_keys(
     assert "refused the login of" in error
     assert f"(in the file {tmp_path / 'imap-password'})" in error  # where to look, by name
     assert "not-the-password" not in error
+    assert summary.line().startswith("no folder could be read (3 tried in ")
+    assert summary.line().endswith(error)
 
 
 def test_over_size_message_is_unreadable_named_by_its_headers_without_download(
