@@ -1,4 +1,5 @@
-"""Structured e-invoices: XRechnung and Peppol UBL, Factur-X/ZUGFeRD and XRechnung CII.
+"""Structured e-invoices: XRechnung and Peppol UBL, Factur-X/ZUGFeRD and XRechnung CII, and
+Finvoice (Finland: ``OrderIdentifier``).
 
 The buyer's purchase order has a field of its own there (EN 16931 BT-13, "Purchase order
 reference"): UBL ``cac:OrderReference/cbc:ID``, CII ``ram:BuyerOrderReferencedDocument/
@@ -37,18 +38,21 @@ _BETWEEN = r"(?:\s++|<!--(?:(?!-->)[^<]){0,400}-->)*+"
 _VALUE = r"(?:(?P<value>[^<]{1,1000}+)|<!\[CDATA\[(?P<cdata>[^\]]{1,1000}+)\]\]>\s*+)<"
 _FIELDS = regex.compile(
     rf"{_TAG}(?:(?P<order>BuyerOrderReferencedDocument{_ATTRS}{_BETWEEN}{_TAG}IssuerAssignedID"
-    rf"|OrderReference{_ATTRS}{_BETWEEN}{_TAG}ID)|(?P<buyer>BuyerReference)){_ATTRS}{_VALUE}"
+    rf"|OrderReference{_ATTRS}{_BETWEEN}{_TAG}ID|OrderIdentifier)|(?P<buyer>BuyerReference))"
+    rf"{_ATTRS}{_VALUE}"
 )
 _E_INVOICE = regex.compile(
     r"CrossIndustryInvoice|urn:oasis:names:specification:ubl:schema:xsd:(?:Invoice|CreditNote)"
+    r"|<Finvoice\b"
 )
 # The document's root element, for the words of a candidate's context.
 _ROOT = regex.compile(
     r"<(?:[\w.-]{1,40}:)?(CrossIndustryInvoice|Invoice|CreditNote|DespatchAdvice|OrderResponse"
-    r"|ReceiptAdvice|ApplicationResponse)\b"
+    r"|ReceiptAdvice|ApplicationResponse|Finvoice)\b"
 )
 _DOCUMENT_WORDS = {
     "CrossIndustryInvoice": "the e-invoice",
+    "Finvoice": "the e-invoice",
     "Invoice": "the e-invoice",
     "CreditNote": "the e-credit note",
     "DespatchAdvice": "the despatch advice XML",
@@ -56,7 +60,9 @@ _DOCUMENT_WORDS = {
     "ReceiptAdvice": "the receipt advice XML",
     "ApplicationResponse": "the response XML",
 }
-_CLOSED = regex.compile(r"</(?:[\w.-]{1,40}:)?(?:CrossIndustryInvoice|Invoice|CreditNote)>\s*+\Z")
+_CLOSED = regex.compile(
+    r"</(?:[\w.-]{1,40}:)?(?:CrossIndustryInvoice|Invoice|CreditNote|Finvoice)>\s*+\Z"
+)
 
 
 def is_e_invoice(data: bytes) -> bool:

@@ -62,6 +62,25 @@ def test_the_order_and_buyer_references_of_ubl_and_cii() -> None:
     assert not is_e_invoice(b"<?xml version='1.0'?><catalog><item>4500125333</item></catalog>")
 
 
+FINVOICE = """<?xml version="1.0" encoding="ISO-8859-15"?>
+<Finvoice Version="3.0">
+ <BuyerPartyDetails><BuyerOrganisationName>Ilmavirta Kiinteistöpalvelut Oy</BuyerOrganisationName>
+ </BuyerPartyDetails>
+ <InvoiceDetails>
+  <InvoiceNumber>25001899</InvoiceNumber>
+  <OrderIdentifier>IKP-25-01180</OrderIdentifier>
+ </InvoiceDetails>
+ <EpiDetails><EpiRemittanceInfoIdentifier>RF1825001899</EpiRemittanceInfoIdentifier></EpiDetails>
+</Finvoice>
+""".encode("iso-8859-15")
+
+
+def test_a_finvoice_gives_its_order_identifier() -> None:
+    """Finland's Finvoice names the buyer's order in InvoiceDetails/OrderIdentifier."""
+    assert is_e_invoice(FINVOICE)
+    assert references(FINVOICE) == (["IKP-25-01180"], [], [])
+
+
 def test_other_ids_are_not_the_order_reference() -> None:
     """The invoice's own ID and a despatch advice's ID are no PO."""
     only_ids = UBL.replace(b"OrderReference", b"DespatchDocumentReference")
