@@ -831,6 +831,9 @@ _NEW_ORDER = regex.compile(
     r"|sostituit[oa]\s+da|vervangen\s+door|in\s+its\s+place"
     # "bitte stattdessen 4500…": instead, before the number (not "instead of", ruling one out)
     r"|stattdessen|statt\s+dessen|instead(?!\s+of)|à\s+la\s+place(?!\s+de)"
+    # Nordic and Baltic: "ersätts av", "erstattes af", "korvaava", "asendatakse", "uusi"
+    r"|ersätts\s+av|erstattes\s+a[vf]|korvaava|korvataan|asendatakse|asendab|nya|nytt|uusi"
+    r"|uuden|uus|jauns|naujas|ny(?=\s+(?:ordre|bestilling|indkøbsordre|innkjøpsordre|po\b))"
     r"|en\s+su\s+lugar(?!\s+de))(?![^\W\d_])",
     regex.IGNORECASE,
 )
@@ -877,6 +880,11 @@ _CLOSED_SAID = regex.compile(
     r"|iptal|kapat[\u0131i]ld[\u0131i]|kapand[\u0131i]|ακυρώθηκε|ακυρωμένη|ακυρώνεται"
     r"|έκλεισε|κλειστή"
     r"|בוטל|בוטלה|סגור|סגורה|ملغ[ىي]|ألغي|الغي|إلغاء|الغاء|مغلق"
+    # Nordic and Baltic: "makuleras", "kansellert", "perutaan", "tühistatud", "atcelts"
+    r"|makuleras|makulerat|kansellert|annullert|perutaan|peruttu|peruutettu|mitätöity|suljettu"
+    r"|tühistatud|tühistame|atcelts|atšauktas"
+    # "please cancel our PO …", "short-closed"
+    r"|cancel|short[\s-]?closed"
     r"|uzav[řr]en[aáý]?|zamkni[eę]t[ey]|gesloten|vervallen|annuller(?:et|es|er)|erstatte[st]"
     r"|ersatt|makulerad|lukket|avslutt?et|avslutad|uzavret[áéý]|stornovan[áéý]|zrušen[áéýo]"
     r"|lez[áa]r(?:va|t)|t[öo]r[öo]lve|sztorn[óo]|[îi]nchis[ăa]?|anulat[ăa]?|anulowan[aey])"

@@ -1463,6 +1463,9 @@ def test_of_two_known_pos_the_one_the_writer_says_is_closed_gives_way() -> None:
         ("PO [2023-00126-WS] ist storniert, bitte", "bitte stattdessen [2023-00125-WS] nehmen"),
         ("PO [2023-00126-WS] cancelled - replaced by", "cancelled - replaced by [2023-00125-WS]"),
         ("Anulamos la OC [2023-00126-WS] y en su", "y en su reemplazo [2023-00125-WS] por"),
+        ("Please cancel our PO [2023-00126-WS] and", "and consider PO [2023-00125-WS] instead"),
+        ("Beställning [2023-00126-WS] makuleras och", "och ersätts av [2023-00125-WS]. Mvh"),
+        ("Tilaus [2023-00126-WS] perutaan,", "korvaava tilaus [2023-00125-WS]"),
     ],
 )
 def test_a_po_called_cancelled_beside_its_replacement_links_the_replacement(
