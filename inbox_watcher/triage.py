@@ -833,7 +833,8 @@ _NEW_ORDER = regex.compile(
     r"|stattdessen|statt\s+dessen|instead(?!\s+of)|à\s+la\s+place(?!\s+de)"
     # Nordic and Baltic: "ersätts av", "erstattes af", "korvaava", "asendatakse", "uusi"
     r"|ersätts\s+av|erstattes\s+a[vf]|korvaava|korvataan|asendatakse|asendab|nya|nytt|uusi"
-    r"|uuden|uus|uue|uut|asendame|jauns|naujas|ny(?=\s+(?:ordre|bestilling|indkøbsordre|innkjøpsordre|po\b))"
+    r"|uuden|uus|uue|uut|asendame|jauns|naujas"
+    r"|ny(?=\s+(?:ordre|bestilling|indkøbsordre|innkjøpsordre|po\b))"
     r"|en\s+su\s+lugar(?!\s+de))(?![^\W\d_])",
     regex.IGNORECASE,
 )
