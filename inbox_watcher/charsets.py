@@ -6,6 +6,7 @@ cp1252). Every guess is reported to a ``DefectSink`` in plain words.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -46,6 +47,7 @@ _EIGHT_BIT_KIN = {
 _NO_CHARSET = {"", "unknown-8bit", "x-unknown", "unknown", "8bit", "7bit", "default", "none"}
 # Single-byte western labels that UTF-8 text is often mislabelled with: valid multi-byte UTF-8
 # almost never occurs in real latin-1 text, so it is read as UTF-8 (with a defect).
+_COMBINING = {"windows-1258", "cp1258"}  # charsets that write accents as combining marks
 _WESTERN = {"iso-8859-1", "latin1", "latin-1", "iso_8859-1", "cp1252", "windows-1252"}
 
 
@@ -127,7 +129,10 @@ def decode_text(
             defects.add(f"mislabelled 8-bit text in {where}: declared {label!r}, read as utf-8")
             return text
     try:
-        return raw.decode(_SUPERSETS.get(label, label))
+        text = raw.decode(_SUPERSETS.get(label, label))
+        # Vietnamese windows-1258 writes tone marks as combining characters ("hủy" as u, hook,
+        # y): composed, labels and words read as typed elsewhere
+        return unicodedata.normalize("NFC", text) if label in _COMBINING else text
     except LookupError:
         problem = f"unknown charset {label[:40]!r} in {where}"
     except ValueError:  # UnicodeDecodeError, and codecs that reject their input otherwise

@@ -834,6 +834,7 @@ _NEW_ORDER = regex.compile(
     # Nordic and Baltic: "ersätts av", "erstattes af", "korvaava", "asendatakse", "uusi"
     r"|ersätts\s+av|erstattes\s+a[vf]|korvaava|korvataan|asendatakse|asendab|nya|nytt|uusi"
     r"|uuden|uus|uue|uut|asendame|jauns|naujas"
+    r"|thay\s+bằng|thay\s+thế\s+bằng|mới|diganti\s+dengan|digantikan\s+dengan|baru|แทน|ใหม่"
     r"|ny(?=\s+(?:ordre|bestilling|indkøbsordre|innkjøpsordre|po\b))"
     r"|en\s+su\s+lugar(?!\s+de))(?![^\W\d_])",
     regex.IGNORECASE,
@@ -850,7 +851,7 @@ _NOT_THIS = (
     # the words of a number not to use, right before it: "..., not 4500123456", "(not PO ...)",
     # "instead of", "wrong PO", "don't book it on", "nicht auf", "au lieu de la commande"
     r"(?<![^\W\d_])(?:"
-    r"(?:not|nicht|niet|inte|ikke|non|don'?t|do\s+not|never|nie|ne)"
+    r"(?:not|nicht|niet|inte|ikke|non|don'?t|do\s+not|never|nie|ne|disregard|ignore)"
     r"(?:\s+(?:[^\W\d_]+\s+){0,2}?(?:on|against|to|under|by|auf|unter|zu|sur|op|på|pa|na))?"
     # "La OC correcta es X, no Y": the Spanish and Portuguese "no" only after a comma
     r"|(?<=[,;]\s{0,2})(?:no|não)"
@@ -886,6 +887,8 @@ _CLOSED_SAID = regex.compile(
     r"|tühistatud|tühistame|atcelts|atšauktas"
     # "please cancel our PO …", "short-closed"
     r"|cancel|short[\s-]?closed"
+    # Vietnamese, Indonesian and Malay, Thai: "hủy", "dibatalkan", "ยกเลิก"
+    r"|hủy|huỷ|đã\s+hủy|dibatalkan|batal|ยกเลิก"
     r"|uzav[řr]en[aáý]?|zamkni[eę]t[ey]|gesloten|vervallen|annuller(?:et|es|er)|erstatte[st]"
     r"|ersatt|makulerad|lukket|avslutt?et|avslutad|uzavret[áéý]|stornovan[áéý]|zrušen[áéýo]"
     r"|lez[áa]r(?:va|t)|t[öo]r[öo]lve|sztorn[óo]|[îi]nchis[ăa]?|anulat[ăa]?|anulowan[aey])"

@@ -840,3 +840,20 @@ def test_mime_shaped_garbage_never_raises(tokens: list[str]) -> None:
 def test_automatic_replies_are_told_by_their_headers(header: str, auto: bool) -> None:
     raw = f"{header}\nFrom: a@b.example\nSubject: Re: PO 4500123456\n\nAway until Monday.\n"
     assert read_message(raw.encode()).auto_reply is auto
+
+
+def test_vietnamese_windows_1258_is_read_with_composed_letters() -> None:
+    """windows-1258 writes tone marks as combining characters: "hủy" (cancel) comes out as u,
+    a combining hook and y; composed, it reads as typed in UTF-8 mail."""
+    written = "bên em hu\u0309y PO SGX-PO-25-0188 và thay bă\u0300ng PO SGX-PO-25-0201"
+    said = "bên em h\u1ee7y PO SGX-PO-25-0188 và thay b\u1eb1ng PO SGX-PO-25-0201"
+    encoded = base64.b64encode(written.encode("cp1258")).decode("ascii")
+    mail = read_message(
+        raw(
+            "From: a@b.example",
+            "Content-Type: text/plain; charset=windows-1258",
+            "Content-Transfer-Encoding: base64",
+            body=encoded,
+        )
+    )
+    assert mail.text_body.strip() == said

@@ -1,7 +1,7 @@
 """Realistic order mail written by reviewers who never read the extraction code, with the verdict
 a careful accounts-payable clerk gave each message before the tool was run.
 
-Sixty-two sets under ``tests/realistic/``, each with its own customer files and PO records:
+Sixty-five sets under ``tests/realistic/``, each with its own customer files and PO records:
 
 - ``reviewer1``: 60 German, English and French order mails for three SAP-, prefix- and
   letter-style customers (replies, forwards, auto-replies, newsletters, PDFs, decoys);
@@ -135,7 +135,13 @@ Sixty-two sets under ``tests/realistic/``, each with its own customer files and 
 - ``au-nz-ca``: 79 Australian, New Zealand and Canadian orders (English and French) among ABN,
   GST and job numbers, "PO to follow" and credit-card orders;
 - ``marketplaces``: 93 online retailers' and marketplaces' portal notices, EDI and CSV POs,
-  drop-ship orders, chargebacks and remittances among ASINs, SKUs and consumer order numbers.
+  drop-ship orders, chargebacks and remittances among ASINs, SKUs and consumer order numbers;
+- ``india-domestic``: 71 Indian utilities', distributors', EPC contractors' and PSUs' POs, work
+  orders and amendments among GSTINs, e-way bills, IRNs, LR numbers and lakh-grouped amounts;
+- ``nordic-baltic``: 81 Finnish, Swedish, Norwegian, Danish, Estonian, Latvian and Lithuanian
+  orders among payment references, OCR and KID numbers, Finvoice and EHF e-invoices;
+- ``colleague-forwards``: 66 orders reaching the desk through colleagues: reps' forwards from
+  phones, retyped POs, threads, forwarded .eml files, screenshots.
 
 Each message is read as a poll reads it (``pipeline.analyse``, PDFs included) and judged
 against its set's records (``triage.judge``; threads are not looked up, as in ``try``). The
@@ -225,6 +231,9 @@ SETS = (
     "tr-gr-il-eg",
     "au-nz-ca",
     "marketplaces",
+    "india-domestic",
+    "nordic-baltic",
+    "colleague-forwards",
 )
 
 DISAGREE: dict[tuple[str, str], str] = {
@@ -262,6 +271,17 @@ DISAGREE: dict[tuple[str, str], str] = {
     ("marketplaces", "b04_slash_pair.eml"): (
         "'PO# 1840273371/1840273388': the customer's pattern excludes a number right after a "
         "slash, so the second full number is not read"
+    ),
+    ("nordic-baltic", "D13.eml"): (
+        "'jeres ordrenr. 250377' (your order no.: our own sales order) fits the customer's format "
+        "after a label the reviewer's customer lists: read as a new PO beside the real one"
+    ),
+    ("colleague-forwards", "k26_rep_short_sequence.eml"): (
+        "'PO KM 25 0455', a lettered PO written in spaced groups, is not read at all"
+    ),
+    ("colleague-forwards", "x64_body_and_pdf_disagree.eml"): (
+        "in a colleague's forward the customer's text counts as quoted history, so its PO does "
+        "not disagree with the PDF's: linked to the PDF's PO"
     ),
     ("books-education", "S06.eml"): (
         "'the PO number shown on it, 25-004521, does not exist': a label across words and a "

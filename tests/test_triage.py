@@ -1466,6 +1466,9 @@ def test_of_two_known_pos_the_one_the_writer_says_is_closed_gives_way() -> None:
         ("Please cancel our PO [2023-00126-WS] and", "and consider PO [2023-00125-WS] instead"),
         ("Beställning [2023-00126-WS] makuleras och", "och ersätts av [2023-00125-WS]. Mvh"),
         ("Tilaus [2023-00126-WS] perutaan,", "korvaava tilaus [2023-00125-WS]"),
+        ("bên em h\u1ee7y PO [2023-00126-WS] và", "và thay b\u1eb1ng PO [2023-00125-WS] ngày"),
+        ("PO [2023-00126-WS] dibatalkan,", "dibatalkan, diganti dengan PO [2023-00125-WS]"),
+        ("Please cancel PO [2023-00126-WS] and use", "and use PO [2023-00125-WS] instead."),
     ],
 )
 def test_a_po_called_cancelled_beside_its_replacement_links_the_replacement(
