@@ -1,7 +1,7 @@
 """Realistic order mail written by reviewers who never read the extraction code, with the verdict
 a careful accounts-payable clerk gave each message before the tool was run.
 
-Sixty-five sets under ``tests/realistic/``, each with its own customer files and PO records:
+Sixty-six sets under ``tests/realistic/``, each with its own customer files and PO records:
 
 - ``reviewer1``: 60 German, English and French order mails for three SAP-, prefix- and
   letter-style customers (replies, forwards, auto-replies, newsletters, PDFs, decoys);
@@ -141,7 +141,9 @@ Sixty-five sets under ``tests/realistic/``, each with its own customer files and
 - ``nordic-baltic``: 81 Finnish, Swedish, Norwegian, Danish, Estonian, Latvian and Lithuanian
   orders among payment references, OCR and KID numbers, Finvoice and EHF e-invoices;
 - ``colleague-forwards``: 66 orders reaching the desk through colleagues: reps' forwards from
-  phones, retyped POs, threads, forwarded .eml files, screenshots.
+  phones, retyped POs, threads, forwarded .eml files, screenshots;
+- ``southeast-asia``: 70 Vietnamese, Thai, Indonesian, Malaysian and Philippine orders in
+  windows-1258, TIS-620 and UTF-8, Buddhist-era years, Roman-numeral months.
 
 Each message is read as a poll reads it (``pipeline.analyse``, PDFs included) and judged
 against its set's records (``triage.judge``; threads are not looked up, as in ``try``). The
@@ -234,6 +236,7 @@ SETS = (
     "india-domestic",
     "nordic-baltic",
     "colleague-forwards",
+    "southeast-asia",
 )
 
 DISAGREE: dict[tuple[str, str], str] = {
@@ -282,6 +285,11 @@ DISAGREE: dict[tuple[str, str], str] = {
     ("colleague-forwards", "x64_body_and_pdf_disagree.eml"): (
         "in a colleague's forward the customer's text counts as quoted history, so its PO does "
         "not disagree with the PDF's: linked to the PDF's PO"
+    ),
+    ("southeast-asia", "x2-ph-disregard-correct-po.eml"): (
+        "'Please disregard PO# 2025-00362 ... the correct PO is 2025-00377': the customer's "
+        "pattern needs 'PO' inside the number, so the correct one is malformed and the one to "
+        "disregard, named alone, links (h22)"
     ),
     ("books-education", "S06.eml"): (
         "'the PO number shown on it, 25-004521, does not exist': a label across words and a "
