@@ -230,7 +230,7 @@ def judge(
     # in the records, the writer calls one cancelled or replaced and the other the new one (the
     # records have not caught up): the message is about the new one.
     if len(known_nums) == 2 and not replaced and new_order is None and not gave_way:
-        own = [c for c in valid if not c.quoted and c.source != "subject"]
+        own = [c for c in valid if not c.quoted]  # the subject too: "CANCELLED - PO …"
         new_ones = [n for n in known_nums if any(c.normalized == n and _called_new(c) for c in own)]
         if len(new_ones) == 1 and not any(_closed(n, customer, pos) for n in known_nums):
             old = next(n for n in known_nums if n != new_ones[0])
@@ -826,7 +826,8 @@ _NEW_ORDER = regex.compile(
     r"(?<![^\W\d_])(?:new|neue[nrs]?|nouvelle|nouveau|nuev[ao]|nuov[ao]|nieuwe|replacement"
     r"|ersatz|will\s+be|wird|re-?issued\s+as"
     # "replaced by", "superseded by", "ersetzt durch", "remplacée par", "en su reemplazo"
-    r"|(?:replaced|superseded)\s+by|ersetzt\s+(?:durch|mit)|remplac[ée]e?s?\s+par"
+    r"|(?:replaced|superseded)\s+by|replace(?:d)?\s+(?:(?:it|this|that|them)\s+)?with"
+    r"|ersetzt\s+(?:durch|mit)|remplac[ée]e?s?\s+par"
     r"|reemplazad[oa]\s+por|en\s+su\s+reemplazo|substitu[íi]d[oa]\s+(?:por|pel[oa])"
     r"|sostituit[oa]\s+da|vervangen\s+door|in\s+its\s+place"
     # "bitte stattdessen 4500…": instead, before the number (not "instead of", ruling one out)
@@ -835,6 +836,7 @@ _NEW_ORDER = regex.compile(
     r"|ersätts\s+av|erstattes\s+a[vf]|korvaava|korvataan|asendatakse|asendab|nya|nytt|uusi"
     r"|uuden|uus|uue|uut|asendame|jauns|naujas"
     r"|thay\s+bằng|thay\s+thế\s+bằng|mới|diganti\s+dengan|digantikan\s+dengan|baru|แทน|ใหม่"
+    r"|nowe|nowego|nowy|nową|nowej|nové|nová|nový|nového|nou[ăa]?|új"
     r"|ny(?=\s+(?:ordre|bestilling|indkøbsordre|innkjøpsordre|po\b))"
     r"|en\s+su\s+lugar(?!\s+de))(?![^\W\d_])",
     regex.IGNORECASE,

@@ -1469,6 +1469,14 @@ def test_of_two_known_pos_the_one_the_writer_says_is_closed_gives_way() -> None:
         ("bên em h\u1ee7y PO [2023-00126-WS] và", "và thay b\u1eb1ng PO [2023-00125-WS] ngày"),
         ("PO [2023-00126-WS] dibatalkan,", "dibatalkan, diganti dengan PO [2023-00125-WS]"),
         ("Please cancel PO [2023-00126-WS] and use", "and use PO [2023-00125-WS] instead."),
+        (
+            "zamówienie [2023-00126-WS] anulowane,",
+            "prosimy o dostawę do nowego zamówienia [2023-00125-WS]",
+        ),
+        (
+            "cancel this one [2023-00126-WS]",
+            "cancel this one and replace it with PO [2023-00125-WS] -",
+        ),
     ],
 )
 def test_a_po_called_cancelled_beside_its_replacement_links_the_replacement(
@@ -1477,6 +1485,16 @@ def test_a_po_called_cancelled_beside_its_replacement_links_the_replacement(
     """The records have not caught up (both open); the writer cancels one, names the other."""
     out = run(extraction(ruled("2023-00126-WS", old_said), ruled("2023-00125-WS", new_said)))
     assert (out.status, out.po_numbers) == (Status.LINKED, ("2023-00125-WS",))
+
+
+def test_a_subject_calling_a_po_cancelled_beside_the_new_one_in_the_body() -> None:
+    """ "CANCELLED - PO 4500716017" in the subject, "replace it with PO 4500716018" in the body:
+    no disagreement of the parts, the new one."""
+    old = ruled("2023-00126-WS", "CANCELLED - PO [2023-00126-WS]", source="subject")
+    new = ruled("2023-00125-WS", "cancel this one and replace it with PO [2023-00125-WS] -")
+    out = run(extraction(old, new))
+    assert (out.status, out.po_numbers) == (Status.LINKED, ("2023-00125-WS",))
+    assert not any("disagree" in r for r in out.reasons)
 
 
 def test_a_po_called_replaced_by_a_new_one_not_in_the_records_is_unknown() -> None:
