@@ -173,7 +173,7 @@ def judge(
         )
         and all(_ruled_out(c) for c in mine)
     ]
-    if ruled_out and (len(ruled_out) < len(known_nums) or replacing):
+    if ruled_out and (len(ruled_out) < len(known_nums) or replacing or _only_ruled_out(valid)):
         for number in ruled_out:
             said = _and(_unique(_ruling_words(c) for c in valid if c.normalized == number))
             reasons.append(f"{_po(number)} is named as the PO not to use ({said}).")
@@ -897,6 +897,24 @@ _CLOSED_SAID = regex.compile(
     r"(?![^\W\d_])"
     # Chinese, Japanese and Korean words stand between other letters, without spaces
     r"|已取消|已作废|已作廢|已結案|已结案|已关闭|已關閉|キャンセル|取り?消し|クローズ|취소|종료|마감",
+    regex.IGNORECASE,
+)
+
+
+def _only_ruled_out(valid: Sequence[Candidate]) -> bool:
+    """Whether every PO the writer's own text names is named as the one not to use ("don't
+    book it on 4500…, the new PO follows"): no PO of theirs to link."""
+    own = [c for c in valid if not c.quoted and c.source != "subject"]
+    return bool(own) and all(
+        _ruled_out(c) and _STRONGLY.search(_ruling_words(c)) is not None for c in own
+    )
+
+
+# Named alone, a PO the writer rules out with these words is not the message's PO; with others
+# ("do not print under PO …", "the old order …") the message is still about it.
+_STRONGLY = regex.compile(
+    r"\b(?:disregard|ignore|wrong|incorrect|falsche[nrs]?|mauvaise?|erron[ée]e?"
+    r"|(?:don'?t|do\s+not|never)\s+(?:\w+\s+){0,2}?(?:book|charge|invoice|bill|use))\b",
     regex.IGNORECASE,
 )
 

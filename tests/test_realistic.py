@@ -304,10 +304,6 @@ DISAGREE: dict[tuple[str, str], str] = {
         "order) from an unlisted address: labelled and well-formed for a customer, so unknown; "
         "in a poll its flag is closed at once ([ignore] auto_replies, on by default)"
     ),
-    ("it-reseller", "h22-po-pending.eml"): (
-        "'don't book it on 4700012391, that one is only for the desk phones' and the real PO is "
-        "still to come: the only number is a known open PO the writer rules out, so it links"
-    ),
     ("print-packaging", "b17.eml"): (
         "an agency, itself a customer, asks about the end client's PO 4500413845 (another "
         "customer's, known): malformed with the owner named; the README asks to list such an "

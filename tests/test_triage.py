@@ -1316,13 +1316,25 @@ def test_a_po_ruled_out_only_in_the_subject_or_quoted_text_or_named_elsewhere_st
     assert out.status is Status.AMBIGUOUS  # named plainly elsewhere: not ruled out
 
 
-def test_the_only_po_named_as_not_to_use_still_links() -> None:
-    """ "Don't book it on 2023-00125-WS": with no other PO, the link stays (a person sees it)."""
+def test_the_only_po_named_as_not_to_use_links_nothing() -> None:
+    """ "Don't book it on 2023-00125-WS" (the real PO is still to come): not linked to the PO
+    the writer rules out, but flagged with the words. With milder words ("do not print under
+    PO …", "the old order …") the message is still about that PO: linked."""
     only = ruled(
         "2023-00125-WS", "please don't book it on [2023-00125-WS] - that one is for phones"
     )
     out = run(extraction(only))
-    assert (out.status, out.po_numbers) == (Status.LINKED, ("2023-00125-WS",))
+    assert (out.status, out.po_numbers) == (Status.MISSING, ())
+    assert (
+        'PO 2023-00125-WS is named as the PO not to use ("don\'t book it on 2023-00125-WS").'
+        in out.reasons
+    )
+    for said in (
+        "do not print under PO [2023-00125-WS] until",
+        "reorder of old order [2023-00125-WS]",
+    ):
+        held = run(extraction(ruled("2023-00125-WS", said)))
+        assert (held.status, held.po_numbers) == (Status.LINKED, ("2023-00125-WS",))
 
 
 def test_a_known_po_ruled_out_beside_a_new_one_flags_the_new_one() -> None:
