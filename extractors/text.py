@@ -227,8 +227,10 @@ def scan_text(
             Problem(
                 source,
                 Unreadable.TOO_LARGE,
-                f"{max(len(matches), label_count):,} possible PO numbers; only the first "
-                f"{MAX_CANDIDATES} were looked at",
+                f"{len(matches):,} possible PO numbers; only the first {MAX_CANDIDATES} were "
+                "looked at"
+                if len(matches) >= label_count
+                else f"{label_count:,} PO labels; only the first {MAX_CANDIDATES} were looked at",
                 blocking=False,
             )
         )

@@ -45,6 +45,9 @@ def open_flags(store: Store) -> list[StoredMessage]:
     return [m for m in store.messages(review=Review.OPEN) if m.status.flagged]
 
 
+_MAX_REASONS = 25  # a statement naming hundreds of POs: the first reasons, then a count
+
+
 def list_flagged(config: Config, store: Store, *, full: bool = False) -> int:
     flags = open_flags(store)
     if not flags:
@@ -70,9 +73,11 @@ def list_flagged(config: Config, store: Store, *, full: bool = False) -> int:
     for line, m in zip(lines, flags, strict=True):
         print(line)
         if full:
-            for reason in m.reasons:
+            for reason in m.reasons[:_MAX_REASONS]:
                 print(f"      why: {cell(reason, 400)}")
-        elif m.suggestions:  # the hint a clerk acts on, even when the reason is cut short
+            if len(m.reasons) > _MAX_REASONS:
+                print(f"      ... and {len(m.reasons) - _MAX_REASONS} more reasons")
+        if m.suggestions:  # the hint a clerk acts on, even when the reason is cut short
             hint = f"      did you mean: {', '.join(cell(h, 60) for h in m.suggestions[:3])}"
             if len(m.suggestions) == 1 and m.status is not Status.UNKNOWN:  # as the digest
                 hint += f"  (if so: {resolve_command(config.command, m.id, m.suggestions[0])})"

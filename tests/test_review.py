@@ -343,6 +343,26 @@ def test_flagged_full_prints_every_reason_whole(
     out = capsys.readouterr().out
     assert "      why: Flagged as unknown (test 1)." in out
     assert "      why: Did you mean ACME-123456?" in out  # cut off in the table's column
+    # the ready command of a number written wrongly, as without --full
+    assert "did you mean: 2024-00815-MT  (if so: po-watcher --config" in out
+
+
+def test_flagged_full_shows_a_statement_s_first_reasons_and_a_count(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dataclasses import replace
+
+    path = write_config(tmp_path, smtp_port=9)
+    config = load_config(path)
+    many = acme_unknown(1)
+    reasons = tuple(f"PO ACME-{n} is not in the PO records." for n in range(100000, 100300))
+    many = replace(many, outcome=replace(many.outcome, reasons=reasons))
+    with Store.open(config.database.url) as store:
+        store.record([many], checkpoint=None)
+    assert run(path, "flagged", "--full") == 0
+    out = capsys.readouterr().out
+    assert out.count("      why: ") == 25
+    assert "      ... and 275 more reasons" in out
 
 
 def test_an_import_leaves_a_message_a_person_decided_alone(

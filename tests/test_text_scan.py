@@ -1630,3 +1630,16 @@ def test_a_customers_own_label_wins_over_a_decoy_word_and_column() -> None:
     for text in (table, line):
         (found,) = scan(text, own)[0]
         assert (found.raw, found.labelled) == ("W52P1J-24-P-0187", True)
+
+
+def test_too_many_labels_or_numbers_are_named_as_what_they_are() -> None:
+    from extractors.text import MAX_CANDIDATES
+
+    labels = " ".join(["PO"] * (MAX_CANDIDATES + 50))
+    (problem,) = scan(labels, ACME)[1]
+    assert problem.detail == (
+        f"{MAX_CANDIDATES + 50:,} PO labels; only the first {MAX_CANDIDATES} were looked at"
+    )
+    numbers = " ".join(f"ACME-{100000 + i}" for i in range(MAX_CANDIDATES + 50))
+    (problem,) = scan(numbers, ACME)[1]
+    assert problem.detail.startswith(f"{MAX_CANDIDATES + 50:,} possible PO numbers; only the first")
