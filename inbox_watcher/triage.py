@@ -278,6 +278,19 @@ def judge(
                 reasons.append(
                     f"{_po(number)} is {_closed_word(number, customer, pos)} in the PO records."
                 )
+            elif (
+                status is Status.LINKED
+                and not gave_way
+                and any(
+                    c.normalized == number and not c.quoted and _CLOSED_SAID.search(c.context)
+                    for c in valid
+                )
+            ):
+                # "Please cancel PO 4500716020": the records have not caught up, the clerk must
+                reasons.append(
+                    f"The message may cancel or close {_po(number)}; the PO records still have "
+                    "it open."
+                )
         for number in unknown_nums:
             wrong = [c for c in valid if c.normalized == number and _ruled_out(c)]
             reasons.append(

@@ -1509,6 +1509,19 @@ def test_a_subject_calling_a_po_cancelled_beside_the_new_one_in_the_body() -> No
     assert not any("disagree" in r for r in out.reasons)
 
 
+def test_a_linked_po_the_message_cancels_says_the_records_lag() -> None:
+    """ "Please cancel PO 2023-00125-WS": about that PO, linked, and the reason says what the
+    message may do to it; not said of a PO the message does not call so."""
+    out = run(extraction(ruled("2023-00125-WS", "Please cancel PO [2023-00125-WS] at once")))
+    assert (out.status, out.po_numbers) == (Status.LINKED, ("2023-00125-WS",))
+    assert (
+        "The message may cancel or close PO 2023-00125-WS; the PO records still have it open."
+        in out.reasons
+    )
+    plain = run(extraction(ruled("2023-00125-WS", "Delivery for PO [2023-00125-WS] today")))
+    assert not any("may cancel" in r for r in plain.reasons)
+
+
 def test_a_po_called_replaced_by_a_new_one_not_in_the_records_is_unknown() -> None:
     """ "PO 2023-00126-WS cancelled - replaced by 2023-00199-WS": the records still have the old
     one open and do not have the new one yet: the replacement order needs a person."""
