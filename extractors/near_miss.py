@@ -50,13 +50,27 @@ _NEAR_MISS_REACH = 3000
 
 
 @functools.lru_cache(maxsize=16)
-def _letter_number_tokens(text: str) -> tuple[tuple[int, int, str], ...]:
-    """(start, end, leading letters in upper case) of each token that starts with two to eight
-    letters and holds three digits or more: "PLB-10019", "ORD-2024-5513", "NHSFD/24/0O799",
-    "FM-P0-88152". Cached: every customer with letter prefixes reads the same list."""
-    tokens: dict[int, tuple[int, int, str]] = {}
+def _letter_number_tokens(text: str) -> tuple[tuple[int, int, str, bool], ...]:
+    """(start, end, leading letters in upper case, written apart) of each token that starts
+    with two to eight letters and holds three digits or more: "PLB-10019", "ORD-2024-5513",
+    "NHSFD/24/0O799", "FM-P0-88152"; and of each run of digits one space after a word of two to
+    eight letters ("PAT 2851", written apart: a near miss only with the customer's very prefix).
+    Cached: every customer with letter prefixes reads the same list."""
+    tokens: dict[int, tuple[int, int, str, bool]] = {}
     for run in _DIGIT_RUN.finditer(text):
         at = run.start()
+        if at > 2 and text[at - 1] == " " and text[at - 2].isalpha():
+            word = at - 1
+            while word > 0 and at - word <= 9 and text[word - 1].isalpha():
+                word -= 1
+            apart = text[word : at - 1]
+            if (
+                2 <= len(apart) <= 8
+                and (word == 0 or not (text[word - 1].isalnum() or text[word - 1] in "-/.@#"))
+                and sum(ch.isdigit() for ch in run.group(0)) >= 3
+            ):
+                tokens.setdefault(word, (word, run.end(), apart.upper(), True))
+            continue
         if not at or not (text[at - 1].isalpha() or text[at - 1] in "-/."):
             continue  # after a space or a sign: no letters lead to it ("12 units", "(2024)")
         start = at
@@ -75,7 +89,7 @@ def _letter_number_tokens(text: str) -> tuple[tuple[int, int, str], ...]:
         token = text[start : run.end()]
         if not 2 <= letters <= 8 or sum(ch.isdigit() for ch in token) < 3:
             continue
-        tokens.setdefault(start, (start, run.end(), token[:letters].upper()))
+        tokens.setdefault(start, (start, run.end(), token[:letters].upper(), False))
     return tuple(tokens.values())
 
 
@@ -112,9 +126,10 @@ def near_miss_candidates(
     text = _prepared(text[:_NEAR_MISS_REACH])
     spans: list[tuple[int, int, str | None]] = []
     try:
-        for start, end, letters in _letter_number_tokens(text):
+        for start, end, letters, apart in _letter_number_tokens(text):
             if (
                 text[start:end] in taken
+                or (apart and letters not in rules.prefixes)
                 or not _near_prefix(letters, rules.prefixes)
                 or _inside_address(text, start, end)
                 or _decoy_before(text, start)  # "e.g. RX1-4100000", "Invoice INV-2024-1"

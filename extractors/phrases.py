@@ -55,7 +55,7 @@ GAP = regex.compile(
     r"[\s:#.\-=|]*)?"
     r"(?:(?:&|/|and|und|et|y)\s*(?:date|datum|fecha|data)\b[\s:#.\-=|]*)?"
     # "PO-Line: P7-104522-3", "PO/Item: 4500123456/00010": the number with its line after it
-    r"(?:/?(?:line|item|pos(?:ition)?)\s*(?::|(?=\d{5}))[\s:#.\-=|]*)?"
+    r"(?:/?\s*(?:line|item|pos(?:ition)?)\s*(?:[:|]|(?=\d{5}))[\s:#.\-=|]*)?"
     # "Purchase order number not found: 2026-04630": a platform rejecting the number names it
     r"(?:(?:not\s+found|invalid|unknown|not\s+valid|onbekend|ongeldig|nicht\s+gefunden"
     r"|ung[üu]ltig|unbekannt|introuvable|inconnu|invalide)\b[\s:#.\-=|]*)?"

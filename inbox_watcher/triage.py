@@ -837,7 +837,7 @@ _INSTEAD_AFTER = regex.compile(
 
 _NEW_ORDER = regex.compile(
     r"(?<![^\W\d_])(?:new|neue[nrs]?|nouvelle|nouveau|nuev[ao]|nuov[ao]|nieuwe|replacement"
-    r"|ersatz|will\s+be|wird|re-?issued\s+as"
+    r"|ersatz|will\s+be|wird|re-?issued\s+as|re-?issue\s+(?:it\s+|this\s+)?as"
     # "replaced by", "superseded by", "ersetzt durch", "remplacée par", "en su reemplazo"
     r"|(?:replaced|superseded)\s+by|replace(?:d)?\s+(?:(?:it|this|that|them)\s+)?with"
     r"|ersetzt\s+(?:durch|mit)|remplac[ée]e?s?\s+par"

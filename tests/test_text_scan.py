@@ -1397,6 +1397,7 @@ def test_a_second_po_written_as_its_last_group(text: str, found: list[str]) -> N
         pytest.param("bst1000456 asap", "bst1000456", id="long-glued"),
         pytest.param("it's BST/24/0O799, thanks", "BST/24/0O799", id="in-parts"),
         pytest.param("it's BST-P0-88152, thanks", "BST-P0-88152", id="look-alike-letters"),
+        pytest.param("Re: Order BST 10019 - proof", "BST 10019", id="written-apart"),
     ],
 )
 def test_a_token_with_the_customers_letters_is_an_unlabelled_malformed_candidate(
@@ -1419,6 +1420,7 @@ def test_a_token_with_the_customers_letters_is_an_unlabelled_malformed_candidate
         ),
         pytest.param("Part AB-10019 and XYZW-10019", id="two-letters-off"),
         pytest.param("Serial XYBST-2411-081", id="inside-a-longer-code"),
+        pytest.param("Order BSX 10019 and Page 20019", id="apart-needs-the-very-letters"),
     ],
 )
 def test_no_near_miss_beside_a_number_a_label_or_other_letters(text: str) -> None:
@@ -1496,7 +1498,15 @@ def test_words_between_a_label_and_its_value_that_keep_it_labelled(text: str, ra
     assert [(c.raw, c.labelled, c.valid) for c in cands] == [(raw, True, False)]
 
 
-@pytest.mark.parametrize("text", ["PO/Item: ACME-123456/00010", "PO/Item 123456/00010"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "PO/Item: ACME-123456/00010",
+        "PO/Item 123456/00010",
+        "PO / Item: ACME-123456 / 00010",  # spaces around the slash, as portals print it
+        "PO / Item | ACME-123456 / 00010",  # a table written as text
+    ],
+)
 def test_a_po_given_with_its_item_is_read_labelled(text: str) -> None:
     """SAP mail writes "PO/Item 4500219410/00010", with or without the colon."""
     cands, _ = scan(text, ACME)

@@ -1522,12 +1522,19 @@ def test_a_linked_po_the_message_cancels_says_the_records_lag() -> None:
     assert not any("may cancel" in r for r in plain.reasons)
 
 
-def test_a_po_called_replaced_by_a_new_one_not_in_the_records_is_unknown() -> None:
+@pytest.mark.parametrize(
+    ("old_said", "new_said"),
+    [
+        ("PO [2023-00126-WS] cancelled - replaced by", "cancelled - replaced by [2023-00199-WS]"),
+        ("Please cancel [2023-00126-WS], we will", "we will reissue it as [2023-00199-WS]."),
+    ],
+)
+def test_a_po_called_replaced_by_a_new_one_not_in_the_records_is_unknown(
+    old_said: str, new_said: str
+) -> None:
     """ "PO 2023-00126-WS cancelled - replaced by 2023-00199-WS": the records still have the old
     one open and do not have the new one yet: the replacement order needs a person."""
-    old = ruled("2023-00126-WS", "PO [2023-00126-WS] cancelled - replaced by 2023-00199-WS")
-    new = ruled("2023-00199-WS", "cancelled - replaced by [2023-00199-WS] for the rest")
-    out = run(extraction(old, new))
+    out = run(extraction(ruled("2023-00126-WS", old_said), ruled("2023-00199-WS", new_said)))
     assert (out.status, out.unknown) == (Status.UNKNOWN, ("2023-00199-WS",))
     assert any("The PO records still have PO 2023-00126-WS open" in r for r in out.reasons)
 
