@@ -1,7 +1,7 @@
 """Realistic order mail written by reviewers who never read the extraction code, with the verdict
 a careful accounts-payable clerk gave each message before the tool was run.
 
-Sixty-six sets under ``tests/realistic/``, each with its own customer files and PO records:
+Sixty-nine sets under ``tests/realistic/``, each with its own customer files and PO records:
 
 - ``reviewer1``: 60 German, English and French order mails for three SAP-, prefix- and
   letter-style customers (replies, forwards, auto-replies, newsletters, PDFs, decoys);
@@ -143,7 +143,13 @@ Sixty-six sets under ``tests/realistic/``, each with its own customer files and 
 - ``colleague-forwards``: 66 orders reaching the desk through colleagues: reps' forwards from
   phones, retyped POs, threads, forwarded .eml files, screenshots;
 - ``southeast-asia``: 70 Vietnamese, Thai, Indonesian, Malaysian and Philippine orders in
-  windows-1258, TIS-620 and UTF-8, Buddhist-era years, Roman-numeral months.
+  windows-1258, TIS-620 and UTF-8, Buddhist-era years, Roman-numeral months;
+- ``hard-english``: 82 ordinary English mails that trip people up: self-corrections, two
+  orders, signature refs, forwarded chains, look-alike numbers, PDFs that differ from the body;
+- ``sign-print``: 60 sign and print orders from businesses, councils, schools, agencies, web
+  forms and shop notifications among job, proof and quote numbers;
+- ``machine-shop``: 72 machine-shop orders, releases and change orders among drawing, revision,
+  NCR, RMA, heat and lot numbers.
 
 Each message is read as a poll reads it (``pipeline.analyse``, PDFs included) and judged
 against its set's records (``triage.judge``; threads are not looked up, as in ``try``). The
@@ -237,6 +243,9 @@ SETS = (
     "nordic-baltic",
     "colleague-forwards",
     "southeast-asia",
+    "hard-english",
+    "sign-print",
+    "machine-shop",
 )
 
 DISAGREE: dict[tuple[str, str], str] = {
@@ -290,6 +299,14 @@ DISAGREE: dict[tuple[str, str], str] = {
         "'Please disregard PO# 2025-00362 ... the correct PO is 2025-00377': the customer's "
         "pattern needs 'PO' inside the number, so the correct one is malformed and the one to "
         "disregard, named alone, links (h22)"
+    ),
+    ("hard-english", "x04_crestline_two_pos_sorry.eml"): (
+        "'Sorry, the fittings one should read 4500719210 - 4500718822 is last month's': a "
+        "correction by 'should read' is not read, so the wrong PO stays among the POs"
+    ),
+    ("sign-print", "pat05_closed_and_new.eml"): (
+        "'PAT002740 was for the summer term signage and is now closed': the closed words stand "
+        "too far after the number to be read with it"
     ),
     ("books-education", "S06.eml"): (
         "'the PO number shown on it, 25-004521, does not exist': a label across words and a "
