@@ -133,7 +133,7 @@ class HealthServer:
         try:
             folders, healthy = self._folders()
         except StoreUnavailable as exc:
-            folders, healthy = {"database": f"unavailable: {exc}"}, False
+            folders, healthy = {"database": str(exc)}, False
         problems = dict(self.metrics.problems)
         doc = {
             "status": "ok" if healthy and not problems else "degraded",

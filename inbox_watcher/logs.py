@@ -43,7 +43,8 @@ class TextFormatter(logging.Formatter):
             f"{self.formatTime(record, '%Y-%m-%d %H:%M:%S%z')} {record.levelname:<7} "
             f"{record.name}: {record.getMessage()}"
         )
-        extras = " ".join(f"{k}={v}" for k, v in _extras(record).items())
+        # one line a record: a value with line breaks (a database driver's error) stays on it
+        extras = " ".join(f"{k}={' '.join(str(v).split())}" for k, v in _extras(record).items())
         if extras:
             base += " " + extras
         if record.exc_info:

@@ -384,7 +384,8 @@ def _sender(msg: Message, limits: MimeLimits, defects: _Defects) -> tuple[str, s
     if last_first is not None:
         # "Kessler, Sabine <sabine@kessler.example>": a name written "Last, First" without the
         # quotes it needs, which mail clients show as one sender; one address, no doubt.
-        defects.add("the From display name has an unquoted comma; read as one name", note=True)
+        # a defect of the header, not of the PO's reading: no reason to show a clerk
+        defects.add("the From display name has an unquoted comma; read as one name")
         found, problems = ((last_first["name"], last_first["addr"]),), frozenset()
     if len(found) != 1 or problems - _BENIGN_ADDRESS_PROBLEMS:
         why = ", ".join(sorted(problems)) or f"{len(found)} addresses"

@@ -65,7 +65,7 @@ def test_health_answers_when_the_database_is_down() -> None:
         assert health.value.code == 503
         doc = json.loads(health.value.read())
         assert doc["status"] == "degraded"
-        assert doc["folders"]["database"].startswith("unavailable: ")
+        assert doc["folders"]["database"].startswith("database unavailable: ")
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as page:
             assert "po_watcher_database_up 0" in page.read().decode()
     finally:
