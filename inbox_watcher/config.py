@@ -629,6 +629,11 @@ class DatabaseConfig(_HasPassword):
                 "such as sqlite:///po-watcher.db"
             )
         if m[1] == "postgresql":
+            if m[2] not in (None, "+psycopg"):
+                raise ValueError(
+                    f"names the driver {m[2][1:]!r}, which po-watcher does not ship; write "
+                    f"postgresql+psycopg://{m[3][:40]} (psycopg 3) or postgresql://"
+                )
             return url
         rest = m[3]
         if rest in ("", "/:memory:") or rest.startswith("/:memory:?"):

@@ -558,6 +558,23 @@ def test_other_database_urls_kept(tmp_path: Path, url: str) -> None:
     assert load_config(path).database.url == url
 
 
+def test_a_postgresql_driver_not_shipped_is_refused_with_the_one_to_write(tmp_path: Path) -> None:
+    """ "postgresql+psycopg2://" (copied from another tool) would fail at the first connection
+    with a traceback; `check` names the key and the URL to write."""
+    url = "postgresql+psycopg2://po@db.example/po"
+    with pytest.raises(ConfigError) as refused:
+        load_config(tree(tmp_path, BASE.replace("sqlite:///state/po.db", url)))
+    text = str(refused.value)
+    assert "database.url" in text
+    assert "names the driver 'psycopg2', which po-watcher does not ship" in text
+    assert "postgresql+psycopg://po@db.example/po" in text
+    bare = "postgresql://po@db.example/po"  # the driver we ship is taken for it
+    assert (
+        load_config(tree(tmp_path, BASE.replace("sqlite:///state/po.db", bare))).database.url
+        == bare
+    )
+
+
 def test_absolute_sqlite_path_kept(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'abs.db'}"
     assert (
