@@ -286,7 +286,8 @@ def judge(
                     for c in valid
                 )
             ):
-                # "Please cancel PO 4500716020": the records have not caught up, the clerk must
+                # "Please cancel PO 4500716020": the records have not caught up; said, as a
+                # linked message reaches no digest
                 reasons.append(
                     f"The message may cancel or close {_po(number)}; the PO records still have "
                     "it open."
