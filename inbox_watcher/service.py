@@ -316,6 +316,12 @@ def _run_locked(config: Config, config_path: Path, early: list[int], *, once: bo
         try:
             service = Service(config, config_path)
         except StoreUnavailable as exc:
+            if exc.permanent:  # waiting will not help: no restart loop under systemd (78)
+                log.error(
+                    f"cannot open the database: {exc}; fix [database] or the database server, "
+                    "then start again"
+                )
+                return EXIT_CONFIG
             log.error(f"cannot open the database: {exc}")
             return EXIT_LOCKED
         for sig in SIGNALS:

@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
+import re
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -73,6 +74,19 @@ class UnknownMessage(StoreError, LookupError):
 
 class StoreUnavailable(StoreError):
     """The database is busy, locked or unreachable: a transient fault, retry later."""
+
+    @property
+    def permanent(self) -> bool:
+        """Whether waiting will not help: a refused password, a database or role that does not
+        exist, a missing right (a person must fix the configuration or the server)."""
+        return _PERMANENT.search(str(self)) is not None
+
+
+_PERMANENT = re.compile(
+    r"password authentication failed|(?:database|role) \S+ does not exist|no pg_hba\.conf entry"
+    r"|permission denied|must be owner of",
+    re.IGNORECASE,
+)
 
 
 class CheckpointConflict(StoreError):

@@ -143,3 +143,16 @@ def test_a_read_only_database_is_one_line_without_the_sql(
     assert "[SQL:" not in done.stderr
     assert "parameters" not in done.stderr
     assert "ACME-123456" not in done.stderr
+
+
+def test_a_database_that_does_not_exist_stops_run_with_78_not_a_restart_loop(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """A missing database (or role, or a refused password) will not come back by waiting: `run`
+    exits 78 (EX_CONFIG), which the systemd unit does not restart, instead of 75 for ever."""
+    missing = pg_url.rsplit("/", 1)[0] + "/no_such_database_" + secrets.token_hex(4)
+    done = po_watcher(config_with_database(tmp_path, missing), "run")
+    assert done.returncode == 78, done
+    assert "Traceback" not in done.stderr
+    assert "does not exist" in done.stderr
+    assert "fix [database] or the database server, then start again" in done.stderr
