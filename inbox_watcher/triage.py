@@ -242,6 +242,22 @@ def judge(
                 )
                 known_nums = [new_ones[0]]
                 gave_way = True
+    # "PO HEL-PO-40252 ... Sorry, that should read HEL-PO-40266": of two known POs, the writer
+    # corrects one to the other: the message is about the corrected one.
+    if len(known_nums) == 2 and not replaced and new_order is None and not gave_way:
+        own = [c for c in valid if not c.quoted]
+        right = [n for n in known_nums if any(c.normalized == n and _corrected_to(c) for c in own)]
+        if len(right) == 1:
+            mistaken = next(n for n in known_nums if n != right[0])
+            said = next(
+                _correcting_words(c) for c in own if c.normalized == right[0] and _corrected_to(c)
+            )
+            reasons.append(
+                f"The message corrects {_po(mistaken)} to {_po(right[0])} ({said}): linked to "
+                f"{_po(right[0])}."
+            )
+            known_nums = [right[0]]
+            gave_way = True
     if new_order is not None:
         reasons.append(
             f"{_po(known_nums[0])} from the PO records is named too (a reference, an earlier "
@@ -913,6 +929,27 @@ _CLOSED_SAID = regex.compile(
     r"|已取消|已作废|已作廢|已結案|已结案|已关闭|已關閉|キャンセル|取り?消し|クローズ|취소|종료|마감",
     regex.IGNORECASE,
 )
+
+
+# Words right before a value that correct an earlier number to it ("that should read …",
+# "I meant …", "richtig ist …"); "the correct PO is B, not A" is ruled out through its "not".
+_CORRECTING = regex.compile(
+    r"(?<![^\W\d_])(?:should\s+(?:read|be|have\s+been)|i\s+meant|correct(?:ed)?\s+to"
+    r"|sollte\s+(?:lauten|heißen|heissen)|richtig\s+ist|korrekt\s+ist|devrait\s+être"
+    r"|debería\s+ser|dovrebbe\s+essere)"
+    r"[\s:(\"'\u201c]*(?:(?:the|our|po|p\.\s?o\.?|order|number|no\.?|nr\.?|#)[\s:#.]*){0,3}\Z",
+    regex.IGNORECASE,
+)
+
+
+def _corrected_to(c: Candidate) -> bool:
+    return _words_before(c, _CORRECTING, 40) is not None
+
+
+def _correcting_words(c: Candidate) -> str:
+    m = _words_before(c, _CORRECTING, 40)
+    words = " ".join(m.group(0).split()) if m else "corrected to"
+    return f'"{words} {" ".join(c.raw.split())}"'
 
 
 def _only_ruled_out(valid: Sequence[Candidate]) -> bool:

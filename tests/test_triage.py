@@ -1509,6 +1509,28 @@ def test_a_subject_calling_a_po_cancelled_beside_the_new_one_in_the_body() -> No
     assert not any("disagree" in r for r in out.reasons)
 
 
+@pytest.mark.parametrize(
+    "said",
+    [
+        "Sorry, that should read [2023-00125-WS] - my mistake",
+        "I meant PO [2023-00125-WS], apologies",
+        "Korrektur: richtig ist [2023-00125-WS].",
+    ],
+)
+def test_of_two_known_pos_the_one_a_correction_names_links(said: str) -> None:
+    """ "PO 2023-00126-WS ... Sorry, that should read 2023-00125-WS": the writer corrects the
+    first; two orders named plainly stay both."""
+    first = ruled("2023-00126-WS", "Please deliver against PO [2023-00126-WS] as agreed.")
+    out = run(extraction(first, ruled("2023-00125-WS", said)))
+    assert (out.status, out.po_numbers) == (Status.LINKED, ("2023-00125-WS",))
+    assert any(
+        r.startswith("The message corrects PO 2023-00126-WS to PO 2023-00125-WS (")
+        for r in out.reasons
+    )
+    plain = ruled("2023-00125-WS", "and PO [2023-00125-WS] for the second site")
+    assert run(extraction(first, plain)).status is Status.AMBIGUOUS
+
+
 def test_a_linked_po_the_message_cancels_says_the_records_lag() -> None:
     """ "Please cancel PO 2023-00125-WS": about that PO, linked, and the reason says what the
     message may do to it; not said of a PO the message does not call so."""
