@@ -147,7 +147,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(line, file=sys.stderr)
         return EXIT_BAD_CONFIG_CHECK
     except StoreUnavailable as exc:  # any command: down, a refused login, no such database
-        print(f"po-watcher: the database is not usable now: {exc}", file=sys.stderr)
+        if exc.permanent:  # waiting will not help: say what to fix
+            print(
+                f"po-watcher: the database refuses: {exc}; waiting will not help: fix [database] "
+                "in the configuration or the database server",
+                file=sys.stderr,
+            )
+        else:
+            print(f"po-watcher: the database is not usable now: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     except BrokenPipeError:
         # "po-watcher messages | head": the reader left; say nothing more, as other tools do.

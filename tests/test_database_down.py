@@ -156,3 +156,14 @@ def test_a_database_that_does_not_exist_stops_run_with_78_not_a_restart_loop(
     assert "Traceback" not in done.stderr
     assert "does not exist" in done.stderr
     assert "fix [database] or the database server, then start again" in done.stderr
+
+
+def test_a_clerk_command_on_a_database_that_does_not_exist_says_waiting_will_not_help(
+    tmp_path: Path, pg_url: str
+) -> None:
+    missing = pg_url.rsplit("/", 1)[0] + "/no_such_database_" + secrets.token_hex(4)
+    done = po_watcher(config_with_database(tmp_path, missing), "flagged")
+    assert done.returncode == 75, done
+    assert "Traceback" not in done.stderr
+    assert "po-watcher: the database refuses: " in done.stderr
+    assert "waiting will not help: fix [database] in the configuration" in done.stderr
