@@ -947,9 +947,8 @@ def _corrected_to(c: Candidate) -> bool:
 
 
 def _correcting_words(c: Candidate) -> str:
-    m = _words_before(c, _CORRECTING, 40)
-    words = " ".join(m.group(0).split()) if m else "corrected to"
-    return f'"{words} {" ".join(c.raw.split())}"'
+    """The words that correct to the value, with it, as written ("should read 4500123456")."""
+    return _said_with(c, _CORRECTING, "corrected to")
 
 
 def _only_ruled_out(valid: Sequence[Candidate]) -> bool:
@@ -977,9 +976,14 @@ def _ruled_out(c: Candidate) -> bool:
 
 def _ruling_words(c: Candidate) -> str:
     """The words that rule the value out with the value, as written ("not 4500123456")."""
-    m = _words_before(c, _RULED_OUT, 40)
-    words = " ".join(m.group(0).split()) if m else "not"
-    return f'"{words} {" ".join(c.raw.split())}"'
+    return _said_with(c, _RULED_OUT, "not")
+
+
+def _said_with(c: Candidate, words: regex.Pattern[str], fallback: str) -> str:
+    """``words`` right before the value and the value, quoted as written."""
+    m = _words_before(c, words, 40)
+    said = " ".join(m.group(0).split()) if m else fallback
+    return f'"{said} {" ".join(c.raw.split())}"'
 
 
 def _words_before(c: Candidate, words: regex.Pattern[str], reach: int) -> regex.Match[str] | None:

@@ -145,25 +145,24 @@ def test_a_read_only_database_is_one_line_without_the_sql(
     assert "ACME-123456" not in done.stderr
 
 
-def test_a_database_that_does_not_exist_stops_run_with_78_not_a_restart_loop(
-    tmp_path: Path, pg_url: str
+@pytest.mark.parametrize(
+    ("command", "code", "said"),
+    [
+        # `run` exits 78 (EX_CONFIG), which the systemd unit does not restart, not 75 for ever
+        ("run", 78, "fix [database] or the database server, then start again"),
+        # a clerk's command keeps 75 and says what to do
+        ("flagged", 75, "the database refuses: "),
+    ],
+)
+def test_a_database_that_does_not_exist_is_said_to_need_a_fix_not_waiting(
+    tmp_path: Path, pg_url: str, command: str, code: int, said: str
 ) -> None:
-    """A missing database (or role, or a refused password) will not come back by waiting: `run`
-    exits 78 (EX_CONFIG), which the systemd unit does not restart, instead of 75 for ever."""
+    """A missing database (or role, or a refused password) will not come back by waiting."""
     missing = pg_url.rsplit("/", 1)[0] + "/no_such_database_" + secrets.token_hex(4)
-    done = po_watcher(config_with_database(tmp_path, missing), "run")
-    assert done.returncode == 78, done
+    done = po_watcher(config_with_database(tmp_path, missing), command)
+    assert done.returncode == code, done
     assert "Traceback" not in done.stderr
     assert "does not exist" in done.stderr
-    assert "fix [database] or the database server, then start again" in done.stderr
-
-
-def test_a_clerk_command_on_a_database_that_does_not_exist_says_waiting_will_not_help(
-    tmp_path: Path, pg_url: str
-) -> None:
-    missing = pg_url.rsplit("/", 1)[0] + "/no_such_database_" + secrets.token_hex(4)
-    done = po_watcher(config_with_database(tmp_path, missing), "flagged")
-    assert done.returncode == 75, done
-    assert "Traceback" not in done.stderr
-    assert "po-watcher: the database refuses: " in done.stderr
-    assert "waiting will not help: fix [database] in the configuration" in done.stderr
+    assert said in done.stderr
+    if command == "flagged":
+        assert "waiting will not help: fix [database] in the configuration" in done.stderr
