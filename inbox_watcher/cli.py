@@ -112,6 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
     dis.add_argument("message", help="the message's number (from `flagged`) or its Message-ID")
     dis.add_argument("--reason", required=True)
     dis.add_argument("--force", action="store_true", help=force)
+    bk = sub.add_parser(
+        "backup", help="a consistent copy of the SQLite database (safe while the daemon runs)"
+    )
+    bk.add_argument("file", type=Path, help="the new file to write (never overwritten)")
     rep = sub.add_parser("reprocess", help="re-judge stored messages after patterns changed")
     rep.add_argument("--status", default=None)
     rep.add_argument("--customer", default=None)
@@ -153,6 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "in the configuration or the database server",
                 file=sys.stderr,
             )
+            return EXIT_CONFIG  # as `run`: a scheduled job should not just retry
         else:
             print(f"po-watcher: the database is not usable now: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
@@ -165,10 +170,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # Commands that may need no password (or only the database's or the SMTP one): their password
 # files are read when needed, so a finance user can list flags without the IMAP secret.
-DEFER_SECRETS = frozenset({"messages", "flagged", "resolve", "dismiss", "pos", "digest", "try"})
-# Commands that work the flags: a broken customer file leaves that customer out, with a warning
-# (`check`, `poll`, `run` and `pos` refuse it: they would judge or store with it missing).
-CLERK_COMMANDS = frozenset({"messages", "flagged", "resolve", "dismiss", "digest"})
+DEFER_SECRETS = frozenset(
+    {"messages", "flagged", "resolve", "dismiss", "pos", "digest", "try", "backup"}
+)
+# Commands that work the flags (and `backup`): a broken customer file leaves that customer out,
+# with a warning (`check`, `poll`, `run` and `pos` refuse it: they would judge or store with it
+# missing).
+CLERK_COMMANDS = frozenset({"messages", "flagged", "resolve", "dismiss", "digest", "backup"})
 
 
 # -- commands --------------------------------------------------------------------------------
@@ -217,13 +225,16 @@ def _check_records(config: Config) -> int:
     """Notes on PO records the customers' rules no longer fit (``format`` or ``valid`` changed
     after the import: every message naming them would be flagged unknown) and on records of
     customers no longer configured. Read only; a database that is not there yet is no note."""
-    from inbox_watcher.store import Store, StoreUnavailable
+    from inbox_watcher.store import Store
 
-    try:
-        index = Store.existing_po_index(config.database.url_with_password())
-    except StoreUnavailable as exc:  # the daemon would not start (or not poll) either
-        print(f"error: the database is not usable now: {exc}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
+    # A database that cannot be reached raises StoreUnavailable: `main` says it in one line.
+    url = config.database.url_with_password()
+    refusals = Store.problems(url)
+    for problem in refusals:  # the daemon would stop at them too: waiting will not help
+        print(f"error: {problem}", file=sys.stderr)
+    if refusals:
+        return EXIT_CONFIG
+    index = Store.existing_po_index(url)
     if index is None:
         return EXIT_OK
     if not index:  # the tables exist, the records do not (never imported, or a table dropped)
@@ -271,7 +282,7 @@ def cmd_try(config: Config, args: argparse.Namespace) -> int:
 def cmd_poll(config: Config, args: argparse.Namespace) -> int:
     from inbox_watcher.instance import InstanceLock, InstanceLockError, LockFileUnusable
     from inbox_watcher.runtime import make_poller, make_pool, open_store
-    from inbox_watcher.store import StoreError
+    from inbox_watcher.store import StoreError, StoreUnavailable
 
     # On SQLite one process polls a database: a poll beside the daemon would fetch and read the
     # same messages twice (the store keeps one record of each, but the work and the counts
@@ -289,6 +300,8 @@ def cmd_poll(config: Config, args: argparse.Namespace) -> int:
                 summary = poller.poll()
         finally:
             store.close()
+    except StoreUnavailable:
+        raise  # `main` says it, and whether waiting will help
     except StoreError as exc:
         print(f"po-watcher: the database is not usable now: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
@@ -299,6 +312,18 @@ def cmd_poll(config: Config, args: argparse.Namespace) -> int:
         print(f"  error: {error}", file=sys.stderr)
     # A folder that failed fails the run, whatever the other folders recorded (that is kept).
     return EXIT_FAILED if summary.errors else EXIT_OK
+
+
+def cmd_backup(config: Config, args: argparse.Namespace) -> int:
+    from inbox_watcher.backup import BackupRefused, backup
+
+    try:
+        done = backup(config.database.url_with_password(), args.file)
+    except BackupRefused as exc:
+        print(f"po-watcher: no backup: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(done.line())
+    return EXIT_OK
 
 
 MESSAGE_FIELDS = (
@@ -525,4 +550,5 @@ COMMANDS = {
     "resolve": cmd_review,
     "dismiss": cmd_review,
     "reprocess": cmd_reprocess,
+    "backup": cmd_backup,
 }

@@ -73,13 +73,19 @@ class UnknownMessage(StoreError, LookupError):
 
 
 class StoreUnavailable(StoreError):
-    """The database is busy, locked or unreachable: a transient fault, retry later."""
+    """The database is busy, locked or unreachable: a transient fault, retry later (unless
+    ``permanent``)."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self._permanent = permanent
 
     @property
     def permanent(self) -> bool:
         """Whether waiting will not help: a refused password, a database or role that does not
-        exist, a missing right (a person must fix the configuration or the server)."""
-        return _PERMANENT.search(str(self)) is not None
+        exist, a missing right, a table lost (a person must fix the configuration, the server or
+        the database)."""
+        return self._permanent or _PERMANENT.search(str(self)) is not None
 
 
 _PERMANENT = re.compile(
@@ -420,11 +426,14 @@ class Store:
         engine = _engine(url, busy_timeout)
         if create:
             try:
-                with engine.connect():
-                    pass
+                with engine.connect() as conn:
+                    lost = _lost_tables(conn)
             except DBAPIError as exc:  # down, a refused login, no such database
                 engine.dispose()
                 raise StoreUnavailable(f"cannot connect to the database: {_words(exc)}") from exc
+            if lost:
+                engine.dispose()
+                raise StoreUnavailable(_lost_words(lost), permanent=True)
             # Two processes creating the tables of a new SQLite file at once get SQLITE_BUSY at
             # once (the busy timeout does not apply to a read-to-write upgrade): try again.
             deadline = time.monotonic() + busy_timeout
@@ -445,6 +454,48 @@ class Store:
                         "CREATE on the schema, or make it the database's owner"
                     ) from exc
         return cls(engine, clock)
+
+    @classmethod
+    def problems(cls, url: str) -> list[str]:
+        """What would stop the daemon from keeping its state in the database at ``url`` that
+        connecting does not show: tables lost from a database that holds data, tables the user
+        may read but not write (a missing right, a read-only database or replica). Writes
+        nothing: each write is tried on no row and rolled back. Empty for a database not made
+        yet; raises StoreUnavailable when it cannot be reached."""
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            path = parsed.database
+            if not path or path == ":memory:" or not Path(path).is_file():
+                return []
+        store = cls.open(url, create=False)
+        found: list[str] = []
+        try:
+            with store._engine.connect() as conn:
+                lost = _lost_tables(conn)
+                if lost:
+                    found.append(_lost_words(lost))
+                present = set(sa_inspect(conn).get_table_names())
+                conn.rollback()
+                for name in _FIRST_TABLES:
+                    if name not in present:
+                        continue
+                    table = SQLModel.metadata.tables[name]
+                    key = next(iter(table.primary_key.columns))
+                    try:
+                        with conn.begin() as probe:
+                            conn.execute(update(table).where(text("1 = 0")).values({key: key}))
+                            probe.rollback()
+                    except DBAPIError as exc:
+                        found.append(
+                            f"the database does not take writes to table {name}: {_words(exc)} "
+                            "(a missing right, or a read-only database)"
+                        )
+                        break  # one refusal says it; the others would repeat it
+        except DBAPIError as exc:
+            raise StoreUnavailable(f"cannot connect to the database: {_words(exc)}") from exc
+        finally:
+            store.close()
+        return found
 
     @classmethod
     def existing_po_index(cls, url: str) -> dict[str, PoTable] | None:
@@ -1092,6 +1143,46 @@ def _lease_key(account: str, folder: str) -> int:
     """A stable signed 64-bit advisory-lock key for a folder."""
     digest = hashlib.sha256(f"po-watcher\0{account}\0{folder}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
+
+
+# The tables of the store's first schema. A table a later version adds goes not here: on an older
+# database its absence is an upgrade (created empty at start), not a loss.
+_FIRST_TABLES = (
+    "po_record",
+    "digest_run",
+    "message",
+    "candidate",
+    "link",
+    "folder_state",
+    "failure",
+    "pending_action",
+    "feed_event",
+)
+
+
+def _lost_tables(conn: Connection) -> list[str]:
+    """Tables of the first schema missing from a database whose other tables hold rows (one
+    dropped, or a restore in part): making them again empty would lose links, decisions or
+    checkpoints silently. A database without data (new, or its first start cut short) has
+    none lost."""
+    present = set(sa_inspect(conn).get_table_names())
+    missing = [name for name in _FIRST_TABLES if name not in present]
+    if not missing or len(missing) == len(_FIRST_TABLES):
+        return []
+    for name in _FIRST_TABLES:
+        if name in present:
+            table = SQLModel.metadata.tables[name]
+            if conn.execute(sa_select(text("1")).select_from(table).limit(1)).first():
+                return missing
+    return []
+
+
+def _lost_words(lost: Sequence[str]) -> str:
+    return (
+        f"the database holds po-watcher's data but not its table(s) {', '.join(lost)} (dropped, "
+        "or restored in part): starting would make them again, empty, and lose what they held; "
+        "restore the whole database from a backup"
+    )
 
 
 def _words(exc: DBAPIError) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from sqlalchemy import text
 
 from inbox_watcher.health import HealthServer, Metrics
 from inbox_watcher.store import Store
@@ -118,7 +119,7 @@ def test_a_user_who_may_not_create_tables_is_told_what_to_grant(
         conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
     limited = url.replace("postgres@", f"limited_{suffix}@", 1)
     done = import_one_record(tmp_path, limited)
-    assert done.returncode == 75, done
+    assert done.returncode == 78, done  # waiting will not help
     assert "Traceback" not in done.stderr
     assert "the database user may not create the tables" in done.stderr
     assert "grant it CREATE on the schema, or make it the database's owner" in done.stderr
@@ -150,8 +151,9 @@ def test_a_read_only_database_is_one_line_without_the_sql(
     [
         # `run` exits 78 (EX_CONFIG), which the systemd unit does not restart, not 75 for ever
         ("run", 78, "fix [database] or the database server, then start again"),
-        # a clerk's command keeps 75 and says what to do
-        ("flagged", 75, "the database refuses: "),
+        # a clerk's command too (a scheduled `pos import` must not just retry), saying what to do
+        ("flagged", 78, "the database refuses: "),
+        ("check", 78, "the database refuses: "),
     ],
 )
 def test_a_database_that_does_not_exist_is_said_to_need_a_fix_not_waiting(
@@ -164,5 +166,53 @@ def test_a_database_that_does_not_exist_is_said_to_need_a_fix_not_waiting(
     assert "Traceback" not in done.stderr
     assert "does not exist" in done.stderr
     assert said in done.stderr
-    if command == "flagged":
+    if command != "run":
         assert "waiting will not help: fix [database] in the configuration" in done.stderr
+
+
+def test_check_says_a_database_that_takes_no_writes_will_stop_the_daemon(
+    tmp_path: Path, postgres: Postgres
+) -> None:
+    """A role granted SELECT only, and a database switched to read only: the tables can be read,
+    so only a write shows it; `check` tries one (on no row, rolled back) and names the table."""
+    if not postgres.running:
+        postgres.start()
+    suffix = secrets.token_hex(4)
+    name = f"t_no_write_{suffix}"
+    url = postgres.create_database(name)
+    Store.open(url).close()  # the tables exist
+    with psycopg.connect(postgres.dsn(name), autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE reader_{suffix} LOGIN")  # a hex suffix: no injection
+        conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO reader_{suffix}")
+    reader = url.replace("postgres@", f"reader_{suffix}@", 1)
+    done = po_watcher(config_with_database(tmp_path / "reader", reader), "check")
+    assert done.returncode == 78, done
+    assert "does not take writes to table" in done.stderr
+    assert "permission denied" in done.stderr
+    assert "Traceback" not in done.stderr
+
+    with psycopg.connect(postgres.dsn(), autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+    done = po_watcher(config_with_database(tmp_path / "owner", url), "check")
+    assert done.returncode == 78, done
+    assert "read-only transaction" in done.stderr
+    with psycopg.connect(postgres.dsn(), autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = off')
+    done = po_watcher(config_with_database(tmp_path / "again", url), "check")
+    assert done.returncode == 0, done
+    assert Store.existing_po_index(url) == {}  # the probe wrote nothing
+
+
+def test_a_lost_table_stops_check_and_poll_with_what_to_do(tmp_path: Path) -> None:
+    """SQLite: a `link` table dropped by hand from a database holding messages."""
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    assert import_one_record(tmp_path, url).returncode == 0
+    cfg = tmp_path / "watcher.toml"  # the one the import wrote
+    with Store.open(url) as store, store._engine.begin() as conn:
+        conn.execute(text("DROP TABLE link"))
+    for command in ("check", "poll"):
+        done = po_watcher(cfg, command)
+        assert done.returncode == 78, done
+        assert "not its table(s) link" in done.stderr
+        assert "restore the whole database from a backup" in done.stderr
+        assert "Traceback" not in done.stderr

@@ -12,6 +12,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import text
 
 from extractors.types import Candidate
 from inbox_watcher.model import (
@@ -199,6 +201,37 @@ def test_existing_po_index_reads_and_creates_nothing(db_url: str, tmp_path: Path
     assert index is not None
     assert {c: sorted(t) for c, t in index.items()} == {"westside": ["PO-1"], "acme": ["PO-2"]}
     assert index["acme"]["PO-2"].closed
+
+
+def test_a_table_dropped_from_a_database_with_data_is_refused_not_made_again_empty(
+    db_url: str, clock: Clock
+) -> None:
+    """Making a dropped `link` table again, empty, would lose every link silently: opening says
+    which table is lost and that waiting will not help; `problems` (what `check` runs) says the
+    same, and the database is left as it was."""
+    with Store.open(db_url, clock=clock) as first:
+        first.record([linked(1)], checkpoint=key(1))
+        assert Store.problems(db_url) == []
+        with first._engine.begin() as conn:
+            conn.execute(text("DROP TABLE link"))
+    with pytest.raises(StoreUnavailable, match=r"not its table\(s\) link \(dropped") as refused:
+        Store.open(db_url, clock=clock)
+    assert refused.value.permanent
+    assert "restore the whole database from a backup" in str(refused.value)
+    [problem] = Store.problems(db_url)
+    assert "not its table(s) link" in problem
+    with Store.open(db_url, create=False) as still, still._engine.connect() as conn:
+        assert "link" not in sa_inspect(conn).get_table_names()
+
+
+def test_a_first_start_cut_short_leaves_no_data_to_lose(db_url: str, clock: Clock) -> None:
+    """Tables made in part by a start that stopped before any data: the rest are made."""
+    with Store.open(db_url, clock=clock) as first, first._engine.begin() as conn:
+        conn.execute(text("DROP TABLE link"))
+        conn.execute(text("DROP TABLE failure"))
+    with Store.open(db_url, clock=clock) as second:
+        second.record([linked(1)], checkpoint=key(1))
+        assert [m.key for m in second.messages()] == [key(1)]
 
 
 def test_reopen_keeps_data(db_url: str, clock: Clock) -> None:
