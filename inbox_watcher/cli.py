@@ -116,6 +116,16 @@ def build_parser() -> argparse.ArgumentParser:
         "backup", help="a consistent copy of the SQLite database (safe while the daemon runs)"
     )
     bk.add_argument("file", type=Path, help="the new file to write (never overwritten)")
+    cp = sub.add_parser(
+        "copy-database",
+        help="copy the state of another database (the SQLite file) into the configured one",
+    )
+    cp.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        help="the database to copy: a SQLite file's path or a URL (its password in PGPASSWORD)",
+    )
     rep = sub.add_parser("reprocess", help="re-judge stored messages after patterns changed")
     rep.add_argument("--status", default=None)
     rep.add_argument("--customer", default=None)
@@ -323,6 +333,30 @@ def cmd_backup(config: Config, args: argparse.Namespace) -> int:
         print(f"po-watcher: no backup: {exc}", file=sys.stderr)
         return EXIT_FAILED
     print(done.line())
+    return EXIT_OK
+
+
+def cmd_copy_database(config: Config, args: argparse.Namespace) -> int:
+    from inbox_watcher.db_copy import CopyRefused, copy_database, source_url
+    from inbox_watcher.instance import InstanceLock, InstanceLockError
+
+    source = source_url(args.source)
+    # Mail the daemon recorded during the copy would be missing from it: refuse beside one.
+    try:
+        locks = [InstanceLock.acquire_url(source), InstanceLock.acquire(config)]
+    except InstanceLockError as exc:
+        print(f"po-watcher: no copy: {exc}; stop the daemon first", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    try:
+        done = copy_database(source, config.database.url_with_password())
+    except CopyRefused as exc:
+        print(f"po-watcher: no copy: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        for lock in locks:
+            lock.release()
+    for line in done.lines():
+        print(line)
     return EXIT_OK
 
 
@@ -551,4 +585,5 @@ COMMANDS = {
     "dismiss": cmd_review,
     "reprocess": cmd_reprocess,
     "backup": cmd_backup,
+    "copy-database": cmd_copy_database,
 }

@@ -34,7 +34,11 @@ class InstanceLock:
 
     @classmethod
     def acquire(cls, config: Config) -> InstanceLock:
-        path = sqlite_path(config.database.url)
+        return cls.acquire_url(config.database.url)
+
+    @classmethod
+    def acquire_url(cls, url: str) -> InstanceLock:
+        path = sqlite_path(url)
         if path is None:
             return cls(None)
         lock_path = path.with_name(path.name + ".lock")

@@ -539,6 +539,15 @@ class Store:
     def dialect(self) -> str:
         return self._engine.dialect.name
 
+    @property
+    def engine(self) -> Engine:
+        """The engine, for whole-database work (`copy-database`); the daemon uses the methods."""
+        return self._engine
+
+    def table_names(self) -> list[str]:
+        with self._engine.connect() as conn:
+            return sa_inspect(conn).get_table_names()
+
     @contextmanager
     def _write(self) -> Iterator[Session]:
         try:
