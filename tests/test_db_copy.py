@@ -57,7 +57,8 @@ def test_a_sqlite_install_moves_to_postgresql_whole(tmp_path: Path, pg_url: str)
     done = po_watcher(cfg, "copy-database", "--from", str(lite))
     assert done.returncode == 0, done
     assert "copied into postgresql+psycopg://" in done.stdout
-    assert "message 4" in done.stdout and "po_record 2" in done.stdout
+    assert "message 4" in done.stdout
+    assert "po_record 2" in done.stdout
     with Store.open(f"sqlite:///{lite}") as before, Store.open(pg_url) as after:
         assert snapshot(after) == snapshot(before)
         assert after.digest_sent_on("2026-11-24")
