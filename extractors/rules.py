@@ -160,7 +160,13 @@ def label_regex(labels: Sequence[str], *, lowered: bool = False) -> str:
     found = rf"{head}(?:{body})(?![^\W\d_ºª])"
     if unspaced:  # "我司订单号", "発注番号は": inside a run of letters, before one
         found = rf"(?:{found}|(?<!\w-)(?:{'|'.join(unspaced)}))"
-    return rf"{found}(?![\s.\-]*{box}\b)(?:\s*(?:{words})(?![\w]))?"
+    # "№" (the numero sign of Cyrillic and East Asian keyboards), and its stand-in "N" before
+    # digits ("Заказ N 250199"), also right before the number.
+    numero = "n" if lowered else "N"
+    return (
+        rf"{found}(?![\s.\-]*{box}\b)"
+        rf"(?:\s*(?:(?:{words})(?![\w])|№|{numero}(?=[ \t]?\d)))?"
+    )
 
 
 @functools.lru_cache(maxsize=16)

@@ -70,19 +70,25 @@ _QUOTE_MARKERS = regex.compile(
                     |urspr[üu]ngliche\s+nachricht|message\s+d'origine|mensagem\s+encaminhada
                     |mensaje\s+reenviado|mensaje\s+original|mensagem\s+original
                     |vidarebefordrat\s+meddelande|videresendt\s+(?:meddelelse|melding)
-                    |v[äa]litetty\s+viesti|messaggio\s+inoltrato|doorgestuurd\s+bericht)\s*-{2,}
+                    |v[äa]litetty\s+viesti|messaggio\s+inoltrato|doorgestuurd\s+bericht
+                    |исходное\s+сообщение|пересылаемое\s+сообщение|оригінальне\s+повідомлення
+                    |переслане\s+повідомлення|原始邮件|原始郵件|元のメッセージ|원본\s*메시지
+                    )\s*-{2,}
       | [ \t]*begin\s+forwarded\s+message:
       | [ \t]*on\s[^\n]{0,200}?(?:\n[^\n]{0,200}?)?\bwrote:[ \t]*$
       | [ \t]*am\s[^\n]{0,200}?schrieb[^\n]{0,100}:[ \t]*$
       | [ \t]*le\s[^\n]{0,200}?a\s+[ée]crit[ \t]*:[ \t]*$
       | [ \t]*(?:em|el|den|il|op)\s[^\n]{0,200}?(?:escreveu|escribi[óo]|skrev|ha\s+scritto
                                               |schreef)[^\n]{0,100}:[ \t]*$
-      | [^\n>]{0,200}\skirjoitti:[ \t]*$
+      | [^\n>]{0,200}\s(?:kirjoitti|пишет|пише|написал[аи]?|написав(?:\(ла\))?):[ \t]*$
+      | [^\n>]{0,200}<[^<>\s@]{1,100}@[^<>\s]{1,100}>:[ \t]*$
       | [ \t]*_{8,}[ \t]*$
-      | [ \t]*(?:from|von|de|da|van|od|fr[åa]n|fra|l[äa]hett[äa]j[äa])[ \t]*:[ \t]*[^\n]+\n
+      | [ \t]*(?:from|von|de|da|van|od|fr[åa]n|fra|l[äa]hett[äa]j[äa]|от|від|差出人|发件人
+               |寄件者|보낸\s사람)[ \t]*:[ \t]*[^\n]+\n
         [ \t]*(?:sent|gesendet|date|datum|envoy[ée]|inviato|enviad[oa](?:\s+(?:el|em))?
                |verzonden|wys[łl]ano|odesl[áa]no|skickat|sendt|dato|l[äa]hetetty|to|an|[àa]
-               |till|til|para|vastaanottaja)[ \t]*:
+               |till|til|para|vastaanottaja|отправлено|дата|кому|надіслано|дата|коли|送信日時
+               |日付|宛先|发送时间|時間|寄件日期|收件人|보낸\s날짜|받는\s사람)[ \t]*:
     )""",
     regex.IGNORECASE | regex.VERBOSE | regex.MULTILINE,
 )
@@ -92,14 +98,21 @@ _QUOTE_MARKERS = regex.compile(
 _QUOTE_HINTS = ("wrote:", "schrieb", "crit", "original", "forward", "weitergeleitet", "urspr",
                 "________", "escreveu", "escribi", "skrev", "scritto", "schreef", "kirjoitti",
                 "encaminhada", "reenviado", "vidarebefordrat", "videresendt", "inoltrato",
-                "doorgestuurd")  # fmt: skip
-_QUOTE_HINTS_NON_ASCII = ("välitetty",)  # looked for only in a text that is not all ASCII
+                "doorgestuurd", ">:")  # fmt: skip
+_QUOTE_HINTS_NON_ASCII = ("välitetty", "сообщение", "повідомлення", "пишет", "пише", "написа",
+                          "原始", "元のメッセージ", "원본")  # fmt: skip
+# looked for only in a text that is not all ASCII; ">:" ends an attribution line in any
+# language ("ср, 12 мар. 2025 г. в 10:15, Иван <ivan@example.ru>:")
 # A header block's first word, found from its colon: one search for ":" instead of one per word.
 _HEADER_WORDS = frozenset({"from", "von", "de", "da", "van", "od", "från", "fran", "fra",
-                           "lähettäjä", "lahettaja"})  # fmt: skip
+                           "lähettäjä", "lahettaja", "от", "від", "差出人", "发件人", "寄件者",
+                           "보낸 사람"})  # fmt: skip
 # "On ... wrote:" and its kin head ">"-quoted text: a line without ">" after them is the
 # writer's own (an inline answer); a "From: / Sent:" block heads a quote without ">".
 _WROTE = regex.compile(r"[ \t]*(?:on|am|le|em|el|den|il|op)\s", regex.IGNORECASE)
+_SAID = regex.compile(
+    r"[^\n]*(?:kirjoitti|пишет|пише|написал[аи]?|написав(?:\(ла\))?|>):[ \t]*$", regex.MULTILINE
+)
 _NEXT_LINE_QUOTED = regex.compile(r"[^\n]*\n(?:[ \t]*\n)*[ \t]*>")
 _MAX_HINTS = 200  # hint occurrences tried one by one; past this, one search over the text
 _QUOTED_LINE = regex.compile(r"^[ \t]*>[^\n]*", regex.MULTILINE)
@@ -882,7 +895,7 @@ def _quoted_regions(text: str, timeout: float) -> tuple[int, list[tuple[int, int
         end = _QUOTE_MARKERS.match(text, marker, timeout=timeout)
         if (
             end is not None
-            and _WROTE.match(text, marker)
+            and (_WROTE.match(text, marker) or _SAID.match(text, marker))
             and _NEXT_LINE_QUOTED.match(text, end.end() - 1)
         ):
             quoted_from = 0  # ">" says what is quoted, line by line

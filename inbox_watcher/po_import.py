@@ -442,10 +442,11 @@ class _RowReader:
         if len(raw) > MAX_PO_CHARS:
             raise _Refused(f"the PO number is longer than {MAX_PO_CHARS} characters")
         customer = values["customer"]
-        if self.normalize is None or not customer:
-            return raw
         if self.known_customers is not None and customer not in self.known_customers:
-            return raw  # the customer's own error is reported; no rules to apply
+            # a customer given by its name: its file's rules, as for its id
+            customer = self.names.get(" ".join(customer.split()).casefold(), "")
+        if self.normalize is None or not customer:
+            return raw  # no customer: its own error is reported; no rules to apply
         refused = f"{raw!r} is not a valid PO number for customer {customer}"
         try:
             canonical = self.normalize(customer, raw)

@@ -868,6 +868,9 @@ _NEW_ORDER = regex.compile(
     r"|thay\s+bằng|thay\s+thế\s+bằng|mới|diganti\s+dengan|digantikan\s+dengan|baru|แทน|ใหม่"
     r"|nowe|nowego|nowy|nową|nowej|nové|nová|nový|nového|nou[ăa]?|új"
     r"|ny(?=\s+(?:ordre|bestilling|indkøbsordre|innkjøpsordre|po\b))"
+    # Russian and Ukrainian: "новый заказ", "взамен", "вместо него", "замість нього"
+    r"|нов(?:ый|ая|ое|ого|ому|ым|ую|ий|е|а)|взамен|вместо\s+(?:него|нее|неё|этого)"
+    r"|замість\s+(?:нього|неї|цього)|заменен[аоы]?\s+на|заменён\s+на|замінен[оеа]?\s+на"
     r"|en\s+su\s+lugar(?!\s+de))(?![^\W\d_])",
     regex.IGNORECASE,
 )
@@ -891,11 +894,13 @@ _NOT_THIS = (
     r"|in\s+plaats\s+van|invece\s+di|i\s+stedet\s+for|ist[äa]llet\s+f[öo]r|m[ií]sto"
     # "the old delivery schedule 5500011980", "der alte Lieferplan": one word may follow
     r"|誤り?|錯誤|错误"  # Japanese 誤 (wrong) / 正 (right) corrections, Chinese "wrong"
+    # Russian and Ukrainian: "…, а не 4500…", "не 4500…", "вместо заказа …", "замість …"
+    r"|а\s+не|не|вместо|замість|ошибочн\w*|неверн\w*|неправильн\w*|помилков\w*|стар(?:ый|ого|ий)"
     r"|(?:wrong|incorrect|falsche[nrs]?|mauvaise?|erron[ée]e?|old|alte[nrs]?|ancienne?)"
     r"(?:\s+[^\W\d_]{3,})?"
     r")[\s(\"'\u201c\u2018\uff1a:]*(?:(?:the|die|der|den|la|le|de|our|your)\s+)?"
     r"(?:(?:po|p\.\s?o\.?|purchase|order|number|no\.?|nr\.?|n[°º]|bestell(?:ung|nummer)|commande"
-    r"|pedido|ordine|bestelling)[\s:#.]*){0,3}\Z"
+    r"|pedido|ordine|bestelling|заказ[аеу]?|замовлення|номер|№)[\s:#.]*){0,3}\Z"
 )
 _RULED_OUT = regex.compile(_NOT_THIS, regex.IGNORECASE)
 # Words saying a PO is closed or replaced, near it.
@@ -923,7 +928,10 @@ _CLOSED_SAID = regex.compile(
     r"|hủy|huỷ|đã\s+hủy|dibatalkan|batal|ยกเลิก"
     r"|uzav[řr]en[aáý]?|zamkni[eę]t[ey]|gesloten|vervallen|annuller(?:et|es|er)|erstatte[st]"
     r"|ersatt|makulerad|lukket|avslutt?et|avslutad|uzavret[áéý]|stornovan[áéý]|zrušen[áéýo]"
-    r"|lez[áa]r(?:va|t)|t[öo]r[öo]lve|sztorn[óo]|[îi]nchis[ăa]?|anulat[ăa]?|anulowan[aey])"
+    r"|lez[áa]r(?:va|t)|t[öo]r[öo]lve|sztorn[óo]|[îi]nchis[ăa]?|anulat[ăa]?|anulowan[aey]"
+    # Russian and Ukrainian: "отменяем", "отменён", "аннулирован", "закрыт", "скасовано"
+    r"|отмен(?:яем|ить|ён|ен[аоы]?|ены|яется)|аннулир(?:ован[аоы]?|уем)|закрыт[аоы]?|заменён"
+    r"|заменен[аоы]?|скасован[оеаі]?|скасовуємо|закрит[оеаі]?|замінен[оеаі]?|анульован[оеа]?)"
     r"(?![^\W\d_])"
     # Chinese, Japanese and Korean words stand between other letters, without spaces
     r"|已取消|已作废|已作廢|已結案|已结案|已关闭|已關閉|キャンセル|取り?消し|クローズ|취소|종료|마감",
@@ -936,7 +944,8 @@ _CLOSED_SAID = regex.compile(
 _CORRECTING = regex.compile(
     r"(?<![^\W\d_])(?:should\s+(?:read|be|have\s+been)|i\s+meant|correct(?:ed)?\s+to"
     r"|sollte\s+(?:lauten|heißen|heissen)|richtig\s+ist|korrekt\s+ist|devrait\s+être"
-    r"|debería\s+ser|dovrebbe\s+essere)"
+    r"|debería\s+ser|dovrebbe\s+essere|правильн(?:ый|ий|ое|е)\s+(?:номер\s+)?"
+    r"(?:заказа|замовлення)?|следует\s+читать|должно\s+быть|має\s+бути)"
     r"[\s:(\"'\u201c]*(?:(?:the|our|po|p\.\s?o\.?|order|number|no\.?|nr\.?|#)[\s:#.]*){0,3}\Z",
     regex.IGNORECASE,
 )

@@ -428,6 +428,38 @@ def test_known_customers_and_normalizer(tmp_path: Path) -> None:
     assert "unknown customer 'initech'" in result.errors[1].message
 
 
+def test_a_customer_named_by_its_name_gets_its_rules_as_by_its_id(tmp_path: Path) -> None:
+    """An ERP export naming "Pellham Building Ltd" instead of `pellham`: its numbers are
+    written in the customer's canonical form (and refused when not well-formed), as for rows
+    naming the id; stored as written, "PLB 100117" would never match the mail's PLB-100117."""
+    pellham = compiled(
+        "pellham",
+        name="Pellham Building Ltd",
+        senders=["*@pellham.example"],
+        pattern=r"(?P<pre>PLB)[- /]?(?P<seq>\d{6})",
+        format="{pre}-{seq}",
+        valid=r"PLB-\d{6}",
+    )
+    path = write(
+        tmp_path,
+        "po_number,customer\nPLB/100117,Pellham Building Ltd\nPLB 100118,pellham\n"
+        "XYZ-1,PELLHAM building ltd\n",
+    )
+    result = import_pos_csv(
+        path,
+        known_customers={"pellham"},
+        normalize=normalizer([pellham]),
+        customer_names={"Pellham Building Ltd": "pellham"},
+    )
+    assert result.records == (
+        PoRecord("PLB-100117", "pellham"),
+        PoRecord("PLB-100118", "pellham"),
+    )
+    [refused] = result.errors
+    assert refused.line == 4
+    assert "'XYZ-1' is not a valid PO number for customer pellham" in refused.message
+
+
 def test_a_refused_number_says_whether_the_pattern_or_the_format_refused_it(
     tmp_path: Path,
 ) -> None:

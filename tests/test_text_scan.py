@@ -291,6 +291,22 @@ QUOTED = {
     "> PO 2023-00125-WS",
     "portuguese-forward": "FYI\n\n---------- Mensagem encaminhada ---------\nDe: Bob\n"
     "Assunto: PO 2023-00125-WS\n",
+    "russian-outlook-separator": "Спасибо.\n\n-----Исходное сообщение-----\nОт: Иван\n"
+    "Тема: PO 2023-00125-WS\n",
+    "russian-outlook": "Спасибо.\n\nОт: Иван Петров <i@x.example>\nОтправлено: 12 марта 2025 г."
+    "\nКому: sales\nТема: PO 2023-00125-WS\n",
+    "russian-gmail": "Спасибо.\n\nср, 12 мар. 2025 г. в 10:15, Иван Петров <i@x.example>:\n"
+    "> PO 2023-00125-WS",
+    "yandex": 'Спасибо.\n\n12.03.2025, 10:15, "Иван" <i@x.example>:\nPO 2023-00125-WS',
+    "russian-pishet": "Спасибо.\n\nИван Петров пишет:\nPO 2023-00125-WS",
+    "ukrainian-outlook": "Дякую.\n\nВід: Петро\nНадіслано: 12 березня 2025 р.\n"
+    "Тема: PO 2023-00125-WS\n",
+    "japanese-outlook": "よろしく\n\n差出人: 田中 <t@x.example>\n送信日時: 2025年3月12日\n"
+    "件名: PO 2023-00125-WS\n",
+    "chinese-outlook": "谢谢\n\n发件人: 王 <w@x.example>\n发送时间: 2025年3月12日\n"
+    "主题: PO 2023-00125-WS\n",
+    "korean-outlook": "감사합니다\n\n보낸 사람: 김 <k@x.example>\n보낸 날짜: 2025년 3월 12일\n"
+    "제목: PO 2023-00125-WS\n",
 }
 
 
@@ -327,6 +343,18 @@ def test_a_number_written_apart_from_its_letter_prefix_is_one_labelled_value() -
     assert [(c.raw, c.valid, c.labelled) for c in cands] == [("BC 2024-00123", False, True)]
     cands, _ = scan("Commande: the 2024 budget", chu)
     assert cands == []  # lower-case words are no prefix
+
+
+@pytest.mark.parametrize("sign", ["№ ", "№", "N ", "No. ", "# "])
+def test_the_numero_sign_keeps_a_label_on_its_value(sign: str) -> None:
+    """ "Заказ № 250199", "PO №99-1234", and "N" as Cyrillic keyboards' stand-in for "№"."""
+    cands, _ = scan(f"Please book it on PO {sign}99-1234, thanks")
+    assert [(c.raw, c.valid, c.labelled) for c in cands] == [("99-1234", False, True)]
+
+
+def test_n_alone_is_no_numero_sign_before_a_word() -> None:
+    cands, _ = scan("PO N/A for this one; PO N Smith 99-1234")
+    assert cands == []
 
 
 @pytest.mark.parametrize("words", ["e.g.", "for example", "z. B.", "par exemple", "por ejemplo"])
@@ -493,6 +521,16 @@ _MARKER_PIECES = [
     "Em seg., 3 de jun. de 2024, Anna escreveu:",
     "Den mån 3 juni 2024 kl 10:00 skrev Anna:",
     "ma 3.6.2024 klo 10.00 Anna kirjoitti:",
+    "-----Исходное сообщение-----",
+    "От: Иван",
+    "Отправлено: 12 марта",
+    "Иван Петров пишет:",
+    "ср, 12 мар. 2025 г. в 10:15, Иван <i@x.example>:",
+    "write to <ap@x.example>: today",
+    "差出人: 田中",
+    "送信日時: 2025年3月12日",
+    "보낸 사람: 김",
+    "보낸 날짜: 2025",
     "---------- Mensagem encaminhada ---------",
     "we skrev nothing; escreveu: no",
     "the period: 12 days",
