@@ -181,7 +181,11 @@ def _from_words(
         # "Bestellnummer/Datum", "Bestellnummer/ Datum": two headers in one cell
         or (bool(tail) and not any(ch.isdigit() for ch in right))
     )
-    if not standalone:
+    # Headers set close together ("PO Number Order Date Supplier #"): no column gap after the
+    # label, but no digit in its line's cell either. Only a well-formed number below counts
+    # then (a phrase's "PO" over some other number is no malformed PO).
+    header_row = not standalone and not any(ch.isdigit() for ch in right)
+    if not standalone and not header_row:
         return found
     # The first value below decides; when it is a well-formed number, the label heads a
     # column, and the well-formed numbers in the rows under it are its values too (a remittance
@@ -205,7 +209,7 @@ def _from_words(
         if column and not any(c.valid for c in under):
             break
         if not any(c.valid for c in under):
-            return found or under
+            return found or ([] if header_row else under)
         column.extend(c for c in under if c.valid)
         previous = below
     return column or found

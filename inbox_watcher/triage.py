@@ -946,7 +946,8 @@ _CORRECTING = regex.compile(
     r"|sollte\s+(?:lauten|heißen|heissen)|richtig\s+ist|korrekt\s+ist|devrait\s+être"
     r"|debería\s+ser|dovrebbe\s+essere|правильн(?:ый|ий|ое|е)\s+(?:номер\s+)?"
     r"(?:заказа|замовлення)?|следует\s+читать|должно\s+быть|має\s+бути)"
-    r"[\s:(\"'\u201c]*(?:(?:the|our|po|p\.\s?o\.?|order|number|no\.?|nr\.?|#)[\s:#.]*){0,3}\Z",
+    r"[\s:(\"'\u201c]*(?:(?:the|our|po|p\.\s?o\.?|order|number|no\.?|nr\.?|#|die|der|unsere"
+    r"|bestell(?:ung|nummer|-?nr\.?)|la|le|notre|commande|num[ée]ro)[\s:#.]*){0,3}\Z",
     regex.IGNORECASE,
 )
 
