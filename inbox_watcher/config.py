@@ -971,7 +971,8 @@ class PoRules(BaseModel):
         "Default: " + ", ".join(f'"{label}"' for label in DEFAULT_LABELS) + "; a list given "
         "here replaces it (list those you want to keep). Between a label and its number may "
         'stand separators (`:`, `#`, `-`, `=`, `°`, a table cell\'s `|`) and one of "No.", '
-        '"Nr.", "Num.", "Number", "Nummer", "Numéro", "N°", "Nº", "Ref", "Reference", "ID", '
+        '"Nr.", "Num.", "Number", "Nummer", "Numéro", "N°", "Nº", "№" (or "N" before the '
+        'digits, as Cyrillic keyboards stand it in), "Ref", "Reference", "ID", '
         'then a verb ("is", "was", "ist", "lautet", "est": "our PO is 45012345"); do not list '
         'those. Dots in a label are optional ("P.O." finds "PO", and "P/O"); letter case and '
         "accents do "
