@@ -60,6 +60,7 @@ from typing import TypeVar
 from mailparser.utils import get_addresses
 
 from extractors.edi import is_edi as is_edi_data
+from extractors.office import OfficeError, office_kind, office_text
 from extractors.types import Attachment, Email, TextPart
 from inbox_watcher.charsets import decode_text, utf8_or_cp1252
 from inbox_watcher.html_text import html_to_text
@@ -835,7 +836,11 @@ _CSV_MAX_ROWS = 20_000
 
 
 def _text_kind(ctype: str, filename: str) -> str:
-    """How a file is read as text: "csv", "text", "calendar", or "" (not as text)."""
+    """How a file is read as text: "csv", "text", "calendar", "xlsx", "docx", or "" (not as
+    text)."""
+    office = office_kind(ctype, filename)
+    if office:
+        return office
     name = filename.lower()
     if ctype in _CSV_TYPES or name.endswith((".csv", ".tsv")):
         return "csv"
@@ -849,6 +854,8 @@ def _text_kind(ctype: str, filename: str) -> str:
 def _text_of_kind(
     kind: str, raw: bytes, *, charset: str | None, filename: str, limits: MimeLimits, out: _Builder
 ) -> str:
+    if kind in ("xlsx", "docx"):
+        return _office_text(kind, raw, filename, limits, out)
     text = _attachment_text(raw, charset, filename, limits, out)
     if kind == "csv":
         return _csv_text(text, filename, out)
@@ -876,6 +883,21 @@ def _attachment_text(
         )
         text = text[: limits.max_text_chars]
     return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+
+
+def _office_text(kind: str, raw: bytes, filename: str, limits: MimeLimits, out: _Builder) -> str:
+    """An Excel workbook's or Word document's text; one that cannot be read stays unread (the
+    verdict names it) with the reason as a note."""
+    if not raw.strip():
+        return ""
+    try:
+        read = office_text(kind, raw, max_chars=limits.max_text_chars)
+    except OfficeError as exc:
+        out.defects.add(f"the attachment {filename} could not be read: {exc}", note=True)
+        return ""
+    for note in read.notes:
+        out.defects.add(f"the attachment {filename}: {note}", unread=True)
+    return read.text
 
 
 _ICS_ESCAPE = re.compile(r"\\([\\;,nN])")
