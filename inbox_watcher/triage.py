@@ -922,8 +922,10 @@ _CLOSED_SAID = regex.compile(
     # Nordic and Baltic: "makuleras", "kansellert", "perutaan", "tühistatud", "atcelts"
     r"|makuleras|makulerat|kansellert|annullert|perutaan|peruttu|peruutettu|mitätöity|suljettu"
     r"|tühistatud|tühistame|atcelts|atšauktas"
-    # "please cancel our PO …", "short-closed"
-    r"|cancel|short[\s-]?closed"
+    # "please cancel our PO …", "short-closed"; the nouns: "Cancellation of PO …", "Stornierung
+    # Bestellung …", "hiermit stornieren wir …", "annulation", "cancelación", "annullamento"
+    r"|cancel|short[\s-]?closed|cancell?ation|stornierung|stornieren|storno|annulation"
+    r"|cancelaci[óo]n|anulaci[óo]n|cancelamento|annullamento|annulering"
     # Vietnamese, Indonesian and Malay, Thai: "hủy", "dibatalkan", "ยกเลิก"
     r"|hủy|huỷ|đã\s+hủy|dibatalkan|batal|ยกเลิก"
     r"|uzav[řr]en[aáý]?|zamkni[eę]t[ey]|gesloten|vervallen|annuller(?:et|es|er)|erstatte[st]"

@@ -1531,10 +1531,20 @@ def test_of_two_known_pos_the_one_a_correction_names_links(said: str) -> None:
     assert run(extraction(first, plain)).status is Status.AMBIGUOUS
 
 
-def test_a_linked_po_the_message_cancels_says_the_records_lag() -> None:
+@pytest.mark.parametrize(
+    "said",
+    [
+        "Please cancel PO [2023-00125-WS] at once",
+        "Stornierung Bestellung [2023-00125-WS]",
+        "hiermit stornieren wir unsere Bestellung [2023-00125-WS] vom 30.10.",
+        "Cancellation of PO [2023-00125-WS]",
+        "Annulation de la commande [2023-00125-WS]",
+    ],
+)
+def test_a_linked_po_the_message_cancels_says_the_records_lag(said: str) -> None:
     """ "Please cancel PO 2023-00125-WS": about that PO, linked, and the reason says what the
     message may do to it; not said of a PO the message does not call so."""
-    out = run(extraction(ruled("2023-00125-WS", "Please cancel PO [2023-00125-WS] at once")))
+    out = run(extraction(ruled("2023-00125-WS", said)))
     assert (out.status, out.po_numbers) == (Status.LINKED, ("2023-00125-WS",))
     assert (
         "The message may cancel or close PO 2023-00125-WS; the PO records still have it open."
