@@ -148,7 +148,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         for line in str(exc).splitlines():
             print(line, file=sys.stderr)
-        return EXIT_CONFIG if args.command == "run" else EXIT_BAD_CONFIG_CHECK
+        if args.command == "run":
+            print("po-watcher did not start: fix the configuration above", file=sys.stderr)
+            return EXIT_CONFIG
+        return EXIT_BAD_CONFIG_CHECK
     for problem in config.skipped:  # an admin's broken customer file: the flags stay workable
         print(f"warning: customer file left out: {problem}", file=sys.stderr)
     handler = COMMANDS[args.command]

@@ -65,6 +65,9 @@ FEED_WORDS: dict[str, str] = {
     "config_refused": "a changed configuration was refused; the last good one kept running",
 }
 WATCHER_KINDS = frozenset({"polls_failed", "config_refused"})
+# Events kept to tell that a trouble is over, not news themselves: a configuration loaded
+# (at start or by a reload) after one was refused.
+CONFIG_LOADED = "config_loaded"
 NO_CUSTOMER = "Customer not recognised"
 
 
@@ -191,9 +194,15 @@ def build_digest(config: Config, store: Store, *, now: dt.datetime) -> Digest:
             states[folder] = state
         if state is not None and state.last_error:
             failing.append(state)
+    loaded = max((e.at for e in events if e.kind == CONFIG_LOADED), default=None)
     feed = tuple(
-        dataclasses.replace(p, over=_over(p, states.get(p.folder or ""), store, config))
-        for p in _feed_problems(events)
+        dataclasses.replace(
+            p,
+            over=loaded is not None and loaded > p.last_at
+            if p.kind == "config_refused"
+            else _over(p, states.get(p.folder or ""), store, config),
+        )
+        for p in _feed_problems(e for e in events if e.kind != CONFIG_LOADED)
     )
     return Digest(
         local_date=local_date(config, now),
@@ -430,7 +439,11 @@ def _health_lines(d: Digest) -> list[str]:
         if p.detail:
             text += f": {_clip(p.detail)}"
         if p.over:
-            text += " (over: it has worked since)"
+            text += (
+                " (over: a sound configuration was loaded since)"
+                if p.kind == "config_refused"
+                else " (over: it has worked since)"
+            )
         lines.append(text)
     for s in d.silent:
         if s.last_at is None:

@@ -77,6 +77,9 @@ class ImapEndpoint:
     password_source: str = ""  # where the password comes from, for a refused login's message
 
 
+_HINT_FOLDERS = 15  # folder names a missing folder's error lists
+
+
 @dataclass(frozen=True, slots=True)
 class FolderInfo:
     name: str
@@ -203,7 +206,7 @@ class Mailbox:
             )
         except imap_errors.IMAPClientError as exc:
             raise FolderMissing(
-                f"the folder {folder!r} cannot be opened: {_describe(exc)}"
+                f"the folder {folder!r} cannot be opened: {_describe(exc)}{self._folders_hint()}"
             ) from exc
         return FolderInfo(
             name=folder,
@@ -211,6 +214,15 @@ class Mailbox:
             uidnext=int(info[b"UIDNEXT"]) if b"UIDNEXT" in info else None,
             exists=int(info.get(b"EXISTS", 0)),
         )
+
+    def _folders_hint(self) -> str:
+        """The folders the server has, for an admin whose folder was renamed or misspelt."""
+        try:
+            names = sorted(str(name) for _, _, name in self.client.list_folders())
+        except Exception:  # a hint only: the folder's own error is what counts
+            return ""
+        shown = ", ".join(names[:_HINT_FOLDERS]) + (", ..." if len(names) > _HINT_FOLDERS else "")
+        return f" (renamed? the server has: {shown})" if names else ""
 
     def uids_after(self, last_uid: int) -> list[int]:
         """UIDs above ``last_uid`` in the open folder, ascending."""

@@ -34,7 +34,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from inbox_watcher.config import Config, ConfigError, load_config
-from inbox_watcher.digest import DigestResult, local_date, send_digest
+from inbox_watcher.digest import CONFIG_LOADED, DigestResult, local_date, send_digest
 from inbox_watcher.health import HealthServer, Metrics
 from inbox_watcher.instance import InstanceLock, InstanceLockError, LockFileUnusable
 from inbox_watcher.runtime import make_poller, make_pool, open_store
@@ -60,6 +60,8 @@ class Service:
         self.poll_due = threading.Event()
         self.digest_due = threading.Event()
         self.store = open_store(config)
+        with contextlib.suppress(StoreError):  # started on a sound configuration
+            self.store.add_feed_event(CONFIG_LOADED)
         self.pool = make_pool(config)
         self.metrics = Metrics()
         self.scheduler = BackgroundScheduler(timezone=config.schedule.tzinfo)
@@ -228,6 +230,8 @@ class Service:
             log.warning("[service] health endpoint changed: it takes effect at the next restart")
         self.config = new
         self.metrics.problem("config", None)
+        with contextlib.suppress(StoreError):  # a refusal the digest names is over now
+            self.store.add_feed_event(CONFIG_LOADED)
         # Workers hold the rules they were forked with: a new pool holds the new ones.
         stale_pool, self.pool = self.pool, make_pool(new)
         stale_pool.close()

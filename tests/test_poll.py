@@ -454,6 +454,7 @@ def test_missing_folder_is_reported_and_others_go_on(
     assert summary.recorded == 1
     assert len(summary.errors) == 1
     assert summary.errors[0].startswith("Gone:")
+    assert "(renamed? the server has: INBOX" in summary.errors[0]
     dovecot.create_folder(imap_user.username, "Gone")
     dovecot.append(imap_user.username, "Gone", [make_mail("back again")])
     summary = poll(cfg)

@@ -241,13 +241,24 @@ def test_sighup_with_a_broken_config_keeps_the_last_good_one(
     assert after.status.value == "linked"  # the old westside rules still normalise it
     assert after.po_numbers == (LINKED_PO,)
     assert d.proc.poll() is None
-    assert d.stop() == 0
-    # the next digest's health section says a reload was refused
+
+    def watcher_line() -> str:
+        good_config = load_config(cfg, skip_broken_customers=True)
+        with open_store(good_config) as store:
+            text = render_text(build_digest(good_config, store, now=dt.datetime.now(dt.UTC)))
+        (line,) = [x for x in text.splitlines() if "The watcher:" in x]
+        return line
+
+    # the next digest's health section says a reload was refused, and, once a sound file was
+    # loaded, that this is over (an admin reading it next morning looks for no broken file)
+    assert "a changed configuration was refused; the last good one kept" in watcher_line()
+    assert "(over" not in watcher_line()
     westside.write_text(good, encoding="utf-8")
-    config = load_config(cfg)
-    with open_store(config) as store:
-        text = render_text(build_digest(config, store, now=dt.datetime.now(dt.UTC)))
-    assert "The watcher: a changed configuration was refused; the last good one kept" in text
+    mark = len(d.logs())
+    d.signal(signal.SIGHUP)
+    d.wait_for_log("configuration reloaded", after=mark)
+    assert watcher_line().endswith("(over: a sound configuration was loaded since)")
+    assert d.stop() == 0
 
 
 def test_sighup_with_a_good_config_takes_effect(
@@ -285,7 +296,8 @@ def test_broken_config_at_start_exits_78_with_the_lines_of_check(
     check = cli(cfg, "check", timeout=30)
     assert run.returncode == EXIT_CONFIG == 78
     assert check.returncode == 2
-    assert run.stderr == check.stderr
+    # the lines of check, then what became of the daemon
+    assert run.stderr == check.stderr + "po-watcher did not start: fix the configuration above\n"
     lines = run.stderr.splitlines()
     assert any("acme.toml" in line for line in lines), run.stderr
     assert any("health_port" in line for line in lines), run.stderr
