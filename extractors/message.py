@@ -18,7 +18,7 @@ import regex
 
 from extractors.edi import extract_edi
 from extractors.einvoice import extract_einvoice
-from extractors.near_miss import decoyed_candidates, near_miss_candidates
+from extractors.near_miss import decoyed_candidates, lookalike_candidates, near_miss_candidates
 from extractors.rules import CustomerRules
 from extractors.text import dedupe, scan_text
 from extractors.types import Attachment, Candidate, Email, Problem, Unreadable
@@ -184,6 +184,11 @@ def extract_email(
                         text, rules, source, quoted=quoted, taken=taken, timeout=timeout
                     )
                 )
+            candidates.extend(
+                lookalike_candidates(
+                    text, rules, source, quoted=quoted, taken=taken, timeout=timeout
+                )
+            )
             candidates.extend(
                 decoyed_candidates(text, rules, source, quoted=quoted, timeout=timeout)
             )

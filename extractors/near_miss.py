@@ -36,7 +36,7 @@ from extractors.text import (
 )
 from extractors.types import Candidate
 
-__all__ = ["decoyed_candidates", "near_miss_candidates"]
+__all__ = ["decoyed_candidates", "lookalike_candidates", "near_miss_candidates"]
 
 # A whole "letters-digits" token, found from its runs of digits (the standard library's engine
 # finds those ~5x faster than the `regex` package finds whole tokens in a 10 KB text), then read
@@ -137,6 +137,46 @@ def near_miss_candidates(
             ):
                 continue
             spans.append((start, end, None))
+            if len(spans) >= _MAX_NEAR_MISSES:
+                break
+    except TimeoutError:
+        return []
+    return _unlabelled(text, spans, rules, source, quoted=quoted, timeout=timeout)
+
+
+# A number with a letter or two that look like digits typed in ("881O456", "45OO71602l"): a
+# slip a person makes, which the customer's pattern, taking digits, does not match.
+_LOOKALIKE_TOKEN = re.compile(r"(?<![\w/.-])[0-9OoIl][0-9OoIl/.-]{3,18}[0-9OoIl](?![\w/-]|[.,]\d)")
+_LOOKALIKE = str.maketrans("OoIl", "0011")
+
+
+def lookalike_candidates(
+    text: str,
+    rules: CustomerRules,
+    source: str,
+    *,
+    quoted: bool = False,
+    taken: frozenset[str] = frozenset(),
+    timeout: float = 0.5,
+) -> list[Candidate]:
+    """Numbers written with the letter O for a zero or I/l for a one ("881O456") that, read as
+    digits, are in the customer's format: unlabelled malformed candidates, which triage counts
+    only close to a known PO. Asked for like ``near_miss_candidates``."""
+    text = _prepared(text[:_NEAR_MISS_REACH])
+    spans: list[tuple[int, int, str | None]] = []
+    try:
+        for m in _LOOKALIKE_TOKEN.finditer(text):
+            token = m.group(0)
+            letters = sum(ch in "OoIl" for ch in token)
+            if not 1 <= letters <= 2 or sum(ch.isdigit() for ch in token) < 4 or token in taken:
+                continue
+            read = rules.pattern.fullmatch(token.translate(_LOOKALIKE), timeout=timeout)
+            number = rules.normalize(read) if read is not None else None
+            if number is None or not rules.is_valid(number):
+                continue
+            if _inside_address(text, m.start(), m.end()) or _decoy_before(text, m.start()):
+                continue
+            spans.append((m.start(), m.end(), None))
             if len(spans) >= _MAX_NEAR_MISSES:
                 break
     except TimeoutError:

@@ -760,7 +760,8 @@ class DigestConfig(_HasPassword):
         "PO watcher: {count} message(s) need a person ({date})",
         "text",
         "Subject line; `{count}` (the flags still open: new ones and those of earlier "
-        "digests) and `{date}` are filled in.",
+        "digests), `{date}` and `{mailbox}` (the IMAP account: tells apart the digests of two "
+        "daemons watching two mailboxes) are filled in.",
     )
     silent_after_days: StrictInt = _key(
         14,
@@ -792,11 +793,11 @@ class DigestConfig(_HasPassword):
             names = {name for _, name, _, _ in string.Formatter().parse(subject) if name}
         except ValueError as exc:
             raise ValueError(f"is not a valid template: {exc}") from None
-        unknown = sorted(names - {"count", "date"})
+        unknown = sorted(names - {"count", "date", "mailbox"})
         if unknown:
             raise ValueError(
-                f"names {', '.join('{' + n + '}' for n in unknown)}; only {{count}} and {{date}} "
-                "are filled in"
+                f"names {', '.join('{' + n + '}' for n in unknown)}; only {{count}}, {{date}} "
+                "and {mailbox} are filled in"
             )
         return subject
 

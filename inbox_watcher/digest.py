@@ -467,7 +467,11 @@ def subject_line(config: Config, d: Digest) -> str:
     count = len(d.listed) + d.held_back + d.older_open  # every flag still open
     if d.all_clear:
         return _header(f"PO watcher: nothing needs you today ({d.local_date.isoformat()})")
-    return _header(config.digest.subject.format(count=count, date=d.local_date.isoformat()))
+    return _header(
+        config.digest.subject.format(
+            count=count, date=d.local_date.isoformat(), mailbox=config.imap.account
+        )
+    )
 
 
 def _header(text: str) -> str:

@@ -19,7 +19,13 @@ import pytest
 from extractors.types import Candidate
 from inbox_watcher.cli import main
 from inbox_watcher.config import Config, load_config
-from inbox_watcher.digest import build_digest, render_html, render_text, send_digest
+from inbox_watcher.digest import (
+    build_digest,
+    render_html,
+    render_text,
+    send_digest,
+    subject_line,
+)
 from inbox_watcher.model import (
     JudgedCandidate,
     MessageKey,
@@ -275,6 +281,17 @@ def test_header_injection_through_the_subject_template_is_stripped(
     assert message["Bcc"] is None
     assert "\n" not in message["Subject"]
     assert message["Subject"].startswith("PO digest 2024-05-01")
+
+
+def test_the_subject_can_name_the_mailbox(tmp_path: Path, clock: Clock) -> None:
+    """Two daemons watching two mailboxes send two digests: `{mailbox}` tells them apart."""
+    config = load_config(
+        write_config(tmp_path, smtp_port=25, subject="{mailbox}: {count} open ({date})")
+    )
+    with Store.open(config.database.url, clock=clock) as store:
+        store.record([acme_unknown(1)], checkpoint=None)
+        digest = build_digest(config, store, now=DAY1)
+    assert subject_line(config, digest) == f"{config.imap.account}: 1 open (2024-05-01)"
 
 
 # --- exactly once -------------------------------------------------------------------------------

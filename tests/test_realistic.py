@@ -275,10 +275,6 @@ DISAGREE: dict[tuple[str, str], str] = {
         "'the PO for the Form 222 order is 4700 219 288': words with digits and a number "
         "grouped by spaces after them are no sentence gap; found nothing (missing)"
     ),
-    ("events-exhibitions", "s05_po_letter_o.eml"): (
-        "'881O456' (letter O for zero) for an all-digit PO format: no near miss is looked for "
-        "without a letter prefix, so nothing is found (missing)"
-    ),
     **{
         ("federal-defence", name): (
             "a known PO under a 'Contract Number' column is dropped (a decoy header): the "

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from extractors import text as text_module
-from extractors.near_miss import near_miss_candidates
+from extractors.near_miss import lookalike_candidates, near_miss_candidates
 from extractors.phrases import DECOY
 from extractors.rules import CustomerRules
 from extractors.text import MAX_TEXT_CHARS, scan_text
@@ -1476,6 +1476,44 @@ def test_a_prefix_the_pattern_makes_optional_still_marks_near_misses() -> None:
     cands = near_miss_candidates("Quick one - order ACME-10019, and FM-P0-88152", ACME, "body")
     assert [(c.raw, c.valid, c.labelled) for c in cands] == [("ACME-10019", False, False)]
     assert scan("Quick one - order ACME-10019", ACME)[0] == []  # the scan itself: none
+
+
+SAP = compiled(
+    "sap",
+    name="Sap Buyer",
+    senders=["*@sap-buyer.example"],
+    pattern=r"(?<!\d)(?P<n>45\d{8})(?!\d)",
+    format="{n}",
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "raw"),
+    [
+        ("the PO for the reprint is 45OO716020, sorry for the delay", "45OO716020"),
+        ("please book it on 450071602l.", "450071602l"),
+        ("Order 4500716O20 - thanks", "4500716O20"),
+    ],
+)
+def test_a_letter_o_or_l_typed_for_a_digit_is_a_near_miss(text: str, raw: str) -> None:
+    """All-digit POs have no letters to slip on, but "O" for 0 and "l" for 1 are typed: read as
+    digits they are in the format, so they are malformed near misses (triage counts them only
+    close to a known PO)."""
+    cands = lookalike_candidates(text, SAP, "body")
+    assert [(c.raw, c.valid, c.labelled) for c in cands] == [(raw, False, False)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Room 1O1, Hall 4500",  # too few digits
+        "see 45OOOO7160 here",  # more than two letters
+        "call Oliver on 4500716020",  # a word, and a well-formed number (not a near miss)
+        "the code is 4500716O2O7",  # read as digits, not in the format
+    ],
+)
+def test_words_and_other_numbers_are_no_look_alike_near_misses(text: str) -> None:
+    assert lookalike_candidates(text, SAP, "body") == []
 
 
 SMALL_FIRM = compiled(
