@@ -175,7 +175,9 @@ def judge(
     ]
     if ruled_out and (len(ruled_out) < len(known_nums) or replacing or _only_ruled_out(valid)):
         for number in ruled_out:
-            said = _and(_unique(_ruling_words(c) for c in valid if c.normalized == number))
+            said = _and(
+                _unique(_ruling_words(c) for c in valid if c.normalized == number and _ruled_out(c))
+            )
             reasons.append(f"{_po(number)} is named as the PO not to use ({said}).")
         known_nums = [n for n in known_nums if n not in ruled_out]
         replaced = not known_nums

@@ -1288,6 +1288,22 @@ def test_a_po_named_as_the_one_not_to_use_gives_way_to_the_other(before: str) ->
     assert said[0].endswith(' 2023-00125-WS").')  # the words as written
 
 
+def test_only_the_words_that_rule_a_po_out_are_quoted() -> None:
+    """ "Duplicate PO X" in the subject, "please disregard PO X" in the body: the reason quotes
+    the body's words, not an invented "not X" for the subject."""
+    subject = dataclasses.replace(
+        ruled("2023-00125-WS", "Duplicate PO [2023-00125-WS]"), source="subject"
+    )
+    wrong = ruled("2023-00125-WS", "Hi, please disregard PO [2023-00125-WS], sent twice")
+    right = ruled("2023-00126-WS", "sent twice, the same order as [2023-00126-WS]. Thanks")
+    out = run(extraction(subject, wrong, right))
+    assert (out.status, out.po_numbers) == (Status.LINKED, ("2023-00126-WS",))
+    assert (
+        'PO 2023-00125-WS is named as the PO not to use ("disregard PO 2023-00125-WS").'
+        in out.reasons
+    )
+
+
 @pytest.mark.parametrize(
     "before",
     [
