@@ -129,6 +129,8 @@ def near_miss_candidates(
         for start, end, letters, apart in _letter_number_tokens(text):
             if (
                 text[start:end] in taken
+                # "PO 12874" when "12874" was read after the label "PO": one value, said once
+                or (apart and text[start:end].split()[-1] in taken)
                 or (apart and letters not in rules.prefixes)
                 or not _near_prefix(letters, rules.prefixes)
                 or _inside_address(text, start, end)

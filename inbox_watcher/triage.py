@@ -466,7 +466,7 @@ def judge(
             else:
                 reasons.append(
                     "No PO number was found, and the mail is not from a known customer address: "
-                    "usually a carrier, bank or newsletter mail (dismiss it); if it is an order "
+                    "usually a carrier, bank, supplier or newsletter mail (dismiss it); if it is an order "
                     "(a web shop, a web form, a new customer, a colleague passing one on), "
                     "handle it by hand."
                 )

@@ -1478,6 +1478,23 @@ def test_a_prefix_the_pattern_makes_optional_still_marks_near_misses() -> None:
     assert scan("Quick one - order ACME-10019", ACME)[0] == []  # the scan itself: none
 
 
+def test_a_value_read_after_its_label_is_no_near_miss_written_apart_too() -> None:
+    """ "PO 12874" for a customer writing PO0012874: the scan reads "12874" after the label
+    "PO" (malformed); the near-miss pass does not name "PO 12874" a second time."""
+    hotels = compiled(
+        "grand",
+        name="Grand Alder Hotels",
+        senders=["*@grandalder.example"],
+        pattern=r"(?<![\w-])PO(?P<n>\d{7})(?![\w-])",
+        format="PO{n}",
+    )
+    text = "Please charge it to PO 12874, thanks"
+    found, _ = scan(text, hotels)
+    assert [(c.raw, c.valid, c.labelled) for c in found] == [("12874", False, True)]
+    taken = frozenset(c.raw for c in found)
+    assert near_miss_candidates(text, hotels, "body", taken=taken) == []
+
+
 SAP = compiled(
     "sap",
     name="Sap Buyer",

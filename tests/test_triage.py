@@ -1389,7 +1389,7 @@ def test_a_strangers_new_po_set_aside_is_not_called_a_newsletter() -> None:
     new = cand("2024-00999-WS")
     out = run(extraction(new, routed_by="pattern"), rules={"westside": strict})
     assert out.status is Status.MISSING
-    assert "usually a carrier, bank or newsletter" not in text_of(out)
+    assert "usually a carrier, bank, supplier or newsletter" not in text_of(out)
     assert "If it is an order (a customer's purchasing platform" in out.reasons[0]
     assert "'2024-00999-WS' in the message body looks like a PO number of" in text_of(out)
     assert_plain_words(out)
