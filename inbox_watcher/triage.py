@@ -466,9 +466,9 @@ def judge(
             else:
                 reasons.append(
                     "No PO number was found, and the mail is not from a known customer address: "
-                    "usually a carrier, bank, supplier or newsletter mail (dismiss it); if it is an order "
-                    "(a web shop, a web form, a new customer, a colleague passing one on), "
-                    "handle it by hand."
+                    "usually a carrier, bank, supplier or newsletter mail (dismiss it); if it is "
+                    "an order (a web shop, a web form, a new customer, a colleague passing one "
+                    "on), handle it by hand."
                 )
             # What was set aside, labelled first; then numbers of a PO's shape without a label
             # (a carrier's waybill in SAP's 45... range).
