@@ -38,7 +38,13 @@ from sqlalchemy import (
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError, InternalError, OperationalError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    IntegrityError,
+    InternalError,
+    OperationalError,
+)
 from sqlmodel import Field, Session, SQLModel, col, create_engine, delete, insert, select, update
 
 from extractors.types import Candidate
@@ -543,6 +549,56 @@ class Store:
     def engine(self) -> Engine:
         """The engine, for whole-database work (`copy-database`); the daemon uses the methods."""
         return self._engine
+
+    def copy_into(self, target: Store) -> dict[str, int]:
+        """Copy every table of this database, rows with their ids, into ``target``, which must
+        hold no data, in one transaction whose row counts are compared before it commits;
+        returns the rows copied per table. Raises StoreError when the target holds data or the
+        counts differ (nothing kept), StoreUnavailable when a database fails."""
+        tables = SQLModel.metadata.sorted_tables  # parents before the rows that name them
+        counts: dict[str, int] = {}
+        try:
+            with self._engine.connect() as reader, target._engine.begin() as writer:
+                present = set(sa_inspect(reader).get_table_names())
+                if MessageRow.__tablename__ not in present and PoRow.__tablename__ not in present:
+                    raise StoreError("the source holds no po-watcher tables")
+                for table in tables:
+                    if writer.execute(sa_select(func.count()).select_from(table)).scalar_one():
+                        raise StoreError(
+                            f"the configured database already holds data (table {table.name}): "
+                            "copy into an empty database"
+                        )
+                for table in tables:
+                    if table.name not in present:  # a table a later version added
+                        counts[table.name] = 0
+                        continue
+                    result = reader.execution_options(yield_per=_COPY_BATCH).execute(
+                        sa_select(table).order_by(table.c.id)
+                    )
+                    copied = 0
+                    for batch in result.partitions():
+                        writer.execute(table.insert(), [dict(row._mapping) for row in batch])
+                        copied += len(batch)
+                    counts[table.name] = copied
+                for table in tables:
+                    there = writer.execute(sa_select(func.count()).select_from(table)).scalar_one()
+                    if there != counts[table.name]:
+                        raise StoreError(
+                            f"table {table.name}: {counts[table.name]:,} rows read, {there:,} "
+                            "written; nothing was kept"
+                        )
+                if writer.dialect.name == "postgresql":
+                    # Rows came with their ids: each id sequence moves past the highest, so the
+                    # next row the daemon writes does not collide.
+                    for table in tables:
+                        highest = sa_select(func.max(table.c.id)).scalar_subquery()
+                        sequence = func.pg_get_serial_sequence(table.name, "id")
+                        writer.execute(
+                            sa_select(func.setval(sequence, func.coalesce(highest, 0) + 1, False))
+                        )
+        except DBAPIError as exc:
+            raise StoreUnavailable(f"the copy stopped, nothing was kept: {_words(exc)}") from exc
+        return counts
 
     def table_names(self) -> list[str]:
         with self._engine.connect() as conn:
@@ -1192,6 +1248,18 @@ def _lost_words(lost: Sequence[str]) -> str:
         "or restored in part): starting would make them again, empty, and lose what they held; "
         "restore the whole database from a backup"
     )
+
+
+_COPY_BATCH = 1000  # rows read and written at a time by `copy_into`
+
+
+def url_parts(url: str) -> tuple[str, str | None, str | None]:
+    """(backend, database, password) of a database URL; StoreError when it is none."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(str(exc)) from None
+    return parsed.get_backend_name(), parsed.database, parsed.password
 
 
 def _words(exc: DBAPIError) -> str:
