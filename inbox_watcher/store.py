@@ -545,11 +545,6 @@ class Store:
     def dialect(self) -> str:
         return self._engine.dialect.name
 
-    @property
-    def engine(self) -> Engine:
-        """The engine, for whole-database work (`copy-database`); the daemon uses the methods."""
-        return self._engine
-
     def copy_into(self, target: Store) -> dict[str, int]:
         """Copy every table of this database, rows with their ids, into ``target``, which must
         hold no data, in one transaction whose row counts are compared before it commits;
@@ -599,10 +594,6 @@ class Store:
         except DBAPIError as exc:
             raise StoreUnavailable(f"the copy stopped, nothing was kept: {_words(exc)}") from exc
         return counts
-
-    def table_names(self) -> list[str]:
-        with self._engine.connect() as conn:
-            return sa_inspect(conn).get_table_names()
 
     @contextmanager
     def _write(self) -> Iterator[Session]:
