@@ -914,7 +914,7 @@ _CLOSED_SAID = regex.compile(
     # French, Spanish, Portuguese, Italian and Dutch: "est soldé", "anulamos", "en su
     # reemplazo", "cancelado e substituído", "risulta chiuso", "vervangen door"
     r"|sold[ée]e?|clos[e]?|ferm[ée]e?|cancelad[oa]|anulamos|cancelamos|reemplaz(?:ad[oa]|[oa])"
-    r"|substitu[íi]d[oa]|encerrad[oa]|chius[oa]|annullat[oa]|sostituit[oa]|afgesloten"
+    r"|substitu[íi]d[oa]|encerrad[oa]|fechad[oa]|chius[oa]|annullat[oa]|sostituit[oa]|afgesloten"
     r"|vervangen|geannuleerd|ingetrokken|terminated"
     # Turkish, Greek, Hebrew and Arabic: "iptal edildi", "kapatildi" (dotless i), "ακυρώθηκε",
     # "בוטלה", "ملغى", "تم إلغاء"
@@ -949,7 +949,17 @@ _CORRECTING = regex.compile(
     r"(?<![^\W\d_])(?:should\s+(?:read|be|have\s+been)|i\s+meant|correct(?:ed)?\s+to"
     r"|sollte\s+(?:lauten|heißen|heissen)|richtig\s+ist|korrekt\s+ist|devrait\s+être"
     r"|debería\s+ser|dovrebbe\s+essere|правильн(?:ый|ий|ое|е)\s+(?:номер\s+)?"
-    r"(?:заказа|замовлення)?|следует\s+читать|должно\s+быть|має\s+бути)"
+    r"(?:заказа|замовлення)?|следует\s+читать|должно\s+быть|має\s+бути"
+    # "the correct PO (number) is", "die richtige Bestellnummer ist", "le bon numéro est",
+    # "el número correcto es", "o número correto é", "il numero corretto è", "prawidłowy numer
+    # zamówienia to", "správné číslo objednávky je"
+    r"|(?:the\s+)?(?:correct|right)\s+(?:po|p\.\s?o\.?|purchase\s+order|order)(?:\s+(?:number|no\.?))?"
+    r"\s+(?:is|should\s+be|would\s+be)"
+    r"|(?:die\s+)?richtige\s+(?:bestellnummer|bestellung|bestell-?nr\.?)\s+(?:ist|lautet)"
+    r"|(?:le\s+)?bon\s+num[ée]ro(?:\s+de\s+commande)?\s+est"
+    r"|n[úu]mero\s+(?:de\s+(?:pedido|orden|encomenda)\s+)?corre[c]?to\s+(?:es|é)"
+    r"|numero\s+(?:d'ordine\s+)?corretto\s+è"
+    r"|prawidłowy\s+numer(?:\s+zamówienia)?\s+to|správné\s+číslo(?:\s+objednávky)?\s+je)"
     r"[\s:(\"'\u201c]*(?:(?:the|our|po|p\.\s?o\.?|order|number|no\.?|nr\.?|#|die|der|unsere"
     r"|bestell(?:ung|nummer|-?nr\.?)|la|le|notre|commande|num[ée]ro)[\s:#.]*){0,3}\Z",
     regex.IGNORECASE,

@@ -1531,6 +1531,9 @@ def test_a_subject_calling_a_po_cancelled_beside_the_new_one_in_the_body() -> No
         "Sorry, that should read [2023-00125-WS] - my mistake",
         "I meant PO [2023-00125-WS], apologies",
         "Korrektur: richtig ist [2023-00125-WS].",
+        "sorry, the correct PO is [2023-00125-WS] (the other one is for the valves)",
+        "pomyłka, prawidłowy numer zamówienia to [2023-00125-WS]",
+        "die richtige Bestellnummer lautet [2023-00125-WS]",
     ],
 )
 def test_of_two_known_pos_the_one_a_correction_names_links(said: str) -> None:
