@@ -1323,7 +1323,8 @@ def test_words_that_do_not_rule_a_po_out_leave_both(before: str) -> None:
 
 
 def test_a_po_ruled_out_only_in_the_subject_or_quoted_text_or_named_elsewhere_stays() -> None:
-    right = ruled("2023-00126-WS", "The correct PO is [2023-00126-WS]")
+    # (not "the correct PO is ...": a correction links alone, see the test above)
+    right = ruled("2023-00126-WS", "Please use PO [2023-00126-WS]")
     quoted = ruled("2023-00125-WS", "not [2023-00125-WS]", quoted=True)
     assert run(extraction(right, quoted)).status is Status.LINKED  # own text outweighs quoted
     also_named = ruled("2023-00125-WS", "Delivery for PO [2023-00125-WS] is complete")
