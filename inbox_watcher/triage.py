@@ -185,11 +185,32 @@ def judge(
     # "Please accept PO NGF/PO/20375 (same price as NGF/PO/20371)": beside one known PO, the
     # writer labels a new one as the PO (not their own order, nor a slip of the known one where
     # that is labelled too): the new order needs a person, not a silent link to the known one.
+    # "the PO I gave you was wrong, it should be 4800012348": the known PO the writer corrects
+    # to is the message's, the number it corrects (not in the records) no new order.
+    corrected = (
+        next(
+            (
+                c
+                for c in valid
+                if c.normalized == known_nums[0] and not c.quoted and _corrected_to(c)
+            ),
+            None,
+        )
+        if len(known_nums) == 1 and replacing and not replaced
+        else None
+    )
+    if corrected is not None:
+        reasons.append(
+            f"The message corrects {_and([_po(n) for n in replacing])} to {_po(known_nums[0])} "
+            f"({_correcting_words(corrected)}): linked to {_po(known_nums[0])}."
+        )
+        gave_way = True
     new_order = next(
         (
             n
             for n in replacing
             if len(known_nums) == 1
+            and corrected is None
             and not replaced
             and any(
                 c.normalized == n

@@ -1322,6 +1322,21 @@ def test_words_that_do_not_rule_a_po_out_leave_both(before: str) -> None:
     assert set(out.po_numbers) == {"2023-00125-WS", "2023-00126-WS"}
 
 
+def test_a_wrong_number_not_in_the_records_corrected_to_a_known_po_is_no_new_order() -> None:
+    """Subject "PO 2023-00199-WS - corrected" (labelled, not in the records), body "the PO I gave
+    you was wrong, it should be 2023-00125-WS": linked to the known one, the correction said."""
+    wrong = dataclasses.replace(
+        ruled("2023-00199-WS", "PO [2023-00199-WS] - corrected"), source="subject"
+    )
+    right = ruled("2023-00125-WS", "the PO I gave you was wrong, it should be [2023-00125-WS]")
+    out = run(extraction(wrong, right))
+    assert (out.status, out.po_numbers) == (Status.LINKED, ("2023-00125-WS",))
+    assert (
+        'The message corrects PO 2023-00199-WS to PO 2023-00125-WS ("should be 2023-00125-WS"): '
+        "linked to PO 2023-00125-WS." in out.reasons
+    )
+
+
 def test_a_po_ruled_out_only_in_the_subject_or_quoted_text_or_named_elsewhere_stays() -> None:
     # (not "the correct PO is ...": a correction links alone, see the test above)
     right = ruled("2023-00126-WS", "Please use PO [2023-00126-WS]")
