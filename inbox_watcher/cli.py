@@ -294,7 +294,7 @@ def cmd_try(config: Config, args: argparse.Namespace) -> int:
 
 def cmd_poll(config: Config, args: argparse.Namespace) -> int:
     from inbox_watcher.instance import InstanceLock, InstanceLockError, LockFileUnusable
-    from inbox_watcher.runtime import make_poller, make_pool, open_store
+    from inbox_watcher.runtime import make_poller, make_pool, open_store_to_poll
     from inbox_watcher.store import StoreError, StoreUnavailable
 
     # On SQLite one process polls a database: a poll beside the daemon would fetch and read the
@@ -306,7 +306,7 @@ def cmd_poll(config: Config, args: argparse.Namespace) -> int:
         print(f"po-watcher: {exc}", file=sys.stderr)
         return EXIT_CANTCREAT if isinstance(exc, LockFileUnusable) else EXIT_UNAVAILABLE
     try:
-        store = open_store(config)
+        store = open_store_to_poll(config)
         try:
             with make_pool(config) as pool:
                 poller = make_poller(config, store, pool, progress=True)

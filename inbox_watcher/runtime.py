@@ -16,7 +16,7 @@ from inbox_watcher.mime import MimeLimits
 from inbox_watcher.model import ProcessedMessage
 from inbox_watcher.pipeline import Limits, install_context
 from inbox_watcher.poller import FolderAction, Poller, PollSettings, follow_up
-from inbox_watcher.store import Store, StoredMessage
+from inbox_watcher.store import Store, StoredMessage, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,22 @@ def open_store(config: Config) -> Store:
     return Store.open(
         config.database.url_with_password(), busy_timeout=config.database.busy_timeout
     )
+
+
+def open_store_to_poll(config: Config) -> Store:
+    """``open_store`` for `poll` and `run`, which write: a database that takes no writes (a
+    missing right, a read-only database) is refused now, as waiting will not help, rather than
+    failing at each poll's first commit."""
+    store = open_store(config)
+    try:
+        refused = Store.problems(config.database.url_with_password())
+    except StoreUnavailable:
+        store.close()
+        raise
+    if refused:
+        store.close()
+        raise StoreUnavailable(refused[0], permanent=True)
+    return store
 
 
 def make_pool(config: Config) -> IsolatedPool:

@@ -37,7 +37,7 @@ from inbox_watcher.config import Config, ConfigError, load_config
 from inbox_watcher.digest import CONFIG_LOADED, DigestResult, local_date, send_digest
 from inbox_watcher.health import HealthServer, Metrics
 from inbox_watcher.instance import InstanceLock, InstanceLockError, LockFileUnusable
-from inbox_watcher.runtime import make_poller, make_pool, open_store
+from inbox_watcher.runtime import make_poller, make_pool, open_store_to_poll
 from inbox_watcher.store import StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class Service:
         self.reload_requested = threading.Event()
         self.poll_due = threading.Event()
         self.digest_due = threading.Event()
-        self.store = open_store(config)
+        self.store = open_store_to_poll(config)
         with contextlib.suppress(StoreError):  # started on a sound configuration
             self.store.add_feed_event(CONFIG_LOADED)
         self.pool = make_pool(config)

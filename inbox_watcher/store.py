@@ -44,6 +44,7 @@ from sqlalchemy.exc import (
     IntegrityError,
     InternalError,
     OperationalError,
+    ProgrammingError,
 )
 from sqlmodel import Field, Session, SQLModel, col, create_engine, delete, insert, select, update
 
@@ -99,6 +100,10 @@ _PERMANENT = re.compile(
     r"|permission denied|must be owner of",
     re.IGNORECASE,
 )
+
+
+# A right the database user lacks (PostgreSQL's InsufficientPrivilege is a ProgrammingError).
+_REFUSED = re.compile(r"permission denied|must be owner of", re.IGNORECASE)
 
 
 class CheckpointConflict(StoreError):
@@ -602,6 +607,10 @@ class Store:
                 yield session
         except (OperationalError, InternalError) as exc:  # down, full, read-only
             raise StoreUnavailable(f"database unavailable: {_words(exc)}") from exc
+        except ProgrammingError as exc:
+            if not _REFUSED.search(str(exc.orig or exc)):
+                raise  # a bug, not the database's answer
+            raise StoreUnavailable(f"database refuses: {_words(exc)}") from exc
 
     @contextmanager
     def _read(self) -> Iterator[Session]:
@@ -610,6 +619,10 @@ class Store:
                 yield session
         except (OperationalError, InternalError) as exc:
             raise StoreUnavailable(f"database unavailable: {_words(exc)}") from exc
+        except ProgrammingError as exc:
+            if not _REFUSED.search(str(exc.orig or exc)):
+                raise
+            raise StoreUnavailable(f"database refuses: {_words(exc)}") from exc
 
     # --- folders and checkpoints ----------------------------------------------------------------
 

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 
 from inbox_watcher.health import HealthServer, Metrics
-from inbox_watcher.store import Store
+from inbox_watcher.store import Store, StoreUnavailable
 from tests.servers import Postgres, free_port
 from tests.setup_config import config_with_database
 
@@ -185,11 +185,20 @@ def test_check_says_a_database_that_takes_no_writes_will_stop_the_daemon(
         conn.execute(f"CREATE ROLE reader_{suffix} LOGIN")  # a hex suffix: no injection
         conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO reader_{suffix}")
     reader = url.replace("postgres@", f"reader_{suffix}@", 1)
-    done = po_watcher(config_with_database(tmp_path / "reader", reader), "check")
-    assert done.returncode == 78, done
-    assert "does not take writes to table" in done.stderr
-    assert "permission denied" in done.stderr
-    assert "Traceback" not in done.stderr
+    reader_cfg = config_with_database(tmp_path / "reader", reader)
+    # check says it; poll and run stop at it (78: no restart loop), before the mailbox
+    for command in ("check", "poll", "run"):
+        done = po_watcher(reader_cfg, command)
+        assert done.returncode == 78, done
+        assert "does not take writes to table" in done.stderr
+        assert "permission denied" in done.stderr
+        assert "Traceback" not in done.stderr
+    # a write refused past those checks (the right revoked while it runs) is the database's
+    # answer, said in one line, not a crash
+    with Store.open(reader, create=False) as store:
+        with pytest.raises(StoreUnavailable, match="permission denied") as refused:
+            store.set_checkpoint("a@example.com", "INBOX", 7, 1)
+        assert refused.value.permanent
 
     with psycopg.connect(postgres.dsn(), autocommit=True) as conn:
         conn.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
