@@ -51,6 +51,10 @@ def backup(url: str, target: Path, *, busy_timeout: float = 30.0) -> BackupDone:
         raise BackupRefused(f"{target} exists: give the backup a new file name")
     if not target.parent.is_dir():
         raise BackupRefused(f"{target.parent}: no such folder")
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        raise BackupRefused(f"{target.parent}: this user may not write in that folder")
+    if target.is_symlink():  # a dangling link: write where the name is, not where it points
+        raise BackupRefused(f"{target} is a symbolic link: give the backup a new file name")
     partial = target.with_name(f".{target.name}.partial")
     try:
         with (

@@ -346,7 +346,7 @@ def cmd_copy_database(config: Config, args: argparse.Namespace) -> int:
     source = source_url(args.source)
     # Mail the daemon recorded during the copy would be missing from it: refuse beside one.
     try:
-        locks = [InstanceLock.acquire_url(source), InstanceLock.acquire(config)]
+        locks = [InstanceLock.acquire_url(source, create=False), InstanceLock.acquire(config)]
     except InstanceLockError as exc:
         print(f"po-watcher: no copy: {exc}; stop the daemon first", file=sys.stderr)
         return EXIT_UNAVAILABLE

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from inbox_watcher.store import Store, StoreError, StoreUnavailable, url_parts
 
+_SQLITE_MAGIC = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
+
 
 class CopyRefused(Exception):
     """The copy cannot be made as asked; the message says why and what to do."""
@@ -49,8 +51,12 @@ def copy_database(source: str, target: str) -> CopyDone:
             "--from carries a password: leave it out of the URL (command lines are seen by "
             "every user of the machine) and give it in PGPASSWORD or ~/.pgpass"
         )
-    if backend == "sqlite" and not Path(database or "").is_file():
-        raise CopyRefused(f"--from {database}: no such database file")
+    if backend == "sqlite":
+        if not Path(database or "").is_file():
+            raise CopyRefused(f"--from {database}: no such database file")
+        with open(database or "", "rb") as handle:
+            if handle.read(16) != _SQLITE_MAGIC:
+                raise CopyRefused(f"--from {database}: not a SQLite database")
     src = Store.open(source, create=False)
     try:
         dst = Store.open(target)

@@ -37,11 +37,15 @@ class InstanceLock:
         return cls.acquire_url(config.database.url)
 
     @classmethod
-    def acquire_url(cls, url: str) -> InstanceLock:
+    def acquire_url(cls, url: str, *, create: bool = True) -> InstanceLock:
+        """The lock of the SQLite database at ``url``; with ``create=False`` (a database only
+        read, as `copy-database --from`) no lock file is made: none there, no daemon runs."""
         path = sqlite_path(url)
         if path is None:
             return cls(None)
         lock_path = path.with_name(path.name + ".lock")
+        if not create and not lock_path.is_file():
+            return cls(None)
         try:
             lock_path.parent.mkdir(parents=True, exist_ok=True)
             handle = lock_path.open("a+", encoding="utf-8")

@@ -66,6 +66,12 @@ def test_backup_never_overwrites_and_names_pg_dump_for_postgresql(tmp_path: Path
     assert (tmp_path / "old.db").read_bytes() == b"an earlier backup"
     done = po_watcher(cfg, "backup", str(tmp_path / "new.db"))
     assert "and 1 PO record(s)" in done.stdout, done
+    (tmp_path / "link.db").symlink_to(tmp_path / "elsewhere.db")  # dangling
+    refused = po_watcher(cfg, "backup", str(tmp_path / "link.db"))
+    assert refused.returncode == 1
+    assert "is a symbolic link" in refused.stderr
+    assert (tmp_path / "link.db").is_symlink()
+    assert not (tmp_path / "elsewhere.db").exists()
 
     pg = config_with_database(tmp_path / "pg", "postgresql+psycopg://po@127.0.0.1:1/po_watcher")
     refused = po_watcher(pg, "backup", str(tmp_path / "pg.db"))

@@ -93,3 +93,19 @@ def test_no_copy_beside_a_running_daemon_or_with_a_password_on_the_command_line(
     assert "carries a password" in secret.stderr
     with Store.open(pg_url) as after:
         assert list(after.messages()) == []
+
+
+def test_a_from_that_is_no_database_is_refused_and_left_as_it_was(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """A CSV or an empty file given as --from: refused in words, not written to, no lock file
+    made beside it."""
+    cfg = config_with_database(tmp_path, pg_url)
+    for name, content in (("pos.csv", b"po_number,customer\n"), ("empty.db", b"")):
+        source = tmp_path / name
+        source.write_bytes(content)
+        refused = po_watcher(cfg, "copy-database", "--from", str(source))
+        assert refused.returncode == 1, refused
+        assert "not a SQLite database" in refused.stderr
+        assert source.read_bytes() == content
+        assert not source.with_name(name + ".lock").exists()
