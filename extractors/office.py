@@ -7,9 +7,9 @@ paragraphs become lines and its table rows "cell | cell" lines, its headers (whe
 prints its number) first.
 
 The XML is not parsed: bounded patterns find the cells and runs, so a hostile file (entity
-bombs, deep nesting) costs one linear pass. The zip is read within caps: members of at most
-``MAX_MEMBER_BYTES`` uncompressed (a zip bomb is refused by its declared size, and reading
-stops at the cap whatever it declares), at most ``MAX_SHEETS`` sheets and ``MAX_CELLS`` cells.
+bombs, deep nesting) costs one linear pass. The zip is read within caps: the first
+``MAX_MEMBER_BYTES`` of a member unpacked (a zip bomb is read no further, whatever size it
+declares; the rest is named), at most ``MAX_SHEETS`` sheets and ``MAX_CELLS`` cells.
 Old binary .xls and .doc files and OpenDocument are not read.
 """
 
@@ -73,6 +73,7 @@ def office_text(kind: str, data: bytes, *, max_chars: int) -> OfficeText:
         with archive:
             reader = _Zip(archive)
             text, notes = _workbook(reader) if kind == "xlsx" else _document(reader)
+            notes = reader.notes + notes
     except TimeoutError:
         raise OfficeError(f"reading it took more than {_TIMEOUT:g} s") from None
     if len(text) > max_chars:
@@ -85,23 +86,28 @@ class _Zip:
     def __init__(self, archive: zipfile.ZipFile) -> None:
         self.archive = archive
         self.names = archive.namelist()
+        self.notes: list[str] = []
 
     def read(self, name: str) -> str | None:
-        """A member's text, or None when it is not there; refused past the size cap."""
+        """A member's text, or None when it is not there: at most ``MAX_MEMBER_BYTES`` of it
+        (the rest is named in ``notes``; a zip bomb is read no further than that)."""
         try:
             info = self.archive.getinfo(name)
         except KeyError:
             return None
-        if info.file_size > MAX_MEMBER_BYTES:
-            raise OfficeError(f"its part {name} is larger than {MAX_MEMBER_BYTES:,} bytes")
         try:
             with self.archive.open(info) as member:
                 raw = member.read(MAX_MEMBER_BYTES + 1)
-        except (zipfile.BadZipFile, RuntimeError, OSError, EOFError, ValueError) as exc:
-            # RuntimeError: an encrypted member; zlib errors surface as BadZipFile or OSError
-            raise OfficeError(f"its part {name} cannot be read ({exc})") from None
+        except RuntimeError:  # an encrypted member
+            raise OfficeError("it is password-protected") from None
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+            # a damaged or cut-off member, a checksum that does not match (zlib's errors)
+            raise OfficeError(f"it is damaged (its part {name} cannot be unpacked)") from None
         if len(raw) > MAX_MEMBER_BYTES:
-            raise OfficeError(f"its part {name} is larger than {MAX_MEMBER_BYTES:,} bytes")
+            raw = raw[:MAX_MEMBER_BYTES]
+            self.notes.append(
+                f"only the first {MAX_MEMBER_BYTES // 1_048_576} MB of its part {name} were read"
+            )
         return raw.decode("utf-8", "replace")
 
 
