@@ -125,7 +125,9 @@ _NO_PREFIX = frozenset(
      "DAS", "DE", "DU", "LE", "LA", "EL", "NR", "NO", "NUM", "REF", "ID"}
 )  # fmt: skip
 _DATE_LIKE = regex.compile(
-    r"^(?:\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{1,2}\.?\s*[A-Za-z]{3,9}\.?\s*\d{2,4})$"
+    r"^(?:\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{1,2}\.?\s*[A-Za-z]{3,9}\.?\s*\d{2,4}"
+    # "Bestellung_20250311.xlsx": a date written without separators, as file names carry it
+    r"|20\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]))$"
 )
 # Typographic dashes and spaces inside a number ("L\u20132400871", "2023\u00a000125 WS"), as Word,
 # Outlook and HTML editors write them, are read as "-" and " ". Not the em dash, which is prose

@@ -345,6 +345,15 @@ def test_a_number_written_apart_from_its_letter_prefix_is_one_labelled_value() -
     assert cands == []  # lower-case words are no prefix
 
 
+def test_a_date_without_separators_after_a_label_is_no_malformed_po() -> None:
+    """A file name "Bestellung_20250311.xlsx" reads "Bestellung 20250311": a date, not a PO
+    written wrongly; a number that is no date still is one."""
+    cands, _ = scan("Bestellung 20250311", SAP)
+    assert cands == []
+    cands, _ = scan("Bestellung 20251399", SAP)
+    assert [(c.raw, c.valid, c.labelled) for c in cands] == [("20251399", False, True)]
+
+
 @pytest.mark.parametrize("sign", ["№ ", "№", "N ", "No. ", "# "])
 def test_the_numero_sign_keeps_a_label_on_its_value(sign: str) -> None:
     """ "Заказ № 250199", "PO №99-1234", and "N" as Cyrillic keyboards' stand-in for "№"."""
