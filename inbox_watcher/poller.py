@@ -440,6 +440,7 @@ class Poller:
                     (outcome.customer, n) for n in outcome.po_numbers
                 )
             messages.append(_processed(key, result, outcome))
+            elsewhere.add(result.content_hash)  # delivered twice within this batch: once
         if held:
             report.first_held = min([*held, *([report.first_held] if report.first_held else [])])
         # The checkpoint never passes a message that will be tried again on the next poll.

@@ -417,6 +417,22 @@ def test_the_same_mail_delivered_twice_by_two_routes_is_recorded_once(
     assert sorted(m.subject for m in records(tmp_path)) == ["PO 2024-09998-MT", "PO 2024-09999-MT"]
 
 
+def test_the_same_mail_delivered_twice_within_one_poll_is_recorded_once(
+    dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path
+) -> None:
+    """Both copies arrive before the poll (one batch): the second is no new message either."""
+    cfg = write_config(tmp_path, imap_user)
+    seed_pos(tmp_path)
+    mail = make_mail("PO 2024-09999-MT", seq=1)
+    first = b"Received: from mx1.example by mail.example; Mon, 1 Jan 2024 10:00:00 +0000\r\n"
+    second = b"Received: from relay.example by mail.example; Mon, 1 Jan 2024 10:00:07 +0000\r\n"
+    dovecot.append(imap_user.username, "INBOX", [first + mail, second + mail])
+    summary = poll(cfg)
+    assert summary.recorded == 1
+    assert "1 already recorded (moved, copied or delivered again)" in summary.line()
+    assert [m.subject for m in records(tmp_path)] == ["PO 2024-09999-MT"]
+
+
 def test_a_message_moved_to_another_watched_folder_is_not_recorded_again(
     dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path
 ) -> None:
