@@ -348,9 +348,9 @@ def test_a_number_written_apart_from_its_letter_prefix_is_one_labelled_value() -
 def test_a_date_without_separators_after_a_label_is_no_malformed_po() -> None:
     """A file name "Bestellung_20250311.xlsx" reads "Bestellung 20250311": a date, not a PO
     written wrongly; a number that is no date still is one."""
-    cands, _ = scan("Bestellung 20250311", SAP)
+    cands, _ = scan("Bestellung 20250311", SAP_ORDERS)
     assert cands == []
-    cands, _ = scan("Bestellung 20251399", SAP)
+    cands, _ = scan("Bestellung 20251399", SAP_ORDERS)
     assert [(c.raw, c.valid, c.labelled) for c in cands] == [("20251399", False, True)]
 
 
@@ -1504,7 +1504,7 @@ def test_a_value_read_after_its_label_is_no_near_miss_written_apart_too() -> Non
     assert near_miss_candidates(text, hotels, "body", taken=taken) == []
 
 
-SAP = compiled(
+SAP_ORDERS = compiled(
     "sap",
     name="Sap Buyer",
     senders=["*@sap-buyer.example"],
@@ -1525,7 +1525,7 @@ def test_a_letter_o_or_l_typed_for_a_digit_is_a_near_miss(text: str, raw: str) -
     """All-digit POs have no letters to slip on, but "O" for 0 and "l" for 1 are typed: read as
     digits they are in the format, so they are malformed near misses (triage counts them only
     close to a known PO)."""
-    cands = lookalike_candidates(text, SAP, "body")
+    cands = lookalike_candidates(text, SAP_ORDERS, "body")
     assert [(c.raw, c.valid, c.labelled) for c in cands] == [(raw, False, False)]
 
 
@@ -1539,7 +1539,7 @@ def test_a_letter_o_or_l_typed_for_a_digit_is_a_near_miss(text: str, raw: str) -
     ],
 )
 def test_words_and_other_numbers_are_no_look_alike_near_misses(text: str) -> None:
-    assert lookalike_candidates(text, SAP, "body") == []
+    assert lookalike_candidates(text, SAP_ORDERS, "body") == []
 
 
 SMALL_FIRM = compiled(
