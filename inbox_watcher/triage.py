@@ -878,6 +878,8 @@ _INSTEAD_AFTER = regex.compile(
 _NEW_ORDER = regex.compile(
     r"(?<![^\W\d_])(?:new|neue[nrs]?|nouvelle|nouveau|nuev[ao]|nuov[ao]|nieuwe|replacement"
     r"|ersatz|will\s+be|wird|re-?issued\s+as|re-?issue\s+(?:it\s+|this\s+)?as"
+    r"|re-?raised?\s+(?:it\s+|this\s+)?as|raised\s+a\s+new|sustitu(?:ir|ye|imos)(?:la|lo)?\s+por"
+    r"|substitu(?:ir|ímos|imos)(?:-?a|-?o)?\s+pel[oa]"
     # "replaced by", "superseded by", "ersetzt durch", "remplacée par", "en su reemplazo"
     r"|(?:replaced|superseded)\s+by|replace(?:d)?\s+(?:(?:it|this|that|them)\s+)?with"
     r"|ersetzt\s+(?:durch|mit)|remplac[ée]e?s?\s+par"
@@ -928,7 +930,12 @@ _NOT_THIS = (
 _RULED_OUT = regex.compile(_NOT_THIS, regex.IGNORECASE)
 # Words saying a PO is closed or replaced, near it.
 _CLOSED_SAID = regex.compile(
-    r"(?<![^\W\d_])(?:closed|cancel(?:l?ed)|replaced|replaces|superseded|expired|exhausted"
+    # "closed", but not a place's ("Reason: Premises closed", "our office is closed on Friday")
+    r"(?<![^\W\d_])(?:(?<!(?:premises|office|offices|shop|store|site|warehouse|depot|business"
+    r"|gate|road|door|reception|plant|factory)\s{1,3})closed"
+    r"(?!\s+(?:today|tomorrow|until|till|between|from\s+\d|on\s+(?:mon|tue|wed|thu|fri|sat|sun)"
+    r"|(?:for|over)\s+(?:the\s+)?(?:holidays?|christmas|easter|weekend|lunch|stocktaking)))"
+    r"|cancel(?:l?ed)|replaced|replaces|superseded|expired|exhausted"
     r"|fully\s+(?:receipted|invoiced|used|consumed)|abgeschlossen|geschlossen|storniert|ersetzt"
     r"|abgelaufen|annul[ée]e?|remplac[ée]e?|remplace|cl[ôo]tur[ée]e?|cerrad[oa]|anulad[oa]"
     r"|sustituid[oa]|vencid[oa]|no\s+longer\s+(?:valid|open)|nicht\s+mehr\s+g[üu]ltig"
@@ -948,6 +955,8 @@ _CLOSED_SAID = regex.compile(
     # "please cancel our PO …", "short-closed"; the nouns: "Cancellation of PO …", "Stornierung
     # Bestellung …", "hiermit stornieren wir …", "annulation", "cancelación", "annullamento"
     r"|cancel|short[\s-]?closed|cancell?ation|stornierung|stornieren|storno|annulation"
+    # "NM/24/0388 is now completed": said of the PO (not "delivery completed")
+    r"|(?<=\b(?:is|now|been|was)\s{1,3})completed|queda\s+cancelad[oa]"
     r"|cancelaci[óo]n|anulaci[óo]n|cancelamento|annullamento|annulering"
     # Vietnamese, Indonesian and Malay, Thai: "hủy", "dibatalkan", "ยกเลิก"
     r"|hủy|huỷ|đã\s+hủy|dibatalkan|batal|ยกเลิก"
@@ -980,7 +989,8 @@ _CORRECTING = regex.compile(
     r"|(?:le\s+)?bon\s+num[ée]ro(?:\s+de\s+commande)?\s+est"
     r"|n[úu]mero\s+(?:de\s+(?:pedido|orden|encomenda)\s+)?corre[c]?to\s+(?:es|é)"
     r"|numero\s+(?:d'ordine\s+)?corretto\s+è"
-    r"|prawidłowy\s+numer(?:\s+zamówienia)?\s+to|správné\s+číslo(?:\s+objednávky)?\s+je)"
+    r"|prawidłowy\s+numer(?:\s+zamówienia)?\s+to|správné\s+číslo(?:\s+objednávky)?\s+je"
+    r"|(?:de\s+)?juiste\s+(?:po|order|bestelling|inkooporder)(?:nummer)?\s+is)"
     r"[\s:(\"'\u201c]*(?:(?:the|our|po|p\.\s?o\.?|order|number|no\.?|nr\.?|#|die|der|unsere"
     r"|bestell(?:ung|nummer|-?nr\.?)|la|le|notre|commande|num[ée]ro)[\s:#.]*){0,3}\Z",
     regex.IGNORECASE,

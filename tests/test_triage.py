@@ -1521,6 +1521,12 @@ def test_of_two_known_pos_the_one_the_writer_says_is_closed_gives_way() -> None:
             "cancel this one [2023-00126-WS]",
             "cancel this one and replace it with PO [2023-00125-WS] -",
         ),
+        ("PO [2023-00126-WS] is cancelled; we", "we re-raised it as PO [2023-00125-WS] today"),
+        (
+            "la OC [2023-00126-WS] queda cancelada; favor",
+            "favor de sustituirla por la OC [2023-00125-WS]",
+        ),
+        ("Заказ № [2023-00126-WS] отменяем.", "Вместо него оформлен заказ № [2023-00125-WS]"),
     ],
 )
 def test_a_po_called_cancelled_beside_its_replacement_links_the_replacement(
@@ -1587,6 +1593,11 @@ def test_a_linked_po_the_message_cancels_says_the_records_lag(said: str) -> None
     )
     plain = run(extraction(ruled("2023-00125-WS", "Delivery for PO [2023-00125-WS] today")))
     assert not any("may cancel" in r for r in plain.reasons)
+    for place in ("Delivery failed for [2023-00125-WS]. Reason: Premises closed", "Our office "
+                  "is closed on Friday; PO [2023-00125-WS] ships Monday"):  # fmt: skip
+        assert not any(
+            "may cancel" in r for r in run(extraction(ruled("2023-00125-WS", place))).reasons
+        )
 
 
 @pytest.mark.parametrize(
