@@ -148,7 +148,9 @@ def near_miss_candidates(
 
 # A number with a letter or two that look like digits typed in ("881O456", "45OO71602l"): a
 # slip a person makes, which the customer's pattern, taking digits, does not match.
-_LOOKALIKE_TOKEN = re.compile(r"(?<![\w/.-])[0-9OoIl][0-9OoIl/.-]{3,18}[0-9OoIl](?![\w/-]|[.,]\d)")
+_LOOKALIKE_TOKEN = re.compile(
+    r"(?<![\w/.-])([A-Za-z]{2,8}[-/]?)?([0-9OoIl][0-9OoIl/.-]{3,18}[0-9OoIl])(?![\w/-]|[.,]\d)"
+)
 _LOOKALIKE = str.maketrans("OoIl", "0011")
 
 
@@ -168,17 +170,24 @@ def lookalike_candidates(
     spans: list[tuple[int, int, str | None]] = []
     try:
         for m in _LOOKALIKE_TOKEN.finditer(text):
-            token = m.group(0)
-            letters = sum(ch in "OoIl" for ch in token)
-            if not 1 <= letters <= 2 or sum(ch.isdigit() for ch in token) < 4 or token in taken:
+            prefix, digits = m.group(1) or "", m.group(2)
+            letters = sum(ch in "OoIl" for ch in digits)
+            if not 1 <= letters <= 2 or sum(ch.isdigit() for ch in digits) < 4:
                 continue
-            read = rules.pattern.fullmatch(token.translate(_LOOKALIKE), timeout=timeout)
+            if m.group(0) in taken or digits in taken:
+                continue
+            # "NWW-01457O" with the customer's letters, else the digits alone
+            start = m.start() if prefix else m.start(2)
+            read = rules.pattern.fullmatch(prefix + digits.translate(_LOOKALIKE), timeout=timeout)
+            if read is None and prefix:
+                start = m.start(2)
+                read = rules.pattern.fullmatch(digits.translate(_LOOKALIKE), timeout=timeout)
             number = rules.normalize(read) if read is not None else None
             if number is None or not rules.is_valid(number):
                 continue
-            if _inside_address(text, m.start(), m.end()) or _decoy_before(text, m.start()):
+            if _inside_address(text, start, m.end()) or _decoy_before(text, start):
                 continue
-            spans.append((m.start(), m.end(), None))
+            spans.append((start, m.end(), None))
             if len(spans) >= _MAX_NEAR_MISSES:
                 break
     except TimeoutError:

@@ -1529,6 +1529,18 @@ def test_a_letter_o_or_l_typed_for_a_digit_is_a_near_miss(text: str, raw: str) -
     assert [(c.raw, c.valid, c.labelled) for c in cands] == [(raw, False, False)]
 
 
+def test_a_lettered_po_with_an_o_for_a_zero_is_a_near_miss_with_its_letters() -> None:
+    northgate = compiled(
+        "northgate",
+        name="Northgate Wine",
+        senders=["*@northgate.example"],
+        pattern=r"(?<![\w-])NWW-?(?P<n>\d{6})(?![\w-])",
+        format="NWW-{n}",
+    )
+    cands = lookalike_candidates("the PO for it is NWW-01457O, sorry", northgate, "body")
+    assert [(c.raw, c.valid, c.labelled) for c in cands] == [("NWW-01457O", False, False)]
+
+
 @pytest.mark.parametrize(
     "text",
     [
