@@ -195,6 +195,16 @@ def lookalike_candidates(
     return _unlabelled(text, spans, rules, source, quoted=quoted, timeout=timeout)
 
 
+# All digits after a decoy word count (as weak evidence: a known PO only) after an order
+# confirmation's words and from this many digits on: "RE: Order confirmation 4500318842" names
+# the buyer's SAP PO it confirms; after "Invoice No." or "Artikelnummer" they are that
+# document's own.
+_DECOYED_DIGITS = 8
+_CONFIRMATION = re.compile(
+    r"confirm|best[äa]tigung|bestaetigung|confirmaci[óo]n|conferma|bevestiging", re.IGNORECASE
+)
+
+
 def decoyed_candidates(
     text: str,
     rules: CustomerRules,
@@ -203,8 +213,9 @@ def decoyed_candidates(
     quoted: bool = False,
     timeout: float = 0.5,
 ) -> list[Candidate]:
-    """Numbers in the customer's own format, with letters, that the scan sets aside because a
-    decoy word stands right before them ("Delivery confirmation HG-PO-0045130", "charge
+    """Numbers in the customer's own format, with letters (or of eight digits or more after an
+    order confirmation's words), that the scan sets aside because a decoy word stands right
+    before them ("Delivery confirmation HG-PO-0045130", "charge
     CAT/24/0818"): weak evidence shown with that word (``Candidate.weak``), which counts only as
     a known PO. Asked for, like ``near_miss_candidates``, only for a message without a valid
     number of the customer's, in the first ``_NEAR_MISS_REACH`` characters."""
@@ -213,11 +224,16 @@ def decoyed_candidates(
     try:
         for m in rules.pattern.finditer(text, timeout=timeout):
             start, end = m.span()
-            if end == start or not any(ch.isalpha() for ch in m.group(0)):
-                continue  # all digits after "Invoice No.": the decoy's own number
+            if end == start:
+                continue
             at = _decoy_start(text, start)
             if at is None or _inside_address(text, start, end):
                 continue
+            if not any(ch.isalpha() for ch in m.group(0)) and (
+                sum(ch.isdigit() for ch in m.group(0)) < _DECOYED_DIGITS
+                or _CONFIRMATION.search(text, at, start) is None
+            ):
+                continue  # all digits after "Invoice No.", "Artikelnummer": the decoy's own
             number = rules.normalize(m)
             if number is not None and rules.is_valid(number):
                 spans.append((at, end, number))

@@ -15,7 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from extractors import text as text_module
-from extractors.near_miss import lookalike_candidates, near_miss_candidates
+from extractors.near_miss import (
+    decoyed_candidates,
+    lookalike_candidates,
+    near_miss_candidates,
+)
 from extractors.phrases import DECOY
 from extractors.rules import CustomerRules
 from extractors.text import MAX_TEXT_CHARS, scan_text
@@ -1527,6 +1531,21 @@ def test_a_letter_o_or_l_typed_for_a_digit_is_a_near_miss(text: str, raw: str) -
     close to a known PO)."""
     cands = lookalike_candidates(text, SAP_ORDERS, "body")
     assert [(c.raw, c.valid, c.labelled) for c in cands] == [(raw, False, False)]
+
+
+def test_an_order_confirmation_quoting_a_long_po_keeps_it_as_weak_evidence() -> None:
+    """ "RE: Order confirmation 4500318842" (a reply quoting the buyer's SAP PO): the number
+    after the decoy word counts as a known PO; after "Artikelnummer" or "Invoice No." it is
+    that document's own, and a short number after "confirmation" is ours."""
+    [cand] = decoyed_candidates("RE: Order confirmation 4500318842 / SO-118420", SAP_ORDERS, "s")
+    assert (cand.normalized, cand.valid, cand.labelled, cand.weak) == (
+        "4500318842",
+        True,
+        False,
+        True,
+    )
+    for text in ("Artikelnummer 4500130011 ist wieder da", "Invoice No. 4500130011"):
+        assert decoyed_candidates(text, SAP_ORDERS, "body") == []
 
 
 def test_a_lettered_po_with_an_o_for_a_zero_is_a_near_miss_with_its_letters() -> None:
