@@ -135,8 +135,43 @@ _DATE_FORMATS = frozenset({*range(14, 23), *range(27, 37), *range(45, 48), *rang
 _EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 
 
+_SHEET_ENTRY = regex.compile(r"<(?:\w+:)?sheet\b([^>]*+)>")
+_NAME_ATTR = regex.compile(r"""\bname=(?:"([^"]*+)"|'([^']*+)')""")
+_RID_ATTR = regex.compile(r"""\br:id=(?:"([^"]*+)"|'([^']*+)')""")
+_RELATION = regex.compile(r"<(?:\w+:)?Relationship\b([^>]*+)>")
+_REL_ID = regex.compile(r"""\bId=(?:"([^"]*+)"|'([^']*+)')""")
+_REL_TARGET = regex.compile(r"""\bTarget=(?:"([^"]*+)"|'([^']*+)')""")
+# A sheet's default name says nothing ("Sheet1", "Tabelle2", "Feuil1", "Лист1"...).
+_DEFAULT_SHEET = regex.compile(
+    r"(?:Sheet|Tabelle|Feuil|Hoja|Blad|Foglio|Arkusz|Planilha|List|Munka|Лист|Sayfa)\s*\d+",
+    regex.IGNORECASE,
+)
+
+
+def _sheet_names(zip_: _Zip) -> dict[str, str]:
+    """The tab name of each worksheet part ("xl/worksheets/sheet2.xml" -> "PO AF-LDS-2231"):
+    a weekly sheet may carry its PO only there."""
+    workbook = zip_.read("xl/workbook.xml") or ""
+    rels = zip_.read("xl/_rels/workbook.xml.rels") or ""
+    targets = {}
+    for m in _RELATION.finditer(rels, timeout=_TIMEOUT):
+        rid, target = _REL_ID.search(m.group(1)), _REL_TARGET.search(m.group(1))
+        if rid and target:
+            path = (target.group(1) or target.group(2) or "").lstrip("/")
+            targets[rid.group(1) or rid.group(2)] = path if path.startswith("xl/") else f"xl/{path}"
+    names = {}
+    for m in _SHEET_ENTRY.finditer(workbook, timeout=_TIMEOUT):
+        name, rid = _NAME_ATTR.search(m.group(1)), _RID_ATTR.search(m.group(1))
+        if name and rid and (rid.group(1) or rid.group(2)) in targets:
+            names[targets[rid.group(1) or rid.group(2)]] = html.unescape(
+                name.group(1) or name.group(2) or ""
+            )
+    return names
+
+
 def _workbook(zip_: _Zip) -> tuple[str, list[str]]:
     shared = _shared_strings(zip_.read("xl/sharedStrings.xml") or "")
+    tabs = _sheet_names(zip_)
     dates = _date_styles(zip_.read("xl/styles.xml") or "")
     sheets = sorted((int(m.group(1)), name) for name in zip_.names if (m := _SHEET.fullmatch(name)))
     if not sheets:
@@ -169,8 +204,12 @@ def _workbook(zip_: _Zip) -> tuple[str, list[str]]:
             value = _cell_value(attrs, m.group(2) or "", shared, dates)
             if value:
                 rows.setdefault(row, {})[column] = value
-        if rows:
-            blocks.append(_rows_text(rows))
+        tab = " ".join(tabs.get(name, "").split())
+        named = tab and not _DEFAULT_SHEET.fullmatch(tab)
+        if rows or named:
+            blocks.append(
+                "\n".join(([tab] if named else []) + ([_rows_text(rows)] if rows else []))
+            )
         if cells_left <= 0:
             break
     return "\n\n".join(blocks), notes

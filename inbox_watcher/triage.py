@@ -631,7 +631,7 @@ def _attachments_read(extraction: Extraction) -> str:
         for count, words in (
             (extraction.pdf_count, "the PDF attachments"),
             (extraction.xml_count, "the e-invoice or EDI attachments"),
-            (extraction.text_count, "the text attachments"),
+            (extraction.text_count, "the attachments read as text"),
         )
         if count
     ]

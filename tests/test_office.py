@@ -72,6 +72,29 @@ def test_a_workbook_as_rows_of_cells_with_dates_and_whole_numbers() -> None:
     assert got.notes == ()
 
 
+def test_a_sheets_tab_name_is_read_before_its_rows() -> None:
+    """A weekly sheet per PO, its PO only on the tab ("PO AF/LDS/2231"); default names
+    ("Sheet2", "Tabelle1") say nothing and are left out."""
+    data = zipped(
+        {
+            "xl/workbook.xml": f'<workbook {MAIN} xmlns:r="r"><sheets>'
+            '<sheet name="Tabelle1" sheetId="1" r:id="rId1"/>'
+            '<sheet name="PO AF/LDS/2231 &amp; notes" sheetId="2" r:id="rId2"/>'
+            "</sheets></workbook>",
+            "xl/_rels/workbook.xml.rels": '<Relationships><Relationship Id="rId1" '
+            'Target="worksheets/sheet1.xml"/><Relationship Id="rId2" '
+            'Target="/xl/worksheets/sheet2.xml"/></Relationships>',
+            "xl/worksheets/sheet1.xml": sheet(
+                '<c r="A1" t="inlineStr"><is><t>week 12</t></is></c>'
+            ),
+            "xl/worksheets/sheet2.xml": sheet('<c r="A1" t="inlineStr"><is><t>Milk</t></is></c>'),
+        }
+    )
+    assert office_text("xlsx", data, max_chars=1000).text == (
+        "week 12\n\nPO AF/LDS/2231 & notes\nMilk"
+    )
+
+
 def test_cells_without_references_keep_their_order() -> None:
     bare = "<worksheet><sheetData><row><c t='inlineStr'><is><t>PO</t></is></c></row>"
     bare += "<row><c><v>4500871544</v></c><c><v>7</v></c></row></sheetData></worksheet>"

@@ -1088,8 +1088,9 @@ def test_an_unknown_po_from_a_stranger_says_how_the_customer_was_chosen() -> Non
 
 def test_missing_names_the_text_attachments_it_read() -> None:
     ex = Extraction("westside", "sender", (), (), 0, 0, (), 1)
-    assert "No PO number was found in the subject, the message body or the text attachments." in (
-        run(ex).reasons
+    assert (
+        "No PO number was found in the subject, the message body or the attachments read as text."
+        in (run(ex).reasons)
     )
     both = Extraction("westside", "sender", (), (), 1, 0, (), 1)
     assert "No PO number was found in the subject, the message body or the attachments." in (
