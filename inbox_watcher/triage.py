@@ -101,6 +101,23 @@ def judge(
         cands = tuple(c for c in cands if c.valid or c.labelled or c in typos)
         near_misses = [c for c in near_misses if c not in typos and _same_letters(c, rules)]
     own_valid = [c for c in cands if c.valid and not c.quoted and counts(c)]
+    # A reply naming, of its own, only an earlier order ("our broker asked for them on the last
+    # one (KRC-PO-24540)") is about the thread's PO its subject names, not that one.
+    earlier = [c for c in own_valid if _words_before(c, _EARLIER, 48) is not None]
+    thread_subject = [
+        c
+        for c in cands
+        if c.source == "subject" and c.quoted and c.valid and counts(c) and is_known(c)
+    ]
+    if (
+        earlier
+        and len(earlier) == len(own_valid)
+        and any(t.normalized not in {e.normalized for e in earlier} for t in thread_subject)
+    ):
+        own_valid = []
+        cands = tuple(c for c in cands if c not in earlier)
+    else:
+        earlier = []
     valid = own_valid or [c for c in cands if c.valid and counts(c)]
     # A value well-formed for one customer is no typo under another customer's rules.
     # A value inside a number well-formed for a customer is not mistyped under another's rules:
@@ -132,6 +149,11 @@ def judge(
     if thread_pos and not own_valid and not own_bad and not any(is_known(c) for c in valid):
         valid, malformed = [], []
     reasons: list[str] = []
+    for c in _one_per_number(earlier):
+        reasons.append(
+            f"{_po(c.normalized)} is named as an earlier order ({_said_with(c, _EARLIER, '')}), "
+            "not as this message's PO: it is about the PO of the mail it answers."
+        )
     suggestions: list[str] = []
     blocking = [p for p in extraction.problems if p.blocking]
     partial = [p for p in extraction.problems if not p.blocking]
@@ -973,6 +995,17 @@ _CLOSED_SAID = regex.compile(
 )
 
 
+# Words right before a value that name it as an earlier order, not the one written about: "on
+# the last one (X)", "as on the previous order X", "same as last time, PO X".
+_EARLIER = regex.compile(
+    r"(?<![^\W\d_])(?:(?:the\s+)?(?:last|previous|prior|earlier|old)\s+(?:one|order|po|time"
+    r"|shipment|delivery|contract|batch|lot)|same\s+as(?:\s+(?:on|for|with))?"
+    r"|as\s+(?:on|for|with)\s+(?:the\s+)?(?:last|previous))"
+    r"[\s(:,\"'\u201c-]*(?:(?:po|p\.\s?o\.?|order|number|no\.?|#)[\s:#.]*){0,2}\Z",
+    regex.IGNORECASE,
+)
+
+
 # Words right before a value that correct an earlier number to it ("that should read …",
 # "I meant …", "richtig ist …"); "the correct PO is B, not A" is ruled out through its "not".
 _CORRECTING = regex.compile(
@@ -1036,9 +1069,10 @@ def _ruling_words(c: Candidate) -> str:
 
 def _said_with(c: Candidate, words: regex.Pattern[str], fallback: str) -> str:
     """``words`` right before the value and the value, quoted as written."""
-    m = _words_before(c, words, 40)
+    m = _words_before(c, words, 48)
     said = " ".join(m.group(0).split()) if m else fallback
-    return f'"{said} {" ".join(c.raw.split())}"'
+    sep = "" if not said or said.endswith(("(", '"', "'", "\u201c")) else " "
+    return f'"{said}{sep}{" ".join(c.raw.split())}"'
 
 
 def _words_before(c: Candidate, words: regex.Pattern[str], reach: int) -> regex.Match[str] | None:

@@ -1323,6 +1323,24 @@ def test_words_that_do_not_rule_a_po_out_leave_both(before: str) -> None:
     assert set(out.po_numbers) == {"2023-00125-WS", "2023-00126-WS"}
 
 
+def test_a_reply_naming_only_an_earlier_order_is_about_the_threads_po() -> None:
+    """ "RE: PO 2023-00125-WS - samples" answered with "approved ... they asked for the marks on
+    the last one (2023-00126-WS)": the reply is about the subject's PO; the earlier one is
+    named as such. Without the subject's PO, or named plainly, the reply's own PO still wins."""
+    subject = dataclasses.replace(
+        ruled("2023-00125-WS", "RE: [2023-00125-WS] - samples"), source="subject", quoted=True
+    )
+    last = ruled("2023-00126-WS", "asked for the marks on the last one ([2023-00126-WS]).")
+    out = run(extraction(subject, last))
+    assert (out.status, out.po_numbers) == (Status.LINKED, ("2023-00125-WS",))
+    assert (
+        'PO 2023-00126-WS is named as an earlier order ("the last one (2023-00126-WS"), not as '
+        "this message's PO: it is about the PO of the mail it answers." in out.reasons
+    )
+    plain = ruled("2023-00126-WS", "please ship it against [2023-00126-WS] now")
+    assert run(extraction(subject, plain)).po_numbers == ("2023-00126-WS",)
+
+
 def test_a_wrong_number_not_in_the_records_corrected_to_a_known_po_is_no_new_order() -> None:
     """Subject "PO 2023-00199-WS - corrected" (labelled, not in the records), body "the PO I gave
     you was wrong, it should be 2023-00125-WS": linked to the known one, the correction said."""
