@@ -1,7 +1,7 @@
 """Realistic order mail written by reviewers who never read the extraction code, with the verdict
 a careful accounts-payable clerk gave each message before the tool was run.
 
-Seventy-five sets under ``tests/realistic/``, each with its own customer files and PO records:
+Eighty-one sets under ``tests/realistic/``, each with its own customer files and PO records:
 
 - ``reviewer1``: 60 German, English and French order mails for three SAP-, prefix- and
   letter-style customers (replies, forwards, auto-replies, newsletters, PDFs, decoys);
@@ -161,7 +161,19 @@ Seventy-five sets under ``tests/realistic/``, each with its own customer files a
 - ``rail-transit``: 64 rail, tram and bus maintenance orders: framework call-offs, fleet and
   vehicle numbers, Maximo/SAP PM work orders, repair exchanges, English and German;
 - ``events-exhibitions``: 76 exhibition-stand and event orders from marketing teams, agencies,
-  fair organisers and venues among stand, hall, booking and quote numbers.
+  fair organisers and venues among stand, hall, booking and quote numbers;
+- ``office-orders``: 64 orders sent as Excel order forms, ERP exports and weekly sheets, and as
+  Word purchase orders (headers, tables), with protected, old-binary and damaged files;
+- ``wine-spirits``: 68 wine and spirits orders among excise, bond, ARC, LWIN, vintage and case
+  numbers, from hotels, supermarkets, duty-free, wholesalers and restaurants;
+- ``steel-metals``: 82 steel service-centre orders among grades, dimensions, heat, cast and coil
+  numbers, mill certificates, cutting lists and frame-contract call-offs;
+- ``commodity-trading``: 80 coffee, cocoa, grain and sugar contracts and orders among ICO marks,
+  lots, containers, bills of lading, letters of credit and price fixations;
+- ``body-repair``: 72 accident-repair parts orders from garages, insurers and fleets among claim,
+  estimate, authorisation, VIN and registration numbers;
+- ``shared-service-languages``: 60 threads of a shared-service centre in eleven languages, the PO
+  in the newest mail, only in the quoted history, or changed along the thread.
 
 Each message is read as a poll reads it (``pipeline.analyse``, PDFs included) and judged
 against its set's records (``triage.judge``; threads are not looked up, as in ``try``). The
@@ -264,9 +276,20 @@ SETS = (
     "fresh-produce",
     "rail-transit",
     "events-exhibitions",
+    "office-orders",
+    "wine-spirits",
+    "steel-metals",
+    "commodity-trading",
+    "body-repair",
+    "shared-service-languages",
 )
 
 DISAGREE: dict[tuple[str, str], str] = {
+    ("body-repair", "p01_garage_chases_insurer_auth.eml"): (
+        "a garage (another customer) writes 'their authorisation is NGI-25-004425', a known "
+        "insurer's PO without a PO label: another customer's number counts only with a label, "
+        "so nothing is found (missing)"
+    ),
     ("africa", "K05.eml"): (
         "'the LPO No. for the batteries is 1830' (a digit short): a label, words and a verb "
         "keep only a number in the customer's format, so the short one is not found (missing)"
