@@ -97,7 +97,7 @@ class StoreUnavailable(StoreError):
 
 _PERMANENT = re.compile(
     r"password authentication failed|(?:database|role) \S+ does not exist|no pg_hba\.conf entry"
-    r"|permission denied|must be owner of",
+    r"|permission denied|must be owner of|readonly database|read-only file system",
     re.IGNORECASE,
 )
 

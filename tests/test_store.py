@@ -224,6 +224,23 @@ def test_a_table_dropped_from_a_database_with_data_is_refused_not_made_again_emp
         assert "link" not in sa_inspect(conn).get_table_names()
 
 
+def test_a_read_only_sqlite_file_is_a_refusal_waiting_will_not_help(
+    tmp_path: Path, clock: Clock
+) -> None:
+    """A database file the user may read but not write (here opened read-only, as a file
+    without write permission is to a user without root's override): waiting will not help."""
+    path = tmp_path / "state.db"
+    with Store.open(f"sqlite:///{path}", clock=clock) as first:
+        first.record([linked(1)], checkpoint=key(1))
+    read_only = f"sqlite:///file:{path}?mode=ro&uri=true"
+    with (
+        Store.open(read_only, clock=clock) as store,
+        pytest.raises(StoreUnavailable, match="readonly database") as refused,
+    ):
+        store.record([linked(2)], checkpoint=key(2))
+    assert refused.value.permanent
+
+
 def test_a_first_start_cut_short_leaves_no_data_to_lose(db_url: str, clock: Clock) -> None:
     """Tables made in part by a start that stopped before any data: the rest are made."""
     with Store.open(db_url, clock=clock) as first, first._engine.begin() as conn:
