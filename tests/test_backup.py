@@ -5,27 +5,13 @@ from __future__ import annotations
 import contextlib
 import shutil
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 from inbox_watcher.model import PoRecord
 from inbox_watcher.store import Store
 from tests.setup_config import config_with_database
+from tests.test_database_down import po_watcher
 from tests.test_store import key, linked
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def po_watcher(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "inbox_watcher", "--config", str(cfg), *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO,
-        check=False,
-    )
 
 
 def test_backup_beside_an_open_writer_holds_what_is_still_in_its_log(tmp_path: Path) -> None:

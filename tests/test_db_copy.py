@@ -3,28 +3,14 @@ keeps every message, link, decision, checkpoint and PO record, and goes on writi
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 from inbox_watcher.instance import InstanceLock
 from inbox_watcher.model import PoRecord, Review, Status
 from inbox_watcher.store import Store
 from tests.setup_config import config_with_database
+from tests.test_database_down import po_watcher
 from tests.test_store import flagged, key, linked
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def po_watcher(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "inbox_watcher", "--config", str(cfg), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=REPO,
-        check=False,
-    )
 
 
 def a_month_of_state(url: str) -> None:
