@@ -154,6 +154,25 @@ _LOOKALIKE_TOKEN = re.compile(
 _LOOKALIKE = str.maketrans("OoIl", "0011")
 
 
+_LOOKALIKE_HINT = re.compile(r"\d[OoIl]|[OoIl]\d")
+
+
+@functools.lru_cache(maxsize=16)
+def _lookalike_tokens(text: str) -> tuple[tuple[int, int, int, str, str], ...]:
+    """(start, start of the digits, end, letters before, digits) of each number written with
+    one or two look-alike letters and four digits or more. Cached: every customer reads the
+    same list, and most texts have none (one quick search says so)."""
+    if _LOOKALIKE_HINT.search(text) is None:
+        return ()
+    found = []
+    for m in _LOOKALIKE_TOKEN.finditer(text):
+        digits = m.group(2)
+        letters = sum(ch in "OoIl" for ch in digits)
+        if 1 <= letters <= 2 and sum(ch.isdigit() for ch in digits) >= 4:
+            found.append((m.start(), m.start(2), m.end(), m.group(1) or "", digits))
+    return tuple(found)
+
+
 def lookalike_candidates(
     text: str,
     rules: CustomerRules,
@@ -169,25 +188,21 @@ def lookalike_candidates(
     text = _prepared(text[:_NEAR_MISS_REACH])
     spans: list[tuple[int, int, str | None]] = []
     try:
-        for m in _LOOKALIKE_TOKEN.finditer(text):
-            prefix, digits = m.group(1) or "", m.group(2)
-            letters = sum(ch in "OoIl" for ch in digits)
-            if not 1 <= letters <= 2 or sum(ch.isdigit() for ch in digits) < 4:
-                continue
-            if m.group(0) in taken or digits in taken:
+        for token_start, digits_start, end, prefix, digits in _lookalike_tokens(text):
+            if text[token_start:end] in taken or digits in taken:
                 continue
             # "NWW-01457O" with the customer's letters, else the digits alone
-            start = m.start() if prefix else m.start(2)
+            start = token_start
             read = rules.pattern.fullmatch(prefix + digits.translate(_LOOKALIKE), timeout=timeout)
             if read is None and prefix:
-                start = m.start(2)
+                start = digits_start
                 read = rules.pattern.fullmatch(digits.translate(_LOOKALIKE), timeout=timeout)
             number = rules.normalize(read) if read is not None else None
             if number is None or not rules.is_valid(number):
                 continue
-            if _inside_address(text, start, m.end()) or _decoy_before(text, start):
+            if _inside_address(text, start, end) or _decoy_before(text, start):
                 continue
-            spans.append((start, m.end(), None))
+            spans.append((start, end, None))
             if len(spans) >= _MAX_NEAR_MISSES:
                 break
     except TimeoutError:
