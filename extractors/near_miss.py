@@ -146,30 +146,40 @@ def near_miss_candidates(
     return _unlabelled(text, spans, rules, source, quoted=quoted, timeout=timeout)
 
 
-# A number with a letter or two that look like digits typed in ("881O456", "45OO71602l"): a
-# slip a person makes, which the customer's pattern, taking digits, does not match.
+# A number with a letter or two that look like digits typed in ("881O456", "45OO71602l"), or
+# with its letters typed on another keyboard (Cyrillic "КМ-25-01235" for "KM-25-01235", a Latin
+# "A" in "AЭ-2025-0149"): slips a person makes, which the customer's pattern does not match.
 _LOOKALIKE_TOKEN = re.compile(
-    r"(?<![\w/.-])([A-Za-z]{2,8}[-/]?)?([0-9OoIl][0-9OoIl/.-]{3,18}[0-9OoIl])(?![\w/-]|[.,]\d)"
+    r"(?<![\w/.-])([^\W\d_]{2,8}[-/]?)?([0-9OoIl][0-9OoIl/.-]{3,18}[0-9OoIl])(?![\w/-]|[.,]\d)"
 )
 _LOOKALIKE = str.maketrans("OoIl", "0011")
-
-
-_LOOKALIKE_HINT = re.compile(r"\d[OoIl]|[OoIl]\d")
+# Cyrillic and Greek capitals that look like Latin ones, both ways.
+_TWINS = "АA ВB ЕE КK МM НH ОO РP СC ТT ХX УY ΑA ΒB ΕE ΖZ ΗH ΙI ΚK ΜM ΝN ΟO ΡP ΤT ΥY ΧX"
+_TO_LATIN = str.maketrans({pair[0]: pair[1] for pair in _TWINS.split()})
+_TO_CYRILLIC = str.maketrans({pair[1]: pair[0] for pair in _TWINS.split()[:12]})
+_LOOKALIKE_HINT = re.compile(r"\d[OoIl]|[OoIl]\d|[^\x00-\x7f][-/]?\d")
 
 
 @functools.lru_cache(maxsize=16)
 def _lookalike_tokens(text: str) -> tuple[tuple[int, int, int, str, str], ...]:
     """(start, start of the digits, end, letters before, digits) of each number written with
-    one or two look-alike letters and four digits or more. Cached: every customer reads the
-    same list, and most texts have none (one quick search says so)."""
+    one or two look-alike letters among four digits or more, or after letters of more than one
+    script. Cached: every customer reads the same list, and most texts have none (one quick
+    search says so)."""
     if _LOOKALIKE_HINT.search(text) is None:
         return ()
     found = []
     for m in _LOOKALIKE_TOKEN.finditer(text):
-        digits = m.group(2)
+        prefix, digits = m.group(1) or "", m.group(2)
         letters = sum(ch in "OoIl" for ch in digits)
-        if 1 <= letters <= 2 and sum(ch.isdigit() for ch in digits) >= 4:
-            found.append((m.start(), m.start(2), m.end(), m.group(1) or "", digits))
+        mixed = not prefix.isascii() and (
+            prefix.translate(_TO_LATIN) != prefix
+            or prefix.upper().translate(_TO_CYRILLIC) != prefix.upper()
+        )
+        if (1 <= letters <= 2 or (mixed and letters == 0)) and sum(
+            ch.isdigit() for ch in digits
+        ) >= 4:
+            found.append((m.start(), m.start(2), m.end(), prefix, digits))
     return tuple(found)
 
 
@@ -191,12 +201,21 @@ def lookalike_candidates(
         for token_start, digits_start, end, prefix, digits in _lookalike_tokens(text):
             if text[token_start:end] in taken or digits in taken:
                 continue
-            # "NWW-01457O" with the customer's letters, else the digits alone
-            start = token_start
-            read = rules.pattern.fullmatch(prefix + digits.translate(_LOOKALIKE), timeout=timeout)
-            if read is None and prefix:
+            # "NWW-01457O" with the customer's letters (as written, or each look-alike letter
+            # in the other script), else the digits alone
+            start, read = token_start, None
+            number_digits = digits.translate(_LOOKALIKE)
+            for letters in dict.fromkeys(
+                (prefix, prefix.translate(_TO_LATIN), prefix.upper().translate(_TO_CYRILLIC))
+            ):
+                if letters == prefix and number_digits == digits:
+                    continue  # nothing typed wrongly: the scan read it (or it is none)
+                read = rules.pattern.fullmatch(letters + number_digits, timeout=timeout)
+                if read is not None:
+                    break
+            if read is None and prefix and number_digits != digits:
                 start = digits_start
-                read = rules.pattern.fullmatch(digits.translate(_LOOKALIKE), timeout=timeout)
+                read = rules.pattern.fullmatch(number_digits, timeout=timeout)
             number = rules.normalize(read) if read is not None else None
             if number is None or not rules.is_valid(number):
                 continue

@@ -1533,6 +1533,30 @@ def test_a_letter_o_or_l_typed_for_a_digit_is_a_near_miss(text: str, raw: str) -
     assert [(c.raw, c.valid, c.labelled) for c in cands] == [(raw, False, False)]
 
 
+def test_a_po_typed_with_the_other_scripts_look_alike_letters_is_a_near_miss() -> None:
+    """ "КМ-25-01235" typed on a Cyrillic keyboard for a Latin "KM-25-01235", and a Latin "A" in
+    a Cyrillic "АЭ-2025-0149": near misses (triage counts them close to a known PO)."""
+    latin = compiled(
+        "kyiv",
+        name="Kyiv Metal",
+        senders=["*@kyivmet.example"],
+        pattern=r"(?<![\w-])KM-(?P<y>\d{2})-(?P<n>\d{5})(?![\w-])",
+        format="KM-{y}-{n}",
+    )
+    cyrillic = compiled(
+        "ural",
+        name="Ural",
+        senders=["*@ural.example"],
+        pattern=r"(?<![\w-])(?:АЭ|AE)-(?P<y>20\d{2})-(?P<n>\d{4})(?![\w-])",
+        format="АЭ-{y}-{n}",
+    )
+    cands = lookalike_candidates("Заказ № КМ-25-01235, срочно", latin, "body")
+    assert [(c.raw, c.valid) for c in cands] == [("КМ-25-01235", False)]
+    cands = lookalike_candidates("Заказ № AЭ-2025-0149 от 12.03.", cyrillic, "body")
+    assert [(c.raw, c.valid) for c in cands] == [("AЭ-2025-0149", False)]
+    assert lookalike_candidates("Заказ № АЭ-2025-0149", cyrillic, "body") == []  # as written
+
+
 def test_an_order_confirmation_quoting_a_long_po_keeps_it_as_weak_evidence() -> None:
     """ "RE: Order confirmation 4500318842" (a reply quoting the buyer's SAP PO): the number
     after the decoy word counts as a known PO; after "Artikelnummer" or "Invoice No." it is
