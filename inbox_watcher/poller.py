@@ -630,6 +630,7 @@ class Poller:
             thread_pos=thread,
             names=self.names,
             ignored=ignore(a.sender, a.subject, a.auto_reply) if ignore else None,
+            sender=a.sender,
         )
 
     def _too_large(self, key: MessageKey, size: int, head: Email | None) -> ProcessedMessage:

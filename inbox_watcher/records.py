@@ -87,6 +87,7 @@ def judge_stored(
         thread_pos=thread,
         names={c.id: c.name for c in config.customers},
         ignored=config.ignore.rule_for(m.sender, m.subject),
+        sender=m.sender,
     )
 
 

@@ -25,7 +25,7 @@ import regex
 from extractors.message import Extraction, one_per_raw
 from extractors.phrases import DECOY
 from extractors.rules import CustomerRules
-from extractors.suggest import Lookalikes, fold
+from extractors.suggest import Lookalikes, distance, fold
 from extractors.types import Candidate, Unreadable, source_words
 from inbox_watcher.model import (
     CLOSED_STATUSES,
@@ -55,9 +55,11 @@ def judge(
     thread_pos: Sequence[tuple[str, str]] = (),
     names: Mapping[str, str] | None = None,
     ignored: str | None = None,
+    sender: str = "",
 ) -> Outcome:
     """Judge one message. ``thread_pos``: (customer, number) links of the messages it replies to;
-    ``ignored``: the [ignore] rule the message matches, in words (it closes a flag at once)."""
+    ``ignored``: the [ignore] rule the message matches, in words (it closes a flag at once);
+    ``sender``: its From address (a look-alike of a customer's domain is named)."""
     names = names or {}
     rules = rules or {}
     routed = extraction.customer
@@ -608,6 +610,15 @@ def judge(
             # Linked by what else the message says: nothing to ask for or look up.
             text = f"{source_words(p.source)}: {_NOT_READ_WORDS[p.kind]} (not read)"
         reasons.append(text[:1].upper() + text[1:] + ".")
+    if stranger and sender:
+        look = lookalike_domain(sender, rules.values())
+        if look is not None:
+            reasons.insert(
+                0,
+                f"The sender {sender} is on no customer's list, but its domain looks like "
+                f"{look[0]}'s ({look[1]}): check that the mail really comes from them before "
+                "acting on it (look-alike addresses are a common purchase-order fraud).",
+            )
     return Outcome(
         status=status,
         po_numbers=po_numbers,
@@ -620,6 +631,42 @@ def judge(
         ignored=ignored if status.flagged else None,
         unknown=tuple(unknown_nums) if status is Status.UNKNOWN else (),
     )
+
+
+_HOST_WORDS = frozenset({"mail", "email", "smtp", "mx", "post", "info", "www", "web", "my", "mx1"})
+
+
+def lookalike_domain(sender: str, customers: Iterable[CustomerRules]) -> tuple[str, str] | None:
+    """(customer name, domain) of a customer whose sender domain the address's domain is a
+    slip of ("kestrel-engg.example" beside "kestrel-eng.example") or extends ("nfu.edu-mail
+    .example" beside "nfu.example", "acme-billing.example" beside "acme.example"), or None.
+    Only whole-domain globs ("*@nfu.example") count: a customer's one free-mail address
+    says nothing about others at that provider."""
+    domain = sender.rpartition("@")[2].lower()
+    if not domain or "." not in domain:
+        return None
+    for rules in customers:
+        for glob in rules.senders:
+            if not glob.startswith("*@"):
+                continue  # one person's address (perhaps at a free-mail provider)
+            theirs = glob.rpartition("@")[2].lower().lstrip("*.")
+            if not theirs or "*" in theirs or "?" in theirs or theirs == domain:
+                continue
+            if domain.endswith("." + theirs):
+                continue  # a subdomain of theirs
+            first, own_first = theirs.split(".", 1)[0], domain.split(".", 1)[0]
+            rest, own_rest = theirs[len(first) :], domain[len(own_first) :]
+            # "staldric-heath" for "staldric-health", "kestrel-engg" for "kestrel-eng": a slip
+            # in a long enough name, the rest of the domain the same
+            slip = 1 if len(first) < 8 else 2
+            near = rest == own_rest and len(first) >= 5 and distance(own_first, first, slip) <= slip
+            # "nfu.edu-mail.example" for "nfu.example", "acme-billing.example" for "acme.example"
+            extended = (own_first == first and first not in _HOST_WORDS) or (
+                len(first) >= 4 and own_first.startswith(first + "-")
+            )
+            if near or extended:
+                return (rules.name or rules.id, theirs)
+    return None
 
 
 _MAX_NAMED = 5  # values named one by one in the reasons; more are counted
@@ -954,7 +1001,7 @@ _RULED_OUT = regex.compile(_NOT_THIS, regex.IGNORECASE)
 _CLOSED_SAID = regex.compile(
     # "closed", but not a place's ("Reason: Premises closed", "our office is closed on Friday")
     r"(?<![^\W\d_])(?:(?<!(?:premises|office|offices|shop|store|site|warehouse|depot|business"
-    r"|gate|road|door|reception|plant|factory)\s{1,3})closed"
+    r"|gate|road|door|reception|plant|factory|dock|yard)\s{1,3}(?:(?:is|are)\s{1,3})?)closed"
     r"(?!\s+(?:today|tomorrow|until|till|between|from\s+\d|on\s+(?:mon|tue|wed|thu|fri|sat|sun)"
     r"|(?:for|over)\s+(?:the\s+)?(?:holidays?|christmas|easter|weekend|lunch|stocktaking)))"
     r"|cancel(?:l?ed)|replaced|replaces|superseded|expired|exhausted"

@@ -110,7 +110,7 @@ def try_file(config: Config, path: Path) -> int:
     _print_candidates(ex.candidates)
     _print_problems(ex.problems)
     ignored = config.ignore.rule_for(analysis.sender, analysis.subject, analysis.auto_reply)
-    linked = _print_verdict(config, ex, ignored=ignored)
+    linked = _print_verdict(config, ex, ignored=ignored, sender=analysis.sender)
     own = any(c.valid and not c.quoted for c in ex.candidates)
     if (analysis.in_reply_to or analysis.references) and not own and not linked:
         print(
@@ -161,7 +161,9 @@ def _print_problems(problems: Sequence[Problem]) -> None:
         print(f"unreadable part: {p.describe()}")
 
 
-def _print_verdict(config: Config, ex: Extraction, *, ignored: str | None = None) -> bool:
+def _print_verdict(
+    config: Config, ex: Extraction, *, ignored: str | None = None, sender: str = ""
+) -> bool:
     """Print the verdict; True when the message would be linked without its thread."""
     try:
         records = Store.existing_po_index(config.database.url_with_password())
@@ -179,6 +181,7 @@ def _print_verdict(config: Config, ex: Extraction, *, ignored: str | None = None
         rules=customers,
         names={c.id: c.name for c in config.customers},
         ignored=ignored,
+        sender=sender,
     )
     print(f"PO records: {sum(len(t) for t in records.values()):,} in the database")
     numbers = f": {', '.join(outcome.po_numbers)}" if outcome.po_numbers else ""

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from extractors.message import Extraction
+from extractors.rules import CustomerRules
 from extractors.types import Candidate, Problem, Unreadable
 from inbox_watcher.model import Outcome, PoRecord, PoTable, Status
-from inbox_watcher.triage import PoIndex, judge
-from tests.customers import ACME, KESSLER, WESTSIDE
+from inbox_watcher.triage import PoIndex, judge, lookalike_domain
+from tests.customers import ACME, KESSLER, WESTSIDE, compiled
 
 RULES = {"westside": WESTSIDE, "acme": ACME}
 NAMES = {"westside": "Westside Tools Ltd", "acme": "Acme Corporation", "eastside": "Eastside Ltd"}
@@ -1739,3 +1740,50 @@ def test_a_japanese_wrong_right_correction_rules_the_wrong_one_out() -> None:
     right = ruled("2023-00126-WS", "正\uff1a[2023-00126-WS] 以上")
     out = run(extraction(wrong, right))
     assert (out.status, out.po_numbers) == (Status.LINKED, ("2023-00126-WS",))
+
+
+@pytest.mark.parametrize(
+    ("sender", "looks_like"),
+    [
+        ("h.marsh@staldric-heath.example", "staldric-health.example"),  # a letter dropped
+        ("s.roberts@kestrel-engg.example", "kestrel-eng.example"),  # a letter added
+        ("d.whitcombe@nfu.edu-mail.example", "nfu.example"),  # their name, another domain
+        ("ap@acme-billing.example", "acme.example"),  # their name and a word
+        ("buyer@acme.example", None),  # theirs
+        ("buyer@eu.acme.example", None),  # a subdomain of theirs
+        ("remit@dfas.example", None),  # another short name
+        ("info@acmeworld.example", None),  # another name that starts like theirs
+        ("bob@gmail.example", None),  # a provider one customer's buyer uses
+        ("x@mail.other.example", None),  # a host word is no name
+    ],
+)
+def test_a_senders_domain_that_looks_like_a_customers_is_named(
+    sender: str, looks_like: str | None
+) -> None:
+    def customer(cid: str, *senders: str) -> CustomerRules:
+        return compiled(cid, name=cid.title(), senders=list(senders), pattern=r"X-\d{4}")
+
+    customers = [
+        customer("hosp", "*@staldric-health.example"),
+        customer("kestrel", "*@kestrel-eng.example"),
+        customer("nfu", "*@nfu.example", "*@*.nfu.example"),
+        customer("acme", "*@acme.example", "tom@gmail.example"),
+        customer("mailco", "*@mail.mailco.example"),
+    ]
+    found = lookalike_domain(sender, customers)
+    assert (found[1] if found else None) == looks_like
+
+
+def test_a_known_po_from_a_look_alike_domain_links_with_a_warning() -> None:
+    """Order fraud: a real PO number quoted from "westside-tool.example" (the customer is
+    "westside-tools.example"): linked as the PO says, and the first reason warns."""
+    stranger = extraction(cand("2023-00125-WS"), routed_by="none", customer=None)
+    out = run(stranger, sender="buyer@westside-tool.example")
+    assert (out.status, out.po_numbers) == (Status.LINKED, ("2023-00125-WS",))
+    assert out.reasons[0].startswith(
+        "The sender buyer@westside-tool.example is on no customer's list, but its domain looks "
+        "like Westside Tools Ltd's (westside-tools.example): check that the mail really comes "
+        "from them"
+    )
+    plain = run(stranger, sender="orders@carrier.example")
+    assert not any("looks like" in r for r in plain.reasons)
