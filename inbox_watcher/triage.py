@@ -938,8 +938,10 @@ def _called_new(c: Candidate) -> bool:
 
 
 _INSTEAD_AFTER = regex.compile(
-    r"[\s,.)]*(?:instead|stattdessen|statt\s+dessen|à\s+la\s+place|en\s+su\s+lugar|i\s+stedet"
-    r"|istället|in\s+plaats\s+daarvan|invece)(?![^\W\d_])",
+    r"[\s,.)]*(?:(?:instead|stattdessen|statt\s+dessen|à\s+la\s+place|en\s+su\s+lugar|i\s+stedet"
+    r"|istället|in\s+plaats\s+daarvan|invece)(?![^\W\d_])"
+    # Korean and Japanese put the verb after the number: "4500817418로 재발주", "…に変更"
+    r"|으?로\s*(?:재발주|변경|대체)|(?:に|へ)(?:変更|差し替え)|で再発注)",
     regex.IGNORECASE,
 )
 
@@ -965,7 +967,9 @@ _NEW_ORDER = regex.compile(
     # Russian and Ukrainian: "новый заказ", "взамен", "вместо него", "замість нього"
     r"|нов(?:ый|ая|ое|ого|ому|ым|ую|ий|е|а)|взамен|вместо\s+(?:него|нее|неё|этого)"
     r"|замість\s+(?:нього|неї|цього)|заменен[аоы]?\s+на|заменён\s+на|замінен[оеа]?\s+на"
-    r"|en\s+su\s+lugar(?!\s+de))(?![^\W\d_])",
+    r"|en\s+su\s+lugar(?!\s+de))(?![^\W\d_])"
+    # Chinese, Japanese and Korean: "新订单号", "新しい注文番号", "新規注文", "재발주", "신규 발주"
+    r"|新订单|新訂單|新的订单|新采购订单|新しい注文|新規注文|新しい発注|재발주|신규\s*발주|새\s*발주",
     regex.IGNORECASE,
 )
 
@@ -987,7 +991,7 @@ _NOT_THIS = (
     r"|instead\s+of|rather\s+than|(?:an)?statt|au\s+lieu\s+de|en\s+(?:lugar|vez)\s+de"
     r"|in\s+plaats\s+van|invece\s+di|i\s+stedet\s+for|ist[äa]llet\s+f[öo]r|m[ií]sto"
     # "the old delivery schedule 5500011980", "der alte Lieferplan": one word may follow
-    r"|誤り?|錯誤|错误"  # Japanese 誤 (wrong) / 正 (right) corrections, Chinese "wrong"
+    r"|誤り?|錯誤|错误|而?不是"  # Japanese 誤 (wrong) / 正 (right) corrections, Chinese "wrong"
     # Russian and Ukrainian: "…, а не 4500…", "не 4500…", "вместо заказа …", "замість …"
     r"|а\s+не|не|вместо|замість|ошибочн\w*|неверн\w*|неправильн\w*|помилков\w*|стар(?:ый|ого|ий)"
     r"|(?:wrong|incorrect|falsche[nrs]?|mauvaise?|erron[ée]e?|old|alte[nrs]?|ancienne?)"
@@ -1037,7 +1041,7 @@ _CLOSED_SAID = regex.compile(
     r"|заменен[аоы]?|скасован[оеаі]?|скасовуємо|закрит[оеаі]?|замінен[оеаі]?|анульован[оеа]?)"
     r"(?![^\W\d_])"
     # Chinese, Japanese and Korean words stand between other letters, without spaces
-    r"|已取消|已作废|已作廢|已結案|已结案|已关闭|已關閉|キャンセル|取り?消し|クローズ|취소|종료|마감",
+    r"|已取消|已作废|已作廢|已結案|已结案|已关闭|已關閉|キャンセル|取り?消し?|解約|クローズ|취소|종료|마감",
     regex.IGNORECASE,
 )
 
@@ -1056,7 +1060,9 @@ _EARLIER = regex.compile(
 # Words right before a value that correct an earlier number to it ("that should read …",
 # "I meant …", "richtig ist …"); "the correct PO is B, not A" is ruled out through its "not".
 _CORRECTING = regex.compile(
-    r"(?<![^\W\d_])(?:should\s+(?:read|be|have\s+been)|i\s+meant|correct(?:ed)?\s+to"
+    # Chinese, Japanese and Korean stand between other letters: "应该是", "正确的是", "正しくは"
+    r"(?:(?:应该是|應該是|正确的是|正確的是|正しくは|올바른\s*(?:발주\s*)?번호는)"
+    r"|(?<![^\W\d_])(?:should\s+(?:read|be|have\s+been)|i\s+meant|correct(?:ed)?\s+to"
     r"|sollte\s+(?:lauten|heißen|heissen)|richtig\s+ist|korrekt\s+ist|devrait\s+être"
     r"|debería\s+ser|dovrebbe\s+essere|правильн(?:ый|ий|ое|е)\s+(?:номер\s+)?"
     r"(?:заказа|замовлення)?|следует\s+читать|должно\s+быть|має\s+бути"
@@ -1070,8 +1076,8 @@ _CORRECTING = regex.compile(
     r"|n[úu]mero\s+(?:de\s+(?:pedido|orden|encomenda)\s+)?corre[c]?to\s+(?:es|é)"
     r"|numero\s+(?:d'ordine\s+)?corretto\s+è"
     r"|prawidłowy\s+numer(?:\s+zamówienia)?\s+to|správné\s+číslo(?:\s+objednávky)?\s+je"
-    r"|(?:de\s+)?juiste\s+(?:po|order|bestelling|inkooporder)(?:nummer)?\s+is)"
-    r"[\s:(\"'\u201c]*(?:(?:the|our|po|p\.\s?o\.?|order|number|no\.?|nr\.?|#|die|der|unsere"
+    r"|(?:de\s+)?juiste\s+(?:po|order|bestelling|inkooporder)(?:nummer)?\s+is))"
+    r"[\s:(\"'\u201c\uff1a]*(?:(?:the|our|po|p\.\s?o\.?|order|number|no\.?|nr\.?|#|die|der|unsere"
     r"|bestell(?:ung|nummer|-?nr\.?)|la|le|notre|commande|num[ée]ro)[\s:#.]*){0,3}\Z",
     regex.IGNORECASE,
 )

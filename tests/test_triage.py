@@ -1547,6 +1547,14 @@ def test_of_two_known_pos_the_one_the_writer_says_is_closed_gives_way() -> None:
             "favor de sustituirla por la OC [2023-00125-WS]",
         ),
         ("Заказ № [2023-00126-WS] отменяем.", "Вместо него оформлен заказ № [2023-00125-WS]"),
+        (
+            "注文番号[2023-00126-WS]は取消となります。",
+            "新しい注文番号[2023-00125-WS]で手配願います",
+        ),
+        (
+            "기존 발주번호 [2023-00126-WS]는 취소되었으며,",
+            "수량으로 [2023-00125-WS]로 재발주하였습니다.",
+        ),
     ],
 )
 def test_a_po_called_cancelled_beside_its_replacement_links_the_replacement(
@@ -1576,6 +1584,7 @@ def test_a_subject_calling_a_po_cancelled_beside_the_new_one_in_the_body() -> No
         "sorry, the correct PO is [2023-00125-WS] (the other one is for the valves)",
         "pomyłka, prawidłowy numer zamówienia to [2023-00125-WS]",
         "die richtige Bestellnummer lautet [2023-00125-WS]",
+        "订单号应该是 [2023-00125-WS]，谢谢",
     ],
 )
 def test_of_two_known_pos_the_one_a_correction_names_links(said: str) -> None:
