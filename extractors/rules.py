@@ -135,6 +135,9 @@ def label_regex(labels: Sequence[str], *, lowered: bool = False) -> str:
         written = {fold_accents(lab).lower() for lab in written}
     for label in sorted(written, key=len, reverse=True):
         parts = []
+        # A zero for an "o" (faxes read by OCR write "0rder No"), in a word label of four
+        # letters or more: "P0" before digits is an ID's start (a Kenyan PIN "P051234567X").
+        ocr_zero = sum(ch.isalpha() for ch in label) >= 4
         for i, ch in enumerate(label):
             if ch == "." and label[i - 1 : i].isalpha() and label[i + 1 : i + 2].isalpha():
                 parts.append(r"[./]?\s*")  # "P.O." finds "P/O" too
@@ -143,7 +146,10 @@ def label_regex(labels: Sequence[str], *, lowered: bool = False) -> str:
             elif ch.isspace():
                 parts.append(r"\s+")
             elif not lowered and (base := _ACCENT_FOLDS.get(ch, ch).lower()) in _ACCENT_VARIANTS:
-                parts.append(f"[{base}{_ACCENT_VARIANTS[base]}]")
+                zero = "0" if base == "o" and ocr_zero else ""
+                parts.append(f"[{base}{_ACCENT_VARIANTS[base]}{zero}]")
+            elif ch.lower() == "o" and ocr_zero:
+                parts.append("[o0]" if lowered else "[oO0]")
             else:
                 parts.append(regex.escape(ch))
         (unspaced if _UNSPACED.match(label) else alternatives).append("".join(parts))

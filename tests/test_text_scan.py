@@ -358,6 +358,13 @@ def test_a_date_without_separators_after_a_label_is_no_malformed_po() -> None:
     assert [(c.raw, c.valid, c.labelled) for c in cands] == [("20251399", False, True)]
 
 
+def test_a_label_read_by_ocr_with_a_zero_for_its_o_is_a_label() -> None:
+    """A fax's OCR writes "0rder Ref"; a two-letter "P0" before digits is an ID's start."""
+    cands, _ = scan("0rder Ref: 2023-125", WESTSIDE)
+    assert [(c.raw, c.valid, c.labelled) for c in cands] == [("2023-125", False, True)]
+    assert scan("PIN P051234567X", WESTSIDE)[0] == []
+
+
 @pytest.mark.parametrize("sign", ["№ ", "№", "N ", "No. ", "# "])
 def test_the_numero_sign_keeps_a_label_on_its_value(sign: str) -> None:
     """ "Заказ № 250199", "PO №99-1234", and "N" as Cyrillic keyboards' stand-in for "№"."""
