@@ -189,6 +189,7 @@ _SHORTENED = regex.compile(
 )
 _SLASHED = regex.compile(r"(/\d{2,12})(?![\w/-])")
 _GLUE = frozenset({"", "-", "#"})  # between a label and a value written as one token
+_CJK = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}]")
 _WORD_AFTER = regex.compile(r"[ \t]+[^\W\d_]{3}")
 
 
@@ -383,7 +384,12 @@ def scan_text(
         normalized = _valid_alone(raw, rules, timeout)
         cand = labelled_value(raw, normalized, vstart, _context(text, lstart, vend))
         whole = text[lstart:vend]
-        if normalized is None and text[lend:vstart] in _GLUE and not any(map(str.isspace, whole)):
+        if (
+            normalized is None
+            and text[lend:vstart] in _GLUE
+            and not any(map(str.isspace, whole))
+            and _CJK.search(text, lstart, lend) is None  # "注文番号KS-2503-142": label, value
+        ):
             # "PO-20434" is shown as written, not as "20434", which reads like a misreading.
             cand = replace(cand, raw=whole)
         found.append(cand)

@@ -358,6 +358,21 @@ def test_a_date_without_separators_after_a_label_is_no_malformed_po() -> None:
     assert [(c.raw, c.valid, c.labelled) for c in cands] == [("20251399", False, True)]
 
 
+def test_a_value_written_against_a_cjk_label_is_quoted_without_it() -> None:
+    """ "注文番号KS-2503-142の件": the malformed value is "KS-2503-142", not the label with it
+    ("PO-20434" is still shown whole: a Latin label glued on reads as part of the number)."""
+    ks = compiled(
+        "ks",
+        name="KS",
+        senders=["*@ks.example"],
+        pattern=r"(?<![\w-])KS-(?P<a>\d{4})-(?P<b>\d{4})(?![\w-])",
+        format="KS-{a}-{b}",
+        labels=["注文番号", "PO"],
+    )
+    cands, _ = scan("注文番号KS-2503-142の件", ks)
+    assert [(c.raw, c.valid, c.labelled) for c in cands] == [("KS-2503-142", False, True)]
+
+
 def test_a_label_read_by_ocr_with_a_zero_for_its_o_is_a_label() -> None:
     """A fax's OCR writes "0rder Ref"; a two-letter "P0" before digits is an ID's start."""
     cands, _ = scan("0rder Ref: 2023-125", WESTSIDE)
