@@ -41,7 +41,12 @@ __all__ = ["decoyed_candidates", "lookalike_candidates", "near_miss_candidates"]
 # A whole "letters-digits" token, found from its runs of digits (the standard library's engine
 # finds those ~5x faster than the `regex` package finds whole tokens in a 10 KB text), then read
 # back to where the token starts.
-_DIGIT_RUN = re.compile(r"\d{2,12}(?:[-/.][0-9A-Za-z]{1,12}){0,3}(?![\w@]|[-/.]\w)")
+# (Chinese, Japanese and Korean letters around a number set it apart: "訂單FP-114-0235的")
+_CJK_LETTERS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
+_DIGIT_RUN = re.compile(
+    rf"\d{{2,12}}(?:[-/.][0-9A-Za-z]{{1,12}}){{0,3}}(?![^\W{_CJK_LETTERS}]|@|[-/.]\w)"
+)
+_CJK_LETTER = re.compile(f"[{_CJK_LETTERS}]")
 _TOKEN_REACH = 24  # characters read back from a run of digits to the token's start
 _MAX_NEAR_MISSES = 3  # per text and customer
 # Characters of a text searched for near misses: a slip is made by a person writing the mail's
@@ -76,12 +81,15 @@ def _letter_number_tokens(text: str) -> tuple[tuple[int, int, str, bool], ...]:
         start = at
         while start > 0 and at - start < _TOKEN_REACH:
             ch = text[start - 1]
-            if not (ch.isalnum() or ch in "-/."):
+            if not (ch.isalnum() or ch in "-/.") or _CJK_LETTER.match(ch):
                 break
             start -= 1
         while start < at and text[start] in "-/.":
             start += 1
-        if start > 0 and (text[start - 1] in "@#" or text[start - 1].isalnum()):
+        if start > 0 and (
+            text[start - 1] in "@#"
+            or (text[start - 1].isalnum() and not _CJK_LETTER.match(text[start - 1]))
+        ):
             continue  # an address, "#12", or a token longer than the reach
         letters = 0
         while start + letters < at and text[start + letters].isalpha():

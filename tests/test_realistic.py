@@ -316,10 +316,6 @@ DISAGREE: dict[tuple[str, str], str] = {
         "OCR wrote the label 'P0 No' (zero for O) and the number '1184l5': a two-letter label "
         "with a zero is no label (a 'P0' before digits is an ID's start), so nothing is found"
     ),
-    ("cjk-office-forms", "t05.eml"): (
-        "a mistyped PO written against Chinese characters ('訂單FP-114-0235的') is not looked "
-        "at as a near miss (missing)"
-    ),
     ("body-repair", "p01_garage_chases_insurer_auth.eml"): (
         "a garage (another customer) writes 'their authorisation is NGI-25-004425', a known "
         "insurer's PO without a PO label: another customer's number counts only with a label, "

@@ -358,6 +358,19 @@ def test_a_date_without_separators_after_a_label_is_no_malformed_po() -> None:
     assert [(c.raw, c.valid, c.labelled) for c in cands] == [("20251399", False, True)]
 
 
+def test_a_near_miss_written_against_chinese_letters_is_found() -> None:
+    """ "請問訂單FP-114-0235的貨物": the Chinese letters around the number set it apart."""
+    formosa = compiled(
+        "formosa",
+        name="Formosa",
+        senders=["*@formosa.example"],
+        pattern=r"(?<![A-Za-z0-9-])FP-(?P<y>1\d{2})-(?P<n>\d{5})(?![A-Za-z0-9-])",
+        format="FP-{y}-{n}",
+    )
+    cands = near_miss_candidates("請問訂單FP-114-0235的貨物是否已經出貨", formosa, "body")
+    assert [(c.raw, c.valid, c.labelled) for c in cands] == [("FP-114-0235", False, False)]
+
+
 def test_a_value_written_against_a_cjk_label_is_quoted_without_it() -> None:
     """ "注文番号KS-2503-142の件": the malformed value is "KS-2503-142", not the label with it
     ("PO-20434" is still shown whole: a Latin label glued on reads as part of the number)."""
