@@ -495,9 +495,10 @@ def judge(
                 # "New Purchase Order 4500875110" from a platform's address on no list, with
                 # strangers = "known": not a newsletter to dismiss.
                 reasons.append(
-                    "No PO of any customer was found: the mail is not from a known customer "
-                    "address, so its numbers count only when they are in the PO records. If it "
-                    "is an order (a customer's purchasing platform, a web form, a new customer), "
+                    "No PO from the PO records was found, and the mail is not from a known "
+                    "customer address, so the numbers below that look like a customer's POs do "
+                    "not count by themselves. If it is an order (a customer's purchasing "
+                    "platform, a web form, a new customer; or a forgery quoting a made-up PO), "
                     "handle it by hand; if not, dismiss it."
                 )
             elif extraction.not_read or blocking:

@@ -1669,7 +1669,7 @@ def test_a_strangers_labelled_value_set_aside_is_not_called_a_newsletter() -> No
     own = bad("APB-PO-7781", customer=None)
     out = run(extraction(own, customer=None, routed_by="none"))
     assert out.status is Status.MISSING
-    assert out.reasons[0].startswith("No PO of any customer was found")
+    assert out.reasons[0].startswith("No PO from the PO records was found, and the mail is not")
     assert "usually a carrier" not in text_of(out)
     assert "'APB-PO-7781' in the message body follows a PO label" in text_of(out)
 
