@@ -157,7 +157,7 @@ def _customer_and_number(
             table = index.get(rules.id, PoTable())
             example = next((n for n, r in table.items() if not r.closed), None)
             like = (
-                f"its PO numbers are written like {example} (an example of the form)"
+                f"its PO numbers are written like {example} (one of its POs, for the form only)"
                 if example
                 else f"its PO numbers match the pattern {rules.valid.pattern}"
             )

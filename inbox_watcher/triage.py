@@ -447,7 +447,7 @@ def judge(
             table = pos.get(customer or "", {})
             example = None if hints else next((n for n, r in table.items() if not r.closed), None)
             like = (
-                f"; its PO numbers are written like {example} (an example of the form)"
+                f"; its PO numbers are written like {example} (one of its POs, for the form only)"
                 if example
                 else ""
             )

@@ -145,7 +145,9 @@ def test_resolve_refuses_an_invalid_number(
     assert "not linked" in err
     assert "'BN-2024-0815' is not a valid PO number for Acme Corporation" in err
     # A clerk is shown a number from the records, not the pattern.
-    assert "(its PO numbers are written like ACME-123456 (an example of the form))" in err
+    assert (
+        "(its PO numbers are written like ACME-123456 (one of its POs, for the form only))" in err
+    )
     assert "\\d" not in err
     with Store.open(config.database.url) as store:
         stored = store.message("1")

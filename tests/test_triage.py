@@ -895,7 +895,7 @@ def test_a_malformed_value_without_a_hint_shows_what_the_customers_pos_look_like
     assert out.suggestions == ()
     assert (
         "is not written like a PO number of Westside Tools Ltd; its PO numbers are written "
-        "like 2023-00125-WS (an example of the form)." in (text_of(out))
+        "like 2023-00125-WS (one of its POs, for the form only)." in (text_of(out))
     )
 
 
@@ -915,7 +915,10 @@ def test_the_example_po_in_a_malformed_reason_is_an_open_one() -> None:
         PoRecord("2023-00125-WS", "westside"),
     )
     out = judge(extraction(bad("12")), pos, rules=RULES, names=NAMES)
-    assert "its PO numbers are written like 2023-00125-WS (an example of the form" in text_of(out)
+    assert (
+        "its PO numbers are written like 2023-00125-WS (one of its POs, for the form only"
+        in text_of(out)
+    )
 
 
 def test_a_value_inside_another_customers_valid_number_is_no_typo() -> None:
