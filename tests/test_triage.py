@@ -1667,6 +1667,23 @@ def test_an_encrypted_pdf_beside_a_po_found_elsewhere_asks_for_nothing() -> None
     )
 
 
+def test_a_strangers_number_set_aside_is_said_once_with_its_label() -> None:
+    """A platform's "Bestellnummer: 4500…" in the body, the same number bare in the subject, from
+    an address on no list (a customer counting only known POs from strangers): one reason, not a
+    second one saying it has no label."""
+    known_only = dataclasses.replace(RULES["westside"], strangers="known")
+    body = cand("2023-00199-WS")
+    subject = dataclasses.replace(cand("2023-00199-WS", labelled=False), source="subject")
+    out = run(
+        extraction(body, subject, customer=None, routed_by="none"),
+        rules={**RULES, "westside": known_only},
+    )
+    assert out.status is Status.MISSING
+    named = [r for r in out.reasons if r.startswith("'2023-00199-WS'")]
+    assert len(named) == 1, out.reasons
+    assert "is not in the PO records: not counted from this sender" in named[0]
+
+
 def test_a_strangers_labelled_value_set_aside_is_not_called_a_newsletter() -> None:
     """A new buyer's own "Purchase Order APB-PO-7781", in no customer's format."""
     own = bad("APB-PO-7781", customer=None)
