@@ -496,8 +496,8 @@ def judge(
                 # strangers = "known": not a newsletter to dismiss.
                 reasons.append(
                     "No PO from the PO records was found, and the mail is not from a known "
-                    "customer address, so the numbers below that look like a customer's POs do "
-                    "not count by themselves. If it is an order (a customer's purchasing "
+                    "customer address, so the numbers below do not count by themselves. If it "
+                    "is an order (a customer's purchasing "
                     "platform, a web form, a new customer; or a forgery quoting a made-up PO), "
                     "handle it by hand; if not, dismiss it."
                 )
