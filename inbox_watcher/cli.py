@@ -388,7 +388,7 @@ def cmd_messages(config: Config, args: argparse.Namespace) -> int:
     status = _status_arg(args.status)
     if status is False or not _customer_arg(config, args.customer):
         return EXIT_BAD_CONFIG_CHECK
-    store = open_store(config)
+    store = open_store(config, existing=True)
     try:
         rows = [
             _message_row(m)
@@ -506,7 +506,7 @@ def cmd_pos(config: Config, args: argparse.Namespace) -> int:
         return import_and_rejudge(config, args.file, replace=args.replace)
     if not _customer_arg(config, args.customer):
         return EXIT_BAD_CONFIG_CHECK
-    store = open_store(config)
+    store = open_store(config, existing=True)
     try:
         index = store.po_index()
     finally:

@@ -24,7 +24,7 @@ EXIT_FAILED = 1
 
 def digest_command(config: Config, *, send: bool, html: Path | None) -> int:
     now = dt.datetime.now(dt.UTC)
-    store = open_store(config)
+    store = open_store(config, existing=True)
     try:
         if send:
             result = send_digest(config, store, now=now)

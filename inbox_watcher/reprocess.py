@@ -34,7 +34,7 @@ def reprocess(
     config: Config, *, status: Status | None = None, customer: str | None = None
 ) -> tuple[list[Rejudged], list[str]]:
     """Re-judge the selected messages; returns the changes and plain-word notes."""
-    store = open_store(config)
+    store = open_store(config, existing=True)
     notes: list[str] = []
     changes: list[Rejudged] = []
     try:

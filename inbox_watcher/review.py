@@ -24,7 +24,7 @@ EXIT_REFUSED = 1  # the message or the number given does not fit
 
 
 def command(config: Config, args: argparse.Namespace) -> int:
-    store = open_store(config)
+    store = open_store(config, existing=True)
     try:
         if args.command == "flagged":
             return list_flagged(config, store, full=args.full)

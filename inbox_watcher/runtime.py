@@ -9,6 +9,7 @@ from pathlib import Path
 
 from extractors.pdf_extract import PdfLimits
 from inbox_watcher.config import Config
+from inbox_watcher.instance import sqlite_path
 from inbox_watcher.isolation import IsolatedPool
 from inbox_watcher.logs import register_secret
 from inbox_watcher.mailbox import ImapEndpoint, Mailbox
@@ -86,7 +87,19 @@ def follow_up_for(config: Config, message: StoredMessage, *, linked: bool) -> st
     return follow_up(settings_of(config).actions_for(message.key.folder), linked=linked)
 
 
-def open_store(config: Config) -> Store:
+def open_store(config: Config, *, existing: bool = False) -> Store:
+    """The configured database; ``existing``: for the commands that read what polls recorded
+    (`messages`, `flagged`, `resolve`, `dismiss`, `digest`, `reprocess`, `pos list`), a SQLite
+    file that is not there is refused rather than made anew and empty ("no open flags" on a
+    wrong path, and a daemon started on it would read the whole mailbox again)."""
+    path = sqlite_path(config.database.url) if existing else None
+    if path is not None and not path.exists():
+        raise StoreUnavailable(
+            f"there is no database at {path}: nothing was polled or imported with this "
+            "configuration yet (is [database] url right, or was the file moved or deleted? "
+            "restore it from a backup)",
+            permanent=True,
+        )
     return Store.open(
         config.database.url_with_password(), busy_timeout=config.database.busy_timeout
     )

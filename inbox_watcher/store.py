@@ -97,7 +97,8 @@ class StoreUnavailable(StoreError):
 
 _PERMANENT = re.compile(
     r"password authentication failed|(?:database|role) \S+ does not exist|no pg_hba\.conf entry"
-    r"|permission denied|must be owner of|readonly database|read-only file system",
+    r"|permission denied|must be owner of|readonly database|read-only file system"
+    r"|read-only transaction",
     re.IGNORECASE,
 )
 
@@ -610,7 +611,7 @@ class Store:
         except ProgrammingError as exc:
             if not _REFUSED.search(str(exc.orig or exc)):
                 raise  # a bug, not the database's answer
-            raise StoreUnavailable(f"database refuses: {_words(exc)}") from exc
+            raise StoreUnavailable(_words(exc)) from exc
 
     @contextmanager
     def _read(self) -> Iterator[Session]:
@@ -622,7 +623,7 @@ class Store:
         except ProgrammingError as exc:
             if not _REFUSED.search(str(exc.orig or exc)):
                 raise
-            raise StoreUnavailable(f"database refuses: {_words(exc)}") from exc
+            raise StoreUnavailable(_words(exc)) from exc
 
     # --- folders and checkpoints ----------------------------------------------------------------
 

@@ -519,8 +519,10 @@ def judge(
             # What was set aside, labelled first; then numbers of a PO's shape without a label
             # (a carrier's waybill in SAP's 45... range).
             aside = _one_per_number(set_aside)
-            said = {c.normalized for c in aside}  # a number set aside with its label: once
-            for c in (aside + [c for c in _one_per_number(weak) if c.normalized not in said])[:3]:
+            aside_numbers = {c.normalized for c in aside}  # set aside with its label: once
+            for c in (
+                aside + [c for c in _one_per_number(weak) if c.normalized not in aside_numbers]
+            )[:3]:
                 whose = f" of {_name(c.customer, names)}" if c.valid and c.customer else ""
                 what = (
                     f"looks like a PO number{whose} but is not in the PO records"

@@ -16,6 +16,7 @@ import pytest
 from extractors.types import Candidate
 from inbox_watcher.cli import main
 from inbox_watcher.config import load_config
+from inbox_watcher.instance import sqlite_path
 from inbox_watcher.model import JudgedCandidate, MessageKey, Outcome, ProcessedMessage, Status
 from inbox_watcher.store import Store
 from tests.pdfgen import bomb_pdf, invoice_pdf
@@ -689,6 +690,7 @@ def test_pos_import_keeps_fields_the_file_has_no_column_for_and_exits_1_on_refus
 def test_a_broken_customer_file_leaves_the_clerks_commands_working(
     capsys: pytest.CaptureFixture[str], demo: Path
 ) -> None:
+    Store.open(load_config(demo).database.url).close()  # the database a first poll made
     acme = demo.parent / "customers" / "acme.toml"
     acme.write_text(acme.read_text(encoding="utf-8").replace("(?P<num>", "(?P<num"), "utf-8")
     code, out, err = run(capsys, "--config", str(demo), "flagged")
@@ -703,3 +705,20 @@ def test_a_broken_customer_file_leaves_the_clerks_commands_working(
     code, _, err = run(capsys, "--config", str(demo), "check")
     assert code == 2  # the admin's check still refuses it
     assert "acme.toml: po.pattern" in err
+
+
+def test_the_clerks_commands_refuse_a_database_file_that_is_not_there(
+    capsys: pytest.CaptureFixture[str], demo: Path
+) -> None:
+    """A wrong [database] url or a deleted file: "no open flags" from a database made anew would
+    be a lie, and a daemon started on it would read the whole mailbox again. `pos import` still
+    makes the database of a new install."""
+    path = sqlite_path(load_config(demo).database.url)
+    assert path is not None
+    assert not path.exists()
+    for command in (["flagged"], ["messages"], ["digest"], ["pos", "list"]):
+        code, out, err = run(capsys, "--config", str(demo), *command)
+        assert code == 78, (command, err)
+        assert f"there is no database at {path}" in err
+        assert "No open flags" not in out
+    assert not path.exists()

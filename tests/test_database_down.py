@@ -138,7 +138,7 @@ def test_a_read_only_database_is_one_line_without_the_sql(
     with psycopg.connect(postgres.dsn(), autocommit=True) as conn:
         conn.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
     done = import_one_record(tmp_path, url)
-    assert done.returncode == 75, done
+    assert done.returncode == 78, done  # waiting will not help: the database is set read only
     assert "Traceback" not in done.stderr
     assert "read-only transaction" in done.stderr
     assert "[SQL:" not in done.stderr
