@@ -1,7 +1,7 @@
 """Realistic order mail written by reviewers who never read the extraction code, with the verdict
 a careful accounts-payable clerk gave each message before the tool was run.
 
-Eighty-six sets under ``tests/realistic/``, each with its own customer files and PO records:
+Eighty-nine sets under ``tests/realistic/``, each with its own customer files and PO records:
 
 - ``reviewer1``: 60 German, English and French order mails for three SAP-, prefix- and
   letter-style customers (replies, forwards, auto-replies, newsletters, PDFs, decoys);
@@ -183,7 +183,13 @@ Eighty-six sets under ``tests/realistic/``, each with its own customer files and
 - ``fax-scans``: 62 orders by fax-to-email and copier scans, with noisy OCR text layers and
   image-only pages;
 - ``cjk-office-forms``: 71 Japanese, Chinese, Taiwanese and Korean orders as Excel and Word
-  forms (merged cells, Excel dates, full-width digits, hidden sheets, ROC years).
+  forms (merged cells, Excel dates, full-width digits, hidden sheets, ROC years);
+- ``hvac-plumbing``: 72 plumbing and HVAC orders from contractors' job systems, foremen's
+  phones, facilities portals and councils among model, serial and job numbers;
+- ``agri-machinery``: 75 German, French, Polish and UK dealers' parts orders among serial
+  numbers, supersessions, warranty claims and harvest-season breakdowns;
+- ``security-systems``: 75 CCTV, access and alarm orders from installers and integrators among
+  camera model numbers, MAC addresses, licence keys and project codes.
 
 Each message is read as a poll reads it (``pipeline.analyse``, PDFs included) and judged
 against its set's records (``triage.judge``; threads are not looked up, as in ``try``). The
@@ -297,9 +303,20 @@ SETS = (
     "order-fraud",
     "fax-scans",
     "cjk-office-forms",
+    "hvac-plumbing",
+    "agri-machinery",
+    "security-systems",
 )
 
 DISAGREE: dict[tuple[str, str], str] = {
+    ("hvac-plumbing", "p05_new_pad_number.eml"): (
+        "'PH 423' (a new pad number written with a space, from the customer's own address): "
+        "read as weak evidence ('no PO label and several words'), so not unknown but missing"
+    ),
+    ("hvac-plumbing", "t10_po_with_line.eml"): (
+        "'our ref 118734/2': the customer's pattern refuses a '/' after the number, so the known "
+        "PO with its line number is not found unlabelled (missing)"
+    ),
     ("fax-scans", "03_fax_hartley_ocr_spacing.eml"): (
         "OCR spaced the labelled PO apart ('H S/2025/01 60'): a number broken by spaces inside "
         "its letters and digits is not put together (missing)"
