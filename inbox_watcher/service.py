@@ -36,7 +36,12 @@ from apscheduler.triggers.interval import IntervalTrigger
 from inbox_watcher.config import Config, ConfigError, load_config
 from inbox_watcher.digest import CONFIG_LOADED, DigestResult, local_date, send_digest
 from inbox_watcher.health import HealthServer, Metrics
-from inbox_watcher.instance import InstanceLock, InstanceLockError, LockFileUnusable
+from inbox_watcher.instance import (
+    InstanceLock,
+    InstanceLockError,
+    LockFileUnusable,
+    sqlite_path,
+)
 from inbox_watcher.runtime import make_poller, make_pool, open_store_to_poll
 from inbox_watcher.store import StoreError, StoreUnavailable
 
@@ -76,6 +81,7 @@ class Service:
         if not self._poll_lock.acquire(blocking=False):
             return
         try:
+            self._database_still_there()
             poller = make_poller(self.config, self.store, self.pool, stop=self.stop)
             summary = poller.poll()
             self.metrics.observe_poll(summary)
@@ -91,7 +97,10 @@ class Service:
             self.metrics.problem("poll", f"the last poll failed: the database is not usable: {exc}")
             self._poll_failed(f"the database is not usable: {exc}")
             log.error(
-                "poll failed: the database is not usable now; the next poll will try again",
+                "poll failed: the database refuses; waiting will not help (the next poll tries "
+                "again, for a fix made meanwhile)"
+                if exc.permanent
+                else "poll failed: the database is not usable now; the next poll will try again",
                 extra={"error": str(exc)},
             )
         except Exception as exc:
@@ -101,6 +110,18 @@ class Service:
             log.exception("poll failed; the next poll will try again")
         finally:
             self._poll_lock.release()
+
+    def _database_still_there(self) -> None:
+        """A SQLite file deleted or moved while the daemon runs: what it wrote now would go into
+        a file no one can open again, so polls stop until it is back (a restart on a restored
+        file, or the file put back)."""
+        path = sqlite_path(self.config.database.url)
+        if path is not None and not path.exists():
+            raise StoreUnavailable(
+                f"the database file {path} is gone (deleted or moved while po-watcher ran): "
+                "nothing is polled into it; put it back or restore a backup, then restart",
+                permanent=True,
+            )
 
     def _poll_failed(self, why: str) -> None:
         if self._failing is None:

@@ -98,7 +98,7 @@ class StoreUnavailable(StoreError):
 _PERMANENT = re.compile(
     r"password authentication failed|(?:database|role) \S+ does not exist|no pg_hba\.conf entry"
     r"|permission denied|must be owner of|readonly database|read-only file system"
-    r"|read-only transaction",
+    r"|read-only transaction|no such table|relation \S+ does not exist",
     re.IGNORECASE,
 )
 

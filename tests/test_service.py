@@ -569,6 +569,42 @@ def test_new_install_after_digest_time_waits_for_the_next_digest(
         assert not store.digest_sent_on(local_date(config, dt.datetime.now(dt.UTC)).isoformat())
 
 
+def test_a_database_file_deleted_under_the_daemon_stops_its_polls_and_says_so(
+    dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path
+) -> None:
+    """An admin deletes (or moves) the live SQLite file: a poll would write into a file no one
+    can open again, so none is made; /healthz names the file; putting it back lets polls on."""
+    from inbox_watcher.health import HealthServer
+    from inbox_watcher.instance import sqlite_path
+
+    cfg = write_config(tmp_path, imap_user, extra=WORKERS)
+    dovecot.append(imap_user.username, "INBOX", [make_mail("an order", "PO 2024-00815-MT")])
+    config = load_config(cfg)
+    service = Service(config, cfg)
+    health = HealthServer(
+        0, service.store, service.metrics, account=config.imap.account, folders=("INBOX",)
+    )
+    path = sqlite_path(config.database.url)
+    assert path is not None
+    try:
+        service.poll_job()
+        assert health.healthz()[0] == 200
+        path.rename(path.with_name("moved.db"))
+        dovecot.append(imap_user.username, "INBOX", [make_mail("another", "PO 2024-00816-MT")])
+        service.poll_job()
+        code, body, _ = health.healthz()
+        assert code == 503
+        assert f"the database file {path} is gone" in json.loads(body)["problems"]["poll"]
+        path.with_name("moved.db").rename(path)
+        service.poll_job()
+        assert health.healthz()[0] == 200
+        assert sorted(m.subject for m in records(tmp_path)) == ["an order", "another"]
+    finally:
+        health.server.server_close()
+        service.pool.close()
+        service.store.close()
+
+
 def test_a_poll_the_database_refuses_makes_healthz_degraded_until_one_succeeds(
     dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
