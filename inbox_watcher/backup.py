@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from inbox_watcher.instance import sqlite_path
+from inbox_watcher.store import FIRST_TABLES
 
 
 class BackupRefused(Exception):
@@ -28,12 +29,19 @@ class BackupDone:
     messages: int
     po_records: int
     size: int
+    lost: list[str]  # tables of the first schema the database (and so the copy) lacks
 
     def line(self) -> str:
-        return (
+        said = (
             f"backed up {self.messages:,} message(s) and {self.po_records:,} PO record(s) to "
             f"{self.target} ({self.size / 1_048_576:.1f} MiB, checked)"
         )
+        if self.lost and len(self.lost) < len(FIRST_TABLES):
+            said += (
+                f"; but the database lacks its table(s) {', '.join(self.lost)}, and so does the "
+                "copy: `check` says more; restore an older backup"
+            )
+        return said
 
 
 def backup(url: str, target: Path, *, busy_timeout: float = 30.0) -> BackupDone:
@@ -69,6 +77,8 @@ def backup(url: str, target: Path, *, busy_timeout: float = 30.0) -> BackupDone:
                 raise BackupRefused(f"the copy fails SQLite's integrity check: {ok}")
             messages = _count(dst, "message")
             records = _count(dst, "po_record")
+            present = {row[0] for row in dst.execute("SELECT name FROM sqlite_master")}
+            lost = [name for name in FIRST_TABLES if name not in present]
         with open(partial, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(partial, target)
@@ -76,7 +86,8 @@ def backup(url: str, target: Path, *, busy_timeout: float = 30.0) -> BackupDone:
         raise BackupRefused(f"{source}: {exc}") from exc
     finally:
         partial.unlink(missing_ok=True)
-    return BackupDone(target, messages, records, target.stat().st_size)
+    # (a database without data lacks them all: a new install's file, nothing lost)
+    return BackupDone(target, messages, records, target.stat().st_size, lost if present else [])
 
 
 def _count(conn: sqlite3.Connection, table: Literal["message", "po_record"]) -> int:

@@ -488,7 +488,7 @@ class Store:
                     found.append(_lost_words(lost))
                 present = set(sa_inspect(conn).get_table_names())
                 conn.rollback()
-                for name in _FIRST_TABLES:
+                for name in FIRST_TABLES:
                     if name not in present:
                         continue
                     table = SQLModel.metadata.tables[name]
@@ -1217,7 +1217,7 @@ def _lease_key(account: str, folder: str) -> int:
 
 # The tables of the store's first schema. A table a later version adds goes not here: on an older
 # database its absence is an upgrade (created empty at start), not a loss.
-_FIRST_TABLES = (
+FIRST_TABLES = (
     "po_record",
     "digest_run",
     "message",
@@ -1236,10 +1236,10 @@ def _lost_tables(conn: Connection) -> list[str]:
     checkpoints silently. A database without data (new, or its first start cut short) has
     none lost."""
     present = set(sa_inspect(conn).get_table_names())
-    missing = [name for name in _FIRST_TABLES if name not in present]
-    if not missing or len(missing) == len(_FIRST_TABLES):
+    missing = [name for name in FIRST_TABLES if name not in present]
+    if not missing or len(missing) == len(FIRST_TABLES):
         return []
-    for name in _FIRST_TABLES:
+    for name in FIRST_TABLES:
         if name in present:
             table = SQLModel.metadata.tables[name]
             if conn.execute(sa_select(text("1")).select_from(table).limit(1)).first():

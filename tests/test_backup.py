@@ -64,3 +64,17 @@ def test_backup_never_overwrites_and_names_pg_dump_for_postgresql(tmp_path: Path
     assert refused.returncode == 1
     assert "back up PostgreSQL with pg_dump" in refused.stderr
     assert not (tmp_path / "pg.db").exists()
+
+
+def test_a_backup_of_a_database_that_lost_a_table_says_so(tmp_path: Path) -> None:
+    """The copy is what the database holds: a dropped `link` table is named, not "checked"."""
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    cfg = config_with_database(tmp_path, url)
+    with Store.open(url) as store:
+        store.record([linked(1)], checkpoint=key(1))
+    with contextlib.closing(sqlite3.connect(tmp_path / "state.db")) as conn:
+        conn.execute("DROP TABLE link")
+        conn.commit()
+    done = po_watcher(cfg, "backup", str(tmp_path / "backup.db"))
+    assert done.returncode == 0, done
+    assert "but the database lacks its table(s) link, and so does the copy" in done.stdout
