@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from extractors.message import Extraction, PdfOutcome, extract_email
 from extractors.pdf_extract import PdfLimits, extract_pdf
@@ -48,6 +49,7 @@ class Analysis:
     extraction: Extraction
     defects: tuple[str, ...] = ()
     auto_reply: bool = False  # the headers say an automatic reply
+    cpu_ms: float | None = None  # the CPU reading it took in one go (logged: a slow message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,12 +134,14 @@ class PdfTask:
 def analyse(task: MessageTask) -> Analysis | AnalysisFailed:
     """Read a message and all its sources. Runs in a worker; never raises."""
     raw, customers, limits = task.raw, task.customers, task.limits
+    started = time.process_time()
     try:
         email = read_message(raw, limits=limits.mime)
         extraction = extract_email(
             email, customers, read_pdf=_pdf_inline(limits), timeout=limits.pattern_timeout
         )
-        return summarize(email, raw, extraction)
+        done = summarize(email, raw, extraction)
+        return replace(done, cpu_ms=round((time.process_time() - started) * 1000, 1))
     except Exception as exc:
         return AnalysisFailed(f"{type(exc).__name__}: {exc}"[:500], traceback.format_exc()[-4000:])
 

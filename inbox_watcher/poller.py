@@ -470,6 +470,9 @@ class Poller:
                     "found": ",".join(
                         dict.fromkeys(j.candidate.normalized for j in m.outcome.candidates)
                     )[:200],
+                    # what reading it cost (a slow kind of mail shows in the log)
+                    "bytes": len(raws.get(m.key.uid, b"")),
+                    "cpu_ms": getattr(analyses.get(m.key.uid), "cpu_ms", None),
                 },
             )
         if self.on_committed is not None and messages:

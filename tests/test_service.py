@@ -358,6 +358,11 @@ def test_json_logs_carry_keys_and_statuses_never_bodies(
     assert {e["key"]: e["status"] for e in recorded_events} == stored
     # an unknown PO is named in its log line, though nothing is linked
     assert any(e["found"] == "2024-09999-MT" and e["po"] == "" for e in recorded_events)
+    # what reading each message cost, to find a slow kind of mail in the log
+    for e in recorded_events:
+        assert e["bytes"] > 100
+        assert isinstance(e["cpu_ms"], float)
+        assert e["cpu_ms"] >= 0
 
 
 def test_healthz_and_metrics(
