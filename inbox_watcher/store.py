@@ -103,10 +103,6 @@ _PERMANENT = re.compile(
 )
 
 
-# A right the database user lacks (PostgreSQL's InsufficientPrivilege is a ProgrammingError).
-_REFUSED = re.compile(r"permission denied|must be owner of", re.IGNORECASE)
-
-
 class CheckpointConflict(StoreError):
     """The folder's stored UIDVALIDITY differs from the checkpoint's: reset the folder first."""
 
@@ -474,11 +470,8 @@ class Store:
         may read but not write (a missing right, a read-only database or replica). Writes
         nothing: each write is tried on no row and rolled back. Empty for a database not made
         yet; raises StoreUnavailable when it cannot be reached."""
-        parsed = make_url(url)
-        if parsed.get_backend_name() == "sqlite":
-            path = parsed.database
-            if not path or path == ":memory:" or not Path(path).is_file():
-                return []
+        if _no_database_file(url):
+            return []
         store = cls.open(url, create=False)
         found: list[str] = []
         try:
@@ -514,11 +507,8 @@ class Store:
         """The PO records of a database that exists, creating nothing: None when its SQLite file
         does not exist yet. Raises StoreUnavailable when it cannot be read (no tables, no
         connection)."""
-        parsed = make_url(url)
-        if parsed.get_backend_name() == "sqlite":
-            path = parsed.database
-            if not path or path == ":memory:" or not Path(path).is_file():
-                return None
+        if _no_database_file(url):
+            return None
         store = cls.open(url, create=False)
         try:
             try:
@@ -609,8 +599,10 @@ class Store:
         except (OperationalError, InternalError) as exc:  # down, full, read-only
             raise StoreUnavailable(f"database unavailable: {_words(exc)}") from exc
         except ProgrammingError as exc:
-            if not _REFUSED.search(str(exc.orig or exc)):
-                raise  # a bug, not the database's answer
+            # A right the database user lacks (PostgreSQL's InsufficientPrivilege is a
+            # ProgrammingError); any other is a bug, not the database's answer.
+            if not _PERMANENT.search(str(exc.orig or exc)):
+                raise
             raise StoreUnavailable(_words(exc)) from exc
 
     @contextmanager
@@ -621,7 +613,7 @@ class Store:
         except (OperationalError, InternalError) as exc:
             raise StoreUnavailable(f"database unavailable: {_words(exc)}") from exc
         except ProgrammingError as exc:
-            if not _REFUSED.search(str(exc.orig or exc)):
+            if not _PERMANENT.search(str(exc.orig or exc)):
                 raise
             raise StoreUnavailable(_words(exc)) from exc
 
@@ -1256,6 +1248,15 @@ def _lost_words(lost: Sequence[str]) -> str:
 
 
 _COPY_BATCH = 1000  # rows read and written at a time by `copy_into`
+
+
+def _no_database_file(url: str) -> bool:
+    """Whether ``url`` names a SQLite file that does not exist yet (a new install)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return False
+    path = parsed.database
+    return not path or path == ":memory:" or not Path(path).is_file()
 
 
 def url_parts(url: str) -> tuple[str, str | None, str | None]:
