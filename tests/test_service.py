@@ -7,6 +7,7 @@ the real SMTP sink, and the catch-up at start (digest time already past today) t
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import http.client
 import json
@@ -23,8 +24,9 @@ from typing import IO, Any, TypeVar
 
 import pytest
 
-from inbox_watcher.config import load_config
+from inbox_watcher.config import Config, load_config
 from inbox_watcher.digest import build_digest, local_date, render_text
+from inbox_watcher.health import HealthServer
 from inbox_watcher.runtime import make_poller, make_pool, open_store
 from inbox_watcher.service import EXIT_CONFIG, EXIT_LOCKED, Service
 from inbox_watcher.store import Store, StoredMessage, StoreUnavailable
@@ -574,14 +576,11 @@ def test_new_install_after_digest_time_waits_for_the_next_digest(
         assert not store.digest_sent_on(local_date(config, dt.datetime.now(dt.UTC)).isoformat())
 
 
-def test_a_database_file_deleted_under_the_daemon_stops_its_polls_and_says_so(
+@contextlib.contextmanager
+def service_with_health(
     dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path
-) -> None:
-    """An admin deletes (or moves) the live SQLite file: a poll would write into a file no one
-    can open again, so none is made; /healthz names the file; putting it back lets polls on."""
-    from inbox_watcher.health import HealthServer
-    from inbox_watcher.instance import sqlite_path
-
+) -> Iterator[tuple[Config, Service, HealthServer]]:
+    """An in-process service (its polls run by the test) with /healthz, one order waiting."""
     cfg = write_config(tmp_path, imap_user, extra=WORKERS)
     dovecot.append(imap_user.username, "INBOX", [make_mail("an order", "PO 2024-00815-MT")])
     config = load_config(cfg)
@@ -589,9 +588,24 @@ def test_a_database_file_deleted_under_the_daemon_stops_its_polls_and_says_so(
     health = HealthServer(
         0, service.store, service.metrics, account=config.imap.account, folders=("INBOX",)
     )
-    path = sqlite_path(config.database.url)
-    assert path is not None
     try:
+        yield config, service, health
+    finally:
+        health.server.server_close()
+        service.pool.close()
+        service.store.close()
+
+
+def test_a_database_file_deleted_under_the_daemon_stops_its_polls_and_says_so(
+    dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path
+) -> None:
+    """An admin deletes (or moves) the live SQLite file: a poll would write into a file no one
+    can open again, so none is made; /healthz names the file; putting it back lets polls on."""
+    from inbox_watcher.instance import sqlite_path
+
+    with service_with_health(dovecot, imap_user, tmp_path) as (config, service, health):
+        path = sqlite_path(config.database.url)
+        assert path is not None
         service.poll_job()
         assert health.healthz()[0] == 200
         path.rename(path.with_name("moved.db"))
@@ -604,10 +618,6 @@ def test_a_database_file_deleted_under_the_daemon_stops_its_polls_and_says_so(
         service.poll_job()
         assert health.healthz()[0] == 200
         assert sorted(m.subject for m in records(tmp_path)) == ["an order", "another"]
-    finally:
-        health.server.server_close()
-        service.pool.close()
-        service.store.close()
 
 
 def test_a_poll_the_database_refuses_makes_healthz_degraded_until_one_succeeds(
@@ -615,16 +625,7 @@ def test_a_poll_the_database_refuses_makes_healthz_degraded_until_one_succeeds(
 ) -> None:
     """A full disk: reads work, writes fail, so the folders' states still look fine; the
     failed poll itself must make /healthz say so."""
-    from inbox_watcher.health import HealthServer
-
-    cfg = write_config(tmp_path, imap_user, extra=WORKERS)
-    dovecot.append(imap_user.username, "INBOX", [make_mail("an order", "PO 2024-00815-MT")])
-    config = load_config(cfg)
-    service = Service(config, cfg)
-    health = HealthServer(
-        0, service.store, service.metrics, account=config.imap.account, folders=("INBOX",)
-    )
-    try:
+    with service_with_health(dovecot, imap_user, tmp_path) as (config, service, health):
         service.poll_job()  # a good poll first: the folder's state is fine
         assert health.healthz()[0] == 200
 
@@ -645,7 +646,3 @@ def test_a_poll_the_database_refuses_makes_healthz_degraded_until_one_succeeds(
         (line,) = [x for x in render_text(digest).splitlines() if "The watcher" in x]
         assert "polls failed for a while and recorded nothing (it caught up after)" in line
         assert "database or disk is full" in line
-    finally:
-        health.server.server_close()
-        service.pool.close()
-        service.store.close()
